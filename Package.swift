@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "ddp",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ddp", targets: ["ddp"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: System libraries (thin shims only; no logic)
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+
+        // MARK: Library modules (dependency arrows point one way)
+        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "Layers", dependencies: ["Tensor"]),
+        .target(name: "AllReduce", dependencies: ["CMPI"]),
+        .target(name: "Data", dependencies: ["Tensor", "CZlib"]),
+        .target(name: "Training", dependencies: ["Layers", "Data", "AllReduce", "Tensor"]),
+
+        // MARK: Command line
+        .executableTarget(
+            name: "ddp",
+            dependencies: ["Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        // MARK: Tests (one target per module)
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AllReduceTests", dependencies: ["AllReduce"]),
+        .testTarget(name: "DataTests", dependencies: ["Data"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "ddpTests", dependencies: ["ddp"]),
+    ],
+    swiftLanguageModes: [.v5]
+)
+

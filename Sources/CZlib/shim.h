@@ -1,0 +1,4 @@
+#ifndef DDP_CZLIB_SHIM_H
+#define DDP_CZLIB_SHIM_H
+#include <zlib.h>
+#endif

@@ -1,0 +1,1 @@
+// Layers module: filled in by its own work item.

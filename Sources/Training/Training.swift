@@ -1,0 +1,2 @@
+// Training module: filled in by its own work item.
+import AllReduce
