@@ -1,0 +1,166 @@
+import Data
+import Foundation
+import Layers
+import Tensor
+
+/// Reading and writing one checkpoint directory (DESIGN.md, "Checkpoints"):
+/// - `model.safetensors`: the PyTorch state_dict of the model (names, shapes, dtypes as torch
+///   has them), with the model spec and input normalization in `__metadata__`;
+/// - `trainer.safetensors`: optimizer buffers, each rank's RNG states, and in its metadata the
+///   position (epoch, step) and the run's configuration, so `--resume` continues bit-exactly.
+public enum Checkpoint {
+    public static let modelFile = "model.safetensors"
+    public static let trainerFile = "trainer.safetensors"
+    static let formatVersion = "ddp-checkpoint-1"
+
+    /// What a model file says about itself.
+    public struct ModelInfo {
+        public var spec: String
+        public var inputShape: [Int]
+        public var classes: Int
+        public var normalization: Normalization?
+        public var dataset: String?
+    }
+
+    static func write(to dir: String, model: Model, normalization: Normalization, optimizer: any Optimizer,
+                      state: RunState, rankRNGs: [[UInt64]], config: TrainConfig, ranks: Int) throws {
+        try writeModel(to: dir + "/" + modelFile, model: model, normalization: normalization, dataset: config.dataset)
+        var entries: [(String, SafeTensorEntry)] = []
+        for (name, values) in optimizer.stateTensors() {
+            entries.append(("optimizer." + name, SafeTensorEntry(floats: values, shape: [values.count])))
+        }
+        let words = rankRNGs.flatMap { $0 }.map { Int64(bitPattern: $0) }
+        entries.append(("rng", SafeTensorEntry(int64s: words, shape: [rankRNGs.count, rankRNGs.first?.count ?? 0])))
+        let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        let meta = [
+            "format": formatVersion, "epoch": "\(state.epoch)", "step_in_epoch": "\(state.stepInEpoch)",
+            "global_step": "\(state.globalStep)", "ranks": "\(ranks)", "optimizer_steps": "\(optimizer.stepCount)",
+            "config": configJSON,
+        ]
+        try SafeTensors.write(entries, metadata: meta, to: dir + "/" + trainerFile)
+    }
+
+    public static func writeModel(to path: String, model: Model, normalization: Normalization?, dataset: String?) throws {
+        var entries: [(String, SafeTensorEntry)] = []
+        for entry in model.stateDict() {
+            switch entry.value {
+            case .float(let t): entries.append((entry.name, SafeTensorEntry(floats: Array(t.buffer), shape: entry.shape)))
+            case .int64(let v): entries.append((entry.name, SafeTensorEntry(int64s: [v], shape: entry.shape)))
+            }
+        }
+        var meta = [
+            "format": formatVersion, "spec": model.spec, "classes": "\(model.classes)",
+            "input_shape": model.inputShape.map(String.init).joined(separator: ","),
+        ]
+        if let n = normalization {
+            meta["normalization_mean"] = n.mean.map { "\($0)" }.joined(separator: ",")
+            meta["normalization_std"] = n.std.map { "\($0)" }.joined(separator: ",")
+        }
+        if let dataset { meta["dataset"] = dataset }
+        try SafeTensors.write(entries, metadata: meta, to: path)
+    }
+
+    /// Reads the model file's metadata and checks it is one of ours.
+    public static func modelInfo(checkpoint dir: String) throws -> ModelInfo {
+        let file = try readModelFile(dir)
+        return try info(file.metadata, path: dir + "/" + modelFile)
+    }
+
+    static func info(_ meta: [String: String], path: String) throws -> ModelInfo {
+        guard let spec = meta["spec"], let shapeText = meta["input_shape"], let classesText = meta["classes"] else {
+            throw TrainError.checkpoint("\(path) has no ddp metadata (spec, input_shape, classes): not a ddp checkpoint")
+        }
+        let shape = shapeText.split(separator: ",").compactMap { Int($0) }
+        guard shape.count == 3, shape.allSatisfy({ $0 > 0 }), let classes = Int(classesText), classes > 0 else {
+            throw TrainError.checkpoint("\(path): bad input_shape '\(shapeText)' or classes '\(classesText)' in metadata")
+        }
+        var norm: Normalization? = nil
+        if let m = meta["normalization_mean"], let s = meta["normalization_std"] {
+            let mean = m.split(separator: ",").compactMap { Double($0) }, std = s.split(separator: ",").compactMap { Double($0) }
+            guard mean.count == shape[0], std.count == shape[0], std.allSatisfy({ $0 > 0 }) else {
+                throw TrainError.checkpoint("\(path): bad normalization metadata")
+            }
+            norm = Normalization(mean: mean, std: std)
+        }
+        return ModelInfo(spec: spec, inputShape: shape, classes: classes, normalization: norm, dataset: meta["dataset"])
+    }
+
+    /// Builds the model a checkpoint describes and loads its weights.
+    public static func loadModel(checkpoint given: String) throws -> (Model, ModelInfo) {
+        guard let dir = CheckpointDirectory.resolve(given) else {
+            throw TrainError.checkpoint("\(given) is not a checkpoint (no \(modelFile), no 'latest' link)")
+        }
+        let file = try readModelFile(dir)
+        let info = try info(file.metadata, path: dir + "/" + modelFile)
+        let model = try Model(spec: info.spec, inputShape: info.inputShape, classes: info.classes, seed: 0)
+        try load(file.entries, into: model, path: dir + "/" + modelFile)
+        return (model, info)
+    }
+
+    /// --init-from: weights only, into a model that must have the same layout.
+    static func loadModel(from given: String, into model: Model) throws {
+        guard let dir = CheckpointDirectory.resolve(given) else {
+            throw TrainError.checkpoint("\(given) is not a checkpoint (no \(modelFile), no 'latest' link)")
+        }
+        let file = try readModelFile(dir)
+        try load(file.entries, into: model, path: dir + "/" + modelFile)
+    }
+
+    private static func readModelFile(_ dir: String) throws -> SafeTensorsFile {
+        do { return try SafeTensors.read(path: dir + "/" + modelFile) } catch let e as TrainError { throw e } catch {
+            throw TrainError.checkpoint("\(error)")
+        }
+    }
+
+    private static func load(_ entries: [String: SafeTensorEntry], into model: Model, path: String) throws {
+        do { try model.load(entries) } catch { throw TrainError.checkpoint("\(path): \(error)") }
+    }
+
+    /// Restores model, optimizer and position from a checkpoint for `--resume`.
+    static func resume(from given: String, model: Model, optimizer: any Optimizer, rank: Int, ranks: Int,
+                       config: TrainConfig, stepsPerEpoch: Int) throws -> RunState {
+        guard let dir = CheckpointDirectory.resolve(given) else {
+            throw TrainError.checkpoint("--resume \(given): not a checkpoint (no \(modelFile), no 'latest' link)")
+        }
+        let modelFile = try readModelFile(dir)
+        let info = try info(modelFile.metadata, path: dir + "/" + Self.modelFile)
+        guard info.spec == model.spec, info.inputShape == model.inputShape, info.classes == model.classes else {
+            throw TrainError.checkpoint("--resume \(dir) holds model '\(info.spec)' \(info.inputShape) x\(info.classes), "
+                + "but this run trains '\(model.spec)' \(model.inputShape) x\(model.classes)")
+        }
+        try load(modelFile.entries, into: model, path: dir + "/" + Self.modelFile)
+        let trainerPath = dir + "/" + trainerFile
+        let trainer: SafeTensorsFile
+        do { trainer = try SafeTensors.read(path: trainerPath) } catch { throw TrainError.checkpoint("\(error)") }
+        let m = trainer.metadata
+        guard m["format"] == formatVersion, let epoch = m["epoch"].flatMap(Int.init),
+              let stepInEpoch = m["step_in_epoch"].flatMap(Int.init), let global = m["global_step"].flatMap(Int.init),
+              let savedRanks = m["ranks"].flatMap(Int.init), let optSteps = m["optimizer_steps"].flatMap(Int.init)
+        else { throw TrainError.checkpoint("\(trainerPath): missing or bad position metadata") }
+        let saved = m["config"].flatMap { try? JSONDecoder().decode(TrainConfig.self, from: Data($0.utf8)) }
+        if stepInEpoch != 0 && (savedRanks != ranks || saved?.batchSize != config.batchSize) {
+            throw TrainError.checkpoint("\(dir) was written mid-epoch by \(savedRanks) ranks with batch "
+                + "\(saved?.batchSize ?? -1); resume it with the same ranks and --batch-size")
+        }
+        guard stepInEpoch <= stepsPerEpoch else {
+            throw TrainError.checkpoint("\(dir) stopped at step \(stepInEpoch) of an epoch of only \(stepsPerEpoch) steps")
+        }
+        var states: [(String, [Float])] = []
+        for (name, entry) in trainer.entries where name.hasPrefix("optimizer.") {
+            states.append((String(name.dropFirst("optimizer.".count)), try entry.floats()))
+        }
+        do { try optimizer.loadState(states, stepCount: optSteps) } catch {
+            throw TrainError.checkpoint("\(trainerPath): \(error)")
+        }
+        var state = RunState(rank: rank, seed: config.seed)
+        state.epoch = epoch; state.stepInEpoch = stepInEpoch; state.globalStep = global
+        if savedRanks == ranks, let rng = trainer.entries["rng"] {
+            let words = try rng.int64s().map { UInt64(bitPattern: $0) }
+            guard words.count == ranks * 8 else { throw TrainError.checkpoint("\(trainerPath): rng has \(words.count) words") }
+            let mine = Array(words[(rank * 8)..<(rank * 8 + 8)])
+            state.dropoutRNG = SeededRNG(state: Array(mine[0..<4]))
+            state.augmentRNG = SeededRNG(state: Array(mine[4..<8]))
+        }
+        return state
+    }
+}

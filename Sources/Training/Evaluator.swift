@@ -1,0 +1,38 @@
+import AllReduce
+import Data
+import Layers
+import Tensor
+
+/// Test-set evaluation: each rank takes a contiguous shard, every sample is counted exactly once,
+/// and loss and correct counts are summed across ranks.
+public enum Evaluator {
+    public struct Result: Sendable { public var loss: Double; public var accuracy: Double; public var samples: Int }
+
+    static func evaluate(model: Model, data: TrainingData, comm: any Communicator, batchSize: Int) throws -> Result {
+        try evaluate(model: model, dataset: data.test, normalization: data.normalization, comm: comm, batchSize: batchSize)
+    }
+
+    public static func evaluate(model: Model, dataset: Dataset, normalization: Normalization,
+                                comm: any Communicator, batchSize: Int) throws -> Result {
+        let range = DistributedSampler.evaluationRange(count: dataset.count, rank: comm.rank, ranks: comm.size)
+        let batch = Tensor(shape: [batchSize] + [dataset.channels, dataset.height, dataset.width])
+        let labels = UnsafeMutablePointer<Int32>.allocate(capacity: batchSize)
+        defer { labels.deallocate() }
+        var rng = SeededRNG(seed: 0) // unused: evaluation never augments
+        var sums = [0.0, 0.0, 0.0]
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let n = min(batchSize, range.upperBound - start)
+            let indices = Array(start..<(start + n))[...]
+            batch.reshape([n, dataset.channels, dataset.height, dataset.width])
+            dataset.fillBatch(indices: indices, normalization: normalization, augmentation: nil, rng: &rng,
+                              images: batch.data, labels: labels)
+            let logits = model.forward(batch, training: false)
+            let (loss, correct) = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, gradient: nil)
+            sums[0] += Double(loss) * Double(n); sums[1] += Double(correct); sums[2] += Double(n)
+            start += n
+        }
+        try comm.allReduceSum(&sums)
+        return Result(loss: sums[0] / max(sums[2], 1), accuracy: sums[1] / max(sums[2], 1), samples: Int(sums[2]))
+    }
+}

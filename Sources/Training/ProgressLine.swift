@@ -1,0 +1,47 @@
+import Foundation
+
+/// Rank 0's live progress: epoch, step, loss, images/s and the epoch's ETA. On a terminal it
+/// rewrites one line; in a log file it prints a line every few seconds instead.
+final class ProgressLine {
+    private let log: (String) -> Void
+    private let interactive: Bool
+    private let enabled: Bool
+    private var lastPrint = 0.0
+    private var smoothed: Double?
+    private var drawn = false
+
+    init(log: @escaping (String) -> Void, enabled: Bool) {
+        self.log = log
+        self.enabled = enabled
+        interactive = enabled && isatty(STDERR_FILENO) != 0
+    }
+
+    func update(epoch: Int, epochs: Int, step: Int, steps: Int, loss: Double, elapsed: Double, images: Int) {
+        guard enabled else { return }
+        smoothed = smoothed.map { 0.95 * $0 + 0.05 * loss } ?? loss
+        let now = Clock.now()
+        let interval = interactive ? 0.25 : 10.0
+        guard now - lastPrint >= interval || step == steps else { return }
+        lastPrint = now
+        let rate = Double(images) / max(elapsed, 1e-9)
+        let eta = Double(steps - step) * elapsed / Double(max(step, 1))
+        let line = String(format: "epoch %d/%d  step %d/%d  loss %.4f  %.0f img/s  ETA %@",
+                          epoch, epochs, step, steps, smoothed ?? loss, rate, Self.duration(eta))
+        if interactive {
+            FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K").utf8))
+            drawn = true
+        } else if step != steps {
+            log(line)
+        }
+    }
+
+    func finish() {
+        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)); drawn = false }
+    }
+
+    static func duration(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? "\(t / 3600)h\(String(format: "%02d", t % 3600 / 60))m"
+            : t >= 60 ? "\(t / 60)m\(String(format: "%02d", t % 60))s" : "\(t)s"
+    }
+}

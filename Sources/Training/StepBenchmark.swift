@@ -1,0 +1,67 @@
+import AllReduce
+import Data
+import Foundation
+import Layers
+import Tensor
+
+/// `ddp bench step`: images/s of full training steps (allreduce included) and where the time goes.
+public enum StepBenchmark {
+    public struct Result: Sendable {
+        public var model: String
+        public var ranks: Int
+        public var batchSize: Int
+        public var threads: Int
+        public var imagesPerSecond: Double   // global: all ranks' images per second
+        public var computeSeconds: Double    // per step: data + forward + backward + update (median)
+        public var commSeconds: Double       // per step: waiting for the allreduce after backward (median)
+        public var stepSeconds: Double       // per step, wall (median of the slowest rank)
+        public var gflopsPerRank: Double     // achieved training FLOP/s per rank
+        public var flopsPerSample: Double    // forward + backward
+    }
+
+    public static func run(config: TrainConfig, warmup: Int, steps: Int, threads: Int,
+                           comm: any Communicator) throws -> Result {
+        let data = try World.agree(comm) { try TrainingData(config: config, ranks: comm.size) }
+        let model = try World.agree(comm) {
+            try Model(spec: config.model, inputShape: data.inputShape, classes: data.classes, seed: config.seed)
+        }
+        try comm.broadcast(model.parameters.data, count: model.parameterCount, root: 0)
+        let optimizer = try SGD(count: model.parameterCount, learningRate: 0.01, momentum: 0.9,
+                                weightDecay: 5e-4, nesterov: true)
+        let stepper = try TrainingStep(model: model, optimizer: optimizer, comm: comm, batchSize: config.batchSize,
+                                       bucketCapBytes: Int(config.bucketCapMB * 1_048_576), overlap: config.overlap)
+        let sampler = try DistributedSampler(count: data.train.count, batchSize: config.batchSize, ranks: comm.size,
+                                             rank: comm.rank, seed: config.seed, shuffle: true)
+        var rng = SeededRNG(seed: config.seed)
+        var stepTimes: [Double] = [], compute: [Double] = [], wait: [Double] = []
+        for s in 0..<(warmup + steps) {
+            try comm.barrier()
+            stepper.resetTiming()
+            let t = Clock.now()
+            _ = try stepper.run(dataset: data.train, indices: sampler.indices(epoch: s / sampler.stepsPerEpoch,
+                                                                             step: s % sampler.stepsPerEpoch),
+                                normalization: data.normalization, augmentation: nil, rng: &rng, lr: 0.01,
+                                position: (1, s + 1), timeline: nil, globalStep: s)
+            guard s >= warmup else { continue }
+            let tm = stepper.timing
+            stepTimes.append(Clock.now() - t)
+            compute.append(tm.data + tm.forward + tm.backward + tm.update)
+            wait.append(tm.wait)
+        }
+        // The step is as slow as the slowest rank: take each step's maximum over ranks.
+        let slowest = try comm.allGatherVariable(stepTimes)
+        let perStep = (0..<stepTimes.count).map { i in slowest.map { $0[i] }.max()! }
+        let step = median(perStep)
+        let flops = model.trainingFlopsPerSample
+        return Result(model: config.model, ranks: comm.size, batchSize: config.batchSize, threads: threads,
+                      imagesPerSecond: Double(config.batchSize * comm.size) / step,
+                      computeSeconds: median(compute), commSeconds: median(wait), stepSeconds: step,
+                      gflopsPerRank: flops * Double(config.batchSize) / step / 1e9, flopsPerSample: flops)
+    }
+
+    static func median(_ xs: [Double]) -> Double {
+        guard !xs.isEmpty else { return .nan }
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+}

@@ -1,0 +1,225 @@
+import AllReduce
+import Data
+import Foundation
+import Layers
+import Tensor
+
+/// What a finished (or stopped) run reports.
+public struct TrainSummary: Sendable {
+    public var epochs: [EpochMetrics]
+    public var globalStep: Int
+    public var lastCheckpoint: String?
+    public var parameters: [Float]   // final parameters (tests compare runs with them)
+}
+
+/// One rank's training loop (DESIGN.md, "Data flow of one step").
+///
+/// Every rank builds the same model, takes its slice of each global batch from the
+/// DistributedSampler, runs forward/backward into the model's flat gradient buffer, allreduces
+/// that buffer in buckets while backward runs, and applies the same optimizer step. Rank 0 alone
+/// prints, writes metrics and checkpoints.
+public final class Trainer {
+    public let config: TrainConfig
+    public let comm: any Communicator
+    public let log: (String) -> Void
+    private var rank: Int { comm.rank }
+    private var ranks: Int { comm.size }
+
+    /// `log` receives rank 0's human-readable lines (progress, banner); other ranks get none.
+    public init(config: TrainConfig, communicator: any Communicator, log: @escaping (String) -> Void) {
+        self.config = config
+        self.comm = communicator
+        self.log = communicator.rank == 0 && !config.quiet ? log : { _ in }
+    }
+
+    public func run() throws -> TrainSummary {
+        if let p = config.problem() { throw TrainError.badFlag(p) }
+        // Failures on any rank (a missing file, a bad spec) end every rank together with one message.
+        let data = try World.agree(comm) { try TrainingData(config: config, ranks: ranks) }
+        let model = try World.agree(comm) {
+            try Model(spec: config.model, inputShape: data.inputShape, classes: data.classes, seed: config.seed)
+        }
+        let sampler = try World.agree(comm) {
+            try DistributedSampler(count: data.train.count, batchSize: config.batchSize,
+                                   ranks: ranks, rank: rank, seed: config.seed, shuffle: config.shuffle)
+        }
+        let stepsPerEpoch = sampler.stepsPerEpoch
+        let lr = config.effectiveLR(ranks: ranks)
+        let schedule = LRSchedule(
+            kind: config.schedule, baseLR: lr, totalSteps: config.epochs * stepsPerEpoch,
+            stepsPerEpoch: stepsPerEpoch, warmupSteps: Int(config.warmupEpochs * Double(stepsPerEpoch)),
+            stepEpochs: config.stepEpochs > 0 ? config.stepEpochs : max(1, config.epochs / 3), gamma: config.gamma)
+        let optimizer = try makeOptimizer(count: model.parameterCount, lr: lr)
+
+        var state = RunState(rank: rank, seed: config.seed)
+        if let from = config.initFrom {
+            try World.agree(comm) { try Checkpoint.loadModel(from: from, into: model) }
+        }
+        if let dir = config.resume {
+            state = try World.agree(comm) {
+                try Checkpoint.resume(from: dir, model: model, optimizer: optimizer, rank: rank, ranks: ranks,
+                                      config: config, stepsPerEpoch: stepsPerEpoch)
+            }
+        }
+        // Whatever each rank built or loaded, rank 0's numbers are the ones everybody trains.
+        try comm.broadcast(model.parameters.data, count: model.parameterCount, root: 0)
+        try comm.broadcast(model.buffers.data, count: model.buffers.count, root: 0)
+        try ConsistencyCheck.verifyStart(comm: comm, model: model, data: data, config: config)
+        if config.syncBN { model.batchNormReducer = CommunicatorBatchNormReducer(comm) }
+        model.dropoutRNG = state.dropoutRNG
+
+        log(Banner.text(config: config, model: model, data: data, ranks: ranks, stepsPerEpoch: stepsPerEpoch))
+
+        let stepper = try TrainingStep(model: model, optimizer: optimizer, comm: comm, batchSize: config.batchSize,
+                                       bucketCapBytes: Int(config.bucketCapMB * 1_048_576), overlap: config.overlap)
+        stepper.clipGradNorm = Float(config.clipGradNorm)
+        let metrics = rank == 0 ? try config.metricsPath.map { try MetricsWriter(path: $0, append: config.resume != nil) } : nil
+        try comm.barrier()
+        let origin = Clock.now()
+        let timeline = config.timelinePath != nil ? Timeline(rank: rank, origin: origin, maxSteps: config.timelineSteps) : nil
+        let progress = ProgressLine(log: log, enabled: rank == 0 && !config.quiet)
+
+        var summary = TrainSummary(epochs: [], globalStep: state.globalStep, lastCheckpoint: nil, parameters: [])
+        var epochLoss = 0.0, epochCorrect = 0.0, epochSeen = 0.0
+        var stepLosses: [Double] = []
+        let checkpoints = config.checkpointDir.map { CheckpointDirectory(path: $0, keep: config.keepCheckpoints) }
+        var stopped = false
+
+        epochLoop: for epoch in state.epoch..<config.epochs {
+            let epochStart = Clock.now()
+            var imagesThisEpoch = 0
+            if state.stepInEpoch == 0 { epochLoss = 0; epochCorrect = 0; epochSeen = 0; stepLosses.removeAll(keepingCapacity: true) }
+            for step in state.stepInEpoch..<stepsPerEpoch {
+                if config.maxSteps > 0 && state.globalStep >= config.maxSteps { stopped = true; break epochLoop }
+                let g = state.globalStep
+                let stepLR = schedule.learningRate(at: g)
+                if let sgd = optimizer as? SGD { sgd.momentum = Float(schedule.momentum(at: g, fixed: config.momentum)) }
+
+                let outcome: TrainingStep.Outcome
+                do {
+                    outcome = try stepper.run(
+                        dataset: data.train, indices: sampler.indices(epoch: epoch, step: step),
+                        normalization: data.normalization, augmentation: data.augmentation, rng: &state.augmentRNG,
+                        lr: stepLR, position: (epoch + 1, step + 1), timeline: timeline, globalStep: g)
+                } catch TrainError.nonFinite(let e, let s, let lr, let loss, _) {
+                    throw TrainError.nonFinite(epoch: e, step: s, lr: lr, loss: loss, checkpoint: checkpoints?.latest())
+                }
+                let globalLoss = outcome.loss
+                state.globalStep += 1
+                state.stepInEpoch = step + 1
+                epochLoss += outcome.loss * outcome.samples; epochCorrect += outcome.correct; epochSeen += outcome.samples
+                stepLosses.append(globalLoss)
+                imagesThisEpoch += config.batchSize * ranks
+                if config.logEvery > 0 && state.globalStep % config.logEvery == 0 {
+                    try metrics?.step(epoch: epoch + 1, step: state.globalStep, loss: globalLoss, lr: stepLR)
+                }
+                if config.desyncCheckEvery > 0 && state.globalStep % config.desyncCheckEvery == 0 {
+                    try ConsistencyCheck.verifyParameters(comm: comm, model: model, step: state.globalStep)
+                }
+                progress.update(epoch: epoch + 1, epochs: config.epochs, step: step + 1, steps: stepsPerEpoch,
+                                loss: globalLoss, elapsed: Clock.now() - epochStart, images: imagesThisEpoch)
+            }
+            progress.finish()
+            state.epoch = epoch + 1
+            state.stepInEpoch = 0
+            // Without SyncBN every rank's running statistics saw only its own shards: average them so
+            // evaluation and checkpoints use the statistics of all the data (DESIGN.md).
+            if !config.syncBN && model.buffers.count > 0 {
+                try comm.allReduce(model.buffers.data, count: model.buffers.count, average: true)
+            }
+            var m = EpochMetrics(epoch: epoch + 1, step: state.globalStep,
+                                 trainLoss: epochLoss / max(epochSeen, 1), trainAcc: epochCorrect / max(epochSeen, 1),
+                                 testLoss: nil, testAcc: nil, lr: schedule.learningRate(at: max(state.globalStep - 1, 0)),
+                                 elapsed: Clock.now() - origin, imagesPerSecond: Double(imagesThisEpoch) / max(Clock.now() - epochStart, 1e-9))
+            if config.evalEvery > 0 && ((epoch + 1) % config.evalEvery == 0 || epoch + 1 == config.epochs) {
+                let t = Clock.now()
+                let result = try Evaluator.evaluate(model: model, data: data, comm: comm, batchSize: max(config.batchSize, 256))
+                m.testLoss = result.loss; m.testAcc = result.accuracy
+                timeline?.record("eval", step: state.globalStep - 1, from: t, to: Clock.now())
+            }
+            m.elapsed = Clock.now() - origin
+            summary.epochs.append(m)
+            try metrics?.epoch(m)
+            log(m.humanLine(epochs: config.epochs))
+            if let hint = LossNoise.hint(stepLosses: stepLosses) { log("hint: " + hint) }
+            if let checkpoints, config.checkpointEvery > 0,
+               (epoch + 1) % config.checkpointEvery == 0 || epoch + 1 == config.epochs {
+                summary.lastCheckpoint = try saveCheckpoint(checkpoints, model, optimizer, &state, data)
+            }
+        }
+        if stopped, let checkpoints {
+            if !config.syncBN && model.buffers.count > 0 {
+                try comm.allReduce(model.buffers.data, count: model.buffers.count, average: true)
+            }
+            summary.lastCheckpoint = try saveCheckpoint(checkpoints, model, optimizer, &state, data)
+        }
+        if let path = config.timelinePath, let timeline {
+            let all = try comm.allGatherVariable(timeline.packed())
+            if rank == 0 { try Timeline.write(ranks: all, to: path); log("timeline: \(path)") }
+        }
+        summary.globalStep = state.globalStep
+        summary.parameters = Array(model.parameters.buffer)
+        return summary
+    }
+
+    private func makeOptimizer(count: Int, lr: Double) throws -> any Optimizer {
+        switch config.optimizer {
+        case .sgd:
+            return try SGD(count: count, learningRate: Float(lr), momentum: Float(config.momentum),
+                           weightDecay: Float(config.weightDecay), nesterov: config.nesterov)
+        case .adam:
+            return try Adam(count: count, learningRate: Float(lr), weightDecay: Float(config.weightDecay))
+        }
+    }
+
+    /// All ranks gather their RNG states to rank 0, which writes the checkpoint; the others wait
+    /// so no rank runs ahead of a checkpoint that might still fail.
+    private func saveCheckpoint(_ dir: CheckpointDirectory, _ model: Model, _ optimizer: any Optimizer,
+                                _ state: inout RunState, _ data: TrainingData) throws -> String? {
+        state.dropoutRNG = model.dropoutRNG
+        let rngs = try comm.allGatherVariable(state.rngWords().map { Double(bitPattern: $0) })
+        var path: String? = nil
+        var failure: String? = nil
+        if rank == 0 {
+            do {
+                path = try dir.write(globalStep: state.globalStep) { tmp in
+                    try Checkpoint.write(to: tmp, model: model, normalization: data.normalization,
+                                         optimizer: optimizer, state: state,
+                                         rankRNGs: rngs.map { $0.map { UInt64(bitPattern: Int64($0.bitPattern)) } },
+                                         config: config, ranks: ranks)
+                }
+                log("checkpoint: \(path!)")
+            } catch { failure = "\(error)" }
+        }
+        // Rank 0's outcome decides for everybody (a failed save must stop all ranks, not one).
+        var flag = [failure == nil ? 0.0 : 1.0]
+        try comm.allReduceSum(&flag)
+        if flag[0] != 0 { throw TrainError.checkpoint(failure ?? "checkpoint failed on rank 0") }
+        return path
+    }
+}
+
+/// Where a run is: what resume restores besides the model and optimizer.
+struct RunState {
+    var epoch = 0
+    var stepInEpoch = 0
+    var globalStep = 0
+    var dropoutRNG: SeededRNG
+    var augmentRNG: SeededRNG
+
+    /// Per-rank streams: ranks must not draw the same dropout masks or crops.
+    init(rank: Int, seed: UInt64) {
+        dropoutRNG = SeededRNG(seed: seed &* 0x9E37_79B9 &+ 0x1000 &+ UInt64(rank))
+        augmentRNG = SeededRNG(seed: seed &* 0x9E37_79B9 &+ 0x2000 &+ UInt64(rank))
+    }
+
+    func rngWords() -> [UInt64] { dropoutRNG.stateWords + augmentRNG.stateWords }
+}
+
+enum Clock {
+    static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+}

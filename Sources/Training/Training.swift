@@ -1,2 +1,0 @@
-// Training module: filled in by its own work item.
-import AllReduce

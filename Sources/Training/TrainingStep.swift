@@ -1,0 +1,74 @@
+import AllReduce
+import Data
+import Layers
+import Tensor
+
+/// One synchronized data-parallel step, shared by `train`, `sanity`, `lr-find` and `bench step`:
+/// fill this rank's slice of the global batch, forward, loss, backward with bucketed allreduce,
+/// reduce the loss, check it, update. Buffers are allocated once here; the step allocates nothing.
+final class TrainingStep {
+    struct Outcome { var loss: Double; var correct: Double; var samples: Double }
+    struct Timing { var data = 0.0, forward = 0.0, backward = 0.0, wait = 0.0, update = 0.0 }
+
+    let model: Model
+    let optimizer: any Optimizer
+    let comm: any Communicator
+    let buckets: GradientBuckets
+    let batchSize: Int
+    var clipGradNorm: Float = 0
+    private(set) var timing = Timing()
+    private let batch: Tensor
+    private let labels: UnsafeMutablePointer<Int32>
+    private let logitsGrad: Tensor
+    private var reduced = [Double](repeating: 0, count: 3)
+
+    init(model: Model, optimizer: any Optimizer, comm: any Communicator, batchSize: Int,
+         bucketCapBytes: Int, overlap: Bool) throws {
+        self.model = model; self.optimizer = optimizer; self.comm = comm; self.batchSize = batchSize
+        buckets = try GradientBuckets(communicator: comm, buffer: model.gradients.data, count: model.parameterCount,
+                                      capBytes: bucketCapBytes, overlap: overlap)
+        batch = Tensor(shape: [batchSize] + model.inputShape)
+        labels = .allocate(capacity: batchSize)
+        logitsGrad = Tensor(shape: [batchSize, model.classes])
+    }
+
+    deinit { labels.deallocate() }
+
+    /// Runs one step on `indices` of `dataset`. Throws `TrainError.nonFinite` on every rank alike
+    /// when the reduced loss or the reduced gradient is not finite; the parameters are then untouched.
+    func run(dataset: Dataset, indices: ArraySlice<Int>, normalization: Normalization, augmentation: Augmentation?,
+             rng: inout SeededRNG, lr: Double, position: (epoch: Int, step: Int),
+             timeline: Timeline?, globalStep: Int) throws -> Outcome {
+        var t0 = Clock.now()
+        dataset.fillBatch(indices: indices, normalization: normalization, augmentation: augmentation, rng: &rng,
+                          images: batch.data, labels: labels)
+        var t1 = Clock.now(); timing.data += t1 - t0; timeline?.record("data", step: globalStep, from: t0, to: t1)
+
+        let logits = model.forward(batch, training: true)
+        let (loss, correct) = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, gradient: logitsGrad)
+        t0 = Clock.now(); timing.forward += t0 - t1; timeline?.record("forward", step: globalStep, from: t1, to: t0)
+
+        buckets.begin()
+        model.backward(outputGradient: logitsGrad, gradientReady: { [buckets] in buckets.gradientReady($0) })
+        t1 = Clock.now(); timing.backward += t1 - t0; timeline?.record("backward", step: globalStep, from: t0, to: t1)
+        try buckets.finish()
+        reduced[0] = Double(loss) * Double(batchSize); reduced[1] = Double(correct); reduced[2] = Double(batchSize)
+        try comm.allReduceSum(&reduced)
+        t0 = Clock.now(); timing.wait += t0 - t1; timeline?.record("allreduce wait", step: globalStep, from: t1, to: t0)
+
+        let outcome = Outcome(loss: reduced[0] / reduced[2], correct: reduced[1], samples: reduced[2])
+        // The reduced loss and gradients are bitwise identical on every rank, so every rank takes
+        // this branch together: no rank is left waiting in a collective.
+        if !outcome.loss.isFinite || !model.gradients.allFinite() {
+            throw TrainError.nonFinite(epoch: position.epoch, step: position.step, lr: lr, loss: outcome.loss,
+                                       checkpoint: nil)
+        }
+        if clipGradNorm > 0 { model.gradients.clipNorm(to: clipGradNorm) }
+        optimizer.learningRate = Float(lr)
+        optimizer.step(parameters: model.parameters.data, gradients: model.gradients.data, count: model.parameterCount)
+        t1 = Clock.now(); timing.update += t1 - t0; timeline?.record("update", step: globalStep, from: t0, to: t1)
+        return outcome
+    }
+
+    func resetTiming() { timing = Timing() }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import Training
+
+struct BenchStep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "step",
+        abstract: "Images/s of full training steps and the compute / communication split.",
+        discussion: "Run under mpirun (or --local-ranks) for the data-parallel figure; every rank takes --batch-size.")
+
+    @OptionGroup var common: ModelDataOptions
+    @Option(help: "Untimed steps first.") var warmup = 5
+    @Option(help: "Timed steps.") var steps = 40
+    @Flag(help: "One JSON object.") var json = false
+
+    func run() throws {
+        var config = TrainConfig()
+        common.apply(to: &config)
+        let code = World.run(localRanks: common.localRanks, threads: common.threads, timeout: 300) { comm in
+            let r = try StepBenchmark.run(config: config, warmup: warmup, steps: steps,
+                                          threads: BLASRuntime.threads, comm: comm)
+            guard comm.rank == 0 else { return }
+            if json {
+                print(JSONLine.object([
+                    "model": .string(r.model), "ranks": .number(Double(r.ranks)), "batch_size": .number(Double(r.batchSize)),
+                    "threads": .number(Double(r.threads)), "images_per_s": .number(r.imagesPerSecond),
+                    "compute_s": .number(r.computeSeconds), "comm_s": .number(r.commSeconds),
+                    "step_s": .number(r.stepSeconds), "gflops_per_rank": .number(r.gflopsPerRank),
+                    "blas_core": .string(BLASRuntime.status.coreName),
+                ]))
+            } else {
+                print(String(format: """
+                    model %@, %d rank(s) x batch %d, %d BLAS thread(s) per rank, BLAS %@
+                      %.1f images/s   step %.2f ms = compute %.2f ms + allreduce wait %.2f ms (medians)
+                      %.1f GFLOP/s per rank (%.1f MFLOP per sample, forward + backward)
+                    """, r.model, r.ranks, r.batchSize, r.threads, BLASRuntime.describe(), r.imagesPerSecond,
+                    r.stepSeconds * 1e3, r.computeSeconds * 1e3, r.commSeconds * 1e3, r.gflopsPerRank,
+                    r.flopsPerSample / 1e6))
+            }
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
+}

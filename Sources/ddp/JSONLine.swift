@@ -1,0 +1,38 @@
+import Foundation
+
+/// One JSON object on one line, keys in the order given (stable output for scripts and tests).
+enum JSONLine {
+    enum Value {
+        case string(String), number(Double), bool(Bool), null
+    }
+
+    static func object(_ fields: KeyValuePairs<String, Value>) -> String {
+        "{" + fields.map { "\(quote($0.key)):\(encode($0.value))" }.joined(separator: ",") + "}"
+    }
+
+    private static func encode(_ v: Value) -> String {
+        switch v {
+        case .string(let s): return quote(s)
+        case .number(let x):
+            guard x.isFinite else { return "null" }
+            return x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : "\(x)"
+        case .bool(let b): return b ? "true" : "false"
+        case .null: return "null"
+        }
+    }
+
+    private static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+}

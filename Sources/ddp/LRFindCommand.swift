@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import Training
+
+struct LRFind: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lr-find",
+        abstract: "Learning-rate range test: train with an exponentially growing LR, plot the loss, suggest an LR.")
+
+    @OptionGroup var common: ModelDataOptions
+    @Option(help: "Smallest learning rate.") var startLr = 1e-6
+    @Option(help: "Largest learning rate.") var endLr = 10.0
+    @Option(help: "Steps of the sweep.") var steps = 200
+    @Option(help: "SGD momentum during the sweep.") var momentum = 0.9
+    @Option(help: "Weight decay during the sweep.") var weightDecay = 5e-4
+    @Option(name: .shortAndLong, help: "Write the curve as SVG here.") var output = "lr-find.svg"
+    @Flag(help: "One JSON object with the suggestion.") var json = false
+
+    func validate() throws {
+        guard startLr > 0, endLr > startLr else { throw ValidationError("need 0 < --start-lr < --end-lr") }
+        guard steps >= 10 else { throw ValidationError("--steps must be at least 10 (got \(steps))") }
+    }
+
+    func run() throws {
+        var config = TrainConfig()
+        common.apply(to: &config)
+        config.momentum = momentum; config.weightDecay = weightDecay; config.nesterov = momentum > 0
+        var options = LRFinder.Options()
+        options.startLR = startLr; options.endLR = endLr; options.steps = steps
+        let code = World.run(localRanks: common.localRanks, threads: common.threads, timeout: 300) { comm in
+            let r = try LRFinder.run(config: config, options: options, comm: comm)
+            guard comm.rank == 0 else { return }
+            try LRFinderPlot.write(r, title: "LR range test: \(config.model) on \(config.dataset)", to: output)
+            if json {
+                print(JSONLine.object(["suggested_lr": .number(r.suggested), "min_loss_lr": .number(r.minimumLR),
+                                       "steps": .number(Double(r.points.count)), "diverged": .bool(r.diverged),
+                                       "svg": .string(output)]))
+            } else {
+                let stride = max(1, r.points.count / 12)
+                print("       lr      loss  smoothed")
+                for (i, p) in r.points.enumerated() where i % stride == 0 {
+                    print(String(format: "%9.2e  %8.4f  %8.4f", p.lr, p.loss, p.smoothed))
+                }
+                print(String(format: "suggested lr %.3g (steepest descent; loss minimum at lr %.3g)%@", r.suggested,
+                             r.minimumLR, r.diverged ? ", loss diverged beyond it" : ""))
+                print("curve: \(output)")
+            }
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
+}

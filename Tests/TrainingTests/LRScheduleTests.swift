@@ -1,0 +1,36 @@
+import XCTest
+@testable import Training
+
+/// Reference values printed by PyTorch 1.13 (OneCycleLR and CosineAnnealingLR stepped once per
+/// batch) for the same settings.
+final class LRScheduleTests: XCTestCase {
+    func testOneCycleMatchesTorch() {
+        let s = LRSchedule(kind: .onecycle, baseLR: 0.05, totalSteps: 100, stepsPerEpoch: 10)
+        let torch: [(Int, Double, Double)] = [
+            (0, 0.0020000000000000018, 0.95), (1, 0.002140689028295374, 0.9497068978577179),
+            (29, 0.05, 0.85), (30, 0.04997482676422622, 0.8500503466729342),
+            (50, 0.0396946725287866, 0.8706107373853763), (99, 2e-07, 0.95),
+        ]
+        for (step, lr, momentum) in torch {
+            XCTAssertEqual(s.learningRate(at: step), lr, accuracy: 1e-12, "step \(step)")
+            XCTAssertEqual(s.momentum(at: step, fixed: 0.9), momentum, accuracy: 1e-12, "step \(step)")
+        }
+    }
+
+    func testCosineMatchesTorch() {
+        let s = LRSchedule(kind: .cosine, baseLR: 0.1, totalSteps: 50, stepsPerEpoch: 10)
+        for (step, lr) in [(0, 0.1), (1, 0.09990133642141358), (25, 0.049999999999999996), (49, 9.866357858642205e-05)] {
+            XCTAssertEqual(s.learningRate(at: step), lr, accuracy: 1e-12, "step \(step)")
+        }
+    }
+
+    func testStepAndWarmup() {
+        let s = LRSchedule(kind: .step, baseLR: 1, totalSteps: 100, stepsPerEpoch: 10, warmupSteps: 4, stepEpochs: 3, gamma: 0.5)
+        XCTAssertEqual(s.learningRate(at: 0), 0.25)
+        XCTAssertEqual(s.learningRate(at: 3), 1)
+        XCTAssertEqual(s.learningRate(at: 29), 1)
+        XCTAssertEqual(s.learningRate(at: 30), 0.5)
+        XCTAssertEqual(s.learningRate(at: 60), 0.25)
+        XCTAssertEqual(s.momentum(at: 5, fixed: 0.9), 0.9)
+    }
+}
