@@ -21,6 +21,9 @@ final class GzipSource: ByteSource {
     private let input: UnsafeMutableRawBufferPointer
     private var inputEnded = false
     private var memberEnded = false
+    /// True from the start of a second or later member until it yields data: an error there is
+    /// garbage after a complete stream rather than damage inside it.
+    private var afterMember = false
     private var compressedConsumed = 0
 
     init(_ compressed: any ByteSource) throws {
@@ -59,13 +62,16 @@ final class GzipSource: ByteSource {
                 // Another member may follow; anything else after a member is garbage.
                 if try !refillIfEmpty() { break }
                 memberEnded = false
+                afterMember = true
                 inflateReset(stream)
             }
             if try !refillIfEmpty() {
                 throw DataError.truncated(
                     path: name, detail: "the gzip stream ends after \(compressedConsumed) compressed bytes, before its end marker")
             }
+            let before = stream.pointee.avail_out
             let status = inflate(stream, Z_NO_FLUSH)
+            if stream.pointee.avail_out != before || status == Z_STREAM_END { afterMember = false }
             switch status {
             case Z_OK, Z_BUF_ERROR:
                 continue
@@ -78,7 +84,8 @@ final class GzipSource: ByteSource {
             default:
                 let message = stream.pointee.msg.map { String(cString: $0) } ?? "zlib status \(status)"
                 let position = compressedConsumed - Int(stream.pointee.avail_in)
-                throw DataError.corruptGzip(path: name, detail: "\(message) near compressed byte \(position)")
+                let place = afterMember ? "in bytes after the end of the gzip stream" : "near compressed byte \(position)"
+                throw DataError.corruptGzip(path: name, detail: "\(message) \(place)")
             }
         }
         return want - Int(stream.pointee.avail_out)
