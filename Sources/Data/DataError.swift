@@ -1,0 +1,79 @@
+import Foundation
+
+/// Everything that can go wrong while reading, checking or sampling a dataset.
+///
+/// Each description is one line that says what went wrong, where (the file, or the argument) and
+/// what was expected, so the command line can print it as is.
+public enum DataError: Error, Equatable, CustomStringConvertible, LocalizedError {
+    /// A required file does not exist; `expected` says what it should have held.
+    case missingFile(path: String, expected: String)
+    /// The file exists but cannot be opened or read (permissions, a directory, an I/O error).
+    case unreadable(path: String, reason: String)
+    /// The first four bytes are not the IDX magic that was expected.
+    case wrongMagic(path: String, found: UInt32, expected: UInt32, kind: String)
+    /// The file ends before the data its header (or format) promises.
+    case truncated(path: String, detail: String)
+    /// The file holds more bytes than its header accounts for.
+    case trailingData(path: String, detail: String)
+    /// The gzip stream is damaged (bad header, bad deflate data, bad checksum).
+    case corruptGzip(path: String, detail: String)
+    /// The header declares dimensions that cannot be right (zero, or not matching another file).
+    case wrongDimensions(path: String, detail: String)
+    /// The header promises more bytes than the reader accepts (see `IDXReader.maximumDataBytes`).
+    case tooLarge(path: String, bytes: Int, limit: Int)
+    /// The image file and the label file of one split disagree on the number of samples.
+    case countMismatch(imagesPath: String, images: Int, labelsPath: String, labels: Int)
+    /// A label is not in `0..<classes`.
+    case labelOutOfRange(path: String, index: Int, label: Int, classes: Int)
+    /// A CIFAR-10 batch file whose size is not a positive multiple of the record size.
+    case badRecordSize(path: String, size: Int, recordSize: Int)
+    /// A dataset name that the loader does not know.
+    case unknownDataset(name: String, known: [String])
+    /// The sampler cannot fill one global batch from the dataset.
+    case datasetTooSmall(count: Int, batchSize: Int, ranks: Int)
+    /// An argument outside its valid range (batch size, rank, normalization, sizes...).
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case let .missingFile(path, expected):
+            return "\(path): file not found (expected \(expected))"
+        case let .unreadable(path, reason):
+            return "\(path): cannot read: \(reason)"
+        case let .wrongMagic(path, found, expected, kind):
+            return "\(path): wrong magic \(hex(found)), expected \(hex(expected)) (\(kind))"
+        case let .truncated(path, detail):
+            return "\(path): truncated: \(detail)"
+        case let .trailingData(path, detail):
+            return "\(path): unexpected trailing data: \(detail)"
+        case let .corruptGzip(path, detail):
+            return "\(path): corrupt gzip data: \(detail)"
+        case let .wrongDimensions(path, detail):
+            return "\(path): wrong dimensions: \(detail)"
+        case let .tooLarge(path, bytes, limit):
+            return "\(path): header promises \(bytes) bytes of data, more than the limit of \(limit) bytes"
+        case let .countMismatch(imagesPath, images, labelsPath, labels):
+            return "\(imagesPath) holds \(images) images but \(labelsPath) holds \(labels) labels (expected equal counts)"
+        case let .labelOutOfRange(path, index, label, classes):
+            return "\(path): label \(label) of sample \(index) is out of range (expected 0...\(classes - 1) for \(classes) classes)"
+        case let .badRecordSize(path, size, recordSize):
+            return "\(path): size \(size) bytes is not a positive multiple of the \(recordSize)-byte CIFAR-10 record (1 label byte + 3x32x32 pixels)"
+        case let .unknownDataset(name, known):
+            return "unknown dataset '\(name)' (expected one of: \(known.joined(separator: ", ")))"
+        case let .datasetTooSmall(count, batchSize, ranks):
+            let (global, overflow) = batchSize.multipliedReportingOverflow(by: ranks)
+            let product = overflow ? "more than \(Int.max)" : "\(global)"
+            return "dataset of \(count) samples is smaller than one global batch \(batchSize) x \(ranks) = \(product) (lower --batch-size or the number of ranks)"
+        case let .invalidArgument(message):
+            return message
+        }
+    }
+
+    /// The same line, for code that prints `localizedDescription`.
+    public var errorDescription: String? { description }
+
+    private func hex(_ v: UInt32) -> String {
+        let digits = String(v, radix: 16, uppercase: true)
+        return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+    }
+}
