@@ -80,7 +80,7 @@ public enum Checkpoint {
             guard mean.count == shape[0], std.count == shape[0], std.allSatisfy({ $0 > 0 }) else {
                 throw TrainError.checkpoint("\(path): bad normalization metadata")
             }
-            norm = Normalization(mean: mean, std: std)
+            norm = try Normalization(mean: mean, std: std)
         }
         return ModelInfo(spec: spec, inputShape: shape, classes: classes, normalization: norm, dataset: meta["dataset"])
     }

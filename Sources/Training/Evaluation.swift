@@ -9,7 +9,7 @@ public enum Evaluation {
         let (model, info) = try World.agree(comm) { try Checkpoint.loadModel(checkpoint: checkpoint) }
         let name = dataset ?? info.dataset ?? "fashion-mnist"
         let test = try World.agree(comm) {
-            try DatasetLoader.load(name: name, dataDir: dataDir, split: .test, seed: 0)
+            try DatasetLoader.load(name: name, dataDir: dataDir, split: .test)
         }
         guard [test.channels, test.height, test.width] == info.inputShape, test.classes <= info.classes else {
             throw AgreedFailure(description: "\(name) images are \(test.channels)x\(test.height)x\(test.width) with "
@@ -17,9 +17,9 @@ public enum Evaluation {
                 + "with \(info.classes)", printHere: comm.rank == 0)
         }
         let normalization = try info.normalization ?? World.agree(comm) {
-            Normalization.fromTrainingSet(try DatasetLoader.load(name: name, dataDir: dataDir, split: .train, seed: 0))
+            Normalization.statistics(of: try DatasetLoader.load(name: name, dataDir: dataDir, split: .train))
         }
-        return try Evaluator.evaluate(model: model, dataset: test, normalization: normalization, comm: comm,
-                                      batchSize: batchSize)
+        let batches = try BatchAssembler(dataset: test, normalization: normalization)
+        return try Evaluator.evaluate(model: model, batches: batches, comm: comm, batchSize: batchSize)
     }
 }

@@ -8,25 +8,19 @@ import Tensor
 public enum Evaluator {
     public struct Result: Sendable { public var loss: Double; public var accuracy: Double; public var samples: Int }
 
-    static func evaluate(model: Model, data: TrainingData, comm: any Communicator, batchSize: Int) throws -> Result {
-        try evaluate(model: model, dataset: data.test, normalization: data.normalization, comm: comm, batchSize: batchSize)
-    }
-
-    public static func evaluate(model: Model, dataset: Dataset, normalization: Normalization,
-                                comm: any Communicator, batchSize: Int) throws -> Result {
+    public static func evaluate(model: Model, batches: BatchAssembler, comm: any Communicator,
+                                batchSize: Int) throws -> Result {
+        let dataset = batches.dataset
         let range = DistributedSampler.evaluationRange(count: dataset.count, rank: comm.rank, ranks: comm.size)
-        let batch = Tensor(shape: [batchSize] + [dataset.channels, dataset.height, dataset.width])
+        let batch = Tensor(shape: [batchSize, dataset.channels, dataset.height, dataset.width])
         let labels = UnsafeMutablePointer<Int32>.allocate(capacity: batchSize)
         defer { labels.deallocate() }
-        var rng = SeededRNG(seed: 0) // unused: evaluation never augments
         var sums = [0.0, 0.0, 0.0]
         var start = range.lowerBound
         while start < range.upperBound {
             let n = min(batchSize, range.upperBound - start)
-            let indices = Array(start..<(start + n))[...]
             batch.reshape([n, dataset.channels, dataset.height, dataset.width])
-            dataset.fillBatch(indices: indices, normalization: normalization, augmentation: nil, rng: &rng,
-                              images: batch.data, labels: labels)
+            batches.fill(range: start..<(start + n), images: batch.data, labels: labels)
             let logits = model.forward(batch, training: false)
             let (loss, correct) = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, gradient: nil)
             sums[0] += Double(loss) * Double(n); sums[1] += Double(correct); sums[2] += Double(n)

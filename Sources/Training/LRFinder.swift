@@ -31,7 +31,7 @@ public enum LRFinder {
     }
 
     public static func run(config: TrainConfig, options: Options, comm: any Communicator) throws -> Result {
-        let data = try World.agree(comm) { try TrainingData(config: config, ranks: comm.size) }
+        let data = try World.agree(comm) { try TrainingData(config: config) }
         let model = try World.agree(comm) {
             try Model(spec: config.model, inputShape: data.inputShape, classes: data.classes, seed: config.seed)
         }
@@ -54,8 +54,8 @@ public enum LRFinder {
             let epoch = s / sampler.stepsPerEpoch, step = s % sampler.stepsPerEpoch
             let loss: Double
             do {
-                loss = try stepper.run(dataset: data.train, indices: sampler.indices(epoch: epoch, step: step),
-                                       normalization: data.normalization, augmentation: nil, rng: &rng, lr: lr,
+                loss = try stepper.run(batches: data.trainBatches, indices: sampler.indices(epoch: epoch, step: step),
+                                       rng: &rng, lr: lr,
                                        position: (epoch + 1, step + 1), timeline: nil, globalStep: s).loss
             } catch TrainError.nonFinite {
                 diverged = true   // the loss blew up: exactly what the test looks for

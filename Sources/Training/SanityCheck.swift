@@ -32,7 +32,7 @@ public enum SanityCheck {
     /// Runs the three checks on every rank of `comm` (the batches are sharded like training).
     public static func run(config base: TrainConfig, options: Options, comm: any Communicator,
                           log: (String) -> Void) throws -> [Verdict] {
-        let data = try World.agree(comm) { try TrainingData(config: base, ranks: comm.size) }
+        let data = try World.agree(comm) { try TrainingData(config: base) }
         var verdicts: [Verdict] = []
 
         // 1 + 2: lr 0 (and no weight decay, which would move the weights even at lr 0 in Adam-like
@@ -42,8 +42,7 @@ public enum SanityCheck {
         }
         try comm.broadcast(model.parameters.data, count: model.parameterCount, root: 0)
         let frozen = Array(model.parameters.buffer)
-        let losses = try trainLosses(model: model, data: data.train, normalization: data.normalization,
-                                     config: base, comm: comm, steps: options.flatSteps, lr: 0, momentum: 0)
+        let losses = try trainLosses(model: model, batches: data.trainBatches, config: base, comm: comm, steps: options.flatSteps, lr: 0, momentum: 0)
         let expected = log(Double(data.classes))
         let initial = losses.prefix(10).reduce(0, +) / Double(min(10, losses.count))
         let initOK = abs(initial - expected) < 0.35 * expected
@@ -67,12 +66,13 @@ public enum SanityCheck {
         var tiny = base
         tiny.trainSubset = options.overfitSamples
         tiny.weightDecay = 0
-        let small = data.train.prefix(options.overfitSamples)
+        let small = try BatchAssembler(dataset: data.train.subset(0..<min(options.overfitSamples, data.train.count)),
+                                       normalization: data.normalization)
         let fresh = try Model(spec: base.model, inputShape: data.inputShape, classes: data.classes, seed: base.seed)
         try comm.broadcast(fresh.parameters.data, count: fresh.parameterCount, root: 0)
         var batch = tiny
         batch.batchSize = max(1, min(base.batchSize, options.overfitSamples / max(comm.size, 1)))
-        let fit = try trainLosses(model: fresh, data: small, normalization: data.normalization, config: batch,
+        let fit = try trainLosses(model: fresh, batches: small, config: batch,
                                   comm: comm, steps: options.overfitSteps, lr: options.overfitLR, momentum: 0.9,
                                   stopBelow: options.overfitTargetLoss)
         let last = fit.suffix(5).reduce(0, +) / Double(min(5, fit.count))
@@ -88,21 +88,21 @@ public enum SanityCheck {
     }
 
     /// Per-step global losses of a fixed-lr run over `data` (cycling through it).
-    static func trainLosses(model: Model, data: Dataset, normalization: Normalization, config: TrainConfig,
+    static func trainLosses(model: Model, batches: BatchAssembler, config: TrainConfig,
                             comm: any Communicator, steps: Int, lr: Double, momentum: Double,
                             stopBelow: Double? = nil) throws -> [Double] {
         let optimizer = try SGD(count: model.parameterCount, learningRate: Float(lr), momentum: Float(momentum),
                                 weightDecay: Float(config.weightDecay), nesterov: false)
         let stepper = try TrainingStep(model: model, optimizer: optimizer, comm: comm, batchSize: config.batchSize,
                                        bucketCapBytes: 4 << 20, overlap: false)
-        let sampler = try DistributedSampler(count: data.count, batchSize: config.batchSize, ranks: comm.size,
+        let sampler = try DistributedSampler(count: batches.dataset.count, batchSize: config.batchSize, ranks: comm.size,
                                              rank: comm.rank, seed: config.seed, shuffle: true)
         var rng = SeededRNG(seed: config.seed)
         var losses: [Double] = []
         for s in 0..<steps {
             let epoch = s / sampler.stepsPerEpoch, step = s % sampler.stepsPerEpoch
-            let out = try stepper.run(dataset: data, indices: sampler.indices(epoch: epoch, step: step),
-                                      normalization: normalization, augmentation: nil, rng: &rng, lr: lr,
+            let out = try stepper.run(batches: batches, indices: sampler.indices(epoch: epoch, step: step),
+                                      rng: &rng, lr: lr,
                                       position: (epoch + 1, step + 1), timeline: nil, globalStep: s)
             losses.append(out.loss)
             if let stop = stopBelow, losses.count >= 5, losses.suffix(5).reduce(0, +) / 5 <= stop { break }

@@ -21,7 +21,7 @@ public enum StepBenchmark {
 
     public static func run(config: TrainConfig, warmup: Int, steps: Int, threads: Int,
                            comm: any Communicator) throws -> Result {
-        let data = try World.agree(comm) { try TrainingData(config: config, ranks: comm.size) }
+        let data = try World.agree(comm) { try TrainingData(config: config) }
         let model = try World.agree(comm) {
             try Model(spec: config.model, inputShape: data.inputShape, classes: data.classes, seed: config.seed)
         }
@@ -38,9 +38,9 @@ public enum StepBenchmark {
             try comm.barrier()
             stepper.resetTiming()
             let t = Clock.now()
-            _ = try stepper.run(dataset: data.train, indices: sampler.indices(epoch: s / sampler.stepsPerEpoch,
-                                                                             step: s % sampler.stepsPerEpoch),
-                                normalization: data.normalization, augmentation: nil, rng: &rng, lr: 0.01,
+            _ = try stepper.run(batches: data.trainBatches,
+                                indices: sampler.indices(epoch: s / sampler.stepsPerEpoch, step: s % sampler.stepsPerEpoch),
+                                rng: &rng, lr: 0.01,
                                 position: (1, s + 1), timeline: nil, globalStep: s)
             guard s >= warmup else { continue }
             let tm = stepper.timing

@@ -1,3 +1,4 @@
+import Data
 import Foundation
 
 /// Everything a training run is configured by. `ddp train` fills it from flags; tests build it
@@ -7,6 +8,8 @@ public struct TrainConfig: Codable, Sendable, Equatable {
 
     public var dataset = "fashion-mnist"
     public var dataDir: String? = nil
+    /// Shape and size of `--dataset synthetic`.
+    public var synthetic = SyntheticDataset.Options()
     public var model = "fmnist-cnn"
     public var epochs = 10
     /// Per rank; the global batch is batchSize x ranks.

@@ -35,7 +35,7 @@ public final class Trainer {
     public func run() throws -> TrainSummary {
         if let p = config.problem() { throw TrainError.badFlag(p) }
         // Failures on any rank (a missing file, a bad spec) end every rank together with one message.
-        let data = try World.agree(comm) { try TrainingData(config: config, ranks: ranks) }
+        let data = try World.agree(comm) { try TrainingData(config: config) }
         let model = try World.agree(comm) {
             try Model(spec: config.model, inputShape: data.inputShape, classes: data.classes, seed: config.seed)
         }
@@ -98,8 +98,8 @@ public final class Trainer {
                 let outcome: TrainingStep.Outcome
                 do {
                     outcome = try stepper.run(
-                        dataset: data.train, indices: sampler.indices(epoch: epoch, step: step),
-                        normalization: data.normalization, augmentation: data.augmentation, rng: &state.augmentRNG,
+                        batches: data.trainBatches, indices: sampler.indices(epoch: epoch, step: step),
+                        rng: &state.augmentRNG,
                         lr: stepLR, position: (epoch + 1, step + 1), timeline: timeline, globalStep: g)
                 } catch TrainError.nonFinite(let e, let s, let lr, let loss, _) {
                     throw TrainError.nonFinite(epoch: e, step: s, lr: lr, loss: loss, checkpoint: checkpoints?.latest())
@@ -133,7 +133,8 @@ public final class Trainer {
                                  elapsed: Clock.now() - origin, imagesPerSecond: Double(imagesThisEpoch) / max(Clock.now() - epochStart, 1e-9))
             if config.evalEvery > 0 && ((epoch + 1) % config.evalEvery == 0 || epoch + 1 == config.epochs) {
                 let t = Clock.now()
-                let result = try Evaluator.evaluate(model: model, data: data, comm: comm, batchSize: max(config.batchSize, 256))
+                let result = try Evaluator.evaluate(model: model, batches: data.testBatches, comm: comm,
+                                                        batchSize: max(config.batchSize, 256))
                 m.testLoss = result.loss; m.testAcc = result.accuracy
                 timeline?.record("eval", step: state.globalStep - 1, from: t, to: Clock.now())
             }

@@ -36,12 +36,10 @@ final class TrainingStep {
 
     /// Runs one step on `indices` of `dataset`. Throws `TrainError.nonFinite` on every rank alike
     /// when the reduced loss or the reduced gradient is not finite; the parameters are then untouched.
-    func run(dataset: Dataset, indices: ArraySlice<Int>, normalization: Normalization, augmentation: Augmentation?,
-             rng: inout SeededRNG, lr: Double, position: (epoch: Int, step: Int),
+    func run(batches: BatchAssembler, indices: ArraySlice<Int>, rng: inout SeededRNG, lr: Double, position: (epoch: Int, step: Int),
              timeline: Timeline?, globalStep: Int) throws -> Outcome {
         var t0 = Clock.now()
-        dataset.fillBatch(indices: indices, normalization: normalization, augmentation: augmentation, rng: &rng,
-                          images: batch.data, labels: labels)
+        batches.fill(indices: indices, rng: &rng, images: batch.data, labels: labels)
         var t1 = Clock.now(); timing.data += t1 - t0; timeline?.record("data", step: globalStep, from: t0, to: t1)
 
         let logits = model.forward(batch, training: true)
