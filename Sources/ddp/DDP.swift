@@ -5,5 +5,5 @@ struct DDP: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ddp",
         abstract: "Distributed data-parallel CNN training on MPI and OpenBLAS.",
-        subcommands: [])
+        subcommands: [Plot.self])
 }

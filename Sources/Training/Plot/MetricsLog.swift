@@ -1,0 +1,191 @@
+import Foundation
+
+/// The records of a metrics JSONL file written by `ddp train --metrics FILE.jsonl`.
+///
+/// One JSON object per line (DESIGN.md, key names fixed):
+/// - `{"event":"epoch", "epoch", "step", "train_loss", "train_acc", "test_loss", "test_acc",
+///   "lr", "elapsed_s", "images_per_s"}` once per epoch; accuracies are fractions in 0...1;
+/// - `{"event":"step", "epoch", "step", "loss", "lr"}` every `--log-every` steps.
+///
+/// Other events and unknown keys are ignored, so the format can grow. Blank lines are skipped.
+/// A number may be `null` (not measured); it reads as NaN and is left out of curves and verdicts.
+/// A resumed run appends to the same file, so a repeated epoch (or step) keeps its last record.
+public struct MetricsLog: Sendable, Equatable {
+    /// One `"event":"epoch"` line.
+    public struct Epoch: Sendable, Equatable {
+        public var epoch: Int
+        /// The step counter when the epoch ended.
+        public var step: Int
+        public var trainLoss: Double
+        /// Fraction of training samples classified correctly, 0...1.
+        public var trainAccuracy: Double
+        public var testLoss: Double
+        /// Fraction of test samples classified correctly, 0...1.
+        public var testAccuracy: Double
+        public var learningRate: Double
+        public var elapsedSeconds: Double
+        public var imagesPerSecond: Double
+
+        public init(epoch: Int, step: Int, trainLoss: Double, trainAccuracy: Double, testLoss: Double,
+                    testAccuracy: Double, learningRate: Double = .nan, elapsedSeconds: Double = .nan,
+                    imagesPerSecond: Double = .nan) {
+            self.epoch = epoch
+            self.step = step
+            self.trainLoss = trainLoss
+            self.trainAccuracy = trainAccuracy
+            self.testLoss = testLoss
+            self.testAccuracy = testAccuracy
+            self.learningRate = learningRate
+            self.elapsedSeconds = elapsedSeconds
+            self.imagesPerSecond = imagesPerSecond
+        }
+    }
+
+    /// One `"event":"step"` line.
+    public struct Step: Sendable, Equatable {
+        public var epoch: Int
+        public var step: Int
+        /// The training loss of this step's batch.
+        public var loss: Double
+        public var learningRate: Double
+
+        public init(epoch: Int, step: Int, loss: Double, learningRate: Double = .nan) {
+            self.epoch = epoch
+            self.step = step
+            self.loss = loss
+            self.learningRate = learningRate
+        }
+    }
+
+    /// Ascending by epoch, one record per epoch.
+    public var epochs: [Epoch]
+    /// Ascending by (epoch, step), one record per (epoch, step).
+    public var steps: [Step]
+
+    public init(epochs: [Epoch], steps: [Step] = []) {
+        self.epochs = epochs
+        self.steps = steps
+    }
+
+    /// Reads and parses a metrics file.
+    /// - Throws: `MetricsLogError` naming the file (and line) when it cannot be read, holds a
+    ///   malformed line, or has no epoch line at all.
+    public init(contentsOf url: URL) throws {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw MetricsLogError(file: url.path, line: nil,
+                                  reason: "cannot read the metrics file (\(error.localizedDescription))")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw MetricsLogError(file: url.path, line: nil, reason: "not UTF-8 text; expected JSON lines")
+        }
+        try self.init(parsing: text, source: url.path)
+    }
+
+    /// Parses JSONL text; `source` names it in errors (usually the file path).
+    /// - Throws: `MetricsLogError` at the first malformed line, or when no epoch line exists.
+    public init(parsing text: String, source: String) throws {
+        var epochByNumber: [Int: Epoch] = [:]
+        var stepByKey: [[Int]: Step] = [:]
+        var lineNumber = 0
+        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty { continue }
+            let fields = try LineFields(line, file: source, line: lineNumber)
+            switch try fields.string("event") {
+            case "epoch":
+                let record = Epoch(
+                    epoch: try fields.integer("epoch"), step: try fields.integer("step"),
+                    trainLoss: try fields.number("train_loss"), trainAccuracy: try fields.number("train_acc"),
+                    testLoss: try fields.number("test_loss"), testAccuracy: try fields.number("test_acc"),
+                    learningRate: try fields.number("lr"), elapsedSeconds: try fields.number("elapsed_s"),
+                    imagesPerSecond: try fields.number("images_per_s"))
+                epochByNumber[record.epoch] = record
+            case "step":
+                let record = Step(epoch: try fields.integer("epoch"), step: try fields.integer("step"),
+                                  loss: try fields.number("loss"), learningRate: try fields.number("lr"))
+                stepByKey[[record.epoch, record.step]] = record
+            default:
+                continue  // other events (e.g. run start, checkpoint) are not plotted
+            }
+        }
+        if epochByNumber.isEmpty {
+            throw MetricsLogError(file: source, line: nil,
+                                  reason: "no epoch records; expected lines with \"event\":\"epoch\" as written by `ddp train --metrics FILE.jsonl`")
+        }
+        epochs = epochByNumber.values.sorted { $0.epoch < $1.epoch }
+        steps = stepByKey.values.sorted { ($0.epoch, $0.step) < ($1.epoch, $1.step) }
+    }
+}
+
+/// The key/value pairs of one JSONL line, with typed getters that throw a located error.
+private struct LineFields {
+    let object: [String: Any]
+    let file: String
+    let line: Int
+
+    init(_ text: String, file: String, line: Int) throws {
+        self.file = file
+        self.line = line
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+        } catch {
+            let excerpt = text.count > 60 ? String(text.prefix(60)) + "..." : text
+            throw MetricsLogError(file: file, line: line, reason: "not valid JSON: \(excerpt)")
+        }
+        guard let object = parsed as? [String: Any] else {
+            throw MetricsLogError(file: file, line: line, reason: "expected a JSON object {...} on each line")
+        }
+        self.object = object
+    }
+
+    private func fail(_ reason: String) -> MetricsLogError {
+        MetricsLogError(file: file, line: line, reason: reason)
+    }
+
+    func string(_ key: String) throws -> String {
+        guard let value = object[key] else { throw fail("missing \"\(key)\"") }
+        guard let string = value as? String else { throw fail("\"\(key)\" must be a string") }
+        return string
+    }
+
+    /// A JSON number (or null, read as NaN). Booleans are rejected although Foundation
+    /// represents them as numbers too.
+    func number(_ key: String) throws -> Double {
+        guard let value = object[key] else {
+            throw fail("missing \"\(key)\": every \"\(object["event"] as? String ?? "")\" record needs it as a number")
+        }
+        if value is NSNull { return .nan }
+        guard let number = value as? NSNumber, !Self.isBoolean(number) else {
+            throw fail("\"\(key)\" must be a number, found \(Self.describe(value))")
+        }
+        return number.doubleValue
+    }
+
+    func integer(_ key: String) throws -> Int {
+        let value = try number(key)
+        guard value.isFinite, value == value.rounded(), Swift.abs(value) < 1e15 else {
+            throw fail("\"\(key)\" must be a whole number, found \(value)")
+        }
+        return Int(value)
+    }
+
+    private static func isBoolean(_ number: NSNumber) -> Bool {
+        // JSON true/false arrive as boolean NSNumbers (objCType "c"); JSON numbers never do.
+        String(cString: number.objCType) == "c"
+    }
+
+    private static func describe(_ value: Any) -> String {
+        switch value {
+        case is String: return "a string"
+        case is [Any]: return "an array"
+        case is [String: Any]: return "an object"
+        case let number as NSNumber where isBoolean(number): return number.boolValue ? "true" : "false"
+        default: return "\(value)"
+        }
+    }
+}

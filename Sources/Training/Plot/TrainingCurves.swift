@@ -1,0 +1,145 @@
+import Foundation
+
+/// The picture `ddp plot` draws from a metrics log: loss per epoch on the left, accuracy per
+/// epoch on the right, the verdict drawn on both (marker lines, a shaded over-fitting span)
+/// and written under them with the advice and the loss-noise estimate.
+public enum TrainingCurves {
+    /// Where each of `log.steps` sits on the epoch axis (epoch e spans e-1...e, its epoch
+    /// record sits at e), NaN when the log does not say.
+    ///
+    /// Step numbers are read the way the epoch records use them: when the epoch records'
+    /// `step` grows from epoch to epoch it is a global counter and steps-per-epoch is its
+    /// growth per epoch; when it stays the same it is the count within an epoch; with a single
+    /// epoch record it is taken as global (the two readings agree in the first epoch).
+    public static func stepPositions(_ log: MetricsLog) -> [Double] {
+        let epochs = log.epochs
+        guard let reference = epochs.last else { return log.steps.map { _ in .nan } }
+        let global = epochs.count < 2 || zip(epochs, epochs.dropFirst()).allSatisfy { $0.step < $1.step }
+        let stepsPerEpoch: Double
+        if epochs.count >= 2 && global {
+            stepsPerEpoch = Double(reference.step - epochs[0].step) / Double(reference.epoch - epochs[0].epoch)
+        } else if global {
+            stepsPerEpoch = Double(reference.step) / Double(reference.epoch)
+        } else {
+            stepsPerEpoch = Double(reference.step)
+        }
+        guard stepsPerEpoch.isFinite, stepsPerEpoch > 0 else { return log.steps.map { _ in .nan } }
+        return log.steps.map { step in
+            global ? Double(reference.epoch) + Double(step.step - reference.step) / stepsPerEpoch
+                : Double(step.epoch - 1) + Double(step.step) / stepsPerEpoch
+        }
+    }
+
+    /// The loss-noise estimate of a finished run: over the last epoch's step losses when
+    /// there are at least `LossNoise.minimumCount`, else over all step losses.
+    public static func lossNoise(_ log: MetricsLog) -> LossNoise? {
+        guard let lastEpoch = log.steps.last?.epoch else { return nil }
+        let recent = log.steps.filter { $0.epoch == lastEpoch }.map(\.loss)
+        return LossNoise(losses: recent) ?? LossNoise(losses: log.steps.map(\.loss))
+    }
+
+    /// The two-panel chart for `log`, judged by `verdict`; `source` names the run in the title.
+    public static func chart(log: MetricsLog, verdict: OverfitVerdict, noise: LossNoise?, source: String) -> SVGChart {
+        let epochs = log.epochs
+        let x = epochs.map { Double($0.epoch) }
+        let lastEpoch = x.last ?? 0
+        let trainColor = ChartColor.blue
+        let testColor = ChartColor.vermillion
+
+        var lossSeries: [ChartSeries] = []
+        if !log.steps.isEmpty {
+            lossSeries.append(ChartSeries(name: "train loss per logged step", x: stepPositions(log),
+                                          y: log.steps.map(\.loss), color: ChartColor.skyBlue, lineWidth: 1,
+                                          opacity: 0.45, affectsYRange: false))
+        }
+        lossSeries.append(ChartSeries(name: "train loss (epoch mean)", x: x, y: epochs.map(\.trainLoss),
+                                      color: trainColor, lineWidth: 2.2, dash: "7 4", showsPoints: true))
+        lossSeries.append(ChartSeries(name: "test loss", x: x, y: epochs.map(\.testLoss),
+                                      color: testColor, lineWidth: 2.2, showsPoints: true))
+        let accuracySeries = [
+            ChartSeries(name: "train accuracy", x: x, y: epochs.map { $0.trainAccuracy * 100 },
+                        color: trainColor, lineWidth: 2.2, dash: "7 4", showsPoints: true),
+            ChartSeries(name: "test accuracy", x: x, y: epochs.map { $0.testAccuracy * 100 },
+                        color: testColor, lineWidth: 2.2, showsPoints: true),
+        ]
+
+        var lossMarkers: [ChartMarker] = []
+        var accuracyMarkers: [ChartMarker] = []
+        var bands: [ChartBand] = []
+        if let k = verdict.overfitEpoch {
+            bands.append(ChartBand(from: Double(k), to: lastEpoch, label: "over-fitting: test loss up, train loss down",
+                                   color: ChartColor.vermillion))
+            lossMarkers.append(ChartMarker(x: Double(k), y: verdict.minTestLoss,
+                                           label: "over-fitting starts: epoch \(k)", color: ChartColor.vermillion))
+        } else if let j = verdict.divergenceEpoch {
+            bands.append(ChartBand(from: Double(j), to: lastEpoch, label: "diverging: train loss rising",
+                                   color: ChartColor.purple))
+            lossMarkers.append(ChartMarker(x: Double(j), label: "diverging from epoch \(j)", color: ChartColor.purple))
+        } else if let k = verdict.minTestLossEpoch, let loss = verdict.minTestLoss {
+            lossMarkers.append(ChartMarker(x: Double(k), y: loss,
+                                           label: "lowest test loss \(OverfitVerdict.loss(loss)) (epoch \(k))",
+                                           color: ChartColor.gray))
+        }
+        if let b = verdict.bestTestEpoch, let accuracy = verdict.bestTestAccuracy {
+            accuracyMarkers.append(ChartMarker(x: Double(b), y: accuracy * 100,
+                                               label: "best test accuracy \(OverfitVerdict.percent(accuracy)) (epoch \(b))",
+                                               color: ChartColor.green))
+            if verdict.kind == .overfitting {
+                lossMarkers.append(ChartMarker(x: Double(b), label: "stop here: epoch \(b)", color: ChartColor.green))
+            }
+        }
+        if let k = verdict.overfitEpoch {
+            accuracyMarkers.append(ChartMarker(x: Double(k), label: "over-fitting starts: epoch \(k)",
+                                               color: ChartColor.vermillion))
+        }
+
+        let epochAxis = ChartAxis(label: "epoch", integerTicks: true)
+        let lossPanel = ChartPanel(
+            title: "Loss per epoch",
+            subtitle: "cross-entropy on the training and the test set; lower is better",
+            xAxis: epochAxis, yAxis: ChartAxis(label: "loss (cross-entropy, nats)"),
+            series: lossSeries, markers: lossMarkers, bands: bands)
+        let accuracyPanel = ChartPanel(
+            title: "Accuracy per epoch",
+            subtitle: "share of images classified correctly; higher is better",
+            xAxis: epochAxis, yAxis: ChartAxis(label: "accuracy (%)"),
+            series: accuracySeries, markers: accuracyMarkers, bands: bands)
+
+        var subtitle = "\(epochs.count) epoch\(epochs.count == 1 ? "" : "s")"
+        if let final = epochs.last {
+            subtitle += ", final test accuracy \(OverfitVerdict.percent(final.testAccuracy))"
+                + ", final test loss \(OverfitVerdict.loss(final.testLoss))"
+        }
+        if let b = verdict.bestTestEpoch, let accuracy = verdict.bestTestAccuracy {
+            subtitle += ", best test accuracy \(OverfitVerdict.percent(accuracy)) at epoch \(b)"
+        }
+
+        var notes = [
+            SVGChart.Note("Verdict: \(verdict.summary).", emphasized: true, color: color(of: verdict.kind)),
+            SVGChart.Note("What to do: \(verdict.advice)."),
+        ]
+        if let noise {
+            if let hint = noise.hint {
+                notes.append(SVGChart.Note("Loss noise: \(hint).", emphasized: true, color: "#8a4b00"))
+            } else {
+                let ratio = String(format: "%.2f", noise.ratio)
+                notes.append(SVGChart.Note("Loss noise: noise/trend ratio \(ratio) (RMS of (loss - trend) / trend over "
+                    + "\(noise.count) logged steps); below \(LossNoise.hintThreshold), no action needed.",
+                    color: "#444444"))
+            }
+        }
+        return SVGChart(title: "Training curves: \(source)", subtitle: subtitle,
+                        panels: [lossPanel, accuracyPanel], notes: notes)
+    }
+
+    /// Red for a problem to act on, amber for "not done yet", green for fine.
+    static func color(of kind: OverfitVerdict.Kind) -> String {
+        switch kind {
+        case .overfitting: return "#b22d00"
+        case .diverging: return "#8e3b73"
+        case .stillImproving, .underfitting: return "#8a4b00"
+        case .noOverfitting: return "#00704f"
+        case .tooFewEpochs: return "#444444"
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Tensor
+import XCTest
+@testable import Training
+
+final class PlotTrainingCurvesTests: XCTestCase {
+    /// A 12-epoch over-fitting run as JSONL, 100 steps per epoch, a step record every 10 steps.
+    private func overfittingJSONL(stepNoise: Double) -> String {
+        var rng = SeededRNG(seed: 5)
+        var lines = [#"{"event":"start","model":"fmnist-cnn"}"#]
+        for epoch in 1...12 {
+            for step in stride(from: 10, through: 100, by: 10) {
+                let t = Double(epoch - 1) + Double(step) / 100
+                let loss = (0.05 + 0.9 * exp(-0.3 * t)) * (1 + stepNoise * Double(rng.normal()))
+                lines.append(#"{"event":"step","epoch":\#(epoch),"step":\#((epoch - 1) * 100 + step),"loss":\#(loss),"lr":0.1}"#)
+            }
+            let e = Double(epoch)
+            let train = 0.05 + 0.9 * exp(-0.3 * e)
+            let test = 0.35 + 0.004 * (e - 5) * (e - 5)
+            lines.append(#"{"event":"epoch","epoch":\#(epoch),"step":\#(epoch * 100),"train_loss":\#(train),"train_acc":\#(1 - train / 2),"test_loss":\#(test),"test_acc":\#(0.95 - 0.2 * test),"lr":0.1,"elapsed_s":\#(10 * e),"images_per_s":3000}"#)
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func render(_ jsonl: String) throws -> (String, OverfitVerdict, LossNoise?) {
+        let log = try MetricsLog(parsing: jsonl, source: "metrics.jsonl")
+        let verdict = OverfitVerdict(epochs: log.epochs)
+        let noise = TrainingCurves.lossNoise(log)
+        let svg = TrainingCurves.chart(log: log, verdict: verdict, noise: noise, source: "metrics.jsonl").render()
+        return (svg, verdict, noise)
+    }
+
+    func testOverfittingRunIsDrawnWithItsVerdict() throws {
+        let (svg, verdict, noise) = try render(overfittingJSONL(stepNoise: 0.1))
+        XCTAssertEqual(verdict.kind, .overfitting)
+        XCTAssertEqual(verdict.overfitEpoch, 5)
+        XCTAssertNil(noise?.hint)
+        let parsed = SVGInspector.parse(svg)
+        XCTAssertNil(parsed.error)
+        for text in ["Training curves: metrics.jsonl", "Loss per epoch", "Accuracy per epoch",
+                     "cross-entropy on the training and the test set; lower is better",
+                     "share of images classified correctly; higher is better",
+                     "train loss per logged step", "train loss (epoch mean)", "test loss", "train accuracy",
+                     "test accuracy", "epoch", "accuracy (%)", "over-fitting starts: epoch 5",
+                     "best test accuracy 88.00% (epoch 5)", "over-fitting: test loss up, train loss down"] {
+            XCTAssertTrue(parsed.texts.contains(text), "missing \(text)")
+        }
+        XCTAssertTrue(parsed.texts.contains { $0.hasPrefix("Verdict: over-fitting since epoch 5") }, "\(parsed.texts.suffix(4))")
+        XCTAssertTrue(parsed.texts.contains { $0.hasPrefix("What to do: stop early at epoch 5") })
+        XCTAssertTrue(parsed.texts.contains { $0.hasPrefix("Loss noise: noise/trend ratio 0.") })
+        // Five series (per-step loss, train and test loss, train and test accuracy), one polyline each.
+        XCTAssertEqual(parsed.elements.filter { $0 == "polyline" }.count, 5)
+    }
+
+    func testSameLogGivesTheSameBytes() throws {
+        XCTAssertEqual(try render(overfittingJSONL(stepNoise: 0.1)).0, try render(overfittingJSONL(stepNoise: 0.1)).0)
+    }
+
+    func testNoisyStepsPutTheHintUnderThePicture() throws {
+        let (svg, _, noise) = try render(overfittingJSONL(stepNoise: 0.8))
+        XCTAssertNotNil(noise?.hint)
+        let parsed = SVGInspector.parse(svg)
+        XCTAssertTrue(parsed.texts.contains { $0.hasPrefix("Loss noise: the per-step loss is very noisy") },
+                      "\(parsed.texts.suffix(4))")
+    }
+
+    func testLossNoiseUsesTheLastEpochWhenItHasEnoughSteps() throws {
+        let steps = (1...3).flatMap { epoch in
+            (1...25).map { MetricsLog.Step(epoch: epoch, step: (epoch - 1) * 25 + $0,
+                                            loss: epoch == 3 ? 1 : ($0 % 2 == 0 ? 0.2 : 3)) }
+        }
+        let log = MetricsLog(epochs: [], steps: steps)
+        XCTAssertEqual(TrainingCurves.lossNoise(log)?.count, 25)
+        XCTAssertEqual(TrainingCurves.lossNoise(log)?.ratio, 0)
+        // With too few records in the last epoch, all step records are used.
+        let short = MetricsLog(epochs: [], steps: Array(steps.prefix(60)))
+        XCTAssertEqual(TrainingCurves.lossNoise(short)?.count, 60)
+    }
+}
