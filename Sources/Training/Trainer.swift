@@ -142,7 +142,7 @@ public final class Trainer {
             summary.epochs.append(m)
             try metrics?.epoch(m)
             log(m.humanLine(epochs: config.epochs))
-            if let hint = LossNoise.hint(stepLosses: stepLosses) { log("hint: " + hint) }
+            if let hint = LossNoise(losses: stepLosses)?.hint { log("hint: " + hint) }
             if let checkpoints, config.checkpointEvery > 0,
                (epoch + 1) % config.checkpointEvery == 0 || epoch + 1 == config.epochs {
                 summary.lastCheckpoint = try saveCheckpoint(checkpoints, model, optimizer, &state, data)
