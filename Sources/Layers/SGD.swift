@@ -15,7 +15,12 @@
 /// for fmnist-cnn's 468k parameters, small beside the forward/backward of the same step.
 public final class SGD: Optimizer {
     public var learningRate: Double
-    public let momentum: Double
+    /// Settable between steps so schedules can cycle it (one-cycle); a run built without momentum
+    /// has no buffer and must keep it 0.
+    public var momentum: Double {
+        willSet { precondition(newValue == 0 || hasBuffer, "SGD built without momentum cannot take momentum \(newValue)") }
+    }
+    private let hasBuffer: Bool
     public let dampening: Double
     public let weightDecay: Double
     public let nesterov: Bool
@@ -51,6 +56,7 @@ public final class SGD: Optimizer {
         self.dampening = dampening
         self.weightDecay = weightDecay
         self.nesterov = nesterov
+        hasBuffer = momentum != 0
         let capacity = momentum != 0 ? max(count, 1) : 1
         buffer = .allocate(capacity: capacity)
         buffer.initialize(repeating: 0, count: capacity)

@@ -25,12 +25,12 @@ public enum Checkpoint {
     static func write(to dir: String, model: Model, normalization: Normalization, optimizer: any Optimizer,
                       state: RunState, rankRNGs: [[UInt64]], config: TrainConfig, ranks: Int) throws {
         try writeModel(to: dir + "/" + modelFile, model: model, normalization: normalization, dataset: config.dataset)
-        var entries: [(String, SafeTensorEntry)] = []
+        var entries: [(name: String, entry: SafeTensorEntry)] = []
         for (name, values) in optimizer.stateTensors() {
-            entries.append(("optimizer." + name, SafeTensorEntry(floats: values, shape: [values.count])))
+            entries.append(("optimizer." + name, try SafeTensorEntry(floats: values, shape: [values.count])))
         }
         let words = rankRNGs.flatMap { $0 }.map { Int64(bitPattern: $0) }
-        entries.append(("rng", SafeTensorEntry(int64s: words, shape: [rankRNGs.count, rankRNGs.first?.count ?? 0])))
+        entries.append(("rng", try SafeTensorEntry(int64s: words, shape: [rankRNGs.count, rankRNGs.first?.count ?? 0])))
         let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
         let meta = [
             "format": formatVersion, "epoch": "\(state.epoch)", "step_in_epoch": "\(state.stepInEpoch)",
@@ -41,11 +41,11 @@ public enum Checkpoint {
     }
 
     public static func writeModel(to path: String, model: Model, normalization: Normalization?, dataset: String?) throws {
-        var entries: [(String, SafeTensorEntry)] = []
+        var entries: [(name: String, entry: SafeTensorEntry)] = []
         for entry in model.stateDict() {
             switch entry.value {
-            case .float(let t): entries.append((entry.name, SafeTensorEntry(floats: Array(t.buffer), shape: entry.shape)))
-            case .int64(let v): entries.append((entry.name, SafeTensorEntry(int64s: [v], shape: entry.shape)))
+            case .float(let t): entries.append((entry.name, try SafeTensorEntry(floats: UnsafeBufferPointer(t.buffer), shape: entry.shape)))
+            case .int64(let v): entries.append((entry.name, try SafeTensorEntry(int64s: [v], shape: entry.shape)))
             }
         }
         var meta = [
@@ -145,9 +145,9 @@ public enum Checkpoint {
         guard stepInEpoch <= stepsPerEpoch else {
             throw TrainError.checkpoint("\(dir) stopped at step \(stepInEpoch) of an epoch of only \(stepsPerEpoch) steps")
         }
-        var states: [(String, [Float])] = []
+        var states: [String: [Float]] = [:]
         for (name, entry) in trainer.entries where name.hasPrefix("optimizer.") {
-            states.append((String(name.dropFirst("optimizer.".count)), try entry.floats()))
+            states[String(name.dropFirst("optimizer.".count))] = try entry.floats()
         }
         do { try optimizer.loadState(states, stepCount: optSteps) } catch {
             throw TrainError.checkpoint("\(trainerPath): \(error)")

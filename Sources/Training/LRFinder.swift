@@ -36,8 +36,8 @@ public enum LRFinder {
             try Model(spec: config.model, inputShape: data.inputShape, classes: data.classes, seed: config.seed)
         }
         try comm.broadcast(model.parameters.data, count: model.parameterCount, root: 0)
-        let optimizer = try SGD(count: model.parameterCount, learningRate: Float(options.startLR),
-                                momentum: Float(config.momentum), weightDecay: Float(config.weightDecay),
+        let optimizer = try SGD(count: model.parameterCount, learningRate: options.startLR,
+                                momentum: config.momentum, weightDecay: config.weightDecay,
                                 nesterov: config.nesterov && config.momentum > 0)
         let stepper = try TrainingStep(model: model, optimizer: optimizer, comm: comm, batchSize: config.batchSize,
                                        bucketCapBytes: Int(config.bucketCapMB * 1_048_576), overlap: config.overlap)

@@ -91,8 +91,8 @@ public enum SanityCheck {
     static func trainLosses(model: Model, batches: BatchAssembler, config: TrainConfig,
                             comm: any Communicator, steps: Int, lr: Double, momentum: Double,
                             stopBelow: Double? = nil) throws -> [Double] {
-        let optimizer = try SGD(count: model.parameterCount, learningRate: Float(lr), momentum: Float(momentum),
-                                weightDecay: Float(config.weightDecay), nesterov: false)
+        let optimizer = try SGD(count: model.parameterCount, learningRate: lr, momentum: momentum,
+                                weightDecay: config.weightDecay, nesterov: false)
         let stepper = try TrainingStep(model: model, optimizer: optimizer, comm: comm, batchSize: config.batchSize,
                                        bucketCapBytes: 4 << 20, overlap: false)
         let sampler = try DistributedSampler(count: batches.dataset.count, batchSize: config.batchSize, ranks: comm.size,

@@ -93,7 +93,7 @@ public final class Trainer {
                 if config.maxSteps > 0 && state.globalStep >= config.maxSteps { stopped = true; break epochLoop }
                 let g = state.globalStep
                 let stepLR = schedule.learningRate(at: g)
-                if let sgd = optimizer as? SGD { sgd.momentum = Float(schedule.momentum(at: g, fixed: config.momentum)) }
+                if let sgd = optimizer as? SGD { sgd.momentum = schedule.momentum(at: g, fixed: config.momentum) }
 
                 let outcome: TrainingStep.Outcome
                 do {
@@ -166,10 +166,10 @@ public final class Trainer {
     private func makeOptimizer(count: Int, lr: Double) throws -> any Optimizer {
         switch config.optimizer {
         case .sgd:
-            return try SGD(count: count, learningRate: Float(lr), momentum: Float(config.momentum),
-                           weightDecay: Float(config.weightDecay), nesterov: config.nesterov)
+            return try SGD(count: count, learningRate: lr, momentum: config.momentum,
+                           weightDecay: config.weightDecay, nesterov: config.nesterov)
         case .adam:
-            return try Adam(count: count, learningRate: Float(lr), weightDecay: Float(config.weightDecay))
+            return try Adam(count: count, learningRate: lr, weightDecay: config.weightDecay)
         }
     }
 

@@ -62,7 +62,7 @@ final class TrainingStep {
                                        checkpoint: nil)
         }
         if clipGradNorm > 0 { model.gradients.clipNorm(to: clipGradNorm) }
-        optimizer.learningRate = Float(lr)
+        optimizer.learningRate = lr
         optimizer.step(parameters: model.parameters.data, gradients: model.gradients.data, count: model.parameterCount)
         t1 = Clock.now(); timing.update += t1 - t0; timeline?.record("update", step: globalStep, from: t0, to: t1)
         return outcome
