@@ -1,0 +1,384 @@
+import CBLAS
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A row-major sgemm with `GEMM.multiply`'s parameters, in its order: transposeA, transposeB,
+/// m, n, k, alpha, a, lda, b, ldb, beta, c, ldc. `BLASRuntime.verify` takes one so a test can
+/// hand it a deliberately wrong product.
+public typealias SGEMMFunction = (
+    Bool, Bool, Int, Int, Int, Float, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, Float,
+    UnsafeMutablePointer<Float>, Int
+) -> Void
+
+/// How many BLAS threads to use and why; `threads == nil` means the user's environment already
+/// told OpenBLAS (it reads OPENBLAS_NUM_THREADS and friends when it loads).
+public struct BLASThreadPlan: Equatable, Sendable {
+    public var threads: Int?
+    public var source: String
+}
+
+/// The outcome of `BLASRuntime.verify`.
+public struct BLASVerification: Equatable, Sendable {
+    /// Largest |C - reference| / (|alpha| * sum_p |a_ip * b_pj| + |beta * c0_ij|) over all
+    /// four transpose cases; infinity if a product wrote outside C's m x n block.
+    public var maxError: Double
+    /// `maxError <= BLASRuntime.verificationTolerance`.
+    public var passed: Bool
+    /// The transpose case with the largest error, e.g. "A^T B".
+    public var worstCase: String
+}
+
+/// OpenBLAS as this process runs it: the kernel ("core") check and correction at start-up,
+/// its verification, and the thread count.
+///
+/// Why: Debian's OpenBLAS 0.3.21 (DYNAMIC_ARCH) picks its kernel when the library loads, before
+/// `main`, from the CPU model number. On CPUs newer than its tables (e.g. Xeon family 6 model 207
+/// with AVX-512) it silently falls back to the generic "Prescott" kernel: about 25 GFLOP/s per
+/// core for sgemm instead of about 140 with SkylakeX. The only way to change the kernel is the
+/// OPENBLAS_CORETYPE variable read at load time, so `prepareProcess` sets it and re-executes
+/// the binary before anything else (in particular before MPI_Init) happens.
+///
+/// Environment: OPENBLAS_CORETYPE set by the user always wins; DDP_BLAS_AUTOCORE=0 turns the
+/// correction off; DDP_BLAS_CORRECTION is ddp's own marker between a process and its re-exec
+/// ("corrected:FROM:TO" or "fellback:FROM:TO") so it never loops.
+public enum BLASRuntime {
+    public static let coreTypeVariable = "OPENBLAS_CORETYPE"
+    public static let autoCoreVariable = "DDP_BLAS_AUTOCORE"
+    public static let markerVariable = "DDP_BLAS_CORRECTION"
+    /// In OpenBLAS's own order of precedence.
+    public static let threadVariables = ["OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"]
+    /// Ranks on this node, as Open MPI (and MPICH) tell each rank.
+    public static let localRanksVariables = ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"]
+
+    /// Bound on `BLASVerification.maxError`. Rounding alone gives at most k * 2^-24 = 4.4e-6
+    /// for k = 73 (and typically ~1e-7); a wrong kernel (lost block, wrong stride or
+    /// transpose) gives errors of order 0.1 to 1. 1e-4 sits between with room on both sides.
+    public static let verificationTolerance = 1e-4
+
+    // Set once by `prepareProcess` on the main thread before anything else runs; later only
+    // `setThreads` (also start-up, from the command line) writes it.
+    nonisolated(unsafe) private static var prepared: BLASStatus?
+
+    /// The kernel, its story and the threads; meaningful (unverified) even if
+    /// `prepareProcess` never ran, e.g. inside a test process.
+    public static var status: BLASStatus { prepared ?? unpreparedStatus() }
+
+    /// One line for a start banner, e.g.
+    /// "OpenBLAS 0.3.21, core SkylakeX (auto-corrected from Prescott, verified), 2 threads (cores/local ranks = 2/1)".
+    public static func describe() -> String {
+        let s = status
+        return "\(s.libraryVersion), core \(s.coreSummary), \(s.threads) thread\(s.threads == 1 ? "" : "s") (\(s.threadsSource))"
+    }
+
+    /// The core name OpenBLAS runs, e.g. "Prescott".
+    public static var runningCore: String { String(cString: openblas_get_corename()) }
+
+    /// OpenBLAS's build configuration string.
+    public static var config: String { String(cString: openblas_get_config()) }
+
+    /// Sets OpenBLAS's thread count (an explicit `--threads` beats every default and variable).
+    public static func setThreads(_ n: Int) {
+        precondition(n >= 1, "BLAS thread count must be at least 1, got \(n)")
+        openblas_set_num_threads(Int32(clamping: n))
+        var s = status
+        s.threads = Int(openblas_get_num_threads())
+        s.threadsSource = "--threads"
+        prepared = s
+    }
+
+    // MARK: Start-up
+
+    /// Call first thing in `main`, before MPI_Init and before any BLAS call.
+    ///
+    /// If OpenBLAS picked a kernel weaker than the CPU supports (and the user set no
+    /// OPENBLAS_CORETYPE and did not opt out), sets OPENBLAS_CORETYPE and re-executes
+    /// /proc/self/exe with the same `arguments`; this call then never returns in the original
+    /// process. Then sets the default thread count and verifies the running kernel on a small
+    /// product; if a kernel ddp chose fails (or dies on an illegal instruction), warns on
+    /// stderr and re-executes once more without the override.
+    public static func prepareProcess(arguments: [String]) {
+        let environment = environmentSnapshot()
+        let cpu = CPUInfo.current()
+        var decision = decide(reportedCore: runningCore, cpu: cpu, environment: environment)
+
+        if case .override(let from, let to) = decision {
+            setenv(coreTypeVariable, to, 1)
+            setenv(markerVariable, "corrected:\(from):\(to)", 1)
+            let err = reexec(arguments)
+            warn("ddp: warning: could not restart with OPENBLAS_CORETYPE=\(to) (\(errnoText(err))); keeping \(from)")
+            unsetenv(coreTypeVariable)
+            unsetenv(markerVariable)
+            decision = .keep(reason: "re-exec failed")
+        }
+
+        let plan = planThreads(cpu: cpu, environment: environment)
+        if let n = plan.threads { openblas_set_num_threads(Int32(clamping: n)) }
+
+        let check: BLASVerification
+        if case .corrected(let from, let to) = decision {
+            check = verifyChosenKernel(from: from, to: to, arguments: arguments)
+        } else {
+            check = verify()
+            if !check.passed {
+                warn("ddp: warning: OpenBLAS core \(runningCore) fails the start-up sgemm check (scaled error \(check.maxError) > \(verificationTolerance) in \(check.worstCase)); results may be wrong")
+            }
+        }
+
+        var s = unpreparedStatus()
+        s.threadsSource = plan.source
+        s.verified = check.passed
+        s.verifyMaxError = check.maxError
+        switch decision {
+        case .keep, .override:
+            break
+        case .userSet:
+            s.userSet = true
+        case .optedOut:
+            s.autoCoreDisabled = true
+        case .corrected(let from, _):
+            s.corrected = true
+            s.originalCore = from
+            s.userSet = false
+        case .fellBack(let from, let attempted):
+            s.fellBack = true
+            s.originalCore = from
+            s.attemptedCore = attempted
+        }
+        prepared = s
+    }
+
+    /// The start-up decision as a pure function of what OpenBLAS reports, the CPU, and the
+    /// environment (only the variables named on `BLASRuntime` matter).
+    public static func decide(reportedCore: String, cpu: CPUInfo, environment: [String: String]) -> BLASCoreDecision {
+        let userCore = environment[coreTypeVariable]
+        // The marker only counts if the environment still looks the way ddp left it; anything
+        // else means the user changed OPENBLAS_CORETYPE since, and the user wins.
+        if let marker = environment[markerVariable] {
+            let parts = marker.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            if parts.count == 3, !parts[1].isEmpty, !parts[2].isEmpty {
+                if parts[0] == "corrected", let set = userCore, set.lowercased() == parts[2].lowercased() {
+                    return .corrected(from: parts[1], to: parts[2])
+                }
+                if parts[0] == "fellback", userCore == nil {
+                    return .fellBack(from: parts[1], attempted: parts[2])
+                }
+            }
+        }
+        if let core = userCore { return .userSet(core: core) }
+        if let off = environment[autoCoreVariable], ["0", "false", "no", "off"].contains(off.lowercased()) {
+            return .optedOut
+        }
+        guard let running = BLASKernelLevel(coreName: reportedCore) else {
+            return .keep(reason: "OpenBLAS core \(reportedCore) is not one ddp ranks")
+        }
+        let capable = BLASKernelLevel(cpu: cpu)
+        guard running < capable, let target = capable.selectedCore(vendor: cpu.vendor) else {
+            return .keep(reason: "\(reportedCore) (\(running)) matches the CPU (\(capable))")
+        }
+        return .override(from: reportedCore, to: target)
+    }
+
+    /// Default BLAS threads: the user's OPENBLAS_NUM_THREADS / GOTO_NUM_THREADS /
+    /// OMP_NUM_THREADS if set, else max(1, cores / ranks on this node), capped by the CPUs this
+    /// process may run on (mpirun may bind each rank to a core).
+    public static func planThreads(cpu: CPUInfo, environment: [String: String]) -> BLASThreadPlan {
+        for name in threadVariables {
+            if let value = environment[name], let n = Int(value), n > 0 {
+                return BLASThreadPlan(threads: nil, source: "\(name)=\(n) (user)")
+            }
+        }
+        let localRanks = localRanksVariables.lazy.compactMap { environment[$0].flatMap { Int($0) } }.first { $0 > 0 } ?? 1
+        let share = max(1, cpu.cores / localRanks)
+        let threads = min(share, max(1, cpu.allowedCPUs))
+        var source = "cores/local ranks = \(cpu.cores)/\(localRanks)"
+        if threads < share { source += ", capped by CPU affinity to \(cpu.allowedCPUs)" }
+        return BLASThreadPlan(threads: threads, source: source)
+    }
+
+    // MARK: Verification
+
+    /// Checks a 67 x 71 x 73 sgemm (odd sizes so no kernel's blocking divides them; padded
+    /// leading dimensions; alpha 0.75, beta -0.5) in all four transpose cases against a naive
+    /// Double loop, and that nothing outside C's m x n block was written.
+    public static func verify(sgemm: SGEMMFunction = {
+        GEMM.multiply(transposeA: $0, transposeB: $1, m: $2, n: $3, k: $4, alpha: $5,
+                      a: $6, lda: $7, b: $8, ldb: $9, beta: $10, c: $11, ldc: $12)
+    }) -> BLASVerification {
+        let m = 67, n = 71, k = 73
+        let alpha: Float = 0.75, beta: Float = -0.5
+        var rng = SeededRNG(seed: 0x0B1A_5C0E)
+        var worst = 0.0
+        var worstCase = "A B"
+        for transposeA in [false, true] {
+            for transposeB in [false, true] {
+                let lda = (transposeA ? m : k) + 3, rowsA = transposeA ? k : m
+                let ldb = (transposeB ? k : n) + 3, rowsB = transposeB ? n : k
+                let ldc = n + 3
+                let a = (0..<(rowsA * lda)).map { _ in 2 * rng.uniform() - 1 }
+                let b = (0..<(rowsB * ldb)).map { _ in 2 * rng.uniform() - 1 }
+                let c0 = (0..<(m * ldc)).map { _ in 2 * rng.uniform() - 1 }
+                var c = c0
+                a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                        c.withUnsafeMutableBufferPointer { cp in
+                            sgemm(transposeA, transposeB, m, n, k, alpha, ap.baseAddress!, lda,
+                                  bp.baseAddress!, ldb, beta, cp.baseAddress!, ldc)
+                        }
+                    }
+                }
+                let error = a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                        c.withUnsafeBufferPointer { cp in
+                            c0.withUnsafeBufferPointer { c0p in
+                                scaledError(m: m, n: n, k: k, alpha: alpha, beta: beta,
+                                            a: ap, lda: lda, transposeA: transposeA,
+                                            b: bp, ldb: ldb, transposeB: transposeB,
+                                            c: cp, c0: c0p, ldc: ldc)
+                            }
+                        }
+                    }
+                }
+                if error > worst {
+                    worst = error
+                    worstCase = (transposeA ? "A^T " : "A ") + (transposeB ? "B^T" : "B")
+                }
+            }
+        }
+        return BLASVerification(maxError: worst, passed: worst <= verificationTolerance, worstCase: worstCase)
+    }
+
+    /// Max over C of the error against the Double reference, scaled by the magnitude of the
+    /// terms summed; infinity for NaN or for a write into C's padding.
+    private static func scaledError(
+        m: Int, n: Int, k: Int, alpha: Float, beta: Float,
+        a: UnsafeBufferPointer<Float>, lda: Int, transposeA: Bool,
+        b: UnsafeBufferPointer<Float>, ldb: Int, transposeB: Bool,
+        c: UnsafeBufferPointer<Float>, c0: UnsafeBufferPointer<Float>, ldc: Int
+    ) -> Double {
+        let al = Double(alpha), be = Double(beta)
+        var worst = 0.0
+        for i in 0..<m {
+            for j in 0..<ldc {
+                let index = i &* ldc &+ j
+                if j >= n {
+                    if c[index].bitPattern != c0[index].bitPattern { return .infinity }
+                    continue
+                }
+                var sum = 0.0, magnitude = 0.0
+                for p in 0..<k {
+                    let av = Double(transposeA ? a[p &* lda &+ i] : a[i &* lda &+ p])
+                    let bv = Double(transposeB ? b[j &* ldb &+ p] : b[p &* ldb &+ j])
+                    sum += av * bv
+                    magnitude += abs(av * bv)
+                }
+                let reference = al * sum + be * Double(c0[index])
+                let scale = abs(al) * magnitude + abs(be * Double(c0[index]))
+                let error = abs(Double(c[index]) - reference) / max(scale, .leastNormalMagnitude)
+                if error.isNaN { return .infinity }
+                worst = max(worst, error)
+            }
+        }
+        return worst
+    }
+
+    /// Verification of a kernel ddp chose. While it runs, the environment already says
+    /// "fell back" and an illegal-instruction handler stands ready, so a kernel the CPU cannot
+    /// execute restarts the process with OpenBLAS's own choice instead of killing it.
+    private static func verifyChosenKernel(from: String, to: String, arguments: [String]) -> BLASVerification {
+        setenv(markerVariable, "fellback:\(from):\(to)", 1)
+        unsetenv(coreTypeVariable)
+        fallbackArguments = makeCArguments(arguments)
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = restartAfterIllegalInstruction
+        sigemptyset(&action.sa_mask)
+        var previous = sigaction()
+        sigaction(SIGILL, &action, &previous)
+
+        let check = verify()
+
+        sigaction(SIGILL, &previous, nil)
+        if !check.passed {
+            warn("ddp: warning: OpenBLAS core \(to) gives wrong sgemm results (scaled error \(check.maxError) > \(verificationTolerance) in \(check.worstCase)); restarting with OpenBLAS's own choice \(from)")
+            let err = reexec(arguments)
+            warn("ddp: warning: could not restart (\(errnoText(err))); continuing with the failing core \(to)")
+        }
+        setenv(coreTypeVariable, to, 1)
+        setenv(markerVariable, "corrected:\(from):\(to)", 1)
+        freeCArguments(fallbackArguments)
+        fallbackArguments = nil
+        return check
+    }
+
+    // MARK: Helpers
+
+    private static func unpreparedStatus() -> BLASStatus {
+        BLASStatus(
+            coreName: runningCore, corrected: false, originalCore: nil, attemptedCore: nil,
+            fellBack: false, userSet: getenv(coreTypeVariable) != nil, autoCoreDisabled: false,
+            verified: false, verifyMaxError: nil, threads: Int(openblas_get_num_threads()),
+            threadsSource: "OpenBLAS default", config: config)
+    }
+
+    private static func environmentSnapshot() -> [String: String] {
+        var environment: [String: String] = [:]
+        for name in [coreTypeVariable, autoCoreVariable, markerVariable] + threadVariables + localRanksVariables {
+            if let value = getenv(name) { environment[name] = String(cString: value) }
+        }
+        return environment
+    }
+
+    /// Replaces this process with a fresh run of the same binary and arguments (so the
+    /// dynamic loader runs OpenBLAS's constructor again under the current environment).
+    /// Returns only on failure, with errno.
+    private static func reexec(_ arguments: [String]) -> Int32 {
+        #if os(Linux)
+        fflush(nil)
+        let argv = makeCArguments(arguments)
+        execv("/proc/self/exe", argv)
+        let err = errno
+        freeCArguments(argv)
+        return err
+        #else
+        return ENOSYS
+        #endif
+    }
+
+    private static func warn(_ line: String) {
+        fputs(line + "\n", stderr)
+    }
+
+    private static func errnoText(_ err: Int32) -> String { String(cString: strerror(err)) }
+}
+
+// MARK: Illegal-instruction fallback (C-callable, so module level)
+
+/// argv for the restart, built before verification because a signal handler may not allocate.
+nonisolated(unsafe) private var fallbackArguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+
+/// SIGILL during verification of a kernel ddp chose: say so with async-signal-safe calls only
+/// and restart under the environment prepared by `verifyChosenKernel`.
+private func restartAfterIllegalInstruction(_ signal: Int32) {
+    let message: StaticString = "ddp: warning: the selected OpenBLAS kernel hit an illegal instruction; restarting with OpenBLAS's own choice\n"
+    _ = write(2, message.utf8Start, message.utf8CodeUnitCount)
+    #if os(Linux)
+    if let argv = fallbackArguments { execve("/proc/self/exe", argv, environ) }
+    #endif
+    _exit(128 + signal)
+}
+
+private func makeCArguments(_ arguments: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+    let argv = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: arguments.count + 1)
+    for (i, argument) in arguments.enumerated() { argv[i] = strdup(argument) }
+    argv[arguments.count] = nil
+    return argv
+}
+
+private func freeCArguments(_ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) {
+    guard let argv else { return }
+    var i = 0
+    while let p = argv[i] { free(p); i += 1 }
+    argv.deallocate()
+}

@@ -1,0 +1,8 @@
+import ArgumentParser
+
+/// `ddp bench ...`: the benchmarks, one subcommand each.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Performance benchmarks; each prints a table, or JSON lines with --json.",
+        subcommands: [BenchGEMM.self])
+}
