@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Layers
 import Training
 
 /// Flags shared by every command that builds a model and data (train, sanity, lr-find, bench step).
@@ -9,7 +10,7 @@ struct ModelDataOptions: ParsableArguments {
     @Option(help: "Directory with the dataset files (default: where Debian's package installs it).")
     var dataDir: String?
     @Option(help: ArgumentHelp("Model: a preset (mlp, lenet5, fmnist-cnn, resnet20) or a spec string.",
-                               discussion: ModelSpecHelp.text))
+                               discussion: ModelSpec.help))
     var model = "fmnist-cnn"
     @Option(help: "Samples per rank per step (the global batch is this times the ranks).")
     var batchSize = 64

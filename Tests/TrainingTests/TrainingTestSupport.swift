@@ -1,0 +1,54 @@
+import AllReduce
+import Data
+import Foundation
+@testable import Training
+
+/// Small, fast runs on the synthetic set: every test here trains for real, through the same
+/// Trainer the command line uses, with ranks as threads (the in-process transport).
+enum TrainingFixture {
+    /// A BatchNorm net without dropout, so P ranks can equal one rank exactly (up to summation order).
+    static let bnSpec = "c8k3p1nb-bn-relu-mp2-c16nb-bn-relu-gap-fc"
+
+    static func config(spec: String = bnSpec, batch: Int = 8, epochs: Int = 1, steps: Int = 0) -> TrainConfig {
+        var c = TrainConfig()
+        c.dataset = "synthetic"
+        c.synthetic = SyntheticDataset.Options(trainCount: 256, testCount: 64, channels: 1, height: 12, width: 12,
+                                               classes: 4, seed: 3)
+        c.model = spec
+        c.batchSize = batch
+        c.epochs = epochs
+        c.maxSteps = steps
+        c.lr = 0.05
+        c.schedule = .constant
+        c.quiet = true
+        c.desyncCheckEvery = 5
+        return c
+    }
+
+    /// Runs `config` on `ranks` threads; returns rank 0's summary.
+    static func train(_ config: TrainConfig, ranks: Int) throws -> TrainSummary {
+        let lock = NSLock()
+        var result: TrainSummary?
+        try InProcessWorld.run(size: ranks, timeoutSeconds: 60) { comm in
+            let s = try Trainer(config: config, communicator: comm, log: { _ in }).run()
+            if comm.rank == 0 { lock.lock(); result = s; lock.unlock() }
+        }
+        return result!
+    }
+
+    static func temporaryDirectory(_ name: String) -> String {
+        let dir = NSTemporaryDirectory() + "ddp-\(name)-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    static func maxRelativeDifference(_ a: [Float], _ b: [Float]) -> Double {
+        precondition(a.count == b.count)
+        var worst = 0.0
+        for (x, y) in zip(a, b) {
+            let d = abs(Double(x) - Double(y)) / max(abs(Double(x)), abs(Double(y)), 1e-3)
+            worst = max(worst, d)
+        }
+        return worst
+    }
+}
