@@ -1,0 +1,88 @@
+import Tensor
+
+/// Average pooling, PyTorch's `nn.AvgPool2d(kernel, stride)` (no padding, floor output size):
+/// each output is the mean of its window; backward spreads dy / (k*k) over the window.
+public final class AvgPool2d: Layer {
+    public let name: String
+    public let kernelSize: Int, stride: Int
+    public let inputShape: FeatureShape
+    public let outputShape: FeatureShape
+
+    private let channels: Int, height: Int, width: Int, outHeight: Int, outWidth: Int
+    private let output = ActivationBuffer()
+    private var lastBatch = 0
+
+    /// Throws when the input is not a feature map or is smaller than the window.
+    public init(name: String, input: FeatureShape, kernelSize: Int, stride: Int? = nil) throws {
+        guard case let .map(c, h, w) = input else {
+            throw ModelError("layer \(name): AvgPool2d needs a feature map input, got \(input) flat features")
+        }
+        let s = stride ?? kernelSize
+        guard kernelSize > 0, s > 0 else {
+            throw ModelError("layer \(name): AvgPool2d needs kernel and stride > 0, got k \(kernelSize) s \(s)")
+        }
+        guard h >= kernelSize, w >= kernelSize else {
+            throw ModelError("layer \(name): input \(input) is smaller than the \(kernelSize)x\(kernelSize) AvgPool2d window")
+        }
+        self.name = name
+        self.kernelSize = kernelSize; self.stride = s
+        self.inputShape = input
+        self.channels = c; self.height = h; self.width = w
+        self.outHeight = (h - kernelSize) / s + 1
+        self.outWidth = (w - kernelSize) / s + 1
+        self.outputShape = .map(channels: c, height: outHeight, width: outWidth)
+    }
+
+    public var kind: String { "AvgPool2d(\(kernelSize)x\(kernelSize), s\(stride))" }
+    public var stateSpecs: [StateSpec] { [] }
+    public func bind(_ binding: LayerBinding) {}
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        let batch = input.shape[1]
+        lastBatch = batch
+        let y = output.tensor(batch: batch, shape: outputShape)
+        let planes = channels * batch
+        let hw = height * width, ohw = outHeight * outWidth
+        let k = kernelSize, s = stride, w = width, ow = outWidth, oh = outHeight
+        let scale = 1 / Float(k * k)
+        let x = input.data, out = y.data
+        for p in 0..<planes {
+            let src = x + p &* hw, dst = out + p &* ohw
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var acc: Float = 0
+                    for i in 0..<k {
+                        let offset: Int = (oy &* s &+ i) &* w &+ ox &* s
+                        let row = src + offset
+                        for j in 0..<k { acc += row[j] }
+                    }
+                    dst[oy &* ow &+ ox] = acc * scale
+                }
+            }
+        }
+        return y
+    }
+
+    public func backward(_ outputGradient: Tensor, inputGradient: Tensor?) {
+        guard let inputGradient else { return }
+        let planes = channels * lastBatch
+        let hw = height * width, ohw = outHeight * outWidth
+        let k = kernelSize, s = stride, w = width, ow = outWidth, oh = outHeight
+        let scale = 1 / Float(k * k)
+        let dx = inputGradient.data, dy = outputGradient.data
+        inputGradient.fill(0)
+        for p in 0..<planes {
+            let dst = dx + p &* hw, src = dy + p &* ohw
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let g = src[oy &* ow &+ ox] * scale
+                    for i in 0..<k {
+                        let offset: Int = (oy &* s &+ i) &* w &+ ox &* s
+                        let row = dst + offset
+                        for j in 0..<k { row[j] += g }
+                    }
+                }
+            }
+        }
+    }
+}

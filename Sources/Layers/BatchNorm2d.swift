@@ -1,0 +1,214 @@
+import Foundation
+import Tensor
+
+/// Batch normalization over feature maps, PyTorch's `nn.BatchNorm2d(C)` (eps 1e-5, momentum 0.1,
+/// affine, tracking running statistics).
+///
+/// Training: per channel, mean and biased variance over the N*H*W values of the batch;
+/// y = gamma * (x - mean) / sqrt(var + eps) + beta; then
+/// running_mean = 0.9 running_mean + 0.1 mean, running_var = 0.9 running_var + 0.1 var_unbiased
+/// (var * M / (M - 1), M = N*H*W), num_batches_tracked += 1. Evaluation normalizes with the
+/// running statistics instead.
+///
+/// Backward (training), with xhat = (x - mean) * invstd and sums over the channel's M values:
+/// dgamma = sum(dy * xhat), dbeta = sum(dy),
+/// dx = gamma * invstd * (dy - sum(dy) / M - xhat * sum(dy * xhat) / M).
+///
+/// Synchronized (context.batchNormReducer set): the sample count and per-channel sums are summed
+/// across ranks, then the centered sums of squares; in backward the two channel sums. M is then
+/// the global count, so P ranks of B samples normalize exactly as one rank of P*B. The parameter
+/// gradients stay local sums (the data-parallel allreduce adds them up like every other gradient).
+///
+/// Channels are contiguous runs of the channel-major input, so every pass is a tight loop over
+/// raw memory. When followed by a ReLU the model sets `fusesReLU`: the normalization writes
+/// max(0, y) and backward masks dy by y > 0 within its own passes.
+public final class BatchNorm2d: Layer {
+    public let name: String
+    public let channels: Int
+    public let eps: Float = 1e-5
+    public let momentum: Float = 0.1
+    public let inputShape: FeatureShape
+    public var outputShape: FeatureShape { inputShape }
+    /// Whether this layer also applies the ReLU that follows it (set by the model).
+    public internal(set) var fusesReLU = false
+
+    private let planeSize: Int
+    private var weight: Tensor!, bias: Tensor!, weightGradient: Tensor!, biasGradient: Tensor!
+    private var runningMean: Tensor!, runningVar: Tensor!
+    private var batchesTracked: UnsafeMutablePointer<Int64>!
+    private var context: LayerContext!
+    private let output = ActivationBuffer()
+
+    /// Per channel: mean and 1/sqrt(var + eps) used by the last forward, its scale gamma*invstd.
+    private let mean: UnsafeMutablePointer<Float>, invStd: UnsafeMutablePointer<Float>, scale: UnsafeMutablePointer<Float>
+    /// Vector handed to the reducer: [count, C channel values] or [2C values].
+    private let reduction: UnsafeMutablePointer<Float>
+    private var lastInput: Tensor?, lastOutput: Tensor?
+    private var lastTraining = false
+    /// Values per channel behind the last forward's statistics (all ranks when synchronized).
+    private var lastCount = 0.0
+
+    /// Throws when the input is not a feature map.
+    public init(name: String, input: FeatureShape) throws {
+        guard case let .map(c, h, w) = input else {
+            throw ModelError("layer \(name): BatchNorm2d needs a feature map input, got \(input) flat features")
+        }
+        self.name = name
+        self.channels = c
+        self.planeSize = h * w
+        self.inputShape = input
+        mean = .allocate(capacity: c); invStd = .allocate(capacity: c); scale = .allocate(capacity: c)
+        reduction = .allocate(capacity: 2 * c + 1)
+        for p in [mean, invStd, scale] { p.initialize(repeating: 0, count: c) }
+        reduction.initialize(repeating: 0, count: 2 * c + 1)
+    }
+
+    deinit {
+        mean.deallocate(); invStd.deallocate(); scale.deallocate(); reduction.deallocate()
+    }
+
+    public var kind: String { fusesReLU ? "BatchNorm2d(\(channels)) + ReLU" : "BatchNorm2d(\(channels))" }
+
+    public var stateSpecs: [StateSpec] {
+        [StateSpec(name: "weight", shape: [channels], role: .parameter(.ones)),
+         StateSpec(name: "bias", shape: [channels], role: .parameter(.zeros)),
+         StateSpec(name: "running_mean", shape: [channels], role: .buffer(initial: 0)),
+         StateSpec(name: "running_var", shape: [channels], role: .buffer(initial: 1)),
+         StateSpec(name: "num_batches_tracked", shape: [], role: .counter)]
+    }
+
+    public func bind(_ binding: LayerBinding) {
+        weight = binding.parameters[0]; bias = binding.parameters[1]
+        weightGradient = binding.gradients[0]; biasGradient = binding.gradients[1]
+        runningMean = binding.buffers[0]; runningVar = binding.buffers[1]
+        batchesTracked = binding.counters[0]
+        context = binding.context
+    }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        forward(input, training: training, residual: nil, relu: fusesReLU)
+    }
+
+    /// y = [relu](gamma * xhat + beta [+ residual]): a residual block ends with this one pass.
+    func forward(_ input: Tensor, training: Bool, residual: Tensor?, relu: Bool) -> Tensor {
+        let batch = input.shape[1]
+        let m = batch * planeSize
+        let y = output.tensor(batch: batch, shape: outputShape)
+        lastInput = input; lastOutput = y; lastTraining = training
+        let x = input.data
+        if training {
+            computeBatchStatistics(x, batch: batch)
+        } else {
+            for c in 0..<channels {
+                mean[c] = runningMean.data[c]
+                invStd[c] = 1 / (runningVar.data[c] + eps).squareRoot()
+            }
+            lastCount = Double(m)
+        }
+        let out = y.data, r = residual?.data
+        for c in 0..<channels {
+            let a = weight.data[c] * invStd[c]
+            let b = bias.data[c] - mean[c] * a
+            scale[c] = a
+            let src = x + c &* m, dst = out + c &* m
+            if let r {
+                let add = r + c &* m
+                if relu {
+                    for i in 0..<m { let v = src[i] * a + b + add[i]; dst[i] = v > 0 ? v : 0 }
+                } else {
+                    for i in 0..<m { dst[i] = src[i] * a + b + add[i] }
+                }
+            } else if relu {
+                for i in 0..<m { let v = src[i] * a + b; dst[i] = v > 0 ? v : 0 }
+            } else {
+                for i in 0..<m { dst[i] = src[i] * a + b }
+            }
+        }
+        return y
+    }
+
+    /// Batch mean and biased variance (local or across ranks), running-statistics update.
+    private func computeBatchStatistics(_ x: UnsafeMutablePointer<Float>, batch: Int) {
+        let m = batch * planeSize
+        var total = Double(m)
+        if let reducer = context.batchNormReducer {
+            // Two reductions: [count, sum_c] gives the global mean, then the centered sums of
+            // squares give the variance without the cancellation of E[x^2] - mean^2.
+            reduction[0] = Float(m)
+            for c in 0..<channels { reduction[1 + c] = Float(Elementwise.sum(x + c &* m, count: m)) }
+            reducer.sumAcrossRanks(reduction, count: channels + 1)
+            total = Double(reduction[0])
+            for c in 0..<channels { mean[c] = Float(Double(reduction[1 + c]) / total) }
+            for c in 0..<channels {
+                reduction[c] = Float(Elementwise.sumOfSquaredDeviations(x + c &* m, shift: mean[c], count: m))
+            }
+            reducer.sumAcrossRanks(reduction, count: channels)
+        } else {
+            for c in 0..<channels {
+                let mu = Elementwise.sum(x + c &* m, count: m) / total
+                mean[c] = Float(mu)
+                reduction[c] = Float(Elementwise.sumOfSquaredDeviations(x + c &* m, shift: mean[c], count: m))
+            }
+        }
+        lastCount = total
+        // PyTorch refuses a single value per channel in training; keep running_var finite anyway.
+        let unbias = total > 1 ? total / (total - 1) : 1
+        let keep = 1 - momentum
+        for c in 0..<channels {
+            let variance = Double(reduction[c]) / total
+            invStd[c] = Float(1 / (variance + Double(eps)).squareRoot())
+            runningMean.data[c] = keep * runningMean.data[c] + momentum * mean[c]
+            runningVar.data[c] = keep * runningVar.data[c] + momentum * Float(variance * unbias)
+        }
+        batchesTracked.pointee &+= 1
+    }
+
+    public func backward(_ outputGradient: Tensor, inputGradient: Tensor?) {
+        guard let input = lastInput, let y = lastOutput else { preconditionFailure("\(name): backward before forward") }
+        let m = input.shape[1] * planeSize
+        let x = input.data, dy = outputGradient.data, out = y.data
+        let masked = fusesReLU
+        // reduction[c] = sum(dy'), reduction[C + c] = sum(dy' * (x - mean)); dy' = dy masked by the ReLU.
+        for c in 0..<channels {
+            let xs = x + c &* m, g = dy + c &* m
+            if masked {
+                let ys = out + c &* m
+                reduction[c] = Float(Elementwise.maskedSum(g, mask: ys, count: m))
+                reduction[channels + c] = Float(Elementwise.maskedDot(xs, shift: mean[c], g, mask: ys, count: m))
+            } else {
+                reduction[c] = Float(Elementwise.sum(g, count: m))
+                reduction[channels + c] = Float(Elementwise.dot(xs, shift: mean[c], g, count: m))
+            }
+            biasGradient.data[c] = reduction[c]
+            weightGradient.data[c] = reduction[channels + c] * invStd[c]
+        }
+        guard let inputGradient else { return }
+        if lastTraining, let reducer = context.batchNormReducer {
+            reducer.sumAcrossRanks(reduction, count: 2 * channels)
+        }
+        let dx = inputGradient.data
+        let count = Float(lastCount)
+        for c in 0..<channels {
+            let a = scale[c]
+            // dx = a dy' + k1 (x - mean) + k0 in training; only a dy' in evaluation.
+            var k1: Float = 0, k0: Float = 0
+            if lastTraining {
+                k0 = -a * reduction[c] / count
+                k1 = -a * invStd[c] * invStd[c] * reduction[channels + c] / count
+            }
+            let shift = k0 - k1 * mean[c]
+            let xs = x + c &* m, g = dy + c &* m, d = dx + c &* m
+            if masked {
+                let ys = out + c &* m
+                for i in 0..<m { let gi = ys[i] > 0 ? g[i] : 0; d[i] = a * gi + k1 * xs[i] + shift }
+            } else {
+                for i in 0..<m { d[i] = a * g[i] + k1 * xs[i] + shift }
+            }
+        }
+    }
+
+    public var kinkSignature: UInt64 {
+        guard fusesReLU, let y = lastOutput else { return 0 }
+        return positivePatternHash(y.data, count: y.count)
+    }
+}

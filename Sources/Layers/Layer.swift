@@ -1,0 +1,73 @@
+import Tensor
+
+/// A building block with a hand-written forward and backward pass.
+///
+/// Life cycle: construct (shapes are fixed and checked then), `bind` once to views into the
+/// model's flat buffers, then any number of `forward` / `backward` pairs. `forward` caches what
+/// `backward` needs (its input, masks, argmax, statistics) and returns an output tensor the layer
+/// owns (reused across calls; reallocated only when the batch grows). `backward` reads the
+/// gradient of the output, *overwrites* the layer's parameter gradients (each parameter belongs
+/// to exactly one layer, so nothing needs zeroing) and writes the gradient of the input into
+/// the caller's tensor (skipped when it is nil: the first layer of a model).
+///
+/// Memory order of the tensors is given by `FeatureShape` (maps `[C, N, H, W]`, flat `[N, F]`).
+public protocol Layer: AnyObject {
+    /// The state-dict prefix: "0", "16", "layer1.0", "fc".
+    var name: String { get }
+    /// What the layer is, with its hyper-parameters, for tables: "Conv2d(1->32, 3x3, s1, p1)".
+    var kind: String { get }
+    var inputShape: FeatureShape { get }
+    var outputShape: FeatureShape { get }
+    /// State entries in PyTorch state_dict order, names relative to the layer.
+    var stateSpecs: [StateSpec] { get }
+    /// Attaches the layer to its storage (once, before the first forward).
+    func bind(_ binding: LayerBinding)
+    /// Computes the output for `input` (memory order of `inputShape`); `training` selects batch
+    /// statistics and active dropout.
+    func forward(_ input: Tensor, training: Bool) -> Tensor
+    /// Backpropagates `outputGradient` (shape of the last output) through the last forward.
+    func backward(_ outputGradient: Tensor, inputGradient: Tensor?)
+    /// True when `forward` returns its input tensor unchanged and the input gradient equals the
+    /// output gradient (a ReLU fused into the batch norm before it); the model then passes both
+    /// through without a copy.
+    var passesInputThrough: Bool { get }
+    /// A hash of the layer's non-differentiable decisions in the last forward (which ReLU units
+    /// were active, which element each max-pool window chose); 0 for smooth layers. The gradient
+    /// checker skips a finite difference whose two sides disagree with the base on it: the step
+    /// crossed a kink.
+    var kinkSignature: UInt64 { get }
+}
+
+extension Layer {
+    public var passesInputThrough: Bool { false }
+    public var kinkSignature: UInt64 { 0 }
+
+    /// Number of trainable scalars.
+    public var parameterCount: Int {
+        stateSpecs.reduce(0) { acc, spec in
+            if case .parameter = spec.role { return acc + spec.count }
+            return acc
+        }
+    }
+}
+
+/// FNV-1a over the sign pattern (x > 0) of a buffer: the kink signature of ReLU-like layers.
+func positivePatternHash(_ x: UnsafePointer<Float>, count: Int, seed: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64 {
+    var h = seed
+    var word: UInt64 = 0
+    var bits = 0
+    for i in 0..<count {
+        word = (word << 1) | (x[i] > 0 ? 1 : 0)
+        bits &+= 1
+        if bits == 64 || i == count - 1 {
+            h = (h ^ word) &* 0x0000_0100_0000_01B3
+            word = 0; bits = 0
+        }
+    }
+    return h
+}
+
+/// Folds integers into an FNV-1a hash (max-pool argmax patterns, composite signatures).
+func hashCombine(_ h: UInt64, _ value: UInt64) -> UInt64 {
+    (h ^ value) &* 0x0000_0100_0000_01B3
+}

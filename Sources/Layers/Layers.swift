@@ -1,1 +1,0 @@
-// Layers module: filled in by its own work item.

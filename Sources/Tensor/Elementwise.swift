@@ -1,0 +1,158 @@
+import Foundation
+
+/// Elementwise kernels over raw Float buffers: the activation functions and their derivatives,
+/// plus the few vector helpers the layers need.
+///
+/// Every function takes plain pointers and a count so callers can hand in any slice of any
+/// buffer; output may alias input wherever an element is read before it is written (all of
+/// these read element i, then write element i). Backward kernels take the forward *output*
+/// where the derivative can be written in it (ReLU, tanh, sigmoid), so an activation does not
+/// have to keep its input alive.
+public enum Elementwise {
+    /// y = max(0, x).
+    public static func relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i < count { let v = x[i]; y[i] = v > 0 ? v : 0; i &+= 1 }
+    }
+
+    /// dx = dy where the ReLU output was positive, else 0 (the subgradient at 0 is 0, as in PyTorch).
+    public static func reluBackward(output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+                                    inputGradient dx: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i < count { dx[i] = y[i] > 0 ? dy[i] : 0; i &+= 1 }
+    }
+
+    /// y = x for x > 0, slope * x otherwise.
+    public static func leakyReLU(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, slope: Float, count: Int) {
+        var i = 0
+        while i < count { let v = x[i]; y[i] = v > 0 ? v : v * slope; i &+= 1 }
+    }
+
+    /// dx = dy where y > 0, slope * dy otherwise. With slope >= 0, y > 0 exactly when x > 0.
+    public static func leakyReLUBackward(output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+                                         inputGradient dx: UnsafeMutablePointer<Float>, slope: Float, count: Int) {
+        var i = 0
+        while i < count { let g = dy[i]; dx[i] = y[i] > 0 ? g : g * slope; i &+= 1 }
+    }
+
+    /// y = tanh(x).
+    public static func tanh(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i < count { y[i] = Foundation.tanh(x[i]); i &+= 1 }
+    }
+
+    /// dx = dy * (1 - y^2).
+    public static func tanhBackward(output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+                                    inputGradient dx: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i < count { let t = y[i]; dx[i] = dy[i] * (1 - t * t); i &+= 1 }
+    }
+
+    /// y = 1 / (1 + exp(-x)), evaluated so that neither branch overflows.
+    public static func sigmoid(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i < count {
+            let v = x[i]
+            if v >= 0 {
+                y[i] = 1 / (1 + Foundation.exp(-v))
+            } else {
+                let e = Foundation.exp(v)
+                y[i] = e / (1 + e)
+            }
+            i &+= 1
+        }
+    }
+
+    /// dx = dy * y * (1 - y).
+    public static func sigmoidBackward(output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+                                       inputGradient dx: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i < count { let s = y[i]; dx[i] = dy[i] * s * (1 - s); i &+= 1 }
+    }
+
+    /// out = a * b.
+    public static func multiply(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                                _ out: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i < count { out[i] = a[i] * b[i]; i &+= 1 }
+    }
+
+    /// out = a + b.
+    public static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                           _ out: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i < count { out[i] = a[i] + b[i]; i &+= 1 }
+    }
+
+    /// Sum in Double, accumulated in blocks of Floats: the Float inner loop runs on SIMD lanes
+    /// (a plain scalar reduction does not vectorize, the compiler may not reorder the adds), the
+    /// Double outer sum keeps the error of long reductions (a BN channel has N*H*W terms) small.
+    public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        blockedSum(count: count) { i in x.loadLanes(i) } scalar: { i in x[i] }
+    }
+
+    /// Sum of (x - shift)^2 in Double, blocked like `sum`.
+    public static func sumOfSquaredDeviations(_ x: UnsafePointer<Float>, shift: Float, count: Int) -> Double {
+        let s8 = SIMD8<Float>(repeating: shift)
+        return blockedSum(count: count) { i in let d = x.loadLanes(i) - s8; return d * d }
+            scalar: { i in let d = x[i] - shift; return d * d }
+    }
+
+    /// Sum of a * b in Double, blocked like `sum`.
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Double {
+        blockedSum(count: count) { i in a.loadLanes(i) * b.loadLanes(i) } scalar: { i in a[i] * b[i] }
+    }
+
+    /// Sum of (a - shift) * b in Double, blocked like `sum`.
+    public static func dot(_ a: UnsafePointer<Float>, shift: Float, _ b: UnsafePointer<Float>, count: Int) -> Double {
+        let s8 = SIMD8<Float>(repeating: shift)
+        return blockedSum(count: count) { i in (a.loadLanes(i) - s8) * b.loadLanes(i) }
+            scalar: { i in (a[i] - shift) * b[i] }
+    }
+
+    /// Sum of b where mask > 0 (the gradient reaching a ReLU-fused batch norm), blocked like `sum`.
+    public static func maskedSum(_ b: UnsafePointer<Float>, mask: UnsafePointer<Float>, count: Int) -> Double {
+        let zero = SIMD8<Float>(repeating: 0)
+        return blockedSum(count: count) { i in zero.replacing(with: b.loadLanes(i), where: mask.loadLanes(i) .> zero) }
+            scalar: { i in mask[i] > 0 ? b[i] : 0 }
+    }
+
+    /// Sum of (a - shift) * b where mask > 0, blocked like `sum`.
+    public static func maskedDot(_ a: UnsafePointer<Float>, shift: Float, _ b: UnsafePointer<Float>,
+                                 mask: UnsafePointer<Float>, count: Int) -> Double {
+        let zero = SIMD8<Float>(repeating: 0), s8 = SIMD8<Float>(repeating: shift)
+        return blockedSum(count: count) { i in
+            zero.replacing(with: (a.loadLanes(i) - s8) * b.loadLanes(i), where: mask.loadLanes(i) .> zero)
+        } scalar: { i in mask[i] > 0 ? (a[i] - shift) * b[i] : 0 }
+    }
+
+    /// The shared reduction: 8-lane Float partial sums over blocks, block totals added in Double.
+    @inline(__always)
+    private static func blockedSum(count: Int, lanes: (Int) -> SIMD8<Float>, scalar: (Int) -> Float) -> Double {
+        var total = 0.0
+        var start = 0
+        while start < count {
+            let end = min(count, start &+ blockLength)
+            var acc = SIMD8<Float>(repeating: 0)
+            var i = start
+            while i &+ 8 <= end { acc += lanes(i); i &+= 8 }
+            var tail: Float = 0
+            while i < end { tail += scalar(i); i &+= 1 }
+            total += Double(acc.sum()) + Double(tail)
+            start = end
+        }
+        return total
+    }
+
+    /// Terms summed in Float before they join the Double total: short enough that the Float
+    /// partial sum loses nothing that matters, long enough to keep the vector loop busy.
+    private static let blockLength = 512
+}
+
+extension UnsafePointer where Pointee == Float {
+    /// Eight consecutive floats from element i, no alignment assumed.
+    @inline(__always)
+    func loadLanes(_ i: Int) -> SIMD8<Float> {
+        UnsafeRawPointer(self + i).loadUnaligned(as: SIMD8<Float>.self)
+    }
+}
