@@ -6,8 +6,10 @@ public enum CommunicatorError: Error, Equatable, CustomStringConvertible {
     case timeout(rank: Int, peer: Int, seconds: Double, operation: String)
     /// Ranks called different collectives, or the same one with different lengths or types.
     case collectiveMismatch(rank: Int, peer: Int, mine: String, theirs: String)
-    /// Another rank reported that a call on this communicator failed there.
-    case peerFailed(rank: Int, peer: Int, reason: String)
+    /// Another rank (`peer`) reported that a call on this communicator failed there, while this
+    /// rank was waiting for `waitingFor` (nil: not waiting). `peer == rank`: this rank's own
+    /// earlier failure, repeated by a later call.
+    case peerFailed(rank: Int, peer: Int, reason: String, waitingFor: Int?)
     /// `rank` aborted the world (in-process transport; MPI's abort ends the job instead).
     case aborted(rank: Int, message: String)
     /// A caller passed something that cannot work (negative count, rank out of range, ...).
@@ -27,9 +29,13 @@ public enum CommunicatorError: Error, Equatable, CustomStringConvertible {
         case let .collectiveMismatch(rank, peer, mine, theirs):
             return "collective mismatch: rank \(rank) called \(mine) but rank \(peer) called \(theirs); "
                 + "every rank must make the same collective calls with the same lengths"
-        case let .peerFailed(rank, peer, reason) where rank == peer:
+        case let .peerFailed(rank, peer, reason, _) where rank == peer:
             return "rank \(rank): communicator unusable after its earlier failure: \(reason)"
-        case let .peerFailed(rank, peer, reason):
+        case let .peerFailed(rank, peer, reason, waitingFor?):
+            // Names whom this rank waited for: when a rank times out on a neighbour that was
+            // itself waiting, this is how the chain back to the silent rank shows.
+            return "rank \(rank): stopped while waiting for rank \(waitingFor) because rank \(peer) failed: \(reason)"
+        case let .peerFailed(rank, peer, reason, nil):
             return "rank \(rank): stopped because rank \(peer) failed: \(reason)"
         case let .aborted(rank, message):
             return "rank \(rank) aborted the job: \(message)"

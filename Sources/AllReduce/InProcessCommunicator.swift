@@ -52,7 +52,7 @@ final class InProcessCommunicator: Communicator {
         return InProcessCommunicator(
             world: world, rank: rank, contextPath: path, context: world.context(for: path),
             timeoutSeconds: timeoutSeconds,
-            workspace: CollectiveWorkspace(algorithm: workspace.algorithm, latencyPathMaxBytes: workspace.latencyPathMaxBytes))
+            workspace: workspace.withSameSettings())
     }
 
     func signalFailure(_ reason: String) {

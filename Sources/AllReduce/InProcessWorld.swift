@@ -107,7 +107,7 @@ public final class InProcessWorld: @unchecked Sendable {
 
     func post(_ bytes: UnsafeRawBufferPointer, tag: Int32, context: Int, from source: Int, to destination: Int) throws {
         condition.lock()
-        if let error = failure(context: context, rank: source) { condition.unlock(); throw error }
+        if let error = failure(context: context, rank: source, waitingFor: nil) { condition.unlock(); throw error }
         var storage = storagePool.popLast()
         condition.unlock()
 
@@ -132,7 +132,7 @@ public final class InProcessWorld: @unchecked Sendable {
         condition.lock()
         let message: Message
         while true {
-            if let error = failure(context: context, rank: destination) { condition.unlock(); throw error }
+            if let error = failure(context: context, rank: destination, waitingFor: source) { condition.unlock(); throw error }
             if let queue = channels[key], !queue.isEmpty {
                 message = channels[key]!.pop()
                 break
@@ -188,8 +188,11 @@ public final class InProcessWorld: @unchecked Sendable {
     }
 
     /// What a call of `rank` on `context` must throw now, if anything. Caller holds the lock.
-    private func failure(context: Int, rank: Int) -> CommunicatorError? {
-        if let failed = failures[context] { return .peerFailed(rank: rank, peer: failed.rank, reason: failed.reason) }
+    private func failure(context: Int, rank: Int, waitingFor: Int?) -> CommunicatorError? {
+        if let failed = failures[context] {
+            return .peerFailed(rank: rank, peer: failed.rank, reason: failed.reason,
+                               waitingFor: failed.rank == rank ? nil : waitingFor)
+        }
         if let notice = abortNotice { return .aborted(rank: notice.rank, message: notice.message) }
         return nil
     }

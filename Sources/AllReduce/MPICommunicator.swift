@@ -147,14 +147,14 @@ public final class MPICommunicator: Communicator {
         let copy = MPICommunicator(
             communicator: data, control: try Self.duplicate(data), rank: rank, size: size,
             localRank: localRank, localSize: localSize,
-            workspace: CollectiveWorkspace(algorithm: workspace.algorithm, latencyPathMaxBytes: workspace.latencyPathMaxBytes))
+            workspace: workspace.withSameSettings())
         copy.timeoutSeconds = timeoutSeconds
         return copy
     }
 
     public func signalFailure(_ reason: String) {
         guard failure == nil else { return }
-        failure = .peerFailed(rank: rank, peer: rank, reason: reason)
+        failure = .peerFailed(rank: rank, peer: rank, reason: reason, waitingFor: nil)
         // Short enough to travel eagerly, so the notice is delivered without the sender's help.
         let notice = Array(reason.utf8.prefix(1000))
         sentNotices.append(notice)
@@ -210,7 +210,7 @@ public final class MPICommunicator: Communicator {
             if polls < spinPolls { continue }
             sched_yield()
             if polls & 63 != 0 { continue }
-            if let notice = failureNotice() { throw failAndCancel(notice) }
+            if let notice = failureNotice(waitingFor: receiveDone ? destination : source) { throw failAndCancel(notice) }
             if timeoutSeconds > 0 && MonotonicClock.seconds() - start > timeoutSeconds {
                 let silent = receiveDone ? destination! : source!
                 throw failAndCancel(.timeout(rank: rank, peer: silent, seconds: timeoutSeconds, operation: operation))
@@ -224,7 +224,7 @@ public final class MPICommunicator: Communicator {
 
     /// A failure notice another rank sent, if one has arrived (it makes this communicator failed),
     /// or the error of looking for one.
-    private func failureNotice() -> CommunicatorError? {
+    private func failureNotice(waitingFor: Int?) -> CommunicatorError? {
         do {
             var flag: Int32 = 0
             var status = MPI_Status()
@@ -236,7 +236,7 @@ public final class MPICommunicator: Communicator {
             try Self.check(MPI_Recv(&reason, length, ddp_mpi_byte(), status.MPI_SOURCE, Self.noticeTag, control,
                                     ddp_mpi_status_ignore()), "MPI_Recv")
             let error = CommunicatorError.peerFailed(rank: rank, peer: Int(status.MPI_SOURCE),
-                                                     reason: String(decoding: reason, as: UTF8.self))
+                                                     reason: String(decoding: reason, as: UTF8.self), waitingFor: waitingFor)
             failure = error
             return error
         } catch {

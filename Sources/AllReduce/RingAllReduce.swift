@@ -46,20 +46,37 @@ enum RingAllReduce {
             UnsafeMutableRawBufferPointer(start: values + chunkStart(c) &* elementSize, count: chunkCount(c) &* elementSize)
         }
 
+        // Each step's chunk travels in segments of at most `ringSegmentBytes`, every segment of
+        // the reduce-scatter reduced as soon as it arrives, while it is still in cache. All
+        // chunks are cut at the same offsets (the longest chunk's segment count), so sender and
+        // receiver agree on every segment's length; a short chunk's last segment may be empty.
+        let longest = quotient &+ (remainder > 0 ? 1 : 0)
+        let segmentLimit = communicator.workspace.ringSegmentBytes / elementSize
+        let segmentElements = segmentLimit > 0 ? min(segmentLimit, max(longest, 1)) : max(longest, 1)
+        let segments = max(1, (longest &+ segmentElements &- 1) / segmentElements)
+        @inline(__always) func segment(_ c: Int, _ j: Int) -> UnsafeMutableRawBufferPointer {
+            let offset = min(j &* segmentElements, chunkCount(c))
+            let length = min(segmentElements, chunkCount(c) &- offset)
+            return UnsafeMutableRawBufferPointer(
+                start: values + (chunkStart(c) &+ offset) &* elementSize, count: length &* elementSize)
+        }
+
         let call = CollectiveCall(operation: op == .sum ? .ringSum : .ringAverage, kind: kind, count: count)
         let tag = call.tag
         let right = (rank &+ 1) % ranks, left = (rank &+ ranks &- 1) % ranks
-        let scratch = communicator.workspace.scratch(bytes: (quotient &+ 1) &* elementSize)
+        let scratch = communicator.workspace.scratch(bytes: segmentElements &* elementSize)
 
         for step in 0..<(ranks &- 1) {
             let sendChunk = (rank &- step &+ ranks) % ranks
             let receiveChunk = (rank &- step &- 1 &+ 2 &* ranks) % ranks
-            let incoming = chunkBytes(receiveChunk)
-            let envelope = try communicator.exchange(
-                sending: UnsafeRawBufferPointer(chunkBytes(sendChunk)), to: right, tag: tag,
-                receivingInto: UnsafeMutableRawBufferPointer(start: scratch, count: incoming.count), from: left)
-            try call.check(envelope, from: left, expectedBytes: incoming.count, on: communicator)
-            ReductionKernel.accumulate(incoming.baseAddress!, scratch, count: chunkCount(receiveChunk), kind: kind)
+            for j in 0..<segments {
+                let incoming = segment(receiveChunk, j)
+                let envelope = try communicator.exchange(
+                    sending: UnsafeRawBufferPointer(segment(sendChunk, j)), to: right, tag: tag,
+                    receivingInto: UnsafeMutableRawBufferPointer(start: scratch, count: incoming.count), from: left)
+                try call.check(envelope, from: left, expectedBytes: incoming.count, on: communicator)
+                ReductionKernel.accumulate(incoming.baseAddress!, scratch, count: incoming.count / elementSize, kind: kind)
+            }
         }
 
         let owned = (rank &+ 1) % ranks
@@ -70,11 +87,13 @@ enum RingAllReduce {
         for step in 0..<(ranks &- 1) {
             let sendChunk = (rank &+ 1 &- step &+ ranks) % ranks
             let receiveChunk = (rank &- step &+ ranks) % ranks
-            let incoming = chunkBytes(receiveChunk)
-            let envelope = try communicator.exchange(
-                sending: UnsafeRawBufferPointer(chunkBytes(sendChunk)), to: right, tag: tag,
-                receivingInto: incoming, from: left)
-            try call.check(envelope, from: left, expectedBytes: incoming.count, on: communicator)
+            for j in 0..<segments {
+                let incoming = segment(receiveChunk, j)
+                let envelope = try communicator.exchange(
+                    sending: UnsafeRawBufferPointer(segment(sendChunk, j)), to: right, tag: tag,
+                    receivingInto: incoming, from: left)
+                try call.check(envelope, from: left, expectedBytes: incoming.count, on: communicator)
+            }
         }
     }
 }

@@ -24,6 +24,9 @@ struct BenchAllReduceCommand: ParsableCommand {
     @Option(help: "Our algorithm: auto, ring or recursive-doubling (default: $DDP_ALLREDUCE_ALGORITHM, else auto).")
     var algorithm: String?
 
+    @Option(help: "Ring segment size in bytes (K, M suffixes; 0: whole chunks).")
+    var ringSegment: String?
+
     @Flag(help: "Print one JSON object per line instead of a table.")
     var json = false
 
@@ -45,6 +48,7 @@ struct BenchAllReduceCommand: ParsableCommand {
     func validate() throws {
         _ = try Self.parseSizes(sizes, option: "--sizes")
         _ = try Self.parseSizes(bucketCaps, option: "--bucket-caps")
+        if let ringSegment { _ = try Self.parseSizes(ringSegment, option: "--ring-segment") }
         guard iterations >= 1 else { throw ValidationError("--iterations must be >= 1 (got \(iterations))") }
         guard parameters >= 1 else { throw ValidationError("--parameters must be >= 1 (got \(parameters))") }
         guard backwardMs >= 0 else { throw ValidationError("--backward-ms must be >= 0 (got \(backwardMs))") }
@@ -57,6 +61,9 @@ struct BenchAllReduceCommand: ParsableCommand {
     func run() throws {
         let communicator = try MPICommunicator()
         if let algorithm { communicator.workspace.algorithm = AllReduceAlgorithm(rawValue: algorithm)! }
+        if let ringSegment {
+            communicator.workspace.ringSegmentBytes = try Self.parseSizes(ringSegment, option: "--ring-segment")[0]
+        }
         let printer = communicator.rank == 0
         do {
             if verify {

@@ -9,12 +9,16 @@ final class AllReduceTests: XCTestCase {
         Array(Set([0, 1, max(ranks - 1, 0), ranks + 1, 17, 1001])).sorted()
     }
 
-    private let algorithms: [AllReduceAlgorithm] = [.ring, .recursiveDoubling]
+    /// The ring with its default segments, the ring cut into 12-byte segments (many of them,
+    /// some empty where chunks are short), and recursive doubling.
+    private let configurations: [(algorithm: AllReduceAlgorithm, segmentBytes: Int)] =
+        [(.ring, 256 << 10), (.ring, 12), (.recursiveDoubling, 0)]
 
     /// Runs one allreduce on every rank and checks: same bits everywhere; within `tolerance`
     /// ulps-of-the-magnitude of the Double reference (0: exact).
     private func check<T: ReducibleElement>(_: T.Type, ranks: Int, count: Int, random: Bool, op: ReduceOp,
-                                            algorithm: AllReduceAlgorithm, file: StaticString = #filePath,
+                                            algorithm: AllReduceAlgorithm, segmentBytes: Int = 256 << 10,
+                                            file: StaticString = #filePath,
                                             line: UInt = #line) throws {
         // Inputs rounded to T, and the same rounded values in Double for the reference.
         let rounded = (0..<ranks).map { r in TestValues.vector(count: count, rank: r, random: random).roundedTo(T.self) }
@@ -26,11 +30,12 @@ final class AllReduceTests: XCTestCase {
         }
         let results = try gatherFromRanks(size: ranks) { communicator -> [T] in
             communicator.workspace.algorithm = algorithm
+            communicator.workspace.ringSegmentBytes = segmentBytes
             var values = inputs[communicator.rank]
             try communicator.allReduce(&values, op: op)
             return values
         }
-        let label = "\(T.self) P=\(ranks) n=\(count) \(random ? "random" : "rank+1") \(op) \(algorithm)"
+        let label = "\(T.self) P=\(ranks) n=\(count) \(random ? "random" : "rank+1") \(op) \(algorithm) segments \(segmentBytes)"
         assertBitwiseIdentical(results, label, file: file, line: line)
         XCTAssertEqual(results[0].count, count, label, file: file, line: line)
         let result = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
@@ -56,10 +61,12 @@ final class AllReduceTests: XCTestCase {
     func testRankPlusOneGivesExactSumAndAverageForEverySizeClass() throws {
         for ranks in 1...5 {
             for count in sizes(ranks: ranks) {
-                for algorithm in algorithms {
+                for (algorithm, segmentBytes) in configurations {
                     for op in [ReduceOp.sum, .average] {
-                        try check(Float.self, ranks: ranks, count: count, random: false, op: op, algorithm: algorithm)
-                        try check(Double.self, ranks: ranks, count: count, random: false, op: op, algorithm: algorithm)
+                        try check(Float.self, ranks: ranks, count: count, random: false, op: op, algorithm: algorithm,
+                                  segmentBytes: segmentBytes)
+                        try check(Double.self, ranks: ranks, count: count, random: false, op: op, algorithm: algorithm,
+                                  segmentBytes: segmentBytes)
                     }
                 }
             }
@@ -69,10 +76,12 @@ final class AllReduceTests: XCTestCase {
     func testRandomValuesMatchDoubleReferenceForEverySizeClass() throws {
         for ranks in 1...5 {
             for count in sizes(ranks: ranks) {
-                for algorithm in algorithms {
+                for (algorithm, segmentBytes) in configurations {
                     for op in [ReduceOp.sum, .average] {
-                        try check(Float.self, ranks: ranks, count: count, random: true, op: op, algorithm: algorithm)
-                        try check(Double.self, ranks: ranks, count: count, random: true, op: op, algorithm: algorithm)
+                        try check(Float.self, ranks: ranks, count: count, random: true, op: op, algorithm: algorithm,
+                                  segmentBytes: segmentBytes)
+                        try check(Double.self, ranks: ranks, count: count, random: true, op: op, algorithm: algorithm,
+                                  segmentBytes: segmentBytes)
                     }
                 }
             }
@@ -82,6 +91,7 @@ final class AllReduceTests: XCTestCase {
     func testLargeUnevenBufferOverThreeAndFiveRanks() throws {
         let count = (1 << 20) + 3
         for ranks in [3, 5] {
+            // Chunks of 1.4 and 0.8 MB: several 256 KiB segments per ring step.
             try check(Float.self, ranks: ranks, count: count, random: true, op: .average, algorithm: .ring)
         }
         try check(Float.self, ranks: 4, count: count, random: true, op: .sum, algorithm: .recursiveDoubling)
