@@ -18,4 +18,5 @@ static inline MPI_Status *ddp_mpi_status_ignore(void) { return MPI_STATUS_IGNORE
 static inline MPI_Request ddp_mpi_request_null(void) { return MPI_REQUEST_NULL; }
 static inline MPI_Errhandler ddp_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }
 static inline int ddp_mpi_any_source(void) { return MPI_ANY_SOURCE; }
+static inline MPI_Info ddp_mpi_info_null(void) { return MPI_INFO_NULL; }
 #endif

@@ -4,5 +4,5 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Performance benchmarks; each prints a table, or JSON lines with --json.",
-        subcommands: [BenchGEMM.self])
+        subcommands: [BenchGEMM.self, BenchAllReduceCommand.self, BenchStep.self])
 }

@@ -1,0 +1,134 @@
+/// Does overlapping bucket allreduces with backward pay? A simulated backward of fmnist-cnn's
+/// layer shapes (scaled to a parameter count) with real CPU work per layer, timed three ways.
+///
+/// The work is a fixed amount of arithmetic calibrated once on this rank, not a clock-based
+/// wait: a communication thread that steals CPU from backward must show up as a longer step.
+public enum BucketOverlapStudy {
+    public enum Mode: String, Sendable {
+        /// Backward alone, no gradient exchange: the floor.
+        case computeOnly = "compute-only"
+        /// Buckets allreduced after backward (`overlap: false`).
+        case sequential
+        /// Buckets allreduced on the communication thread during backward (`overlap: true`).
+        case overlapped
+    }
+
+    public struct Row: Sendable {
+        public var capBytes: Int
+        public var buckets: Int
+        public var mode: Mode
+        /// Medians over steps of the slowest rank.
+        public var stepSeconds: Double
+        public var communicationSeconds: Double
+        public var waitSeconds: Double
+    }
+
+    /// fmnist-cnn (DESIGN.md) in forward order: parameters and backward work of each layer, the
+    /// work in multiply-adds per sample of the forward pass (backward is about twice that for
+    /// every layer alike, so the shares are what matters). BatchNorm and the activations around
+    /// it are elementwise; they are given their activation counts.
+    static let layers: [(parameters: Int, work: Double)] = [
+        (288, 225_792),       // Conv2d(1, 32, 3): 28*28*32*9
+        (64, 25_088),         // BatchNorm2d(32) + ReLU: 28*28*32
+        (9_216, 7_225_344),   // Conv2d(32, 32, 3): 28*28*32*288
+        (64, 25_088),         // BatchNorm2d(32) + ReLU (+ MaxPool)
+        (18_432, 3_612_672),  // Conv2d(32, 64, 3): 14*14*64*288
+        (128, 12_544),        // BatchNorm2d(64) + ReLU
+        (36_864, 7_225_344),  // Conv2d(64, 64, 3): 14*14*64*576
+        (128, 12_544),        // BatchNorm2d(64) + ReLU (+ MaxPool)
+        (401_536, 401_408),   // Linear(3136, 128): 3136*128 (+ bias)
+        (1_290, 1_280),       // Linear(128, 10)
+    ]
+
+    /// Collective. For each cap, `steps` timed steps (after two untimed ones) in each mode.
+    public static func run(on communicator: any Communicator, parameters: Int, backwardSeconds: Double,
+                           capsBytes: [Int], steps: Int) throws -> [Row] {
+        guard parameters >= layers.count, steps >= 1, backwardSeconds >= 0 else {
+            throw CommunicatorError.invalidArgument(
+                "overlap study: need parameters >= \(layers.count), steps >= 1, backward time >= 0")
+        }
+        // Layer offsets in the flat buffer, scaled to `parameters`.
+        let scale = Double(parameters) / Double(layers.map(\.parameters).reduce(0, +))
+        var offsets = [0]
+        for layer in layers.dropLast() { offsets.append(offsets.last! + max(1, Int(Double(layer.parameters) * scale))) }
+        let totalWork = layers.map(\.work).reduce(0, +)
+        let compute = CalibratedWork()
+        let units = layers.map { compute.units(forSeconds: backwardSeconds * $0.work / totalWork) }
+
+        let gradients = UnsafeMutablePointer<Float>.allocate(capacity: parameters)
+        defer { gradients.deallocate() }
+        gradients.update(repeating: Float(communicator.rank + 1), count: parameters)
+
+        func backward(_ buckets: GradientBuckets?) {
+            for layer in layers.indices.reversed() {
+                compute.perform(units[layer])
+                buckets?.gradientReady(offsets[layer])
+            }
+        }
+
+        func measure(_ mode: Mode, capBytes: Int) throws -> Row {
+            let buckets = mode == .computeOnly ? nil
+                : try GradientBuckets(communicator: communicator, buffer: gradients, count: parameters,
+                                      capBytes: capBytes, overlap: mode == .overlapped)
+            var stepTimes: [Double] = [], commTimes: [Double] = [], waitTimes: [Double] = []
+            for step in 0..<(steps + 2) {
+                try communicator.barrier()
+                let start = MonotonicClock.seconds()
+                backward(buckets)
+                try buckets?.finish()
+                let elapsed = MonotonicClock.seconds() - start
+                if step >= 2 {
+                    stepTimes.append(elapsed)
+                    commTimes.append(buckets?.lastStep.communicationSeconds ?? 0)
+                    waitTimes.append(buckets?.lastStep.waitSeconds ?? 0)
+                }
+            }
+            return Row(capBytes: buckets == nil ? 0 : capBytes, buckets: buckets?.ranges.count ?? 0, mode: mode,
+                       stepSeconds: try AllReduceBenchmark.slowestRankMedian(stepTimes, communicator),
+                       communicationSeconds: try AllReduceBenchmark.slowestRankMedian(commTimes, communicator),
+                       waitSeconds: try AllReduceBenchmark.slowestRankMedian(waitTimes, communicator))
+        }
+
+        var rows = [try measure(.computeOnly, capBytes: 0)]
+        for cap in capsBytes {
+            rows.append(try measure(.sequential, capBytes: cap))
+            rows.append(try measure(.overlapped, capBytes: cap))
+        }
+        return rows
+    }
+}
+
+/// A fixed amount of floating-point work, calibrated in units per second on this thread.
+private final class CalibratedWork {
+    private let values = UnsafeMutablePointer<Float>.allocate(capacity: 1024)
+    private let unitsPerSecond: Double
+
+    init() {
+        values.initialize(repeating: 1, count: 1024)
+        var units = 16
+        var elapsed = 0.0
+        // Double the trial until it lasts 20 ms, so timer resolution does not matter.
+        while true {
+            let start = MonotonicClock.seconds()
+            Self.run(values, units)
+            elapsed = MonotonicClock.seconds() - start
+            if elapsed > 0.02 { break }
+            units *= 2
+        }
+        unitsPerSecond = Double(units) / elapsed
+    }
+
+    deinit { values.deallocate() }
+
+    func units(forSeconds seconds: Double) -> Int { Int((seconds * unitsPerSecond).rounded()) }
+
+    func perform(_ units: Int) { Self.run(values, units) }
+
+    /// One unit: 1024 multiply-adds over a 4 KiB array that stays in L1, like a GEMM's inner loop.
+    private static func run(_ values: UnsafeMutablePointer<Float>, _ units: Int) {
+        for _ in 0..<units {
+            var i = 0
+            while i < 1024 { values[i] = values[i] * 0.999_9 + 0.000_1; i &+= 1 }
+        }
+    }
+}

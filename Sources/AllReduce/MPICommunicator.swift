@@ -1,0 +1,309 @@
+import CMPI
+import Foundation
+
+/// The MPI transport: point-to-point messages on a private duplicate of MPI_COMM_WORLD.
+///
+/// - Thread level: `MPI_THREAD_MULTIPLE`. With overlap on, `GradientBuckets` allreduces on a
+///   communication thread (over its own `duplicate()`) while the training thread may make other
+///   calls at the same time (SyncBatchNorm sums, metrics); funnelling every call through one
+///   thread would serialize exactly what overlap is for. Open MPI 4.1 provides it; a library that
+///   does not is refused at start-up with a clear error.
+/// - Errors: `MPI_ERRORS_RETURN` is set on MPI_COMM_WORLD and on every communicator we create;
+///   every return code is checked and thrown as `CommunicatorError.mpi` naming the call.
+/// - Waits: nonblocking calls completed by `MPI_Test` polling, spinning first and yielding the
+///   CPU between polls after that, with a deadline (`timeoutSeconds`) and a look for failure
+///   notices from other ranks, sent over a second private communicator (`signalFailure`).
+/// - `MPI_Init` runs once per process (the first `MPICommunicator()`); it also works without
+///   mpirun, as a world of one (singleton init).
+public final class MPICommunicator: Communicator {
+    public let rank: Int
+    public let size: Int
+    public let localRank: Int
+    public let localSize: Int
+    public var timeoutSeconds: Double = 300
+    public let workspace: CollectiveWorkspace
+
+    /// The communicator our messages travel on.
+    let communicator: MPI_Comm
+    /// Where failure notices travel, so they never mix with data.
+    private let control: MPI_Comm
+    private var failure: CommunicatorError?
+    /// Failure notices sent with `MPI_Isend` (and their requests freed): the bytes must outlive
+    /// the sends, whose completion nobody waits for.
+    private var sentNotices: [[UInt8]] = []
+    /// Polls spent spinning before a wait starts yielding the CPU: long enough to catch a
+    /// neighbour that is a few microseconds behind, short when ranks outnumber cores (then the
+    /// peer needs our core to make progress at all).
+    private let spinPolls: Int
+    // Preallocated so waits allocate nothing: [0] the receive, [1] the send of an exchange.
+    private let requests = UnsafeMutablePointer<MPI_Request?>.allocate(capacity: 2)
+    private let statuses = UnsafeMutablePointer<MPI_Status>.allocate(capacity: 2)
+
+    private static let noticeTag: Int32 = 1
+
+    /// True when this process was started by mpirun (Open MPI's environment says so).
+    public static var isLaunchedByMPIRun: Bool { MPILaunchEnvironment.current != nil }
+
+    /// Starts MPI if this process has not yet (MPI_Init_thread with MPI_THREAD_MULTIPLE) and
+    /// returns a communicator over all its ranks. Without mpirun this is a world of one.
+    public convenience init() throws {
+        var initialized: Int32 = 0
+        try Self.check(MPI_Initialized(&initialized), "MPI_Initialized")
+        var provided: Int32 = 0
+        if initialized == 0 {
+            try Self.check(MPI_Init_thread(nil, nil, Int32(MPI_THREAD_MULTIPLE), &provided), "MPI_Init_thread")
+        } else {
+            try Self.check(MPI_Query_thread(&provided), "MPI_Query_thread")
+        }
+        guard provided >= Int32(MPI_THREAD_MULTIPLE) else {
+            throw CommunicatorError.unsupported(
+                "the MPI library provides thread level \(provided), ddp needs MPI_THREAD_MULTIPLE (\(MPI_THREAD_MULTIPLE)) "
+                    + "for its communication thread; use Open MPI >= 3 or MPICH built with thread support")
+        }
+        try Self.check(MPI_Comm_set_errhandler(ddp_mpi_comm_world(), ddp_mpi_errors_return()), "MPI_Comm_set_errhandler")
+        try Self.checkTagLimit()
+
+        let world = try Self.duplicate(ddp_mpi_comm_world())
+        var rank: Int32 = 0, size: Int32 = 0
+        try Self.check(MPI_Comm_rank(world, &rank), "MPI_Comm_rank")
+        try Self.check(MPI_Comm_size(world, &size), "MPI_Comm_size")
+        // Ranks sharing memory with us are the ones on this node.
+        var node: MPI_Comm? = ddp_mpi_comm_null()
+        try Self.check(MPI_Comm_split_type(world, Int32(MPI_COMM_TYPE_SHARED), rank, ddp_mpi_info_null(), &node),
+                       "MPI_Comm_split_type")
+        var localRank: Int32 = 0, localSize: Int32 = 0
+        try Self.check(MPI_Comm_rank(node, &localRank), "MPI_Comm_rank")
+        try Self.check(MPI_Comm_size(node, &localSize), "MPI_Comm_size")
+        try Self.check(MPI_Comm_free(&node), "MPI_Comm_free")
+
+        self.init(communicator: world, control: try Self.duplicate(world), rank: Int(rank), size: Int(size),
+                  localRank: Int(localRank), localSize: Int(localSize),
+                  workspace: CollectiveWorkspace(algorithm: try AllReduceAlgorithm.fromEnvironment()))
+    }
+
+    private init(communicator: MPI_Comm, control: MPI_Comm, rank: Int, size: Int, localRank: Int, localSize: Int,
+                 workspace: CollectiveWorkspace) {
+        self.communicator = communicator
+        self.control = control
+        self.rank = rank
+        self.size = size
+        self.localRank = localRank
+        self.localSize = localSize
+        self.workspace = workspace
+        spinPolls = localSize > ProcessInfo.processInfo.activeProcessorCount ? 16 : 4000
+        requests.initialize(repeating: ddp_mpi_request_null(), count: 2)
+        statuses.initialize(repeating: MPI_Status(), count: 2)
+    }
+
+    deinit {
+        requests.deallocate()
+        statuses.deallocate()
+    }
+
+    /// Ends MPI for this process (`MPI_Finalize`): call once, after the last use of every
+    /// communicator, on every rank. After a failure, end the job with `abort` instead: MPI_Finalize
+    /// may wait for ranks that are gone.
+    public func finalize() throws {
+        var finalized: Int32 = 0
+        try Self.check(MPI_Finalized(&finalized), "MPI_Finalized")
+        if finalized == 0 { try Self.check(MPI_Finalize(), "MPI_Finalize") }
+    }
+
+    // MARK: Communicator
+
+    public func send(_ bytes: UnsafeRawBufferPointer, to peer: Int, tag: Int32) throws {
+        try ready(peer: peer, tag: tag, bytes: bytes.count, call: "MPI_Isend")
+        try Self.check(MPI_Isend(bytes.baseAddress, Int32(bytes.count), ddp_mpi_byte(), Int32(peer), tag,
+                                 communicator, requests + 1), "MPI_Isend")
+        _ = try wait(receive: nil, send: peer, operation: "send")
+    }
+
+    public func receive(_ bytes: UnsafeMutableRawBufferPointer, from peer: Int) throws -> Envelope {
+        try ready(peer: peer, tag: 0, bytes: bytes.count, call: "MPI_Irecv")
+        try Self.check(MPI_Irecv(bytes.baseAddress, Int32(bytes.count), ddp_mpi_byte(), Int32(peer), MPI_ANY_TAG,
+                                 communicator, requests), "MPI_Irecv")
+        return try wait(receive: peer, send: nil, operation: "receive")!
+    }
+
+    public func exchange(sending: UnsafeRawBufferPointer, to destination: Int, tag: Int32,
+                         receivingInto: UnsafeMutableRawBufferPointer, from source: Int) throws -> Envelope {
+        try ready(peer: source, tag: 0, bytes: receivingInto.count, call: "MPI_Irecv")
+        try ready(peer: destination, tag: tag, bytes: sending.count, call: "MPI_Isend")
+        try Self.check(MPI_Irecv(receivingInto.baseAddress, Int32(receivingInto.count), ddp_mpi_byte(), Int32(source),
+                                 MPI_ANY_TAG, communicator, requests), "MPI_Irecv")
+        do {
+            try Self.check(MPI_Isend(sending.baseAddress, Int32(sending.count), ddp_mpi_byte(), Int32(destination), tag,
+                                     communicator, requests + 1), "MPI_Isend")
+        } catch {
+            cancel(requests)
+            throw error
+        }
+        return try wait(receive: source, send: destination, operation: "exchange")!
+    }
+
+    public func duplicate() throws -> any Communicator {
+        try failure.map { throw $0 }
+        let data = try Self.duplicate(communicator)
+        let copy = MPICommunicator(
+            communicator: data, control: try Self.duplicate(data), rank: rank, size: size,
+            localRank: localRank, localSize: localSize,
+            workspace: workspace.withSameSettings())
+        copy.timeoutSeconds = timeoutSeconds
+        return copy
+    }
+
+    public func signalFailure(_ reason: String) {
+        guard failure == nil else { return }
+        failure = .peerFailed(rank: rank, peer: rank, reason: reason, waitingFor: nil)
+        // Short enough to travel eagerly, so the notice is delivered without the sender's help.
+        let notice = Array(reason.utf8.prefix(1000))
+        sentNotices.append(notice)
+        notice.withUnsafeBytes { bytes in
+            for peer in 0..<size where peer != rank {
+                var request: MPI_Request? = ddp_mpi_request_null()
+                // Best effort: if even this fails, the others still end at their timeout.
+                if MPI_Isend(bytes.baseAddress, Int32(bytes.count), ddp_mpi_byte(), Int32(peer), Self.noticeTag,
+                             control, &request) == MPI_SUCCESS {
+                    MPI_Request_free(&request)
+                }
+            }
+        }
+    }
+
+    public func abort(message: String) {
+        FileHandle.standardError.write(Data("ddp: rank \(rank) aborting the job: \(message)\n".utf8))
+        MPI_Abort(communicator, 1)
+        exit(1)
+    }
+
+    // MARK: waiting
+
+    /// Completes the receive in `requests[0]` (from `receive`) and/or the send in `requests[1]`
+    /// (to `send`). Spins on `MPI_Test` for `spinPolls` polls, then yields between polls; every
+    /// 64 polls after that it looks for failure notices and at the deadline.
+    private func wait(receive source: Int?, send destination: Int?, operation: String) throws -> Envelope? {
+        var receiveDone = source == nil, sendDone = destination == nil
+        var truncated = false
+        var polls = 0
+        let start = MonotonicClock.seconds()
+        while true {
+            if !receiveDone {
+                var flag: Int32 = 0
+                let code = MPI_Test(requests, &flag, statuses)
+                if code == MPI_ERR_TRUNCATE || (code == MPI_ERR_IN_STATUS && statuses[0].MPI_ERROR == MPI_ERR_TRUNCATE) {
+                    receiveDone = true
+                    truncated = true
+                } else if code != MPI_SUCCESS {
+                    throw failAndCancel(Self.error(code, "MPI_Test"))
+                } else if flag != 0 {
+                    receiveDone = true
+                }
+            }
+            if !sendDone {
+                var flag: Int32 = 0
+                let code = MPI_Test(requests + 1, &flag, statuses + 1)
+                if code != MPI_SUCCESS { throw failAndCancel(Self.error(code, "MPI_Test")) }
+                if flag != 0 { sendDone = true }
+            }
+            if receiveDone && sendDone { break }
+            polls &+= 1
+            if polls < spinPolls { continue }
+            sched_yield()
+            if polls & 63 != 0 { continue }
+            if let notice = failureNotice(waitingFor: receiveDone ? destination : source) { throw failAndCancel(notice) }
+            if timeoutSeconds > 0 && MonotonicClock.seconds() - start > timeoutSeconds {
+                let silent = receiveDone ? destination! : source!
+                throw failAndCancel(.timeout(rank: rank, peer: silent, seconds: timeoutSeconds, operation: operation))
+            }
+        }
+        guard source != nil else { return nil }
+        var received: Int32 = 0
+        try Self.check(MPI_Get_count(statuses, ddp_mpi_byte(), &received), "MPI_Get_count")
+        return Envelope(tag: statuses[0].MPI_TAG, byteCount: Int(received), truncated: truncated)
+    }
+
+    /// A failure notice another rank sent, if one has arrived (it makes this communicator failed),
+    /// or the error of looking for one.
+    private func failureNotice(waitingFor: Int?) -> CommunicatorError? {
+        do {
+            var flag: Int32 = 0
+            var status = MPI_Status()
+            try Self.check(MPI_Iprobe(ddp_mpi_any_source(), Self.noticeTag, control, &flag, &status), "MPI_Iprobe")
+            guard flag != 0 else { return nil }
+            var length: Int32 = 0
+            try Self.check(MPI_Get_count(&status, ddp_mpi_byte(), &length), "MPI_Get_count")
+            var reason = [UInt8](repeating: 0, count: Int(length))
+            try Self.check(MPI_Recv(&reason, length, ddp_mpi_byte(), status.MPI_SOURCE, Self.noticeTag, control,
+                                    ddp_mpi_status_ignore()), "MPI_Recv")
+            let error = CommunicatorError.peerFailed(rank: rank, peer: Int(status.MPI_SOURCE),
+                                                     reason: String(decoding: reason, as: UTF8.self), waitingFor: waitingFor)
+            failure = error
+            return error
+        } catch {
+            return error as? CommunicatorError
+        }
+    }
+
+    /// Gives up on the outstanding requests, tells the other ranks (a no-op when the error is a
+    /// notice from one of them) and returns `error` for throwing. The communicator is unusable
+    /// afterwards.
+    private func failAndCancel(_ error: CommunicatorError) -> CommunicatorError {
+        cancel(requests)
+        cancel(requests + 1)
+        signalFailure(error.description)
+        return error
+    }
+
+    private func cancel(_ request: UnsafeMutablePointer<MPI_Request?>) {
+        guard request.pointee != ddp_mpi_request_null() else { return }
+        MPI_Cancel(request)
+        MPI_Request_free(request)
+    }
+
+    private func ready(peer: Int, tag: Int32, bytes: Int, call: String) throws {
+        if let failure { throw failure }
+        guard (0..<size).contains(peer) else {
+            throw CommunicatorError.invalidArgument("\(call): rank \(peer) is not in this \(size)-rank world")
+        }
+        guard tag >= 0 && tag < Self.tagLimit else {
+            throw CommunicatorError.invalidArgument("\(call): tag \(tag) is outside 0..<\(Self.tagLimit)")
+        }
+        guard bytes <= Int(Int32.max) else {
+            throw CommunicatorError.invalidArgument("\(call): a message of \(bytes) bytes exceeds MPI's 2^31-1 byte count")
+        }
+    }
+
+    // MARK: MPI helpers
+
+    static func check(_ code: Int32, _ call: String) throws {
+        if code != MPI_SUCCESS { throw error(code, call) }
+    }
+
+    static func error(_ code: Int32, _ call: String) -> CommunicatorError {
+        var text = [CChar](repeating: 0, count: Int(MPI_MAX_ERROR_STRING) + 1)
+        var length: Int32 = 0
+        let message = MPI_Error_string(code, &text, &length) == MPI_SUCCESS
+            ? String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            : "unknown error"
+        return .mpi(call: call, code: code, message: message)
+    }
+
+    /// A private duplicate of `parent` that returns errors instead of aborting.
+    static func duplicate(_ parent: MPI_Comm) throws -> MPI_Comm {
+        var copy: MPI_Comm? = ddp_mpi_comm_null()
+        try check(MPI_Comm_dup(parent, &copy), "MPI_Comm_dup")
+        try check(MPI_Comm_set_errhandler(copy, ddp_mpi_errors_return()), "MPI_Comm_set_errhandler")
+        return copy!
+    }
+
+    /// Collective tags need 30 bits; the MPI standard only promises 15.
+    private static func checkTagLimit() throws {
+        var value: UnsafeMutableRawPointer?
+        var found: Int32 = 0
+        try check(MPI_Comm_get_attr(ddp_mpi_comm_world(), Int32(MPI_TAG_UB), &value, &found), "MPI_Comm_get_attr")
+        let limit = found != 0 ? Int(value!.load(as: Int32.self)) : 32767
+        guard limit >= Int(tagLimit) - 1 else {
+            throw CommunicatorError.unsupported("MPI_TAG_UB is \(limit); ddp's collectives need tags up to \(tagLimit - 1)")
+        }
+    }
+}
