@@ -31,7 +31,13 @@ public enum Checkpoint {
         }
         let words = rankRNGs.flatMap { $0 }.map { Int64(bitPattern: $0) }
         entries.append(("rng", try SafeTensorEntry(int64s: words, shape: [rankRNGs.count, rankRNGs.first?.count ?? 0])))
-        let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        // Paths are where this run happened to write, not what it trained: leave them out so the
+        // same training gives the same bytes wherever it is saved.
+        var portable = config
+        portable.checkpointDir = nil; portable.resume = nil; portable.metricsPath = nil; portable.timelinePath = nil
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let configJSON = String(decoding: try encoder.encode(portable), as: UTF8.self)
         let meta = [
             "format": formatVersion, "epoch": "\(state.epoch)", "step_in_epoch": "\(state.stepInEpoch)",
             "global_step": "\(state.globalStep)", "ranks": "\(ranks)", "optimizer_steps": "\(optimizer.stepCount)",
@@ -113,7 +119,19 @@ public enum Checkpoint {
     }
 
     private static func load(_ entries: [String: SafeTensorEntry], into model: Model, path: String) throws {
-        do { try model.load(entries) } catch { throw TrainError.checkpoint("\(path): \(error)") }
+        var state: [String: StateValue] = [:]
+        for (name, entry) in entries {
+            switch entry.dtype {
+            case .f32:
+                state[name] = .float(Tensor(shape: entry.shape, values: try entry.floats()))
+            case .i64 where entry.elementCount == 1:
+                state[name] = .int64(try entry.int64s()[0])
+            default:
+                throw TrainError.checkpoint("\(path): tensor '\(name)' is \(entry.dtype.rawValue) \(entry.shape), "
+                    + "expected F32 (or an I64 scalar for num_batches_tracked)")
+            }
+        }
+        do { try model.load(state) } catch { throw TrainError.checkpoint("\(path): \(error)") }
     }
 
     /// Restores model, optimizer and position from a checkpoint for `--resume`.

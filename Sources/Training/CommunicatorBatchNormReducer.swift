@@ -10,7 +10,7 @@ final class CommunicatorBatchNormReducer: BatchNormReducer {
     func sumAcrossRanks(_ values: UnsafeMutablePointer<Float>, count: Int) {
         // A failed collective here leaves the ranks in different states; the watchdog / abort path
         // of the communicator ends the job with the reason rather than continuing with garbage.
-        do { try comm.allReduce(values, count: count, average: false) } catch {
+        do { try comm.allReduce(values, count: count, op: .sum) } catch {
             comm.abort(message: "SyncBatchNorm allreduce failed: \(error)")
         }
     }

@@ -12,7 +12,7 @@ enum ConsistencyCheck {
             ("seed", Double(config.seed & 0xF_FFFF_FFFF_FFFF)), ("batch size", Double(config.batchSize)),
             ("sync-bn", config.syncBN ? 1 : 0), ("epochs", Double(config.epochs)),
         ]
-        let all = try comm.allGatherVariable(fields.map { $0.1 })
+        let all = try comm.allGather(fields.map { $0.1 })
         for (r, values) in all.enumerated() where r > 0 {
             for (i, (name, _)) in fields.enumerated() where values[i] != all[0][i] {
                 throw TrainError.desync("rank \(r) has a different \(name) than rank 0 "
@@ -25,13 +25,13 @@ enum ConsistencyCheck {
     /// is exchanged; only on a mismatch are per-tensor fingerprints gathered to name the culprit.
     static func verifyParameters(comm: any Communicator, model: Model, step: Int) throws {
         let whole = Double(fingerprint(model.parameters.buffer))
-        let all = try comm.allGatherVariable([whole])
+        let all = try comm.allGather([whole])
         guard all.contains(where: { $0[0] != all[0][0] }) else { return }
         let tensors = model.stateDict().compactMap { e -> (String, Tensor)? in
             if case .float(let t) = e.value { return (e.name, t) } else { return nil }
         }
         let mine = tensors.map { Double(fingerprint($0.1.buffer)) }
-        let perRank = try comm.allGatherVariable(mine)
+        let perRank = try comm.allGather(mine)
         for (i, (name, _)) in tensors.enumerated() {
             let differing = perRank.indices.filter { perRank[$0][i] != perRank[0][i] }
             if !differing.isEmpty {

@@ -15,6 +15,7 @@ public enum Evaluator {
         let batch = Tensor(shape: [batchSize, dataset.channels, dataset.height, dataset.width])
         let labels = UnsafeMutablePointer<Int32>.allocate(capacity: batchSize)
         defer { labels.deallocate() }
+        let loss = SoftmaxCrossEntropy(classes: model.classes)
         var sums = [0.0, 0.0, 0.0]
         var start = range.lowerBound
         while start < range.upperBound {
@@ -22,11 +23,11 @@ public enum Evaluator {
             batch.reshape([n, dataset.channels, dataset.height, dataset.width])
             batches.fill(range: start..<(start + n), images: batch.data, labels: labels)
             let logits = model.forward(batch, training: false)
-            let (loss, correct) = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, gradient: nil)
-            sums[0] += Double(loss) * Double(n); sums[1] += Double(correct); sums[2] += Double(n)
+            let r = loss.forward(logits: logits, labels: UnsafeBufferPointer(start: labels, count: n), computeGradient: false)
+            sums[0] += r.loss * Double(n); sums[1] += Double(r.correct); sums[2] += Double(n)
             start += n
         }
-        try comm.allReduceSum(&sums)
+        try comm.allReduce(&sums)
         return Result(loss: sums[0] / max(sums[2], 1), accuracy: sums[1] / max(sums[2], 1), samples: Int(sums[2]))
     }
 }

@@ -8,9 +8,9 @@ import Tensor
 ///
 /// The LR grows exponentially from `startLR` to `endLR` over `steps` steps while training; the
 /// loss is smoothed by a bias-corrected exponential moving average and the test stops once it
-/// exceeds `divergeFactor` times its minimum. The suggested LR is the one where the smoothed loss
-/// falls fastest (steepest negative slope against log LR), capped at a tenth of the LR of the
-/// minimum — the usual reading of the curve.
+/// exceeds `divergeFactor` times its minimum. The suggested LR is a tenth of the LR at the
+/// smoothed loss's minimum: the minimum itself is already at the edge of stability (and the
+/// moving average reaches it late), so one decade below is the usual, robust reading of the curve.
 public enum LRFinder {
     public struct Point: Sendable { public var lr: Double; public var loss: Double; public var smoothed: Double }
 
@@ -25,7 +25,9 @@ public enum LRFinder {
         public var startLR = 1e-6
         public var endLR = 10.0
         public var steps = 200
-        public var smoothing = 0.98
+        /// Weight of the past in the moving average: a 10-step memory, short enough not to lag far
+        /// behind an LR that grows by a decade every ~30 steps.
+        public var smoothing = 0.9
         public var divergeFactor = 4.0
         public init() {}
     }
@@ -71,20 +73,9 @@ public enum LRFinder {
         return Result(points: points, suggested: suggested, minimumLR: minimumLR, diverged: diverged)
     }
 
-    /// The steepest descent of the smoothed curve (slope over a small window in log LR), no later
-    /// than the minimum, and at most a tenth of the minimum's LR.
+    /// A tenth of the LR at the smoothed loss's minimum, and that LR.
     public static func suggest(_ points: [Point]) -> (suggested: Double, minimumLR: Double) {
-        guard points.count >= 3 else { return (points.first?.lr ?? .nan, points.first?.lr ?? .nan) }
-        let minIndex = points.indices.min { points[$0].smoothed < points[$1].smoothed }!
-        let w = max(1, points.count / 50)
-        var bestSlope = 0.0, bestIndex = 0
-        // Skip the first steps, where the moving average still warms up.
-        for i in stride(from: min(5, minIndex), to: max(minIndex - w, 0), by: 1) where i + w < points.count {
-            let slope = (points[i + w].smoothed - points[i].smoothed) / (log(points[i + w].lr) - log(points[i].lr))
-            if slope < bestSlope { bestSlope = slope; bestIndex = i }
-        }
-        let minLR = points[minIndex].lr
-        let steep = bestSlope < 0 ? points[bestIndex].lr : minLR / 10
-        return (min(steep, minLR / 10), minLR)
+        guard let best = points.min(by: { $0.smoothed < $1.smoothed }) else { return (.nan, .nan) }
+        return (best.lr / 10, best.lr)
     }
 }

@@ -10,7 +10,7 @@ public enum LRFinderPlot {
         let top = max((r.points.first?.smoothed ?? 1) * 1.25, (best?.smoothed ?? 0) + 0.1)
         let panel = ChartPanel(
             title: "training loss while the learning rate grows",
-            subtitle: "lower is better; pick an LR on the steep descent, before the minimum",
+            subtitle: "lower is better; train at about a tenth of the LR where the loss bottoms out",
             xAxis: ChartAxis(label: "learning rate (log scale)", scale: .log10),
             yAxis: ChartAxis(label: "training loss", range: 0...top),
             series: [
@@ -23,7 +23,7 @@ public enum LRFinderPlot {
                 ChartMarker(x: r.minimumLR, y: best?.smoothed, label: String(format: "minimum at %.3g", r.minimumLR),
                             color: ChartColor.vermillion),
             ])
-        let note = SVGChart.Note(String(format: "Suggested learning rate: %.3g (steepest descent of the smoothed loss). "
+        let note = SVGChart.Note(String(format: "Suggested learning rate: %.3g (a tenth of the LR at the smoothed minimum). "
             + "%@", r.suggested, r.diverged ? "The loss diverged at the right end, as it should." :
             "The loss did not diverge: widen the sweep with --end-lr."), emphasized: true)
         return SVGChart(title: title, panels: [panel], notes: [note])

@@ -15,8 +15,8 @@ public enum StepBenchmark {
         public var computeSeconds: Double    // per step: data + forward + backward + update (median)
         public var commSeconds: Double       // per step: waiting for the allreduce after backward (median)
         public var stepSeconds: Double       // per step, wall (median of the slowest rank)
-        public var gflopsPerRank: Double     // achieved training FLOP/s per rank
-        public var flopsPerSample: Double    // forward + backward
+        public var gflopsPerRank: Double     // achieved FLOP/s of the matrix products per rank
+        public var flopsPerSample: Double    // matrix-product FLOPs of forward + backward
     }
 
     public static func run(config: TrainConfig, warmup: Int, steps: Int, threads: Int,
@@ -48,11 +48,14 @@ public enum StepBenchmark {
             compute.append(tm.data + tm.forward + tm.backward + tm.update)
             wait.append(tm.wait)
         }
+        // Count the products' FLOPs on rank 0 while every other rank waits in the barriers.
+        try comm.barrier()
+        let flops = comm.rank == 0 ? stepper.countMatrixFlops() / Double(config.batchSize) : 0
+        try comm.barrier()
         // The step is as slow as the slowest rank: take each step's maximum over ranks.
-        let slowest = try comm.allGatherVariable(stepTimes)
+        let slowest = try comm.allGather(stepTimes)
         let perStep = (0..<stepTimes.count).map { i in slowest.map { $0[i] }.max()! }
         let step = median(perStep)
-        let flops = model.trainingFlopsPerSample
         return Result(model: config.model, ranks: comm.size, batchSize: config.batchSize, threads: threads,
                       imagesPerSecond: Double(config.batchSize * comm.size) / step,
                       computeSeconds: median(compute), commSeconds: median(wait), stepSeconds: step,

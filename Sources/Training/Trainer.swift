@@ -125,7 +125,7 @@ public final class Trainer {
             // Without SyncBN every rank's running statistics saw only its own shards: average them so
             // evaluation and checkpoints use the statistics of all the data (DESIGN.md).
             if !config.syncBN && model.buffers.count > 0 {
-                try comm.allReduce(model.buffers.data, count: model.buffers.count, average: true)
+                try comm.allReduce(model.buffers.data, count: model.buffers.count, op: .average)
             }
             var m = EpochMetrics(epoch: epoch + 1, step: state.globalStep,
                                  trainLoss: epochLoss / max(epochSeen, 1), trainAcc: epochCorrect / max(epochSeen, 1),
@@ -150,12 +150,12 @@ public final class Trainer {
         }
         if stopped, let checkpoints {
             if !config.syncBN && model.buffers.count > 0 {
-                try comm.allReduce(model.buffers.data, count: model.buffers.count, average: true)
+                try comm.allReduce(model.buffers.data, count: model.buffers.count, op: .average)
             }
             summary.lastCheckpoint = try saveCheckpoint(checkpoints, model, optimizer, &state, data)
         }
         if let path = config.timelinePath, let timeline {
-            let all = try comm.allGatherVariable(timeline.packed())
+            let all = try comm.allGather(timeline.packed())
             if rank == 0 { try Timeline.write(ranks: all, to: path); log("timeline: \(path)") }
         }
         summary.globalStep = state.globalStep
@@ -178,7 +178,7 @@ public final class Trainer {
     private func saveCheckpoint(_ dir: CheckpointDirectory, _ model: Model, _ optimizer: any Optimizer,
                                 _ state: inout RunState, _ data: TrainingData) throws -> String? {
         state.dropoutRNG = model.dropoutRNG
-        let rngs = try comm.allGatherVariable(state.rngWords().map { Double(bitPattern: $0) })
+        let rngs = try comm.allGather(state.rngWords().map { Int64(bitPattern: $0) })
         var path: String? = nil
         var failure: String? = nil
         if rank == 0 {
@@ -186,7 +186,7 @@ public final class Trainer {
                 path = try dir.write(globalStep: state.globalStep) { tmp in
                     try Checkpoint.write(to: tmp, model: model, normalization: data.normalization,
                                          optimizer: optimizer, state: state,
-                                         rankRNGs: rngs.map { $0.map { UInt64(bitPattern: Int64($0.bitPattern)) } },
+                                         rankRNGs: rngs.map { $0.map { UInt64(bitPattern: $0) } },
                                          config: config, ranks: ranks)
                 }
                 log("checkpoint: \(path!)")
@@ -194,7 +194,7 @@ public final class Trainer {
         }
         // Rank 0's outcome decides for everybody (a failed save must stop all ranks, not one).
         var flag = [failure == nil ? 0.0 : 1.0]
-        try comm.allReduceSum(&flag)
+        try comm.allReduce(&flag)
         if flag[0] != 0 { throw TrainError.checkpoint(failure ?? "checkpoint failed on rank 0") }
         return path
     }

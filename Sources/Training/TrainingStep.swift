@@ -19,7 +19,7 @@ final class TrainingStep {
     private(set) var timing = Timing()
     private let batch: Tensor
     private let labels: UnsafeMutablePointer<Int32>
-    private let logitsGrad: Tensor
+    private let loss: SoftmaxCrossEntropy
     private var reduced = [Double](repeating: 0, count: 3)
 
     init(model: Model, optimizer: any Optimizer, comm: any Communicator, batchSize: Int,
@@ -29,7 +29,7 @@ final class TrainingStep {
                                       capBytes: bucketCapBytes, overlap: overlap)
         batch = Tensor(shape: [batchSize] + model.inputShape)
         labels = .allocate(capacity: batchSize)
-        logitsGrad = Tensor(shape: [batchSize, model.classes])
+        loss = SoftmaxCrossEntropy(classes: model.classes)
     }
 
     deinit { labels.deallocate() }
@@ -42,16 +42,14 @@ final class TrainingStep {
         batches.fill(indices: indices, rng: &rng, images: batch.data, labels: labels)
         var t1 = Clock.now(); timing.data += t1 - t0; timeline?.record("data", step: globalStep, from: t0, to: t1)
 
-        let logits = model.forward(batch, training: true)
-        let (loss, correct) = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, gradient: logitsGrad)
+        let result = forward()
         t0 = Clock.now(); timing.forward += t0 - t1; timeline?.record("forward", step: globalStep, from: t1, to: t0)
 
-        buckets.begin()
-        model.backward(outputGradient: logitsGrad, gradientReady: { [buckets] in buckets.gradientReady($0) })
+        model.backward(outputGradient: result.gradient, gradientReady: { [buckets] in buckets.gradientReady($0) })
         t1 = Clock.now(); timing.backward += t1 - t0; timeline?.record("backward", step: globalStep, from: t0, to: t1)
         try buckets.finish()
-        reduced[0] = Double(loss) * Double(batchSize); reduced[1] = Double(correct); reduced[2] = Double(batchSize)
-        try comm.allReduceSum(&reduced)
+        reduced[0] = result.loss * Double(batchSize); reduced[1] = Double(result.correct); reduced[2] = Double(batchSize)
+        try comm.allReduce(&reduced)
         t0 = Clock.now(); timing.wait += t0 - t1; timeline?.record("allreduce wait", step: globalStep, from: t1, to: t0)
 
         let outcome = Outcome(loss: reduced[0] / reduced[2], correct: reduced[1], samples: reduced[2])
@@ -69,4 +67,21 @@ final class TrainingStep {
     }
 
     func resetTiming() { timing = Timing() }
+
+    private func forward() -> SoftmaxCrossEntropy.Result {
+        let logits = model.forward(batch, training: true)
+        return loss.forward(logits: logits, labels: UnsafeBufferPointer(start: labels, count: batchSize))
+    }
+
+    /// Floating-point operations of one forward + backward of the current batch in matrix
+    /// products (the bulk of the work), counted on this thread alone: call it while no other rank
+    /// of this process computes.
+    func countMatrixFlops() -> Double {
+        GEMM.flopCounter = 0
+        let result = forward()
+        model.backward(outputGradient: result.gradient, gradientReady: nil)
+        let flops = GEMM.flopCounter ?? 0
+        GEMM.flopCounter = nil
+        return Double(flops)
+    }
 }

@@ -18,45 +18,51 @@ public struct AgreedFailure: CollectiveError {
 /// a world of one. The body runs once per rank with that rank's communicator.
 public enum World {
     /// Ranks of this launch as the environment tells before any MPI call (1 without mpirun).
-    public static var launchedRanks: Int { MPICommunicator.launchedSize ?? 1 }
+    public static var launchedRanks: Int { MPILaunchEnvironment.current?.size ?? 1 }
 
     /// Runs `body` on every rank; returns the process exit code after printing any error once.
+    /// `threads` (BLAS threads per rank) 0 keeps the default: cores / ranks on this node.
     public static func run(localRanks: Int, threads: Int, timeout: Double,
                            _ body: @escaping (any Communicator) throws -> Void) -> Int32 {
+        if threads > 0 { BLASRuntime.setThreads(threads) }
         if localRanks > 0 {
-            BLASRuntime.setThreads(threads > 0 ? threads : max(1, BLASRuntime.cores / localRanks))
+            // The ranks share this process's BLAS: split the cores between them.
+            if threads == 0 { BLASRuntime.setThreads(max(1, CPUInfo.current().cores / localRanks)) }
             do {
-                try InProcessWorld.run(size: localRanks, timeout: timeout) { comm in
+                try InProcessWorld.run(size: localRanks, timeoutSeconds: timeout) { comm in
                     do { try body(comm) } catch { report(error, rank: comm.rank); throw error }
                 }
                 return 0
             } catch { return 1 }
         }
-        if MPICommunicator.launchedSize != nil {
-            let comm: MPICommunicator
-            do { comm = try MPICommunicator.initialize(timeout: timeout) } catch {
-                report(error, rank: 0); return 1
-            }
-            BLASRuntime.setThreads(threads > 0 ? threads : max(1, BLASRuntime.cores / max(comm.localSize, 1)))
+        guard MPICommunicator.isLaunchedByMPIRun else {
             do {
-                try body(comm)
-                comm.finalize()
+                try InProcessWorld.run(size: 1, timeoutSeconds: timeout) { try body($0) }
                 return 0
-            } catch let e as CollectiveError {
-                report(e, rank: comm.rank)
-                comm.finalize()
-                return 1
-            } catch {
-                // Only this rank knows: take the job down so no peer waits forever.
-                report(error, rank: comm.rank)
-                comm.abort(message: "rank \(comm.rank) failed")
-            }
+            } catch { report(error, rank: 0); return 1 }
         }
-        BLASRuntime.setThreads(threads > 0 ? threads : BLASRuntime.cores)
+        let comm: MPICommunicator
         do {
-            try InProcessWorld.run(size: 1, timeout: timeout) { try body($0) }
+            comm = try MPICommunicator()
+            comm.timeoutSeconds = timeout
+        } catch {
+            report(error, rank: 0)
+            return 1
+        }
+        do {
+            try body(comm)
+            try comm.finalize()
             return 0
-        } catch { report(error, rank: 0); return 1 }
+        } catch let e as CollectiveError {
+            report(e, rank: comm.rank)
+            try? comm.finalize()
+            return 1
+        } catch {
+            // Only this rank knows: take the job down so no peer waits forever.
+            report(error, rank: comm.rank)
+            comm.abort(message: "ddp: rank \(comm.rank) failed; ending the job")
+            return 1
+        }
     }
 
     /// Runs `body` on every rank and agrees on the outcome: when any rank fails, all ranks throw
@@ -66,7 +72,7 @@ public enum World {
         do { result = .success(try body()) } catch { result = .failure(error) }
         var failed = 0.0
         if case .failure = result { failed = 1 }
-        let all = try comm.allGatherVariable([failed])
+        let all = try comm.allGather([failed])
         guard let first = all.firstIndex(where: { $0[0] != 0 }) else { return try result.get() }
         switch result {
         case .failure(let e as AgreedFailure): throw e
@@ -82,6 +88,12 @@ public enum World {
         switch error {
         case let e as AgreedFailure: show = e.printHere
         case is CollectiveError: show = rank == 0
+        case let e as CommunicatorError:
+            // A peer's failure surfaces here as its consequence; the failing rank tells the cause.
+            switch e {
+            case .aborted, .peerFailed: show = false
+            default: show = true
+            }
         default: show = true
         }
         guard show else { return }

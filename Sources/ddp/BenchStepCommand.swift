@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Tensor
 import Training
 
 struct BenchStep: ParsableCommand {
@@ -18,7 +19,7 @@ struct BenchStep: ParsableCommand {
         common.apply(to: &config)
         let code = World.run(localRanks: common.localRanks, threads: common.threads, timeout: 300) { comm in
             let r = try StepBenchmark.run(config: config, warmup: warmup, steps: steps,
-                                          threads: BLASRuntime.threads, comm: comm)
+                                          threads: BLASRuntime.status.threads, comm: comm)
             guard comm.rank == 0 else { return }
             if json {
                 print(JSONLine.object([

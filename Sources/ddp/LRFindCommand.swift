@@ -41,7 +41,7 @@ struct LRFind: ParsableCommand {
                 for (i, p) in r.points.enumerated() where i % stride == 0 {
                     print(String(format: "%9.2e  %8.4f  %8.4f", p.lr, p.loss, p.smoothed))
                 }
-                print(String(format: "suggested lr %.3g (steepest descent; loss minimum at lr %.3g)%@", r.suggested,
+                print(String(format: "suggested lr %.3g (a tenth of the lr at the loss minimum, %.3g)%@", r.suggested,
                              r.minimumLR, r.diverged ? ", loss diverged beyond it" : ""))
                 print("curve: \(output)")
             }
