@@ -4,8 +4,14 @@ import Layers
 
 /// `ddp eval`: a checkpoint's model on a test set, with the normalization it was trained with.
 public enum Evaluation {
+    /// With `logitsPath`, also writes the logits of every test sample (safetensors, "logits"
+    /// [N, classes], "labels" [N]) so other tools (PyTorch) can compare predictions; one rank only.
     public static func run(checkpoint: String, dataset: String?, dataDir: String?, batchSize: Int,
-                           comm: any Communicator) throws -> Evaluator.Result {
+                           logitsPath: String? = nil, comm: any Communicator) throws -> Evaluator.Result {
+        if logitsPath != nil && comm.size > 1 {
+            throw AgreedFailure(description: "--save-logits needs a single rank (it writes one file of all samples)",
+                                printHere: comm.rank == 0)
+        }
         let (model, info) = try World.agree(comm) { try Checkpoint.loadModel(checkpoint: checkpoint) }
         let name = dataset ?? info.dataset ?? "fashion-mnist"
         let test = try World.agree(comm) {
@@ -20,6 +26,15 @@ public enum Evaluation {
             Normalization.statistics(of: try DatasetLoader.load(name: name, dataDir: dataDir, split: .train))
         }
         let batches = try BatchAssembler(dataset: test, normalization: normalization)
-        return try Evaluator.evaluate(model: model, batches: batches, comm: comm, batchSize: batchSize)
+        var logits: [Float] = []
+        let result = try Evaluator.evaluate(model: model, batches: batches, comm: comm, batchSize: batchSize,
+                                            onLogits: logitsPath == nil ? nil : { logits += $0.buffer })
+        if let logitsPath {
+            try SafeTensors.write([
+                (name: "logits", entry: try SafeTensorEntry(floats: logits, shape: [test.count, info.classes])),
+                (name: "labels", entry: try SafeTensorEntry(int64s: test.labels.map { Int64($0) }, shape: [test.count])),
+            ], metadata: ["checkpoint": checkpoint, "dataset": name], to: logitsPath)
+        }
+        return result
     }
 }

@@ -8,8 +8,9 @@ import Tensor
 public enum Evaluator {
     public struct Result: Sendable { public var loss: Double; public var accuracy: Double; public var samples: Int }
 
+    /// `onLogits`, when given, sees every batch's logits [n, classes] in sample order.
     public static func evaluate(model: Model, batches: BatchAssembler, comm: any Communicator,
-                                batchSize: Int) throws -> Result {
+                                batchSize: Int, onLogits: ((Tensor) -> Void)? = nil) throws -> Result {
         let dataset = batches.dataset
         let range = DistributedSampler.evaluationRange(count: dataset.count, rank: comm.rank, ranks: comm.size)
         let batch = Tensor(shape: [batchSize, dataset.channels, dataset.height, dataset.width])
@@ -23,6 +24,7 @@ public enum Evaluator {
             batch.reshape([n, dataset.channels, dataset.height, dataset.width])
             batches.fill(range: start..<(start + n), images: batch.data, labels: labels)
             let logits = model.forward(batch, training: false)
+            onLogits?(logits)
             let r = loss.forward(logits: logits, labels: UnsafeBufferPointer(start: labels, count: n), computeGradient: false)
             sums[0] += r.loss * Double(n); sums[1] += Double(r.correct); sums[2] += Double(n)
             start += n

@@ -11,6 +11,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Directory with the dataset files.") var dataDir: String?
     @Option(help: "Evaluation batch size per rank.") var batchSize = 500
     @Option(help: "Run P ranks as threads in this process.") var localRanks = 0
+    @Option(help: "Also write every test sample's logits to this safetensors file (one rank).") var saveLogits: String?
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func validate() throws {
@@ -20,7 +21,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         let code = World.run(localRanks: localRanks, threads: 0, timeout: 300) { comm in
             let r = try Evaluation.run(checkpoint: checkpoint, dataset: dataset, dataDir: dataDir,
-                                       batchSize: batchSize, comm: comm)
+                                       batchSize: batchSize, logitsPath: saveLogits, comm: comm)
             guard comm.rank == 0 else { return }
             if json {
                 print("{\"test_loss\":\(r.loss),\"test_acc\":\(r.accuracy),\"samples\":\(r.samples)}")

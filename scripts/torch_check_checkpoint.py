@@ -1,0 +1,80 @@
+"""Loads a ddp checkpoint into the PyTorch twin of its model with strict=True and compares the
+logits PyTorch computes on the whole test set with the ones `ddp eval --save-logits` wrote.
+
+Usage: python3 scripts/torch_check_checkpoint.py CHECKPOINT_DIR LOGITS.safetensors
+Needs PyTorch (Debian's python3-torch); exits 0 with a SKIP line where it is not installed.
+The safetensors files are read with a few lines of json/struct below (the format is tiny), so the
+`safetensors` package is not needed either."""
+import gzip, json, os, struct, sys
+
+try:
+    import numpy as np
+    import torch
+    import torch.nn as nn
+except ImportError as e:  # the test suite must not need PyTorch
+    print(f"SKIP: PyTorch is not installed here ({e}); install python3-torch to run this check")
+    sys.exit(0)
+
+DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32, "U8": np.uint8}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    n, = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    base = 8 + n
+    tensors = {}
+    for name, h in header.items():
+        b, e = h["data_offsets"]
+        arr = np.frombuffer(data[base + b:base + e], dtype=DTYPES[h["dtype"]]).reshape(h["shape"])
+        tensors[name] = torch.from_numpy(arr.copy())
+    return tensors, meta
+
+
+def fmnist_cnn(classes):
+    def cbr(i, o): return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU()]
+    return nn.Sequential(*cbr(1, 32), *cbr(32, 32), nn.MaxPool2d(2), *cbr(32, 64), *cbr(64, 64), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.5),
+                         nn.Linear(128, classes))
+
+
+def idx(path):
+    with gzip.open(path) as f:
+        data = f.read()
+    nd = data[3]
+    dims = struct.unpack(">" + "I" * nd, data[4:4 + 4 * nd])
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * nd).reshape(dims)
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    ckpt, logits_path = sys.argv[1], sys.argv[2]
+    if os.path.islink(os.path.join(ckpt, "latest")):
+        ckpt = os.path.join(ckpt, os.readlink(os.path.join(ckpt, "latest")))
+    state, meta = read_safetensors(os.path.join(ckpt, "model.safetensors"))
+    if meta.get("spec") != "fmnist-cnn":
+        sys.exit(f"this check knows the PyTorch twin of fmnist-cnn only, not {meta.get('spec')!r}")
+    model = fmnist_cnn(int(meta["classes"]))
+    model.load_state_dict(state, strict=True)  # raises on any missing, unexpected or mis-shaped tensor
+    model.eval()
+    data_dir = "/usr/share/datasets/" + meta.get("dataset", "fashion-mnist")
+    x = torch.tensor(idx(f"{data_dir}/t10k-images-idx3-ubyte.gz"), dtype=torch.float64).unsqueeze(1) / 255.0
+    mean = float(meta["normalization_mean"]); std = float(meta["normalization_std"])
+    x = ((x - mean) / std).float()
+    with torch.no_grad():
+        ours = torch.cat([model(x[i:i + 1000]) for i in range(0, len(x), 1000)])
+    theirs, _ = read_safetensors(logits_path)
+    diff = (ours - theirs["logits"]).abs().max().item()
+    scale = theirs["logits"].abs().max().item()
+    agree = (ours.argmax(1) == theirs["logits"].argmax(1)).float().mean().item()
+    print(json.dumps({"check": "pytorch load_state_dict(strict=True)", "tensors": len(state),
+                      "max_abs_logit_diff": diff, "max_abs_logit": scale, "argmax_agreement": agree}))
+    if diff > 1e-3 * max(1.0, scale):
+        sys.exit(f"FAIL: logits differ by {diff} (scale {scale})")
+    print("PASS: PyTorch loads the checkpoint strictly and computes the same logits")
+
+
+main()
