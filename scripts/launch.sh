@@ -151,6 +151,7 @@ if [ $dry_run = 1 ]; then
     echo "${line% }"
     exit 0
 fi
+command -v mpirun >/dev/null || fail "mpirun not found (install openmpi-bin: scripts/setup.sh)"
 [ -n "$capacity" ] && [ "$ranks" -gt "$capacity" ] &&
     echo "launch.sh: $ranks ranks > $capacity $capacity_what: oversubscribing" >&2
 exec "${cmd[@]}"

@@ -29,6 +29,8 @@ commands=()   # each entry: one ddp command, words separated by the unit separat
 add_words() { local IFS=$'\x1f'; commands+=("$*"); }
 while [ $# -gt 0 ]; do
     case "$1" in
+        --hosts|--slots|--np|--timeout|--cmd)
+            [ $# -ge 2 ] || { echo "multihost_netns.sh: $1 needs a value" >&2; exit 2; } ;;&
         --hosts) hosts="$2"; shift 2 ;;
         --slots) slots="$2"; shift 2 ;;
         --np) np="$2"; shift 2 ;;
@@ -69,8 +71,9 @@ command -v mpicc >/dev/null || { echo "multihost_netns.sh: mpicc not found (libo
 
 # ---- set-up, with the tear-down guaranteed ---------------------------------------------------
 # One run at a time on this machine: the names and the subnet are fixed.
-exec 9> /run/lock/ddp-netns.lock
-flock -w 600 9 || { echo "multihost_netns.sh: another run holds /run/lock/ddp-netns.lock" >&2; exit 1; }
+lock=/run/lock/ddp-netns.lock; [ -d /run/lock ] || lock=/tmp/ddp-netns.lock
+exec 9> "$lock"
+flock -w 600 9 || { echo "multihost_netns.sh: another run holds $lock" >&2; exit 1; }
 work="$(mktemp -d /tmp/ddp-netns.XXXXXX)"
 child=""   # the running `timeout ... mpirun`, if any
 cleanup() {
@@ -92,8 +95,16 @@ trap 'exit 143' TERM
 "$netns/up.sh" "$hosts" --slots "$slots" --hostfile "$work/hostfile"
 for ((k = 0; k < hosts; k++)); do echo "$(netns_addr $k) slots=1"; done > "$work/hostfile1"
 
-launch=("$repo/scripts/launch.sh" --hostfile "$work/hostfile" --tcp --iface "$NETNS_CIDR"
-        --mca plm_rsh_agent "$netns/rsh-netns.sh")
+# Every namespace "host" believes it has all of this machine's cores, so no orted knows when the
+# ranks of all namespaces together outnumber the cores; busy-polling ranks then wait whole
+# scheduler time slices for each other. Tell them to yield, as mpirun does on a known overload.
+# set_opts P HOSTFILE: opts = launch.sh's options for P ranks on HOSTFILE's namespaces, over TCP.
+set_opts() {
+    local yield=0
+    [ "$1" -gt "$(nproc)" ] && yield=1
+    opts=(-n "$1" --hostfile "$2" --tcp --iface "$NETNS_CIDR" --mca plm_rsh_agent "$netns/rsh-netns.sh"
+          --mca mpi_yield_when_idle "$yield")
+}
 # bounded CMD...: CMD under `timeout`, run in the background and waited for, because bash runs
 # a signal trap only once the foreground command is done; `wait` returns at once on a signal.
 bounded() {
@@ -115,7 +126,8 @@ mpicc -O2 -o "$work/netns_check" "$netns/netns_check.c"
 echo "== $ranks ranks on $hosts namespaces ($slots each), btl tcp,self over $NETNS_CIDR"
 declare -a before
 for ((k = 0; k < hosts; k++)); do before[$k]="$(veth_bytes $k)"; done
-bounded "${launch[@]}" -n "$ranks" --program "$work/netns_check" > "$work/check.out" ||
+set_opts "$ranks" "$work/hostfile"
+bounded "$repo/scripts/launch.sh" "${opts[@]}" --program "$work/netns_check" > "$work/check.out" ||
     { cat "$work/check.out"; fail "check program failed or timed out (${limit}s)"; }
 cat "$work/check.out"
 
@@ -154,7 +166,7 @@ echo "ok: ranks in distinct namespaces, local sizes $slots, allreduce exact, tra
 
 # ---- 2. launch.sh's exports reach ranks on other hosts ---------------------------------------
 token="probe-$$-$RANDOM"
-DDP_NETNS_PROBE="$token" bounded "${launch[@]}" -n "$ranks" --program /bin/sh -- \
+DDP_NETNS_PROBE="$token" bounded "$repo/scripts/launch.sh" "${opts[@]}" --program /bin/sh -- \
     -c 'echo "$(hostname) $DDP_NETNS_PROBE"' > "$work/probe.out" || fail "env probe failed"
 [ "$(grep -c " $token\$" "$work/probe.out")" = "$ranks" ] ||
     { cat "$work/probe.out"; fail "DDP_* exported by launch.sh did not reach every rank"; }
@@ -165,9 +177,9 @@ peer="${DDP_PEERS_DIR:-$repo/../shared/peers}/mpi_allreduce_bw.c"
 if [ -f "$peer" ]; then
     mpicc -O2 -o "$work/mpi_allreduce_bw" "$peer"
     echo "== MPI_Allreduce bandwidth, $hosts ranks, one per namespace, TCP over veth+bridge"
-    bounded "$repo/scripts/launch.sh" --hostfile "$work/hostfile1" --tcp --iface "$NETNS_CIDR" \
-        --mca plm_rsh_agent "$netns/rsh-netns.sh" -n "$hosts" --program "$work/mpi_allreduce_bw" \
-        > "$work/bw.out" || { cat "$work/bw.out"; fail "bandwidth peer failed or timed out"; }
+    set_opts "$hosts" "$work/hostfile1"
+    bounded "$repo/scripts/launch.sh" "${opts[@]}" --program "$work/mpi_allreduce_bw" > "$work/bw.out" ||
+        { cat "$work/bw.out"; fail "bandwidth peer failed or timed out"; }
     cat "$work/bw.out"
     big="$(tail -n 1 "$work/bw.out")"
     echo "MPI_Allreduce over TCP between namespaces: $(json_field bytes "$big") bytes in $(json_field us "$big") us, busbw $(json_field busbw_GBps "$big") GB/s"
@@ -176,9 +188,11 @@ else
 fi
 
 # ---- 4. the caller's ddp commands ------------------------------------------------------------
+set_opts "$np" "$work/hostfile"
 for entry in "${commands[@]+"${commands[@]}"}"; do
     IFS=$'\x1f' read -ra args <<< "$entry"
     echo "== ddp ${args[*]}  ($np ranks on $hosts namespaces)"
-    bounded "${launch[@]}" -n "$np" -- "${args[@]}" || fail "ddp ${args[*]} failed or timed out (${limit}s)"
+    "$repo/scripts/launch.sh" "${opts[@]}" --dry-run -- "${args[@]}"
+    bounded "$repo/scripts/launch.sh" "${opts[@]}" -- "${args[@]}" || fail "ddp ${args[*]} failed or timed out (${limit}s)"
 done
 echo "multihost_netns: passed"
