@@ -12,6 +12,11 @@
 #                 --cmd "bench allreduce --json" -- train --epochs 1 --seed 1
 #                 DDP_NETNS_CMD (one command per line) adds more. Words of --cmd and
 #                 DDP_NETNS_CMD are split on blanks; the args after -- are passed verbatim.
+#   --compare "DDP ARGS"  run a ddp command across the namespaces and again on this host alone
+#                 (same ranks, shared memory), with @DIR@ in it replaced by a fresh directory
+#                 per run; then every model.safetensors under the two directories must be
+#                 byte-identical, e.g. --compare "train --max-steps 20 --checkpoint-dir @DIR@"
+#   DDP_NETNS_PROGRAM=PATH runs PATH instead of the release ddp for --cmd, -- and --compare
 #
 # Checks, always: every rank runs in the namespace its hostfile address belongs to (netns inode,
 # hostname, address), N*S ranks with S local ranks each, MPI_Allreduce of rank-dependent data is
@@ -24,18 +29,19 @@ repo="$(cd "$(dirname "$0")/../.." && pwd)"
 netns="$repo/scripts/netns"
 source "$netns/common.sh"
 
-hosts=2; slots=2; np=""; limit="${DDP_NETNS_TIMEOUT:-120}"
+hosts=2; slots=2; np=""; limit="${DDP_NETNS_TIMEOUT:-120}"; compare=()
 commands=()   # each entry: one ddp command, words separated by the unit separator \x1f
 add_words() { local IFS=$'\x1f'; commands+=("$*"); }
 while [ $# -gt 0 ]; do
     case "$1" in
-        --hosts|--slots|--np|--timeout|--cmd)
+        --hosts|--slots|--np|--timeout|--cmd|--compare)
             [ $# -ge 2 ] || { echo "multihost_netns.sh: $1 needs a value" >&2; exit 2; } ;;&
         --hosts) hosts="$2"; shift 2 ;;
         --slots) slots="$2"; shift 2 ;;
         --np) np="$2"; shift 2 ;;
         --timeout) limit="$2"; shift 2 ;;
         --cmd) read -ra words <<< "$2"; add_words "${words[@]}"; shift 2 ;;
+        --compare) read -ra compare <<< "$2"; shift 2 ;;
         --) shift; [ $# -gt 0 ] && add_words "$@"; set --; break ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "multihost_netns.sh: unknown argument '$1' (ddp arguments go after '--')" >&2; exit 2 ;;
@@ -189,10 +195,35 @@ fi
 
 # ---- 4. the caller's ddp commands ------------------------------------------------------------
 set_opts "$np" "$work/hostfile"
+program=()
+[ -n "${DDP_NETNS_PROGRAM:-}" ] && program=(--program "$DDP_NETNS_PROGRAM")
 for entry in "${commands[@]+"${commands[@]}"}"; do
     IFS=$'\x1f' read -ra args <<< "$entry"
     echo "== ddp ${args[*]}  ($np ranks on $hosts namespaces)"
-    "$repo/scripts/launch.sh" "${opts[@]}" --dry-run -- "${args[@]}"
-    bounded "$repo/scripts/launch.sh" "${opts[@]}" -- "${args[@]}" || fail "ddp ${args[*]} failed or timed out (${limit}s)"
+    "$repo/scripts/launch.sh" "${opts[@]}" "${program[@]+"${program[@]}"}" --dry-run -- "${args[@]}"
+    bounded "$repo/scripts/launch.sh" "${opts[@]}" "${program[@]+"${program[@]}"}" -- "${args[@]}" || fail "ddp ${args[*]} failed or timed out (${limit}s)"
 done
+# ---- 5. the same run across namespaces (TCP) and on one host (shared memory) ----------------
+if ((${#compare[@]})); then
+    echo "== ddp ${compare[*]}  ($np ranks across $hosts namespaces, then on this host alone)"
+    for where in netns local; do
+        mkdir -p "$work/$where"
+        args=("${compare[@]//@DIR@/$work/$where}")
+        if [ $where = netns ]; then
+            bounded "$repo/scripts/launch.sh" "${opts[@]}" "${program[@]+"${program[@]}"}" -- "${args[@]}" ||
+                fail "ddp ${args[*]} failed across namespaces"
+        else
+            bounded "$repo/scripts/launch.sh" -n "$np" "${program[@]+"${program[@]}"}" -- "${args[@]}" ||
+                fail "ddp ${args[*]} failed on one host"
+        fi
+    done
+    found=0
+    while IFS= read -r f; do
+        rel="${f#"$work/netns/"}"
+        cmp "$f" "$work/local/$rel" || fail "$rel differs between the namespace run and the one-host run"
+        echo "ok: $rel byte-identical across namespaces (TCP) and on one host (shared memory)"
+        found=$((found + 1))
+    done < <(find "$work/netns" -name model.safetensors | sort)
+    [ $found -gt 0 ] || fail "no model.safetensors under @DIR@ to compare (does the command write one there?)"
+fi
 echo "multihost_netns: passed"
