@@ -61,12 +61,12 @@ if [ -n "$hostfile" ]; then
         { sub(/#.*/, "") }
         NF == 0 { next }
         { n = 1
-          for (i = 2; i <= NF; i++) if ($i ~ /^slots=/) { v = substr($i, 7)
-              if (v !~ /^[0-9]+$/) { printf "%s:%d: slots must be a number, got \"%s\"\n", file, NR, v > "/dev/stderr"; bad = 1; exit }
-              n = v }
+          for (i = 2; i <= NF; i++) if ($i ~ /^slots=/) { n = substr($i, 7)
+              if (n !~ /^[0-9]+$/) { printf "error: hostfile %s, line %d: slots must be a number, got \"%s\"\n", file, NR, n; bad = 1; exit } }
           total += n; hosts++ }
-        END { if (bad) exit 1; if (hosts == 0) { printf "%s: no hosts listed\n", file > "/dev/stderr"; exit 1 }; print total }
-    ' "$hostfile")" || fail "invalid hostfile (expected lines 'HOST slots=N')"
+        END { if (bad) exit; if (hosts == 0) printf "error: hostfile %s lists no hosts (expected lines \"HOST slots=N\")\n", file; else print total }
+    ' "$hostfile")"
+    [[ "$capacity" != error:* ]] || fail "${capacity#error: }"
     capacity_what="slots in $hostfile"
 elif [ $in_slurm = 1 ]; then
     # SLURM_TASKS_PER_NODE looks like "2(x3),1": 2 tasks on each of 3 nodes, then 1.
@@ -104,10 +104,17 @@ if [ -z "$program" ]; then
         echo "launch.sh: $program missing; building (swift build -c release --product ddp)" >&2
         (cd "$repo" && swift build -c release --product ddp >&2)
     fi
-elif [ $dry_run = 0 ]; then
-    [ -x "$program" ] || fail "--program '$program' is not an executable file"
+else
+    # Ranks on other hosts start in the home directory: hand them an absolute path.
+    if [[ "$program" != */* ]]; then
+        resolved="$(command -v "$program" || true)"
+        [ -n "$resolved" ] || [ $dry_run = 1 ] || fail "--program '$program' is not on PATH"
+        program="${resolved:-$program}"
+    elif [[ "$program" != /* ]]; then
+        program="$PWD/$program"
+    fi
+    [ $dry_run = 1 ] || [ -x "$program" ] || fail "--program '$program' is not an executable file"
 fi
-if [[ "$program" != /* ]] && [[ "$program" == */* ]]; then program="$PWD/$program"; fi
 
 # ---- the mpirun command --------------------------------------------------------------------
 cmd=(mpirun -n "$ranks")
