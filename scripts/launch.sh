@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Starts ddp (or another MPI program) under OpenMPI's mpirun with the flags this project needs,
+# on this host, on the hosts of a hostfile, or in a SLURM allocation. See docs/CLUSTER.md.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+
+usage() {
+    cat <<'EOF'
+usage: scripts/launch.sh [-n P] [--hostfile FILE] [--iface NAME|CIDR] [--tcp] [--bind-to POLICY]
+                         [--mca KEY VALUE]... [--program PATH] [--dry-run] -- <ddp args>
+
+  -n P              number of ranks (default under SLURM: $SLURM_NTASKS; required otherwise)
+  --hostfile FILE   OpenMPI hostfile, lines "HOST slots=N" ('#' comments); the ddp binary
+                    must be at the same path on every host (shared file system)
+  --iface NAME|CIDR network for MPI traffic and mpirun's control channel, e.g. eth1 or
+                    10.1.0.0/16 (btl_tcp_if_include + oob_tcp_if_include)
+  --tcp             TCP between all ranks, also those on one host (btl tcp,self)
+  --bind-to POLICY  mpirun process binding (default none: each rank's BLAS threads need
+                    more than the one core mpirun would bind it to)
+  --mca KEY VALUE   extra MCA parameter for mpirun (repeatable; wins over launch.sh's own)
+  --program PATH    run PATH instead of ddp (e.g. an MPI check program)
+  --dry-run         print the mpirun command instead of running it
+
+Adds --oversubscribe when P exceeds the slots (hostfile / SLURM) or this host's cores,
+--allow-run-as-root when root, and exports OPENBLAS_*, OMP_NUM_THREADS and DDP_* to the
+ranks. Without OPENBLAS_NUM_THREADS each rank of ddp sets its BLAS threads to its node's
+cores / OMPI_COMM_WORLD_LOCAL_SIZE.
+EOF
+}
+fail() { echo "launch.sh: $*" >&2; echo "run 'scripts/launch.sh --help' for usage" >&2; exit 2; }
+is_count() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
+
+ranks=""; hostfile=""; iface=""; tcp=0; bind_to="none"; program=""; dry_run=0
+mca_keys=(); mca_values=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -h|--help) usage; exit 0 ;;
+        -n|-np) [ $# -ge 2 ] || fail "$1 needs a number of ranks"; ranks="$2"; shift 2 ;;
+        --hostfile) [ $# -ge 2 ] || fail "--hostfile needs a file"; hostfile="$2"; shift 2 ;;
+        --iface) [ $# -ge 2 ] || fail "--iface needs an interface name or CIDR subnet"; iface="$2"; shift 2 ;;
+        --tcp) tcp=1; shift ;;
+        --bind-to) [ $# -ge 2 ] || fail "--bind-to needs a policy (none, core, socket, ...)"; bind_to="$2"; shift 2 ;;
+        --mca) [ $# -ge 3 ] || fail "--mca needs KEY VALUE"; mca_keys+=("$2"); mca_values+=("$3"); shift 3 ;;
+        --program) [ $# -ge 2 ] || fail "--program needs a path"; program="$2"; shift 2 ;;
+        --dry-run) dry_run=1; shift ;;
+        --) shift; break ;;
+        *) fail "unknown option '$1' (ddp's own arguments go after '--')" ;;
+    esac
+done
+program_args=("$@")
+
+# ---- ranks and capacity (slots) ------------------------------------------------------------
+in_slurm=0; [ -n "${SLURM_JOB_ID:-}" ] && in_slurm=1
+capacity=""; capacity_what=""
+if [ -n "$hostfile" ]; then
+    [ -f "$hostfile" ] && [ -r "$hostfile" ] || fail "hostfile '$hostfile' does not exist or is not readable"
+    hostfile="$(cd "$(dirname "$hostfile")" && pwd)/$(basename "$hostfile")"
+    # A line without slots= gets the node's core count from mpirun; unknown here, so count it as
+    # one slot: at worst --oversubscribe is added needlessly, which only permits, never forces.
+    capacity="$(awk -v file="$hostfile" '
+        { sub(/#.*/, "") }
+        NF == 0 { next }
+        { n = 1
+          for (i = 2; i <= NF; i++) if ($i ~ /^slots=/) { n = substr($i, 7)
+              if (n !~ /^[0-9]+$/) { printf "error: hostfile %s, line %d: slots must be a number, got \"%s\"\n", file, NR, n; bad = 1; exit } }
+          total += n; hosts++ }
+        END { if (bad) exit; if (hosts == 0) printf "error: hostfile %s lists no hosts (expected lines \"HOST slots=N\")\n", file; else print total }
+    ' "$hostfile")"
+    [[ "$capacity" != error:* ]] || fail "${capacity#error: }"
+    capacity_what="slots in $hostfile"
+elif [ $in_slurm = 1 ]; then
+    # SLURM_TASKS_PER_NODE looks like "2(x3),1": 2 tasks on each of 3 nodes, then 1.
+    if [ -n "${SLURM_TASKS_PER_NODE:-}" ]; then
+        capacity=0
+        IFS=',' read -ra groups <<< "$SLURM_TASKS_PER_NODE"
+        for g in "${groups[@]}"; do
+            if [[ "$g" =~ ^([0-9]+)\(x([0-9]+)\)$ ]]; then capacity=$((capacity + BASH_REMATCH[1] * BASH_REMATCH[2]))
+            elif [[ "$g" =~ ^[0-9]+$ ]]; then capacity=$((capacity + g))
+            else fail "cannot read SLURM_TASKS_PER_NODE='$SLURM_TASKS_PER_NODE'"; fi
+        done
+    else
+        capacity="${SLURM_NTASKS:-}"
+    fi
+    capacity_what="tasks in SLURM job $SLURM_JOB_ID"
+else
+    capacity="$(nproc)"
+    capacity_what="cores on $(hostname)"
+fi
+if [ -z "$ranks" ]; then
+    if [ $in_slurm = 1 ] && [ -n "${SLURM_NTASKS:-}" ]; then ranks="$SLURM_NTASKS"
+    elif [ $in_slurm = 1 ] && [ -n "$capacity" ]; then ranks="$capacity"
+    else fail "-n P is required (number of ranks) outside a SLURM job"; fi
+fi
+is_count "$ranks" || fail "-n expects a positive number of ranks, got '$ranks'"
+
+# ---- the program ---------------------------------------------------------------------------
+if [ -z "$program" ]; then
+    if ! command -v swift >/dev/null; then
+        for d in /opt/swift/usr/bin /usr/share/swift/usr/bin; do [ -x "$d/swift" ] && PATH="$d:$PATH"; done
+    fi
+    command -v swift >/dev/null || fail "swift not found (needed to locate the ddp build); use --program PATH"
+    program="$(cd "$repo" && swift build -c release --show-bin-path)/ddp"
+    if [ ! -x "$program" ] && [ $dry_run = 0 ]; then
+        echo "launch.sh: $program missing; building (swift build -c release --product ddp)" >&2
+        (cd "$repo" && swift build -c release --product ddp >&2)
+    fi
+else
+    # Ranks on other hosts start in the home directory: hand them an absolute path.
+    if [[ "$program" != */* ]]; then
+        resolved="$(command -v "$program" || true)"
+        [ -n "$resolved" ] || [ $dry_run = 1 ] || fail "--program '$program' is not on PATH"
+        program="${resolved:-$program}"
+    elif [[ "$program" != /* ]]; then
+        program="$PWD/$program"
+    fi
+    [ $dry_run = 1 ] || [ -x "$program" ] || fail "--program '$program' is not an executable file"
+fi
+
+# ---- the mpirun command --------------------------------------------------------------------
+cmd=(mpirun -n "$ranks")
+[ -n "$hostfile" ] && cmd+=(--hostfile "$hostfile")
+[ -n "$capacity" ] && [ "$ranks" -gt "$capacity" ] && cmd+=(--oversubscribe)
+if [ "$(id -u)" = 0 ] && ! { [ "${OMPI_ALLOW_RUN_AS_ROOT:-}" = 1 ] && [ "${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-}" = 1 ]; }; then
+    cmd+=(--allow-run-as-root)
+fi
+cmd+=(--bind-to "$bind_to")
+
+# MCA parameters: launch.sh's defaults first, each dropped when the user gave the same key.
+mca() {
+    local k
+    for k in "${mca_keys[@]+"${mca_keys[@]}"}"; do [ "$k" = "$1" ] && return 0; done
+    cmd+=(--mca "$1" "$2")
+}
+# Containers usually forbid the cross-memory attach (ptrace) that vader's single copy uses.
+mca btl_vader_single_copy_mechanism none
+[ $tcp = 1 ] && mca btl tcp,self
+if [ -n "$iface" ]; then
+    mca btl_tcp_if_include "$iface"
+    mca oob_tcp_if_include "$iface"
+fi
+for i in "${!mca_keys[@]}"; do cmd+=(--mca "${mca_keys[$i]}" "${mca_values[$i]}"); done
+
+# Environment for the ranks: only what the user set explicitly (remote ranks do not inherit it).
+while IFS= read -r name; do
+    cmd+=(-x "$name")
+done < <(compgen -e | grep -E '^(OPENBLAS_[A-Z_]+|OMP_NUM_THREADS|DDP_[A-Z0-9_]+)$' | sort)
+
+cmd+=("$program" "${program_args[@]+"${program_args[@]}"}")
+
+if [ $dry_run = 1 ]; then
+    # Shell-quoted only where needed, so the line reads like what one would type (and tests can
+    # grep it): "--mca btl tcp,self" rather than printf %q's "tcp\,self".
+    line=""
+    for word in "${cmd[@]}"; do
+        if [[ "$word" =~ ^[A-Za-z0-9_./,:=+@%^-]+$ ]]; then line+="$word "
+        else line+="'${word//\'/\'\\\'\'}' "; fi
+    done
+    echo "${line% }"
+    exit 0
+fi
+command -v mpirun >/dev/null || fail "mpirun not found (install openmpi-bin: scripts/setup.sh)"
+[ -n "$capacity" ] && [ "$ranks" -gt "$capacity" ] &&
+    echo "launch.sh: $ranks ranks > $capacity $capacity_what: oversubscribing" >&2
+exec "${cmd[@]}"

@@ -1,0 +1,24 @@
+# Shared names and addresses of the namespace "cluster" (sourced by up.sh, down.sh, rsh-netns.sh).
+# Override through the environment to run beside another copy or when 10.77.0.0/24 is taken.
+#
+#   root ns: bridge $NETNS_BRIDGE, address $NETNS_NET.254   <- mpirun (the HNP) runs here
+#     |-- veth ${NETNS_PREFIX}0-v  ==  ddp0 in ns ${NETNS_PREFIX}0, address $NETNS_NET.1
+#     |-- veth ${NETNS_PREFIX}1-v  ==  ddp0 in ns ${NETNS_PREFIX}1, address $NETNS_NET.2
+#     ...
+# Host i of the hostfile is the address $NETNS_NET.(i+1); rsh-netns.sh maps it back to its namespace.
+NETNS_PREFIX="${DDP_NETNS_PREFIX:-ddp-h}"     # namespaces ddp-h0, ddp-h1, ...
+NETNS_BRIDGE="${DDP_NETNS_BRIDGE:-ddp-br}"
+NETNS_NET="${DDP_NETNS_NET:-10.77.0}"         # first three octets of the /24
+NETNS_IFACE="ddp0"                            # the interface's name inside every namespace
+NETNS_ROOT_ADDR="$NETNS_NET.254"
+NETNS_CIDR="$NETNS_NET.0/24"
+
+# netns_name I / netns_addr I / netns_veth I: the namespace, address and root-side veth of host I.
+netns_name() { echo "$NETNS_PREFIX$1"; }
+netns_addr() { echo "$NETNS_NET.$(($1 + 1))"; }
+netns_veth() { echo "$NETNS_PREFIX$1-v"; }
+
+# netns_list: the namespaces of this cluster that exist now, one per line.
+netns_list() {
+    ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${NETNS_PREFIX}[0-9]+\$" || true
+}
