@@ -14,7 +14,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var epochs = 10
     /// Per rank; the global batch is batchSize x ranks.
     public var batchSize = 64
-    public var lr = 0.05
+    public var lr = 0.1
     /// Horovod's rule: multiply `lr` by the number of ranks (the global batch grows with them).
     public var scaleLR = false
     public var optimizer = OptimizerKind.sgd

@@ -47,7 +47,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var common: ModelDataOptions
     @Option(help: "Epochs to train.") var epochs = 10
-    @Option(help: "Peak learning rate.") var lr = 0.05
+    @Option(help: "Peak learning rate (the top of the schedule).") var lr = 0.1
     @Flag(help: "Multiply --lr by the number of ranks (Horovod's linear scaling rule).") var scaleLr = false
     @Option(help: "Optimizer: sgd or adam.") var optimizer = "sgd"
     @Option(help: "SGD momentum (cycled 0.95->0.85->0.95 by the onecycle schedule).") var momentum = 0.9
