@@ -16,6 +16,7 @@ public final class MaxPool2d: Layer {
     /// Per output element, the index of the chosen input element within its (channel, image) plane.
     private let argmax = ScratchBuffer<Int32>(zero: 0)
     private var lastBatch = 0
+    private var frozen = false
 
     /// Throws when the input is not a feature map or is smaller than the window.
     public init(name: String, input: FeatureShape, kernelSize: Int, stride: Int? = nil) throws {
@@ -51,6 +52,12 @@ public final class MaxPool2d: Layer {
         let idx = argmax.reserve(planes * ohw)
         let k = kernelSize, s = stride, w = width, ow = outWidth, oh = outHeight
         let x = input.data, out = y.data
+        if frozen {
+            for p in 0..<planes {
+                for o in 0..<ohw { out[p &* ohw &+ o] = x[p &* hw &+ Int(idx[p &* ohw &+ o])] }
+            }
+            return y
+        }
         for p in 0..<planes {
             let src = x + p &* hw, dst = out + p &* ohw, arg = idx + p &* ohw
             for oy in 0..<oh {
@@ -83,6 +90,8 @@ public final class MaxPool2d: Layer {
             for i in 0..<ohw { dst[Int(arg[i])] += src[i] }
         }
     }
+
+    public func freezeKinks(_ frozen: Bool) { self.frozen = frozen }
 
     public var kinkSignature: UInt64 {
         let n = channels * lastBatch * outHeight * outWidth
