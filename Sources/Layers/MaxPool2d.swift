@@ -58,6 +58,10 @@ public final class MaxPool2d: Layer {
             }
             return y
         }
+        if k == 2 && s == 2 {
+            forward2x2(x, out, idx, planes: planes)
+            return y
+        }
         for p in 0..<planes {
             let src = x + p &* hw, dst = out + p &* ohw, arg = idx + p &* ohw
             for oy in 0..<oh {
@@ -77,6 +81,29 @@ public final class MaxPool2d: Layer {
             }
         }
         return y
+    }
+
+    /// The common 2x2 stride-2 window, unrolled: the same choices as the general loop (first
+    /// maximum in row-major window order, NaN wins).
+    private func forward2x2(_ x: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                            _ idx: UnsafeMutablePointer<Int32>, planes: Int) {
+        let w = width, ow = outWidth, oh = outHeight, hw = height * width, ohw = outHeight * outWidth
+        for p in 0..<planes {
+            let src = x + p &* hw, dst = out + p &* ohw, arg = idx + p &* ohw
+            for oy in 0..<oh {
+                let top = (2 &* oy) &* w
+                for ox in 0..<ow {
+                    let i0 = top &+ 2 &* ox, i1 = i0 &+ 1, i2 = i0 &+ w, i3 = i2 &+ 1
+                    var best = i0, bestValue = src[i0]
+                    let v1 = src[i1], v2 = src[i2], v3 = src[i3]
+                    if v1 > bestValue || v1.isNaN { bestValue = v1; best = i1 }
+                    if v2 > bestValue || v2.isNaN { bestValue = v2; best = i2 }
+                    if v3 > bestValue || v3.isNaN { bestValue = v3; best = i3 }
+                    dst[oy &* ow &+ ox] = bestValue
+                    arg[oy &* ow &+ ox] = Int32(truncatingIfNeeded: best)
+                }
+            }
+        }
     }
 
     public func backward(_ outputGradient: Tensor, inputGradient: Tensor?) {
