@@ -131,6 +131,11 @@ public final class BasicBlock: Layer {
         }
     }
 
+    public func freezeKinks(_ frozen: Bool) {
+        bn1.freezeKinks(frozen)
+        bn2.freezeKinks(frozen)
+    }
+
     public var kinkSignature: UInt64 {
         guard let out = lastOutput else { return 0 }
         return hashCombine(bn1.kinkSignature, positivePatternHash(out.data, count: out.count))

@@ -45,6 +45,8 @@ public final class BatchNorm2d: Layer {
     private let reduction: UnsafeMutablePointer<Float>
     private var lastInput: Tensor?, lastOutput: Tensor?
     private var lastTraining = false
+    /// The ReLU pattern of the last output while kinks are frozen.
+    private var frozenPattern: [Bool]?
     /// Values per channel behind the last forward's statistics (all ranks when synchronized).
     private var lastCount = 0.0
 
@@ -106,6 +108,10 @@ public final class BatchNorm2d: Layer {
             lastCount = Double(m)
         }
         let out = y.data, r = residual?.data
+        if relu, let frozenPattern {
+            normalizeWithPattern(x, out, residual: r, count: m, pattern: frozenPattern)
+            return y
+        }
         for c in 0..<channels {
             let a = weight.data[c] * invStd[c]
             let b = bias.data[c] - mean[c] * a
@@ -125,6 +131,20 @@ public final class BatchNorm2d: Layer {
             }
         }
         return y
+    }
+
+    /// The normalization pass with a frozen ReLU pattern instead of the sign test.
+    private func normalizeWithPattern(_ x: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                      residual r: UnsafeMutablePointer<Float>?, count m: Int, pattern: [Bool]) {
+        for c in 0..<channels {
+            let a = weight.data[c] * invStd[c]
+            let b = bias.data[c] - mean[c] * a
+            scale[c] = a
+            for i in (c * m)..<((c + 1) * m) {
+                let v = x[i] * a + b + (r?[i] ?? 0)
+                out[i] = pattern[i] ? v : 0
+            }
+        }
     }
 
     /// Batch mean and biased variance (local or across ranks), running-statistics update.
@@ -205,6 +225,10 @@ public final class BatchNorm2d: Layer {
                 for i in 0..<m { d[i] = a * g[i] + k1 * xs[i] + shift }
             }
         }
+    }
+
+    public func freezeKinks(_ frozen: Bool) {
+        frozenPattern = frozen ? lastOutput.map { positivePattern($0.data, count: $0.count) } : nil
     }
 
     public var kinkSignature: UInt64 {

@@ -5,12 +5,17 @@ import Tensor
 ///
 /// y[o, n, p] = sum_{c,i,j} w[o, c, i, j] * x[c, n, p*s - pad + (i, j)] + b[o]
 ///
-/// Forward is one im2col over the whole batch (columns `[C*k*k, N*OH*OW]`, image n's pixels at
-/// column offset n*OH*OW) and ONE GEMM `W[out, C*k*k] x columns`, which lands directly in the
-/// channel-major output `[out, N, OH, OW]`. A 1x1, stride-1, unpadded convolution skips im2col:
-/// its channel-major input already is the column matrix. Backward recomputes the columns into
-/// the shared workspace (cheaper in memory than keeping one column matrix per layer), then
-/// dW = dY x columns^T (one GEMM), db = row sums of dY, and dX = col2im(W^T x dY) (one GEMM).
+/// Forward is im2col (columns `[C*k*k, pixels]`, the images' pixels side by side) and a GEMM
+/// `W[out, C*k*k] x columns`, which lands directly in the channel-major output
+/// `[out, N, OH, OW]` (image n at column n*OH*OW of each row, no transpose). The batch is cut
+/// into blocks of images whose columns fit `columnBudget` (one GEMM per block, the whole batch
+/// in one when it fits): for 3x3 the columns are 9x the input, and built block by block they
+/// are still in cache when the GEMM reads them. A 1x1, stride-1, unpadded convolution skips
+/// im2col: its channel-major input already is the column matrix (one GEMM).
+///
+/// Backward rebuilds each block's columns in the shared workspace (instead of keeping a column
+/// matrix per layer: memory), then dW += dY_block x columns^T, dcolumns = W^T x dY_block (in the
+/// same scratch) and col2im into dX; db = row sums of dY.
 /// Weights `[out, in, k, k]` start Kaiming-normal (fan_in = in*k*k), the bias at zero.
 public final class Conv2d: Layer {
     public let name: String
@@ -28,6 +33,13 @@ public final class Conv2d: Layer {
     private var context: LayerContext!
     private let output = ActivationBuffer()
     private var lastInput: Tensor?
+    /// Floats of im2col columns worked on at once. The column matrix of a whole batch is many
+    /// times the input (9x for 3x3) and far larger than the caches; in blocks of images that
+    /// fit in L2 each block is written by im2col and read by the GEMMs while still cached.
+    /// `Int.max` gives one GEMM over the whole batch.
+    public var columnBudget = Conv2d.defaultColumnBudget
+    /// 2 MiB of columns: half the 4 MiB L2 this was measured on (see `columnBudget`).
+    public static let defaultColumnBudget = 1 << 19
 
     /// Throws when the input is not a feature map or the window does not fit it.
     public init(name: String, input: FeatureShape, outChannels: Int, kernelSize: Int,
@@ -73,35 +85,33 @@ public final class Conv2d: Layer {
     /// Rows of the column matrix: one per (input channel, kernel row, kernel column).
     private var patchSize: Int { inChannels * kernelSize * kernelSize }
 
-    /// Fills the column matrix `[C*k*k, N*OH*OW]` of a channel-major batch.
-    private func im2col(_ x: UnsafePointer<Float>, batch: Int, into columns: UnsafeMutablePointer<Float>) {
-        let hw = plane.height * plane.width, ohw = plane.outPixels
-        let wide = batch * ohw, kk = kernelSize * kernelSize
-        for c in 0..<inChannels {
-            let rows = columns + c &* kk &* wide
-            for n in 0..<batch {
-                Im2Col.im2col(image: x + (c &* batch &+ n) &* hw, geometry: plane,
-                              columns: rows + n &* ohw, columnStride: wide)
-            }
-        }
+    /// Images per column block: as many as fit in `columnBudget` floats, at least one.
+    private func imagesPerBlock(batch: Int) -> Int {
+        max(1, min(batch, columnBudget / max(1, patchSize * plane.outPixels)))
     }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let batch = input.shape[1]
         let y = output.tensor(batch: batch, shape: outputShape)
         lastInput = input
-        let wide = batch * plane.outPixels
-        let columns: UnsafePointer<Float>
+        let ohw = plane.outPixels, wide = batch * ohw
         if isPointwise {
-            columns = UnsafePointer(input.data)
+            // y[out, N*HW] = W[out, C] x x[C, N*HW]: the input is its own column matrix.
+            GEMM.multiply(transposeA: false, transposeB: false, m: outChannels, n: wide, k: patchSize,
+                          a: weight.data, lda: patchSize, b: input.data, ldb: wide, beta: 0, c: y.data, ldc: wide)
         } else {
-            let scratch = context.workspace.floats(.columns, count: patchSize * wide)
-            im2col(input.data, batch: batch, into: scratch)
-            columns = UnsafePointer(scratch)
+            let block = imagesPerBlock(batch: batch)
+            let columns = context.workspace.floats(.columns, count: patchSize * block * ohw)
+            for first in Swift.stride(from: 0, to: batch, by: block) {
+                let count = min(block, batch - first), n = count * ohw
+                ChannelMajorIm2Col.im2col(input: input.data, channels: inChannels, batch: batch, first: first, count: count,
+                                          geometry: plane, columns: columns)
+                // y[out, block pixels] = W[out, C*k*k] x columns[C*k*k, block pixels]
+                GEMM.multiply(transposeA: false, transposeB: false, m: outChannels, n: n, k: patchSize,
+                              a: weight.data, lda: patchSize, b: columns, ldb: n, beta: 0,
+                              c: y.data + first &* ohw, ldc: wide)
+            }
         }
-        // y[out, N*OHW] = W[out, C*k*k] x columns[C*k*k, N*OHW]
-        GEMM.multiply(transposeA: false, transposeB: false, m: outChannels, n: wide, k: patchSize,
-                      a: weight.data, lda: patchSize, b: columns, ldb: wide, beta: 0, c: y.data, ldc: wide)
         if let bias {
             let b = bias.data, out = y.data
             for o in 0..<outChannels {
@@ -122,43 +132,42 @@ public final class Conv2d: Layer {
     func backward(_ outputGradient: Tensor, inputGradient: Tensor?, accumulate: Bool) {
         guard let input = lastInput else { preconditionFailure("\(name): backward before forward") }
         let batch = input.shape[1]
-        let wide = batch * plane.outPixels
+        let ohw = plane.outPixels, wide = batch * ohw
         let dy = UnsafePointer(outputGradient.data)
-        let columns: UnsafeMutablePointer<Float>
-        if isPointwise {
-            columns = input.data
-        } else {
-            columns = context.workspace.floats(.columns, count: patchSize * wide)
-            im2col(input.data, batch: batch, into: columns)
-        }
-        // dW[out, C*k*k] = dY[out, N*OHW] x columns^T
-        GEMM.multiply(transposeA: false, transposeB: true, m: outChannels, n: patchSize, k: wide,
-                      a: dy, lda: wide, b: columns, ldb: wide, beta: 0, c: weightGradient.data, ldc: patchSize)
         if let biasGradient {
             for o in 0..<outChannels {
                 biasGradient.data[o] = Float(Elementwise.sum(dy + o &* wide, count: wide))
             }
         }
-        guard let inputGradient else { return }
         if isPointwise {
-            // dX[C, N*HW] = W^T x dY, straight into the input gradient.
-            GEMM.multiply(transposeA: true, transposeB: false, m: inChannels, n: wide, k: outChannels,
-                          a: weight.data, lda: inChannels, b: dy, ldb: wide,
-                          beta: accumulate ? 1 : 0, c: inputGradient.data, ldc: wide)
+            // dW[out, C] = dY[out, N*HW] x X[C, N*HW]^T; dX[C, N*HW] = W^T x dY.
+            GEMM.multiply(transposeA: false, transposeB: true, m: outChannels, n: patchSize, k: wide,
+                          a: dy, lda: wide, b: input.data, ldb: wide, beta: 0, c: weightGradient.data, ldc: patchSize)
+            if let inputGradient {
+                GEMM.multiply(transposeA: true, transposeB: false, m: inChannels, n: wide, k: outChannels,
+                              a: weight.data, lda: inChannels, b: dy, ldb: wide,
+                              beta: accumulate ? 1 : 0, c: inputGradient.data, ldc: wide)
+            }
             return
         }
-        // dcolumns[C*k*k, N*OHW] = W^T x dY, reusing the column scratch (dW no longer needs it).
-        GEMM.multiply(transposeA: true, transposeB: false, m: patchSize, n: wide, k: outChannels,
-                      a: weight.data, lda: patchSize, b: dy, ldb: wide, beta: 0, c: columns, ldc: wide)
-        if !accumulate { inputGradient.fill(0) }
-        let hw = plane.height * plane.width, ohw = plane.outPixels, kk = kernelSize * kernelSize
-        let dx = inputGradient.data
-        for c in 0..<inChannels {
-            let rows = UnsafePointer(columns + c &* kk &* wide)
-            for n in 0..<batch {
-                Im2Col.col2im(columns: rows + n &* ohw, columnStride: wide, geometry: plane,
-                              image: dx + (c &* batch &+ n) &* hw)
-            }
+        if let inputGradient, !accumulate { inputGradient.fill(0) }
+        let block = imagesPerBlock(batch: batch)
+        let columns = context.workspace.floats(.columns, count: patchSize * block * ohw)
+        for first in Swift.stride(from: 0, to: batch, by: block) {
+            let count = min(block, batch - first), n = count * ohw
+            let dyBlock = dy + first &* ohw
+            ChannelMajorIm2Col.im2col(input: input.data, channels: inChannels, batch: batch, first: first, count: count,
+                                      geometry: plane, columns: columns)
+            // dW[out, C*k*k] (+)= dY[out, block pixels] x columns^T
+            GEMM.multiply(transposeA: false, transposeB: true, m: outChannels, n: patchSize, k: n,
+                          a: dyBlock, lda: wide, b: columns, ldb: n, beta: first == 0 ? 0 : 1,
+                          c: weightGradient.data, ldc: patchSize)
+            guard let inputGradient else { continue }
+            // dcolumns[C*k*k, block pixels] = W^T x dY, in the column scratch (dW is done with it).
+            GEMM.multiply(transposeA: true, transposeB: false, m: patchSize, n: n, k: outChannels,
+                          a: weight.data, lda: patchSize, b: dyBlock, ldb: wide, beta: 0, c: columns, ldc: n)
+            ChannelMajorIm2Col.col2im(columns: columns, channels: inChannels, batch: batch, first: first, count: count,
+                                      geometry: plane, input: inputGradient.data)
         }
     }
 }

@@ -3,25 +3,38 @@ import Tensor
 /// Settings of a finite-difference gradient check.
 ///
 /// Per-coordinate checks (layers, the loss) use central differences with step `step` on one
-/// input or parameter element at a time; whole-model checks perturb one parameter tensor at a
-/// time along random unit directions with step `directionalStep`. Forward passes run in Float32;
-/// the objective is accumulated in Double. The error of a coordinate is
-/// |analytic - numeric| / max(|analytic|, |numeric|, floor * s), where s is the largest
-/// |analytic| entry of that tensor (the norm of its gradient for directions): entries far below
-/// their tensor's scale are judged against that scale, not against their own rounding noise.
+/// input or parameter element at a time; the error of a coordinate is
+/// |analytic - numeric| / max(|analytic|, |numeric|, floor * s), s the largest |analytic| entry
+/// of that tensor. The floor is there because forward passes run in Float32 (the objective is
+/// summed in Double): a step moves every output a layer's batch statistics touch, so the
+/// difference carries rounding noise of about 1e-3 * s at step 1e-2 (measured on residual blocks
+/// at 28x28; it falls as 1/step), which would swamp the relative error of small entries. Entries
+/// above floor * s are held to the full relative tolerance, and half of the checked coordinates
+/// are the largest ones.
+///
+/// Whole-model checks move each parameter tensor along a unit direction (the gradient itself,
+/// then the gradient on random halves of the tensor) by `directionalStep` and compare the change
+/// of the loss with the directional derivative, relative error without floor. Kinks are frozen
+/// there (see `GradientCheck`), so the loss is smooth along the direction and Richardson
+/// extrapolation of the differences at step s and s/2 removes the s^2 curvature term; that allows
+/// a step large enough to keep Float32 noise (~ 1/s) small. Measured at s = 1e-2: below 2e-3 on
+/// the presets and a 12x12 test net (a plain difference gives 1e-2 there: curvature at 1e-2,
+/// noise at 1e-3).
 public struct GradientCheckOptions: Sendable {
     /// Central-difference step for single coordinates (inputs and weights are O(1)).
     public var step: Float = 1e-2
-    /// Step along a unit direction for whole-model checks (smaller: many ReLUs sit in the way).
-    public var directionalStep: Float = 1e-3
+    /// Step along a unit direction for whole-model checks (Richardson over this and half of it).
+    public var directionalStep: Float = 1e-2
     /// Largest acceptable relative error.
     public var tolerance: Double = 1e-2
-    /// Fraction of the tensor's gradient scale below which errors count as absolute.
-    public var floor: Double = 1e-3
+    /// Fraction of the tensor's largest gradient entry below which errors count as absolute.
+    public var floor: Double = 0.1
     /// Coordinates checked per tensor (all of them when the tensor is smaller).
     public var maxCoordinates: Int = 48
-    /// Random directions per parameter tensor in whole-model checks.
+    /// Directions per parameter tensor in whole-model checks (the gradient, then random halves of it).
     public var directions: Int = 2
+    /// Parameter tensors checked in whole-model checks, evenly spread over the model (nil: all).
+    public var maxTensors: Int?
 
     public init() {}
 }
@@ -57,8 +70,14 @@ public struct GradientCheckRow: Sendable, Equatable {
 /// generator is rewound before every forward; BN running statistics and counters are restored
 /// afterwards, so a check leaves the model as it found it. A difference whose +step or -step
 /// forward changes a layer's `kinkSignature` (a ReLU unit or max-pool choice flipped) is skipped
-/// and counted. Whole models are checked through the loss: every parameter tensor along random
-/// directions, the step shrunk (up to 3 times by 4) until no kink flips.
+/// and counted; more candidates are tried so that up to `maxCoordinates` per tensor are compared.
+/// Whole models are checked through the loss, every parameter tensor along gradient directions.
+/// There, skipping does not work: in a deep net with batch norm every direction flips some of
+/// the many ReLU units, and each flip bends the difference quotient by O(step) (measured: 2-5%
+/// error on resnet20 at steps 1e-3..1e-2, shrinking with the step). So the model's kinks are
+/// frozen instead (`Layer.freezeKinks`): the perturbed forwards reuse the base forward's ReLU
+/// patterns and max-pool choices, a function that is smooth around the base point and has the
+/// same derivative there, which is what backward computes.
 public enum GradientCheck {
     /// Checks one unbound layer on a random batch: binds it to fresh storage initialized from
     /// `seed`, draws an input (standard normal unless given, memory order of `inputShape`).
@@ -102,7 +121,7 @@ public enum GradientCheck {
         let probe = Tensor(shape: logits.shape)
         var worst = 0.0, checked = 0
         let scale = analytic.map { abs(Double($0)) }.max() ?? 0
-        for i in sampleIndices(count: logits.count, limit: options.maxCoordinates, rng: &rng) {
+        for i in candidates(analytic, limit: options.maxCoordinates, rng: &rng).prefix(options.maxCoordinates) {
             probe.copy(from: logits)
             let (up, down) = (logits[i] + options.step, logits[i] - options.step)
             probe[i] = up
@@ -118,7 +137,7 @@ public enum GradientCheck {
     }
 
     /// Checks the whole model's parameter gradients through the loss on a random batch: each
-    /// parameter tensor along `options.directions` random unit directions.
+    /// parameter tensor along `options.directions` unit directions (see `GradientCheckOptions`).
     public static func checkModel(_ model: Model, batch: Int, seed: UInt64,
                                   options: GradientCheckOptions = GradientCheckOptions()) -> GradientCheckRow {
         var rng = SeededRNG(seed: seed)
@@ -128,58 +147,60 @@ public enum GradientCheck {
         let saved = SavedState(model.store)
         defer { saved.restore(model.store) }
 
-        func evaluate() -> (Double, UInt64) {
+        func evaluate() -> Double {
             saved.restore(model.store)
             let logits = model.forward(input, training: true)
-            let value = loss.forward(logits: logits, labels: labels, computeGradient: false).loss
-            return (value, model.layers.reduce(0xcbf2_9ce4_8422_2325) { hashCombine($0, $1.kinkSignature) })
+            return loss.forward(logits: logits, labels: labels, computeGradient: false).loss
         }
         saved.restore(model.store)
         let logits = model.forward(input, training: true)
-        let base = model.layers.reduce(0xcbf2_9ce4_8422_2325) { hashCombine($0, $1.kinkSignature) }
         model.backward(outputGradient: loss.forward(logits: logits, labels: labels).gradient)
         let analytic = model.gradients.array
+        model.layers.forEach { $0.freezeKinks(true) }
+        defer { model.layers.forEach { $0.freezeKinks(false) } }
 
-        var worst = 0.0, checked = 0, skipped = 0
-        for i in model.layers.indices {
-            for (_, value, _) in model.store.parameterViews(ofLayer: i) {
+        var worst = 0.0, checked = 0
+        let tensors = model.layers.indices.flatMap { model.store.parameterViews(ofLayer: $0) }
+        let chosen = options.maxTensors.map { limit in
+            (0..<min(limit, tensors.count)).map { $0 * tensors.count / min(limit, tensors.count) }
+        } ?? Array(tensors.indices)
+        do {
+            for (_, value, _) in chosen.map({ tensors[$0] }) {
                 let offset = value.data - model.parameters.data
                 let original = value.array
                 let g = analytic[offset ..< offset + value.count].map(Double.init)
-                let gradientNorm = g.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                for _ in 0..<options.directions {
-                    var v = (0..<value.count).map { _ in Double(rng.normal()) }
+                for d in 0..<options.directions {
+                    // Direction 0: the gradient itself; then the gradient on a random half of the
+                    // coordinates, so a wrong part of the tensor cannot hide behind the rest.
+                    var v = d == 0 ? g : g.map { rng.next() & 1 == 0 ? 0 : $0 }
                     let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                    guard norm > 0 else { continue }
                     v = v.map { $0 / norm }
                     let directional = zip(g, v).reduce(0) { $0 + $1.0 * $1.1 }
-                    var step = Double(options.directionalStep)
-                    var numeric: Double?
-                    for _ in 0..<4 {
-                        // The realized step of each coordinate is what Float can represent.
+                    /// (loss(theta + s v) - loss(theta - s v)) / 2s, with the realized Float step.
+                    func difference(_ step: Double) -> Double {
                         var realized = 0.0
                         for j in 0..<value.count {
                             let up = original[j] + Float(step * v[j]), down = original[j] - Float(step * v[j])
                             realized += (Double(up) - Double(down)) * v[j]
                             value[j] = up
                         }
-                        let (fp, sp) = evaluate()
+                        let fp = evaluate()
                         for j in 0..<value.count { value[j] = original[j] - Float(step * v[j]) }
-                        let (fm, sm) = evaluate()
+                        let fm = evaluate()
                         for j in 0..<value.count { value[j] = original[j] }
-                        if sp == base && sm == base {
-                            numeric = (fp - fm) / realized
-                            break
-                        }
-                        step /= 4
+                        return (fp - fm) / realized
                     }
-                    guard let numeric else { skipped += 1; continue }
-                    worst = max(worst, relativeError(directional, numeric, floor: options.floor * gradientNorm))
+                    // Richardson: the step^2 term of the two central differences cancels.
+                    let step = Double(options.directionalStep)
+                    let numeric = (4 * difference(step / 2) - difference(step)) / 3
+                    worst = max(worst, relativeError(directional, numeric, floor: 0))
                     checked += 1
                 }
             }
         }
         return GradientCheckRow(name: "model", kind: "\(model.spec) through the loss", inputError: nil,
-                                parameterError: worst, checked: checked, skipped: skipped, tolerance: options.tolerance)
+                                parameterError: worst, checked: checked, skipped: 0, tolerance: options.tolerance)
     }
 
     /// Every layer of `model`, then the loss, then the whole model: the `ddp gradcheck` report.
@@ -223,7 +244,8 @@ public enum GradientCheck {
         func compare(count: Int, analytic: [Float], set: (Int, Float) -> Void, original: (Int) -> Float) -> Double? {
             let scale = analytic.map { abs(Double($0)) }.max() ?? 0
             var worst: Double?
-            for i in sampleIndices(count: count, limit: options.maxCoordinates, rng: &rng) {
+            var done = 0
+            for i in candidates(analytic, limit: options.maxCoordinates, rng: &rng) where done < options.maxCoordinates {
                 let x = original(i)
                 let up = x + options.step, down = x - options.step
                 set(i, up)
@@ -236,6 +258,7 @@ public enum GradientCheck {
                 let error = relativeError(Double(analytic[i]), numeric, floor: options.floor * scale)
                 worst = max(worst ?? 0, error.isNaN ? .infinity : error)
                 checked += 1
+                done += 1
             }
             return worst
         }
@@ -275,10 +298,14 @@ public enum GradientCheck {
         return c
     }
 
-    /// All indices when `count <= limit`, else `limit` random ones.
-    private static func sampleIndices(count: Int, limit: Int, rng: inout SeededRNG) -> [Int] {
+    /// Coordinates to try, in order: all when there are at most `limit`; else the `limit / 2`
+    /// largest |analytic| entries (where a wrong backward shows most), then random ones, enough
+    /// to make up for coordinates skipped at kinks.
+    private static func candidates(_ analytic: [Float], limit: Int, rng: inout SeededRNG) -> [Int] {
+        let count = analytic.count
         if count <= limit { return Array(0..<count) }
-        return (0..<limit).map { _ in rng.below(count) }
+        let largest = analytic.indices.sorted { abs(analytic[$0]) > abs(analytic[$1]) }.prefix(limit / 2)
+        return Array(largest) + (0..<(2 * limit)).map { _ in rng.below(count) }
     }
 
     /// The mutable non-parameter state a training forward changes: running statistics, counters

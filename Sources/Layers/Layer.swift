@@ -36,11 +36,17 @@ public protocol Layer: AnyObject {
     /// checker skips a finite difference whose two sides disagree with the base on it: the step
     /// crossed a kink.
     var kinkSignature: UInt64 { get }
+    /// true: keep the non-differentiable decisions of the last forward (the ReLU pattern, the
+    /// max-pool choices) and apply them in the following forwards instead of deciding afresh,
+    /// which makes the layer smooth around that point; false: decide afresh again. Used by the
+    /// whole-model gradient check; a no-op for smooth layers.
+    func freezeKinks(_ frozen: Bool)
 }
 
 extension Layer {
     public var passesInputThrough: Bool { false }
     public var kinkSignature: UInt64 { 0 }
+    public func freezeKinks(_ frozen: Bool) {}
 
     /// Number of trainable scalars.
     public var parameterCount: Int {
@@ -65,6 +71,11 @@ func positivePatternHash(_ x: UnsafePointer<Float>, count: Int, seed: UInt64 = 0
         }
     }
     return h
+}
+
+/// The sign pattern (x > 0) of a buffer, kept while a layer's kinks are frozen.
+func positivePattern(_ x: UnsafePointer<Float>, count: Int) -> [Bool] {
+    (0..<count).map { x[$0] > 0 }
 }
 
 /// Folds integers into an FNV-1a hash (max-pool argmax patterns, composite signatures).

@@ -10,6 +10,7 @@ public final class LeakyReLU: Layer {
 
     private let output = ActivationBuffer()
     private var lastOutput: Tensor?
+    private var frozenPattern: [Bool]?
 
     /// Throws when the slope is outside [0, 1).
     public init(name: String, input: FeatureShape, slope: Float = 0.01) throws {
@@ -27,7 +28,11 @@ public final class LeakyReLU: Layer {
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let y = output.tensor(batch: inputShape.batch(of: input), shape: outputShape)
-        Elementwise.leakyReLU(input.data, y.data, slope: slope, count: y.count)
+        if let frozenPattern {
+            for i in 0..<y.count { y[i] = frozenPattern[i] ? input[i] : slope * input[i] }
+        } else {
+            Elementwise.leakyReLU(input.data, y.data, slope: slope, count: y.count)
+        }
         lastOutput = y
         return y
     }
@@ -37,6 +42,10 @@ public final class LeakyReLU: Layer {
         guard let y = lastOutput else { preconditionFailure("\(name): backward before forward") }
         Elementwise.leakyReLUBackward(output: y.data, outputGradient: outputGradient.data,
                                       inputGradient: inputGradient.data, slope: slope, count: y.count)
+    }
+
+    public func freezeKinks(_ frozen: Bool) {
+        frozenPattern = frozen ? lastOutput.map { positivePattern($0.data, count: $0.count) } : nil
     }
 
     public var kinkSignature: UInt64 {

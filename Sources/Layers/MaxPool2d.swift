@@ -16,6 +16,7 @@ public final class MaxPool2d: Layer {
     /// Per output element, the index of the chosen input element within its (channel, image) plane.
     private let argmax = ScratchBuffer<Int32>(zero: 0)
     private var lastBatch = 0
+    private var frozen = false
 
     /// Throws when the input is not a feature map or is smaller than the window.
     public init(name: String, input: FeatureShape, kernelSize: Int, stride: Int? = nil) throws {
@@ -51,6 +52,16 @@ public final class MaxPool2d: Layer {
         let idx = argmax.reserve(planes * ohw)
         let k = kernelSize, s = stride, w = width, ow = outWidth, oh = outHeight
         let x = input.data, out = y.data
+        if frozen {
+            for p in 0..<planes {
+                for o in 0..<ohw { out[p &* ohw &+ o] = x[p &* hw &+ Int(idx[p &* ohw &+ o])] }
+            }
+            return y
+        }
+        if k == 2 && s == 2 {
+            forward2x2(x, out, idx, planes: planes)
+            return y
+        }
         for p in 0..<planes {
             let src = x + p &* hw, dst = out + p &* ohw, arg = idx + p &* ohw
             for oy in 0..<oh {
@@ -72,6 +83,29 @@ public final class MaxPool2d: Layer {
         return y
     }
 
+    /// The common 2x2 stride-2 window, unrolled: the same choices as the general loop (first
+    /// maximum in row-major window order, NaN wins).
+    private func forward2x2(_ x: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                            _ idx: UnsafeMutablePointer<Int32>, planes: Int) {
+        let w = width, ow = outWidth, oh = outHeight, hw = height * width, ohw = outHeight * outWidth
+        for p in 0..<planes {
+            let src = x + p &* hw, dst = out + p &* ohw, arg = idx + p &* ohw
+            for oy in 0..<oh {
+                let top = (2 &* oy) &* w
+                for ox in 0..<ow {
+                    let i0 = top &+ 2 &* ox, i1 = i0 &+ 1, i2 = i0 &+ w, i3 = i2 &+ 1
+                    var best = i0, bestValue = src[i0]
+                    let v1 = src[i1], v2 = src[i2], v3 = src[i3]
+                    if v1 > bestValue || v1.isNaN { bestValue = v1; best = i1 }
+                    if v2 > bestValue || v2.isNaN { bestValue = v2; best = i2 }
+                    if v3 > bestValue || v3.isNaN { bestValue = v3; best = i3 }
+                    dst[oy &* ow &+ ox] = bestValue
+                    arg[oy &* ow &+ ox] = Int32(truncatingIfNeeded: best)
+                }
+            }
+        }
+    }
+
     public func backward(_ outputGradient: Tensor, inputGradient: Tensor?) {
         guard let inputGradient else { return }
         let planes = channels * lastBatch
@@ -83,6 +117,8 @@ public final class MaxPool2d: Layer {
             for i in 0..<ohw { dst[Int(arg[i])] += src[i] }
         }
     }
+
+    public func freezeKinks(_ frozen: Bool) { self.frozen = frozen }
 
     public var kinkSignature: UInt64 {
         let n = channels * lastBatch * outHeight * outWidth

@@ -81,7 +81,13 @@ public enum ModelSpec {
             do {
                 layer = try makeLayer(token.lowercased(), name: names[index], input: shape, classes: classes)
             } catch let error as ModelError {
-                throw ModelError("model spec '\(spec)', token \(index) '\(token)': \(error.message)")
+                // The layer names itself; here the token and its position say where.
+                let own = "layer \(names[index]): "
+                let message = error.message.hasPrefix(own) ? String(error.message.dropFirst(own.count)) : error.message
+                if tokens.count == 1 {
+                    throw ModelError("model '\(spec)' is not a preset (\(presetNames.joined(separator: ", "))) and not a layer spec: \(message)")
+                }
+                throw ModelError("model spec '\(spec)', token \(index) '\(token)': \(message)")
             }
             layers.append(layer)
             shape = layer.outputShape

@@ -14,6 +14,7 @@ public final class ReLU: Layer {
 
     private let output = ActivationBuffer()
     private var lastOutput: Tensor?
+    private var frozenPattern: [Bool]?
 
     public init(name: String, input: FeatureShape) {
         self.name = name
@@ -28,7 +29,11 @@ public final class ReLU: Layer {
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         if isFusedIntoPrevious { lastOutput = input; return input }
         let y = output.tensor(batch: inputShape.batch(of: input), shape: outputShape)
-        Elementwise.relu(input.data, y.data, count: y.count)
+        if let frozenPattern {
+            for i in 0..<y.count { y[i] = frozenPattern[i] ? input[i] : 0 }
+        } else {
+            Elementwise.relu(input.data, y.data, count: y.count)
+        }
         lastOutput = y
         return y
     }
@@ -42,6 +47,10 @@ public final class ReLU: Layer {
         guard let y = lastOutput else { preconditionFailure("\(name): backward before forward") }
         Elementwise.reluBackward(output: y.data, outputGradient: outputGradient.data,
                                  inputGradient: inputGradient.data, count: y.count)
+    }
+
+    public func freezeKinks(_ frozen: Bool) {
+        frozenPattern = frozen && !isFusedIntoPrevious ? lastOutput.map { positivePattern($0.data, count: $0.count) } : nil
     }
 
     public var kinkSignature: UInt64 {

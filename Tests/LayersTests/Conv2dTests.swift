@@ -14,12 +14,15 @@ final class Conv2dTests: XCTestCase {
         (2, 5, 6, 2, 2, 3, 0, true),   // stride larger than kernel
     ]
 
+    /// Both the one-GEMM path (whole batch in one column matrix) and the blocked path (one image
+    /// per block, the weight gradient accumulated over blocks) against the direct loops.
     func testForwardAndBackwardMatchDirectLoops() throws {
         var rng = SeededRNG(seed: 21)
-        for (c, h, w, outC, k, s, p, hasBias) in configurations {
+        for budget in [Int.max, 1] { for (c, h, w, outC, k, s, p, hasBias) in configurations {
             let n = 3
             let conv = try Conv2d(name: "conv", input: .map(channels: c, height: h, width: w), outChannels: outC,
                                   kernelSize: k, stride: s, padding: p, bias: hasBias)
+            conv.columnBudget = budget
             let store = bind(conv, seed: 5)
             // Non-zero bias so that its use is visible.
             if hasBias { for i in 0..<outC { store.parameterViews(ofLayer: 0)[1].value[i] = rng.normal() } }
@@ -29,7 +32,7 @@ final class Conv2dTests: XCTestCase {
             let ref = naiveConv(x: x, n: n, c: c, h: h, w: w, weight: params[0], bias: hasBias ? params[1] : nil,
                                 outC: outC, k: k, stride: s, pad: p)
             XCTAssertEqual(y.shape, [outC, n, ref.oh, ref.ow])
-            let label = "c\(c) \(h)x\(w) -> \(outC) k\(k) s\(s) p\(p)"
+            let label = "c\(c) \(h)x\(w) -> \(outC) k\(k) s\(s) p\(p) budget \(budget)"
             assertClose(batchMajor(y.array, n: n, c: outC, hw: ref.oh * ref.ow), ref.y, atol: 1e-5, rtol: 1e-5, "\(label) forward")
 
             // Backward against the direct adjoint loops.
@@ -53,7 +56,7 @@ final class Conv2dTests: XCTestCase {
             assertClose(grads[0], dW.map(Float.init), atol: 1e-4, rtol: 1e-4, "\(label) dW")
             if hasBias { assertClose(grads[1], dB.map(Float.init), atol: 1e-4, rtol: 1e-4, "\(label) db") }
             assertClose(batchMajor(dx.array, n: n, c: c, hw: h * w), dX.map(Float.init), atol: 1e-4, rtol: 1e-4, "\(label) dx")
-        }
+        } }
     }
 
     func testGradientCheck() throws {

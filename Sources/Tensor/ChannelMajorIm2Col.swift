@@ -1,0 +1,88 @@
+/// im2col / col2im for a batch stored channel-major, `[C, N, H, W]`, a few images at a time.
+///
+/// The column matrix of images `first ..< first + count` has one row per (channel c, kernel row
+/// i, kernel column j), r = (c * kh + i) * kw + j, and in each row the output pixels of those
+/// images side by side (image `first + b` at column b * OH*OW); rows are count * OH*OW floats
+/// apart. This is `Im2Col` applied to every (channel, image) plane, fused into one pass with a
+/// contiguous fast path for stride 1 in both directions (the usual 3x3 "same" convolution),
+/// where every (row, output row) is one copy (im2col) or one vector add (col2im) between two
+/// zero-padding margins. `geometry` describes one plane: channels 1, the plane's height/width.
+public enum ChannelMajorIm2Col {
+    /// columns[r, b*OHW + p] = input[c, first + b, p*s - pad + (i, j)] (0 in the padding).
+    public static func im2col(input: UnsafePointer<Float>, channels: Int, batch: Int, first: Int, count: Int,
+                              geometry g: ConvGeometry, columns: UnsafeMutablePointer<Float>) {
+        precondition(g.channels == 1 && first >= 0 && count >= 0 && first + count <= batch, "bad im2col slice")
+        let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth, ohw = oh * ow
+        let kh = g.kernelH, kw = g.kernelW, sh = g.strideH, sw = g.strideW, ph = g.padH, pw = g.padW
+        let rowStride = count &* ohw
+        for c in 0..<channels {
+            for i in 0..<kh {
+                for j in 0..<kw {
+                    let row = columns + ((c &* kh &+ i) &* kw &+ j) &* rowStride
+                    // Output columns whose input x falls inside the image: ox in lo ..< hi.
+                    let lo = max(0, (pw &- j &+ sw &- 1) / sw)
+                    let hi = max(lo, min(ow, (w &+ pw &- j &+ sw &- 1) / sw))
+                    for b in 0..<count {
+                        let plane = input + (c &* batch &+ first &+ b) &* h &* w
+                        var dst = row + b &* ohw
+                        for oy in 0..<oh {
+                            let y = oy &* sh &- ph &+ i
+                            if y < 0 || y >= h {
+                                dst.update(repeating: 0, count: ow)
+                            } else {
+                                let src = plane + y &* w
+                                if lo > 0 { dst.update(repeating: 0, count: lo) }
+                                if sw == 1 {
+                                    (dst + lo).update(from: src + (lo &- pw &+ j), count: hi &- lo)
+                                } else {
+                                    var ox = lo
+                                    while ox < hi { dst[ox] = src[ox &* sw &- pw &+ j]; ox &+= 1 }
+                                }
+                                if hi < ow { (dst + hi).update(repeating: 0, count: ow &- hi) }
+                            }
+                            dst += ow
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of `im2col`: input[c, first + b, ...] += every column entry im2col read from
+    /// there (padding entries are dropped). Accumulates; zero the slice first for a plain adjoint.
+    public static func col2im(columns: UnsafePointer<Float>, channels: Int, batch: Int, first: Int, count: Int,
+                              geometry g: ConvGeometry, input: UnsafeMutablePointer<Float>) {
+        precondition(g.channels == 1 && first >= 0 && count >= 0 && first + count <= batch, "bad col2im slice")
+        let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth, ohw = oh * ow
+        let kh = g.kernelH, kw = g.kernelW, sh = g.strideH, sw = g.strideW, ph = g.padH, pw = g.padW
+        let rowStride = count &* ohw
+        for c in 0..<channels {
+            for i in 0..<kh {
+                for j in 0..<kw {
+                    let row = columns + ((c &* kh &+ i) &* kw &+ j) &* rowStride
+                    let lo = max(0, (pw &- j &+ sw &- 1) / sw)
+                    let hi = max(lo, min(ow, (w &+ pw &- j &+ sw &- 1) / sw))
+                    for b in 0..<count {
+                        let plane = input + (c &* batch &+ first &+ b) &* h &* w
+                        var src = row + b &* ohw
+                        for oy in 0..<oh {
+                            let y = oy &* sh &- ph &+ i
+                            if y >= 0 && y < h {
+                                let dst = plane + y &* w
+                                if sw == 1 {
+                                    let out = dst + (lo &- pw &+ j)
+                                    var ox = lo
+                                    while ox < hi { out[ox &- lo] += src[ox]; ox &+= 1 }
+                                } else {
+                                    var ox = lo
+                                    while ox < hi { dst[ox &* sw &- pw &+ j] += src[ox]; ox &+= 1 }
+                                }
+                            }
+                            src += ow
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
