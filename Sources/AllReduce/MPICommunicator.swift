@@ -93,7 +93,8 @@ public final class MPICommunicator: Communicator {
         self.localRank = localRank
         self.localSize = localSize
         self.workspace = workspace
-        spinPolls = localSize > ProcessInfo.processInfo.activeProcessorCount ? 16 : 4000
+        // The node's cores, not this process's affinity mask: mpirun binds small jobs to one core each.
+        spinPolls = localSize > sysconf(Int32(_SC_NPROCESSORS_ONLN)) ? 16 : 4000
         requests.initialize(repeating: ddp_mpi_request_null(), count: 2)
         statuses.initialize(repeating: MPI_Status(), count: 2)
     }
