@@ -79,6 +79,8 @@ public final class GradientBuckets {
             : nil
     }
 
+    /// Stops the communication thread, after the bucket it may be reducing: that bucket writes
+    /// into the buffer, which must outlive it (a wait bounded by the communicator's timeout).
     deinit { worker?.stop() }
 
     /// Backward has finished `buffer[offset..<count]`: launch every bucket inside it. Offsets
@@ -138,6 +140,7 @@ private final class CommunicationWorker {
     private var launched = 0
     private var completed = 0
     private var stopping = false
+    private var stopped = false
     private var error: Error?
     private var times: [(start: Double, end: Double)]
 
@@ -182,10 +185,12 @@ private final class CommunicationWorker {
         return error
     }
 
+    /// Asks the thread to end and waits until it has.
     func stop() {
         condition.lock()
         stopping = true
         condition.broadcast()
+        while !stopped { condition.wait() }
         condition.unlock()
     }
 
@@ -213,6 +218,8 @@ private final class CommunicationWorker {
             completed += 1
             condition.broadcast()
         }
+        stopped = true
+        condition.broadcast()
         condition.unlock()
     }
 }

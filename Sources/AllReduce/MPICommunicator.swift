@@ -10,9 +10,10 @@ import Foundation
 ///   does not is refused at start-up with a clear error.
 /// - Errors: `MPI_ERRORS_RETURN` is set on MPI_COMM_WORLD and on every communicator we create;
 ///   every return code is checked and thrown as `CommunicatorError.mpi` naming the call.
-/// - Waits: nonblocking calls completed by `MPI_Test` polling, spinning first and yielding the
-///   CPU between polls after that, with a deadline (`timeoutSeconds`) and a look for failure
-///   notices from other ranks, sent over a second private communicator (`signalFailure`).
+/// - Waits: nonblocking calls completed by `MPI_Test` polling: spinning first, then yielding the
+///   CPU between polls, then (after a millisecond) sleeping between them; with a deadline
+///   (`timeoutSeconds`) and a look for failure notices from other ranks, which travel on a
+///   second private communicator (`signalFailure`).
 /// - `MPI_Init` runs once per process (the first `MPICommunicator()`); it also works without
 ///   mpirun, as a world of one (singleton init).
 public final class MPICommunicator: Communicator {
@@ -40,6 +41,8 @@ public final class MPICommunicator: Communicator {
     private let statuses = UnsafeMutablePointer<MPI_Status>.allocate(capacity: 2)
 
     private static let noticeTag: Int32 = 1
+    private static let sleepAfterSeconds = 0.001
+    private static let sleepMicroseconds: UInt32 = 50
 
     /// True when this process was started by mpirun (Open MPI's environment says so).
     public static var isLaunchedByMPIRun: Bool { MPILaunchEnvironment.current != nil }
@@ -90,7 +93,8 @@ public final class MPICommunicator: Communicator {
         self.localRank = localRank
         self.localSize = localSize
         self.workspace = workspace
-        spinPolls = localSize > ProcessInfo.processInfo.activeProcessorCount ? 16 : 4000
+        // The node's cores, not this process's affinity mask: mpirun binds small jobs to one core each.
+        spinPolls = localSize > sysconf(Int32(_SC_NPROCESSORS_ONLN)) ? 16 : 4000
         requests.initialize(repeating: ddp_mpi_request_null(), count: 2)
         statuses.initialize(repeating: MPI_Status(), count: 2)
     }
@@ -179,12 +183,18 @@ public final class MPICommunicator: Communicator {
     // MARK: waiting
 
     /// Completes the receive in `requests[0]` (from `receive`) and/or the send in `requests[1]`
-    /// (to `send`). Spins on `MPI_Test` for `spinPolls` polls, then yields between polls; every
-    /// 64 polls after that it looks for failure notices and at the deadline.
+    /// (to `send`), polling `MPI_Test`: spinning for `spinPolls` polls, then yielding the CPU
+    /// between polls, and once the wait has lasted `sleepAfterSeconds`, sleeping between them.
+    /// A wait that long means the peer has not arrived yet (ring messages are at most a 256 KiB
+    /// segment, a fraction of a millisecond on the wire), so the extra latency is small, and the
+    /// CPU goes to whoever needs it: backward while the communication thread waits, or the
+    /// other ranks when there are more ranks than cores. Every 64 polls after the spin it looks
+    /// for failure notices and at the deadline.
     private func wait(receive source: Int?, send destination: Int?, operation: String) throws -> Envelope? {
         var receiveDone = source == nil, sendDone = destination == nil
         var truncated = false
         var polls = 0
+        var sleeping = false
         let start = MonotonicClock.seconds()
         while true {
             if !receiveDone {
@@ -208,13 +218,15 @@ public final class MPICommunicator: Communicator {
             if receiveDone && sendDone { break }
             polls &+= 1
             if polls < spinPolls { continue }
-            sched_yield()
+            if sleeping { usleep(Self.sleepMicroseconds) } else { sched_yield() }
             if polls & 63 != 0 { continue }
             if let notice = failureNotice(waitingFor: receiveDone ? destination : source) { throw failAndCancel(notice) }
-            if timeoutSeconds > 0 && MonotonicClock.seconds() - start > timeoutSeconds {
+            let waited = MonotonicClock.seconds() - start
+            if timeoutSeconds > 0 && waited > timeoutSeconds {
                 let silent = receiveDone ? destination! : source!
                 throw failAndCancel(.timeout(rank: rank, peer: silent, seconds: timeoutSeconds, operation: operation))
             }
+            sleeping = waited > Self.sleepAfterSeconds
         }
         guard source != nil else { return nil }
         var received: Int32 = 0

@@ -13,6 +13,13 @@ public struct MPILaunchEnvironment: Equatable, Sendable {
     /// Processes on this node.
     public var localSize: Int
 
+    public init(rank: Int, size: Int, localRank: Int, localSize: Int) {
+        self.rank = rank
+        self.size = size
+        self.localRank = localRank
+        self.localSize = localSize
+    }
+
     /// The launch this process belongs to, nil when it was not started by Open MPI's mpirun
     /// (OMPI_COMM_WORLD_SIZE, _RANK, _LOCAL_RANK, _LOCAL_SIZE).
     public static var current: MPILaunchEnvironment? {

@@ -33,8 +33,10 @@ enum RingAllReduce {
     ///     AG s=0   B,    C,    A             A   B    c02   a10 B   C      A   b21 C
     ///     AG s=1   A,    B,    C             A   B    C     A   B   C      A   B   C
     ///
-    /// Every step posts its receive before its send (`Communicator.exchange`), so no rank can
-    /// block another; the only memory is the communicator's scratch, one chunk long and reused.
+    /// Each step moves its chunk in segments of at most `workspace.ringSegmentBytes` (one
+    /// exchange each; in the reduce-scatter each segment is added while still in cache). Every
+    /// exchange posts its receive before its send (`Communicator.exchange`), so no rank can block
+    /// another; the only memory is the communicator's scratch, one segment long and reused.
     static func run(_ communicator: any Communicator, _ values: UnsafeMutableRawPointer, count: Int,
                     kind: ElementKind, op: ReduceOp) throws {
         let ranks = communicator.size, rank = communicator.rank

@@ -87,6 +87,7 @@ struct BenchAllReduceCommand: ParsableCommand {
         } catch {
             // The other ranks may be waiting on this one: end the job rather than leave them.
             if communicator.size > 1 { communicator.abort(message: "\(error)") }
+            try? communicator.finalize()
             throw error
         }
     }
