@@ -46,7 +46,9 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var timelineSteps = 200
     public var clipGradNorm = 0.0
     public var bucketCapMB = 4.0
-    public var overlap = true
+    /// Off by default: measured on 2 cores, the communication thread competes with backward for the
+    /// core and costs more than it hides (docs/RESULTS.md).
+    public var overlap = false
     /// Seconds a collective may wait for a peer before the job is aborted (0 = forever).
     public var timeout = 300.0
     /// Compare a parameter fingerprint across ranks every N steps (0 = never).

@@ -71,7 +71,7 @@ struct Train: ParsableCommand {
     @Option(help: "Write a Chrome trace (chrome://tracing, ui.perfetto.dev) of the first steps.") var timeline: String?
     @Option(help: "Clip the global gradient norm to this (0: off).") var clipGradNorm = 0.0
     @Option(help: "Gradient bucket size in MiB.") var bucketCapMb = 4.0
-    @Flag(inversion: .prefixedNo, help: "Overlap bucket allreduce with the rest of backward.") var overlap = true
+    @Flag(inversion: .prefixedNo, help: "Overlap bucket allreduce with the rest of backward (pays when cores are spare).") var overlap = false
     @Option(help: "Seconds a rank may wait for a peer before the job is aborted (0: forever).") var timeout = 300.0
     @Option(help: "Compare parameter fingerprints across ranks every N steps (0: never).") var desyncCheckEvery = 100
     @Option(help: "Train on the first N samples only (0: all).") var trainSubset = 0
