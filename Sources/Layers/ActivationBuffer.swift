@@ -17,12 +17,6 @@ final class ActivationBuffer {
         return rebuild(count: batch * shape.elementsPerSample, batch: batch, tensorShape: shape.tensorShape(batch: batch))
     }
 
-    /// The tensor for `batch` samples of an arbitrary per-batch shape.
-    func tensor(batch: Int, tensorShape: [Int]) -> Tensor {
-        if batch == self.batch, let view { return view }
-        return rebuild(count: tensorShape.reduce(1, *), batch: batch, tensorShape: tensorShape)
-    }
-
     private func rebuild(count: Int, batch: Int, tensorShape: [Int]) -> Tensor {
         if storage == nil || storage!.capacity < count { storage = Tensor(shape: [count]) }
         let v = Tensor(viewing: storage!.data, shape: tensorShape, owner: storage)

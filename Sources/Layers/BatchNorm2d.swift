@@ -35,7 +35,7 @@ public final class BatchNorm2d: Layer {
     private let planeSize: Int
     private var weight: Tensor!, bias: Tensor!, weightGradient: Tensor!, biasGradient: Tensor!
     private var runningMean: Tensor!, runningVar: Tensor!
-    private var batchesTracked: UnsafeMutablePointer<Int64>!
+    private var batchesTracked: Counter!
     private var context: LayerContext!
     private let output = ActivationBuffer()
 
@@ -180,7 +180,7 @@ public final class BatchNorm2d: Layer {
             runningMean.data[c] = keep * runningMean.data[c] + momentum * mean[c]
             runningVar.data[c] = keep * runningVar.data[c] + momentum * Float(variance * unbias)
         }
-        batchesTracked.pointee &+= 1
+        batchesTracked.value &+= 1
     }
 
     public func backward(_ outputGradient: Tensor, inputGradient: Tensor?) {
@@ -216,14 +216,9 @@ public final class BatchNorm2d: Layer {
                 k0 = -a * reduction[c] / count
                 k1 = -a * invStd[c] * invStd[c] * reduction[channels + c] / count
             }
-            let shift = k0 - k1 * mean[c]
-            let xs = x + c &* m, g = dy + c &* m, d = dx + c &* m
-            if masked {
-                let ys = out + c &* m
-                for i in 0..<m { let gi = ys[i] > 0 ? g[i] : 0; d[i] = a * gi + k1 * xs[i] + shift }
-            } else {
-                for i in 0..<m { d[i] = a * g[i] + k1 * xs[i] + shift }
-            }
+            Elementwise.batchNormInputGradient(outputGradient: dy + c &* m, input: x + c &* m,
+                                               mask: masked ? UnsafePointer(out + c &* m) : nil,
+                                               a: a, k1: k1, k0: k0 - k1 * mean[c], inputGradient: dx + c &* m, count: m)
         }
     }
 

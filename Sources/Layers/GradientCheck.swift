@@ -68,7 +68,8 @@ public struct GradientCheckRow: Sendable, Equatable {
 /// (so backward receives dy = r): its input gradient and every parameter gradient, coordinate by
 /// coordinate, against central differences. Dropout masks repeat because the model's dropout
 /// generator is rewound before every forward; BN running statistics and counters are restored
-/// afterwards, so a check leaves the model as it found it. A difference whose +step or -step
+/// afterwards, so a check leaves the model as it found it (a synchronized-BN reducer is detached
+/// during the check: it is local to the rank). A difference whose +step or -step
 /// forward changes a layer's `kinkSignature` (a ReLU unit or max-pool choice flipped) is skipped
 /// and counted; more candidates are tried so that up to `maxCoordinates` per tensor are compared.
 /// Whole models are checked through the loss, every parameter tensor along gradient directions.
@@ -97,6 +98,9 @@ public enum GradientCheck {
         var rng = SeededRNG(seed: seed)
         let input = randomTensor([batch] + model.inputShape, rng: &rng)
         let saved = SavedState(model.store)
+        let reducer = model.batchNormReducer
+        model.batchNormReducer = nil // a check is local: no rank waits for this one's statistics
+        defer { model.batchNormReducer = reducer }
         var inputs: [Tensor] = []
         var x = model.enter(input)
         for layer in model.layers {
@@ -145,7 +149,9 @@ public enum GradientCheck {
         let labels = (0..<batch).map { _ in Int32(rng.below(model.classes)) }
         let loss = SoftmaxCrossEntropy(classes: model.classes)
         let saved = SavedState(model.store)
-        defer { saved.restore(model.store) }
+        let reducer = model.batchNormReducer
+        model.batchNormReducer = nil
+        defer { saved.restore(model.store); model.batchNormReducer = reducer }
 
         func evaluate() -> Double {
             saved.restore(model.store)

@@ -9,13 +9,13 @@ public struct LayerBinding {
     public let gradients: [Tensor]
     /// Running statistics, views into the flat statistics buffer.
     public let buffers: [Tensor]
-    /// Int64 counters (num_batches_tracked), one slot each.
-    public let counters: [UnsafeMutablePointer<Int64>]
+    /// Int64 counters (num_batches_tracked).
+    public let counters: [Counter]
     /// What the layers of the model share.
     public let context: LayerContext
 
     public init(parameters: [Tensor], gradients: [Tensor], buffers: [Tensor],
-                counters: [UnsafeMutablePointer<Int64>], context: LayerContext) {
+                counters: [Counter], context: LayerContext) {
         self.parameters = parameters; self.gradients = gradients; self.buffers = buffers
         self.counters = counters; self.context = context
     }

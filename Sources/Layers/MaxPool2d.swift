@@ -93,12 +93,16 @@ public final class MaxPool2d: Layer {
             for oy in 0..<oh {
                 let top = (2 &* oy) &* w
                 for ox in 0..<ow {
+                    // Selects rather than branches: random signs would mispredict them.
                     let i0 = top &+ 2 &* ox, i1 = i0 &+ 1, i2 = i0 &+ w, i3 = i2 &+ 1
                     var best = i0, bestValue = src[i0]
                     let v1 = src[i1], v2 = src[i2], v3 = src[i3]
-                    if v1 > bestValue || v1.isNaN { bestValue = v1; best = i1 }
-                    if v2 > bestValue || v2.isNaN { bestValue = v2; best = i2 }
-                    if v3 > bestValue || v3.isNaN { bestValue = v3; best = i3 }
+                    let t1 = v1 > bestValue || v1 != v1
+                    best = t1 ? i1 : best; bestValue = t1 ? v1 : bestValue
+                    let t2 = v2 > bestValue || v2 != v2
+                    best = t2 ? i2 : best; bestValue = t2 ? v2 : bestValue
+                    let t3 = v3 > bestValue || v3 != v3
+                    best = t3 ? i3 : best; bestValue = t3 ? v3 : bestValue
                     dst[oy &* ow &+ ox] = bestValue
                     arg[oy &* ow &+ ox] = Int32(truncatingIfNeeded: best)
                 }

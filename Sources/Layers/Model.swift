@@ -90,7 +90,7 @@ public final class Model {
     /// sets every layer's num_batches_tracked.
     public var numBatchesTracked: Int64 {
         get { store.counterValues.first ?? 0 }
-        set { store.counterValues = Array(repeating: newValue, count: store.counterCount) }
+        set { store.counterValues = Array(repeating: newValue, count: store.counters.count) }
     }
 
     /// Every state entry in PyTorch state_dict order and naming, float values viewing the

@@ -12,7 +12,7 @@ public final class ParameterStore {
     enum Slot {
         case parameter(value: Tensor, gradient: Tensor)
         case buffer(Tensor)
-        case counter(UnsafeMutablePointer<Int64>)
+        case counter(Counter)
     }
 
     public let layers: [any Layer]
@@ -27,8 +27,8 @@ public final class ParameterStore {
     public let parameterOffsets: [Int]
     /// Per layer, its entries with full names, in state-dict order.
     let entries: [[(name: String, spec: StateSpec, slot: Slot)]]
-    let counters: UnsafeMutablePointer<Int64>
-    let counterCount: Int
+    /// Every layer's counters in state-dict order.
+    let counters: [Counter]
 
     /// Allocates the buffers, binds every layer, and initializes (weights by `weightInit` from
     /// `seed`, biases 0, BN gamma 1 / beta 0, running mean 0 / var 1, counters 0). The dropout
@@ -52,9 +52,7 @@ public final class ParameterStore {
         parameters = Tensor(shape: [parameterCount])
         gradients = Tensor(shape: [parameterCount])
         buffers = Tensor(shape: [bufferCount])
-        counters = .allocate(capacity: max(counterCount, 1))
-        counters.initialize(repeating: 0, count: max(counterCount, 1))
-        self.counterCount = counterCount
+        counters = (0..<counterCount).map { _ in Counter() }
         context = LayerContext(dropoutRNG: ParameterStore.dropoutStream(seed: seed))
 
         var p = 0, b = 0, c = 0
@@ -62,7 +60,7 @@ public final class ParameterStore {
         for layer in layers {
             var layerEntries: [(name: String, spec: StateSpec, slot: Slot)] = []
             var values: [Tensor] = [], grads: [Tensor] = [], stats: [Tensor] = []
-            var counts: [UnsafeMutablePointer<Int64>] = []
+            var counts: [Counter] = []
             for spec in layer.stateSpecs {
                 let slot: Slot
                 switch spec.role {
@@ -78,8 +76,8 @@ public final class ParameterStore {
                     slot = .buffer(v)
                     b += spec.count
                 case .counter:
-                    counts.append(counters + c)
-                    slot = .counter(counters + c)
+                    counts.append(counters[c])
+                    slot = .counter(counters[c])
                     c += 1
                 }
                 layerEntries.append((layer.name + "." + spec.name, spec, slot))
@@ -90,8 +88,6 @@ public final class ParameterStore {
         entries = allEntries
         initialize(weightInit: weightInit, seed: seed)
     }
-
-    deinit { counters.deallocate() }
 
     /// The dropout stream of a model seeded with `seed`: an independent generator, so weight
     /// draws and dropout masks do not shift each other.
@@ -113,8 +109,8 @@ public final class ParameterStore {
                     value.fill(1)
                 case let (.buffer(initial), .buffer(value)):
                     value.fill(initial)
-                case let (.counter, .counter(pointer)):
-                    pointer.pointee = 0
+                case let (.counter, .counter(counter)):
+                    counter.value = 0
                 default:
                     preconditionFailure("state entry \(spec.name) bound to the wrong kind of storage")
                 }
@@ -131,7 +127,7 @@ public final class ParameterStore {
                 switch slot {
                 case let .parameter(value, _): return StateEntry(name: name, shape: spec.shape, value: .float(value))
                 case let .buffer(value): return StateEntry(name: name, shape: spec.shape, value: .float(value))
-                case let .counter(pointer): return StateEntry(name: name, shape: [], value: .int64(pointer.pointee))
+                case let .counter(counter): return StateEntry(name: name, shape: [], value: .int64(counter.value))
                 }
             }
         }
@@ -172,8 +168,8 @@ public final class ParameterStore {
             switch (slot, state[name]!) {
             case let (.parameter(target, _), .float(source)), let (.buffer(target), .float(source)):
                 if target.data != source.data { target.copy(from: source) }
-            case let (.counter(pointer), .int64(v)):
-                pointer.pointee = v
+            case let (.counter(counter), .int64(v)):
+                counter.value = v
             default:
                 preconditionFailure("checked above")
             }
@@ -190,7 +186,7 @@ public final class ParameterStore {
 
     /// All counters (num_batches_tracked of every BN), in state-dict order.
     var counterValues: [Int64] {
-        get { (0..<counterCount).map { counters[$0] } }
-        set { for (i, v) in newValue.enumerated() where i < counterCount { counters[i] = v } }
+        get { counters.map(\.value) }
+        set { for (counter, v) in zip(counters, newValue) { counter.value = v } }
     }
 }

@@ -38,7 +38,4 @@ public final class Workspace {
         generation &+= 1
         return p
     }
-
-    /// Total floats held, for memory reports.
-    public var floatCount: Int { capacities.reduce(0, +) }
 }
