@@ -134,7 +134,7 @@ public final class Trainer {
             if config.evalEvery > 0 && ((epoch + 1) % config.evalEvery == 0 || epoch + 1 == config.epochs) {
                 let t = Clock.now()
                 let result = try Evaluator.evaluate(model: model, batches: data.testBatches, comm: comm,
-                                                        batchSize: max(config.batchSize, 256))
+                                                        batchSize: config.batchSize)
                 m.testLoss = result.loss; m.testAcc = result.accuracy
                 timeline?.record("eval", step: state.globalStep - 1, from: t, to: Clock.now())
             }
