@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// SIGINT and SIGTERM as a request to stop training at the next step boundary.
+///
+/// The handler does one async-signal-safe thing: it stores the signal number in an atomic. The
+/// trainer hands that number to each step, which sums it across ranks in the allreduce it makes
+/// anyway (loss, correct, samples), so every rank learns of a signal that reached any rank in the
+/// same step, completes that step, and stops with the others: checkpoint, one message, exit
+/// 128 + signal. mpirun forwards SIGINT/SIGTERM to all ranks; a signal sent to one rank works
+/// the same way. The handler is one-shot (SA_RESETHAND): a second signal ends the process at once.
+public enum StopSignal {
+    private static let received = Atomic<Int32>(0)
+
+    /// Swift initializes a global on first use, which is not async-signal-safe: touch `received`
+    /// before any handler can run, and install once per process (threads as ranks call `install`
+    /// each; re-installing after a signal would re-arm the one-shot handler).
+    private static let installation: Void = {
+        _ = received.load(ordering: .relaxed)
+        for signal in [SIGINT, SIGTERM] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { StopSignal.received.store($0, ordering: .relaxed) }
+            action.sa_flags = SA_RESTART | Int32(bitPattern: UInt32(SA_RESETHAND))
+            sigemptyset(&action.sa_mask)
+            sigaction(signal, &action, nil)
+        }
+    }()
+
+    /// Routes SIGINT and SIGTERM to the stop request (idempotent).
+    public static func install() { _ = installation }
+
+    /// The signal received so far, or 0.
+    public static var pending: Int32 { received.load(ordering: .relaxed) }
+
+    /// "SIGINT", "SIGTERM", or "signal N".
+    public static func name(_ signal: Int32) -> String {
+        switch signal {
+        case SIGINT: return "SIGINT"
+        case SIGTERM: return "SIGTERM"
+        default: return "signal \(signal)"
+        }
+    }
+}
