@@ -58,6 +58,32 @@ public final class CheckpointDirectory {
             throw TrainError.checkpoint("--checkpoint-dir \(path) exists and is not a directory")
         }
         guard access(path, W_OK | X_OK) == 0 else { throw Self.failure("--checkpoint-dir \(path) is not writable", errno) }
+        recoverInterruptedWrites()
+    }
+
+    /// Cleans up after a writer that died mid-write (its pid ends the names of its temporaries):
+    /// a checkpoint it had moved aside to replace (`.old-step-N-pid`) goes back to `step-N` if the
+    /// replacement never landed (`latest` may name it); half-written `.tmp-` directories and
+    /// `.latest-` links are removed. Temporaries of a live process are left alone.
+    private func recoverInterruptedWrites() {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: path) else { return }
+        for name in names where name.hasPrefix(".old-") || name.hasPrefix(".tmp-") || name.hasPrefix(".latest-") {
+            guard let pidText = name.split(separator: "-").last, let pid = Int32(pidText), pid != getpid(),
+                  kill(pid, 0) != 0 && errno == ESRCH else { continue }
+            let full = path + "/" + name
+            if name.hasPrefix(".old-") {
+                // ".old-step-00000012-4242" -> "step-00000012"
+                let step = path + "/" + String(name.dropFirst(".old-".count).dropLast(pidText.count + 1))
+                if fm.fileExists(atPath: step + "/" + Checkpoint.modelFile) {
+                    try? fm.removeItem(atPath: full)
+                } else {
+                    try? fm.moveItem(atPath: full, toPath: step)
+                }
+            } else {
+                try? fm.removeItem(atPath: full)
+            }
+        }
     }
 
     /// Where the checkpoint of `globalStep` is written.

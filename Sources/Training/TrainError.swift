@@ -4,7 +4,7 @@ public enum TrainError: Error, CustomStringConvertible {
     case nonFinite(epoch: Int, step: Int, lr: Double, loss: Double, checkpoint: String?)
     case checkpoint(String)
     case desync(String)
-    /// SIGINT or SIGTERM stopped the run after `step` of `epoch` (both 1-based).
+    /// A `StopSignal` stopped the run after `step` of `epoch` (both 1-based).
     case stopped(signal: Int32, epoch: Int, step: Int, checkpoint: String?, runDirectory: String?)
 
     public var description: String {
@@ -26,7 +26,7 @@ public enum TrainError: Error, CustomStringConvertible {
     }
 
     /// The process exit status this error ends with: 128 + signal for a stop on a signal (the
-    /// shell's convention: 130 for SIGINT, 143 for SIGTERM), 1 otherwise.
+    /// shell's convention: 130 for SIGINT, 143 for SIGTERM, 138 for SIGUSR1), 1 otherwise.
     public var exitCode: Int32 {
         if case let .stopped(signal, _, _, _, _) = self { return 128 + signal }
         return 1

@@ -35,10 +35,10 @@ public final class Trainer {
     public func run() throws -> TrainSummary {
         if let p = config.problem() { throw TrainError.badFlag(p) }
         // Failures on any rank (a missing file, a bad spec) end every rank together with one message.
-        let data = try World.agree(comm) { try TrainingData(config: config) }
-        // Only rank 0 writes checkpoints: it checks the directory before any training time is spent.
+        // Only rank 0 writes checkpoints: it checks the directory before any time is spent.
         let checkpoints = config.checkpointDir.map { CheckpointDirectory(path: $0, keep: config.keepCheckpoints) }
         try World.agree(comm) { if rank == 0 { try checkpoints?.prepare() } }
+        let data = try World.agree(comm) { try TrainingData(config: config) }
         let model = try World.agree(comm) {
             try Model(spec: config.model, inputShape: data.inputShape, classes: data.classes, seed: config.seed)
         }

@@ -43,6 +43,12 @@ struct Train: ParsableCommand {
         Run as `mpirun -n P ddp train ...` (or scripts/launch.sh -n P -- train ...), alone as a world \
         of one, or with --local-ranks P as P threads in one process. Rank 0 prints progress; \
         --metrics writes one JSON line per epoch (and per step with --log-every).
+
+        SIGINT, SIGTERM or SIGUSR1 (to any rank) stops the run after the step in progress: \
+        every rank stops at the same step, a checkpoint is written (with --checkpoint-dir) and \
+        the exit status is 128 + signal. mpirun kills its ranks 1 s after passing on a SIGINT or \
+        SIGTERM of its own (odls_base_sigkill_timeout) but forwards SIGUSR1 as it is: send \
+        SIGUSR1 to mpirun to stop a job cleanly however long a step takes.
         """)
 
     @OptionGroup var common: ModelDataOptions
