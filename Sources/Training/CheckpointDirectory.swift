@@ -52,7 +52,7 @@ public final class CheckpointDirectory {
         if stat(path, &info) != 0 {
             guard errno == ENOENT else { throw Self.failure("--checkpoint-dir \(path)", errno) }
             do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-                throw TrainError.checkpoint("--checkpoint-dir \(path): cannot create it: \(Self.reason(error))")
+                throw TrainError.checkpoint("--checkpoint-dir \(path): cannot create it: \(error.systemReason)")
             }
         } else if (info.st_mode & S_IFMT) != S_IFDIR {
             throw TrainError.checkpoint("--checkpoint-dir \(path) exists and is not a directory")
@@ -122,21 +122,10 @@ public final class CheckpointDirectory {
         } catch {
             try? fm.removeItem(atPath: tmp)
             if error is TrainError || error is SafeTensorsError { throw error }
-            throw TrainError.checkpoint("cannot write \(final): \(Self.reason(error))")
+            throw TrainError.checkpoint("cannot write \(final): \(error.systemReason)")
         }
         prune(current: name)
         return final
-    }
-
-    /// The system's reason inside a Foundation file error ("Permission denied"), not its
-    /// multi-line dump.
-    static func reason(_ error: Error) -> String {
-        let ns = error as NSError
-        if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(posix.code)))
-        }
-        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
-        return ns.localizedDescription.split(whereSeparator: \.isNewline).joined(separator: "; ")
     }
 
     private static func failure(_ what: String, _ code: Int32) -> TrainError {

@@ -197,6 +197,18 @@ final class BadInputCorpusTests: XCTestCase {
         XCTAssertEqual(try BadInputFiles.read(file), Array("x".utf8))
     }
 
+    /// Files that cannot be read or written are named with the system's reason, not Foundation's
+    /// "The operation could not be completed".
+    func testUnreadableAndUnwritablePathsGiveTheSystemsReason() throws {
+        let f = try Self.fixture()
+        try expectError("plot of a missing metrics file", ["plot", f.root + "/none.jsonl", "-o", f.root + "/x.svg"],
+                        ["none.jsonl: cannot read the metrics file (No such file or directory)"])
+        try expectError("checkpoint directory that cannot be created", train(f.fashion, ["--checkpoint-dir", "/proc/ddp-none/run"]),
+                        ["--checkpoint-dir /proc/ddp-none/run: cannot create it: No such file or directory"])
+        try expectError("metrics file that cannot be created", train(f.fashion, ["--metrics", "/proc/ddp-none/m.jsonl"]),
+                        ["--metrics: cannot create /proc/ddp-none/m.jsonl"])
+    }
+
     // MARK: checkpoints
 
     /// A run directory `name` holding a copy of `source`'s latest checkpoint as step-00000016
