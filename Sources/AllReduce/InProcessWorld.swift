@@ -105,9 +105,15 @@ public final class InProcessWorld: @unchecked Sendable {
         return id
     }
 
+    /// After an abort (a rank's body threw) sends still go through and messages already sent are
+    /// still received, as under MPI: a rank finishing the collective its peer finished before
+    /// throwing reaches the same decision instead of an echo of the abort. Only a wait for a
+    /// message that cannot come any more throws. A failed context refuses both at once.
     func post(_ bytes: UnsafeRawBufferPointer, tag: Int32, context: Int, from source: Int, to destination: Int) throws {
         condition.lock()
-        if let error = failure(context: context, rank: source, waitingFor: nil) { condition.unlock(); throw error }
+        if failures[context] != nil, let error = failure(context: context, rank: source, waitingFor: nil) {
+            condition.unlock(); throw error
+        }
         var storage = storagePool.popLast()
         condition.unlock()
 
@@ -132,11 +138,11 @@ public final class InProcessWorld: @unchecked Sendable {
         condition.lock()
         let message: Message
         while true {
-            if let error = failure(context: context, rank: destination, waitingFor: source) { condition.unlock(); throw error }
-            if let queue = channels[key], !queue.isEmpty {
+            if failures[context] == nil, let queue = channels[key], !queue.isEmpty {
                 message = channels[key]!.pop()
                 break
             }
+            if let error = failure(context: context, rank: destination, waitingFor: source) { condition.unlock(); throw error }
             if let deadline {
                 if Date() >= deadline {
                     condition.unlock()

@@ -93,9 +93,7 @@ public enum Checkpoint {
 
     /// Builds the model a checkpoint describes and loads its weights.
     public static func loadModel(checkpoint given: String) throws -> (Model, ModelInfo) {
-        guard let dir = CheckpointDirectory.resolve(given) else {
-            throw TrainError.checkpoint("\(given) is not a checkpoint (no \(modelFile), no 'latest' link)")
-        }
+        let dir = try CheckpointDirectory.locate(given, flag: "")
         let file = try readModelFile(dir)
         let info = try info(file.metadata, path: dir + "/" + modelFile)
         let model = try Model(spec: info.spec, inputShape: info.inputShape, classes: info.classes, seed: 0)
@@ -103,13 +101,26 @@ public enum Checkpoint {
         return (model, info)
     }
 
-    /// --init-from: weights only, into a model that must have the same layout.
+    /// --init-from: weights only, into a model that must be the same model. A file with ddp's
+    /// metadata must describe this very model (spec, input shape, classes); one without (a
+    /// state_dict saved from PyTorch) is held to the strict name, shape and dtype match of the load.
     static func loadModel(from given: String, into model: Model) throws {
-        guard let dir = CheckpointDirectory.resolve(given) else {
-            throw TrainError.checkpoint("\(given) is not a checkpoint (no \(modelFile), no 'latest' link)")
-        }
+        let dir = try CheckpointDirectory.locate(given, flag: "--init-from")
         let file = try readModelFile(dir)
+        if file.metadata["spec"] != nil {
+            try requireSameModel(try info(file.metadata, path: dir + "/" + modelFile), as: model, what: "--init-from \(dir)")
+        }
         try load(file.entries, into: model, path: dir + "/" + modelFile)
+    }
+
+    private static func requireSameModel(_ info: ModelInfo, as model: Model, what: String) throws {
+        guard info.spec == model.spec, info.inputShape == model.inputShape, info.classes == model.classes else {
+            func describe(_ spec: String, _ shape: [Int], _ classes: Int) -> String {
+                "'\(spec)' for \(shape.map(String.init).joined(separator: "x")) inputs and \(classes) classes"
+            }
+            throw TrainError.checkpoint("\(what) holds model \(describe(info.spec, info.inputShape, info.classes)), "
+                + "but this run trains \(describe(model.spec, model.inputShape, model.classes))")
+        }
     }
 
     private static func readModelFile(_ dir: String) throws -> SafeTensorsFile {
@@ -137,15 +148,9 @@ public enum Checkpoint {
     /// Restores model, optimizer and position from a checkpoint for `--resume`.
     static func resume(from given: String, model: Model, optimizer: any Optimizer, rank: Int, ranks: Int,
                        config: TrainConfig, stepsPerEpoch: Int) throws -> RunState {
-        guard let dir = CheckpointDirectory.resolve(given) else {
-            throw TrainError.checkpoint("--resume \(given): not a checkpoint (no \(modelFile), no 'latest' link)")
-        }
+        let dir = try CheckpointDirectory.locate(given, flag: "--resume")
         let modelFile = try readModelFile(dir)
-        let info = try info(modelFile.metadata, path: dir + "/" + Self.modelFile)
-        guard info.spec == model.spec, info.inputShape == model.inputShape, info.classes == model.classes else {
-            throw TrainError.checkpoint("--resume \(dir) holds model '\(info.spec)' \(info.inputShape) x\(info.classes), "
-                + "but this run trains '\(model.spec)' \(model.inputShape) x\(model.classes)")
-        }
+        try requireSameModel(try info(modelFile.metadata, path: dir + "/" + Self.modelFile), as: model, what: "--resume \(dir)")
         try load(modelFile.entries, into: model, path: dir + "/" + Self.modelFile)
         let trainerPath = dir + "/" + trainerFile
         let trainer: SafeTensorsFile
@@ -155,6 +160,14 @@ public enum Checkpoint {
               let stepInEpoch = m["step_in_epoch"].flatMap(Int.init), let global = m["global_step"].flatMap(Int.init),
               let savedRanks = m["ranks"].flatMap(Int.init), let optSteps = m["optimizer_steps"].flatMap(Int.init)
         else { throw TrainError.checkpoint("\(trainerPath): missing or bad position metadata") }
+        guard epoch >= 0, stepInEpoch >= 0, global >= 0, optSteps >= 0, savedRanks >= 1 else {
+            throw TrainError.checkpoint("\(trainerPath): negative position in metadata (epoch \(epoch), step \(stepInEpoch), "
+                + "global step \(global), optimizer steps \(optSteps), ranks \(savedRanks))")
+        }
+        guard epoch < config.epochs else {
+            throw TrainError.checkpoint("--resume \(dir) is at the end of epoch \(epoch), but --epochs is \(config.epochs): "
+                + "nothing left to train (raise --epochs to train on)")
+        }
         let saved = m["config"].flatMap { try? JSONDecoder().decode(TrainConfig.self, from: Data($0.utf8)) }
         if stepInEpoch != 0 && (savedRanks != ranks || saved?.batchSize != config.batchSize) {
             throw TrainError.checkpoint("\(dir) was written mid-epoch by \(savedRanks) ranks with batch "
@@ -165,7 +178,9 @@ public enum Checkpoint {
         }
         var states: [String: [Float]] = [:]
         for (name, entry) in trainer.entries where name.hasPrefix("optimizer.") {
-            states[String(name.dropFirst("optimizer.".count))] = try entry.floats()
+            do { states[String(name.dropFirst("optimizer.".count))] = try entry.floats() } catch {
+                throw TrainError.checkpoint("\(trainerPath): tensor '\(name)' is \(entry.dtype.rawValue), expected F32")
+            }
         }
         do { try optimizer.loadState(states, stepCount: optSteps) } catch {
             throw TrainError.checkpoint("\(trainerPath): \(error)")
@@ -173,8 +188,11 @@ public enum Checkpoint {
         var state = RunState(rank: rank, seed: config.seed)
         state.epoch = epoch; state.stepInEpoch = stepInEpoch; state.globalStep = global
         if savedRanks == ranks, let rng = trainer.entries["rng"] {
+            guard rng.dtype == .i64, rng.elementCount == ranks * 8 else {
+                throw TrainError.checkpoint("\(trainerPath): tensor 'rng' is \(rng.dtype.rawValue) \(rng.shape), "
+                    + "expected I64 [\(ranks), 8] (the random streams of \(ranks) ranks)")
+            }
             let words = try rng.int64s().map { UInt64(bitPattern: $0) }
-            guard words.count == ranks * 8 else { throw TrainError.checkpoint("\(trainerPath): rng has \(words.count) words") }
             let mine = Array(words[(rank * 8)..<(rank * 8 + 8)])
             state.dropoutRNG = SeededRNG(state: Array(mine[0..<4]))
             state.augmentRNG = SeededRNG(state: Array(mine[4..<8]))

@@ -1,4 +1,5 @@
 import Foundation
+import Layers
 
 /// The checkpoints of one run: `DIR/step-00001234/` directories plus a `latest` symlink.
 ///
@@ -19,23 +20,81 @@ public final class CheckpointDirectory {
 
     /// Resolves what a user passed to --resume / --checkpoint: a run directory (its `latest`) or a
     /// checkpoint directory itself.
-    public static func resolve(_ given: String) -> String? {
+    public static func resolve(_ given: String) -> String? { try? locate(given, flag: "") }
+
+    /// `resolve`, or one line saying why `given` (the value of `flag`) is not a checkpoint.
+    public static func locate(_ given: String, flag: String) throws -> String {
         let fm = FileManager.default
-        if fm.fileExists(atPath: given + "/model.safetensors") { return given }
-        let link = given + "/latest"
-        if let target = try? fm.destinationOfSymbolicLink(atPath: link) {
-            let full = target.hasPrefix("/") ? target : given + "/" + target
-            if fm.fileExists(atPath: full + "/model.safetensors") { return full }
+        let what = flag.isEmpty ? given : "\(flag) \(given)"
+        if fm.fileExists(atPath: given + "/" + Checkpoint.modelFile) { return given }
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: given, isDirectory: &isDirectory) else {
+            throw TrainError.checkpoint("\(what): no such file or directory (expected a checkpoint directory or a run directory with a 'latest' link)")
         }
-        return nil
+        guard isDirectory.boolValue else {
+            throw TrainError.checkpoint("\(what) is a file; expected a checkpoint directory (holding \(Checkpoint.modelFile)) or a run directory with a 'latest' link")
+        }
+        let link = given + "/latest"
+        guard let target = try? fm.destinationOfSymbolicLink(atPath: link) else {
+            throw TrainError.checkpoint("\(what) holds neither \(Checkpoint.modelFile) nor a 'latest' link: not a checkpoint")
+        }
+        let full = target.hasPrefix("/") ? target : given + "/" + target
+        guard fm.fileExists(atPath: full + "/" + Checkpoint.modelFile) else {
+            throw TrainError.checkpoint("\(what): 'latest' points to \(target), which holds no \(Checkpoint.modelFile)")
+        }
+        return full
     }
+
+    /// Makes sure checkpoints can be written here before any training time is spent: the
+    /// directory exists (or is created) and is a writable directory.
+    public func prepare() throws {
+        var info = stat()
+        if stat(path, &info) != 0 {
+            guard errno == ENOENT else { throw Self.failure("--checkpoint-dir \(path)", errno) }
+            do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+                throw TrainError.checkpoint("--checkpoint-dir \(path): cannot create it: \(error.systemReason)")
+            }
+        } else if (info.st_mode & S_IFMT) != S_IFDIR {
+            throw TrainError.checkpoint("--checkpoint-dir \(path) exists and is not a directory")
+        }
+        guard access(path, W_OK | X_OK) == 0 else { throw Self.failure("--checkpoint-dir \(path) is not writable", errno) }
+        recoverInterruptedWrites()
+    }
+
+    /// Cleans up after a writer that died mid-write (its pid ends the names of its temporaries):
+    /// a checkpoint it had moved aside to replace (`.old-step-N-pid`) goes back to `step-N` if the
+    /// replacement never landed (`latest` may name it); half-written `.tmp-` directories and
+    /// `.latest-` links are removed. Temporaries of a live process are left alone.
+    private func recoverInterruptedWrites() {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: path) else { return }
+        for name in names where name.hasPrefix(".old-") || name.hasPrefix(".tmp-") || name.hasPrefix(".latest-") {
+            guard let pidText = name.split(separator: "-").last, let pid = Int32(pidText), pid != getpid(),
+                  kill(pid, 0) != 0 && errno == ESRCH else { continue }
+            let full = path + "/" + name
+            if name.hasPrefix(".old-") {
+                // ".old-step-00000012-4242" -> "step-00000012"
+                let step = path + "/" + String(name.dropFirst(".old-".count).dropLast(pidText.count + 1))
+                if fm.fileExists(atPath: step + "/" + Checkpoint.modelFile) {
+                    try? fm.removeItem(atPath: full)
+                } else {
+                    try? fm.moveItem(atPath: full, toPath: step)
+                }
+            } else {
+                try? fm.removeItem(atPath: full)
+            }
+        }
+    }
+
+    /// Where the checkpoint of `globalStep` is written.
+    public func checkpointPath(globalStep: Int) -> String { path + "/" + String(format: "step-%08d", globalStep) }
 
     /// Writes one checkpoint through `fill(tempDir)`, publishes it, prunes old ones; returns its path.
     public func write(globalStep: Int, _ fill: (String) throws -> Void) throws -> String {
         let fm = FileManager.default
         try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let name = String(format: "step-%08d", globalStep)
-        let final = path + "/" + name
+        let final = checkpointPath(globalStep: globalStep)
+        let name = String(final.dropFirst(path.count + 1))
         let tmp = path + "/.tmp-\(name)-\(getpid())"
         try? fm.removeItem(atPath: tmp)
         try fm.createDirectory(atPath: tmp, withIntermediateDirectories: false)
@@ -62,10 +121,15 @@ public final class CheckpointDirectory {
             try Self.fsync(path)
         } catch {
             try? fm.removeItem(atPath: tmp)
-            throw error
+            if error is TrainError || error is SafeTensorsError { throw error }
+            throw TrainError.checkpoint("cannot write \(final): \(error.systemReason)")
         }
         prune(current: name)
         return final
+    }
+
+    private static func failure(_ what: String, _ code: Int32) -> TrainError {
+        .checkpoint("\(what): \(String(cString: strerror(code)))")
     }
 
     /// Keeps the newest `keep` checkpoints (and always the one `latest` names).

@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import Layers
 
 /// Everything a training run is configured by. `ddp train` fills it from flags; tests build it
 /// directly. Codable so checkpoints record what produced them.
@@ -61,26 +62,47 @@ public struct TrainConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// Bounds that keep `epochs * stepsPerEpoch` and the bucket size in bytes far from Int's limits.
+    public static let maximumEpochs = 1_000_000
+    public static let maximumBucketCapMB = 65536.0
+
     /// The learning rate actually used at the top of the schedule.
     public func effectiveLR(ranks: Int) -> Double { scaleLR ? lr * Double(ranks) : lr }
 
-    /// Flags that make no sense, as one line naming the flag; nil when all is well.
+    /// Flags that make no sense, as one line naming the flag; nil when all is well. Every number
+    /// that later becomes an Int or a product is bounded here (NaN and infinity included), so no
+    /// flag can trap a conversion or an overflow check deeper down.
     public func problem() -> String? {
-        if epochs < 1 { return "--epochs must be at least 1 (got \(epochs))" }
+        if !(1...Self.maximumEpochs).contains(epochs) { return "--epochs must be between 1 and \(Self.maximumEpochs) (got \(epochs))" }
         if batchSize < 1 { return "--batch-size must be at least 1 (got \(batchSize))" }
         if !(lr >= 0) || !lr.isFinite { return "--lr must be a finite number >= 0 (got \(lr))" }
         if !(momentum >= 0 && momentum < 1) { return "--momentum must be in [0, 1) (got \(momentum))" }
         if nesterov && momentum == 0 && optimizer == .sgd { return "--nesterov needs --momentum > 0" }
-        if !(weightDecay >= 0) { return "--weight-decay must be >= 0 (got \(weightDecay))" }
-        if warmupEpochs < 0 { return "--warmup-epochs must be >= 0 (got \(warmupEpochs))" }
+        if !(weightDecay >= 0) || !weightDecay.isFinite { return "--weight-decay must be a finite number >= 0 (got \(weightDecay))" }
+        if !(warmupEpochs >= 0 && warmupEpochs <= Double(epochs)) {
+            return "--warmup-epochs must be between 0 and --epochs \(epochs) (got \(warmupEpochs))"
+        }
+        if stepEpochs < 0 { return "--step-epochs must be >= 0 (got \(stepEpochs))" }
+        if !(gamma > 0) || !gamma.isFinite { return "--gamma must be a finite number > 0 (got \(gamma))" }
         if threads < 0 { return "--threads must be >= 0 (got \(threads))" }
+        if checkpointEvery < 0 { return "--checkpoint-every must be >= 0 (got \(checkpointEvery))" }
         if maxSteps < 0 { return "--max-steps must be >= 0 (got \(maxSteps))" }
         if logEvery < 0 { return "--log-every must be >= 0 (got \(logEvery))" }
-        if !(bucketCapMB > 0) { return "--bucket-cap-mb must be > 0 (got \(bucketCapMB))" }
-        if timeout < 0 { return "--timeout must be >= 0 (got \(timeout))" }
-        if clipGradNorm < 0 { return "--clip-grad-norm must be >= 0 (got \(clipGradNorm))" }
+        if !(bucketCapMB > 0 && bucketCapMB <= Self.maximumBucketCapMB) {
+            return "--bucket-cap-mb must be > 0 and at most \(Int(Self.maximumBucketCapMB)) (got \(bucketCapMB))"
+        }
+        if !(timeout >= 0) || !timeout.isFinite { return "--timeout must be a finite number of seconds >= 0 (got \(timeout))" }
+        if !(clipGradNorm >= 0) || !clipGradNorm.isFinite { return "--clip-grad-norm must be a finite number >= 0 (got \(clipGradNorm))" }
         if keepCheckpoints < 1 { return "--keep-checkpoints must be at least 1 (got \(keepCheckpoints))" }
+        if desyncCheckEvery < 0 { return "--desync-check-every must be >= 0 (got \(desyncCheckEvery))" }
+        if trainSubset < 0 { return "--train-subset must be >= 0 (got \(trainSubset))" }
         if resume != nil && initFrom != nil { return "--resume and --init-from exclude each other" }
+        // No single layer token maps an image to class logits, so a word without '-' that is no
+        // preset is a misspelt preset, not a spec.
+        if !model.contains("-") && ModelSpec.presetSpec(model) == nil {
+            return "unknown model '\(model)' (expected a preset: \(ModelSpec.presetNames.joined(separator: ", ")); "
+                + "or layer tokens joined by '-', see --help)"
+        }
         return nil
     }
 }

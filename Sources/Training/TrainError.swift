@@ -4,6 +4,8 @@ public enum TrainError: Error, CustomStringConvertible {
     case nonFinite(epoch: Int, step: Int, lr: Double, loss: Double, checkpoint: String?)
     case checkpoint(String)
     case desync(String)
+    /// A `StopSignal` stopped the run after `step` of `epoch` (both 1-based).
+    case stopped(signal: Int32, epoch: Int, step: Int, checkpoint: String?, runDirectory: String?)
 
     public var description: String {
         switch self {
@@ -16,6 +18,17 @@ public enum TrainError: Error, CustomStringConvertible {
                 + "usual cause: lower --lr (try `ddp lr-find`), add --warmup-epochs or --clip-grad-norm" + kept
         case .checkpoint(let s): return "checkpoint: " + s
         case .desync(let s): return "ranks out of sync: " + s
+        case let .stopped(signal, epoch, step, checkpoint, runDirectory):
+            let saved = checkpoint.map { "; checkpoint \($0) (continue with --resume \(runDirectory ?? $0))" }
+                ?? "; no checkpoint (no --checkpoint-dir)"
+            return "stopped by \(StopSignal.name(signal)) at epoch \(epoch) step \(step)" + saved
         }
+    }
+
+    /// The process exit status this error ends with: 128 + signal for a stop on a signal (the
+    /// shell's convention: 130 for SIGINT, 143 for SIGTERM, 138 for SIGUSR1), 1 otherwise.
+    public var exitCode: Int32 {
+        if case let .stopped(signal, _, _, _, _) = self { return 128 + signal }
+        return 1
     }
 }

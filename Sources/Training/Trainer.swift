@@ -35,6 +35,9 @@ public final class Trainer {
     public func run() throws -> TrainSummary {
         if let p = config.problem() { throw TrainError.badFlag(p) }
         // Failures on any rank (a missing file, a bad spec) end every rank together with one message.
+        // Only rank 0 writes checkpoints: it checks the directory before any time is spent.
+        let checkpoints = config.checkpointDir.map { CheckpointDirectory(path: $0, keep: config.keepCheckpoints) }
+        try World.agree(comm) { if rank == 0 { try checkpoints?.prepare() } }
         let data = try World.agree(comm) { try TrainingData(config: config) }
         let model = try World.agree(comm) {
             try Model(spec: config.model, inputShape: data.inputShape, classes: data.classes, seed: config.seed)
@@ -82,8 +85,8 @@ public final class Trainer {
         var summary = TrainSummary(epochs: [], globalStep: state.globalStep, lastCheckpoint: nil, parameters: [])
         var epochLoss = 0.0, epochCorrect = 0.0, epochSeen = 0.0
         var stepLosses: [Double] = []
-        let checkpoints = config.checkpointDir.map { CheckpointDirectory(path: $0, keep: config.keepCheckpoints) }
         var stopped = false
+        var stopSignal: (signal: Int32, epoch: Int, step: Int)? = nil
 
         epochLoop: for epoch in state.epoch..<config.epochs {
             let epochStart = Clock.now()
@@ -100,7 +103,8 @@ public final class Trainer {
                     outcome = try stepper.run(
                         batches: data.trainBatches, indices: sampler.indices(epoch: epoch, step: step),
                         rng: &state.augmentRNG,
-                        lr: stepLR, position: (epoch + 1, step + 1), timeline: timeline, globalStep: g)
+                        lr: stepLR, position: (epoch + 1, step + 1), timeline: timeline, globalStep: g,
+                        stopSignal: StopSignal.pending)
                 } catch TrainError.nonFinite(let e, let s, let lr, let loss, _) {
                     throw TrainError.nonFinite(epoch: e, step: s, lr: lr, loss: loss, checkpoint: checkpoints?.latest())
                 }
@@ -118,6 +122,12 @@ public final class Trainer {
                 }
                 progress.update(epoch: epoch + 1, epochs: config.epochs, step: step + 1, steps: stepsPerEpoch,
                                 loss: globalLoss, elapsed: Clock.now() - epochStart, images: imagesThisEpoch)
+                // Every rank saw the same sum in this step's allreduce: all stop here together.
+                if outcome.stopSignal != 0 {
+                    stopSignal = (outcome.stopSignal, epoch + 1, step + 1)
+                    stopped = true
+                    break epochLoop
+                }
             }
             progress.finish()
             state.epoch = epoch + 1
@@ -148,6 +158,7 @@ public final class Trainer {
                 summary.lastCheckpoint = try saveCheckpoint(checkpoints, model, optimizer, &state, data)
             }
         }
+        progress.finish()
         if stopped, let checkpoints {
             if !config.syncBN && model.buffers.count > 0 {
                 try comm.allReduce(model.buffers.data, count: model.buffers.count, op: .average)
@@ -157,6 +168,10 @@ public final class Trainer {
         if let path = config.timelinePath, let timeline {
             let all = try comm.allGather(timeline.packed())
             if rank == 0 { try Timeline.write(ranks: all, to: path); log("timeline: \(path)") }
+        }
+        if let stop = stopSignal {
+            throw TrainError.stopped(signal: stop.signal, epoch: stop.epoch, step: stop.step,
+                                     checkpoint: summary.lastCheckpoint, runDirectory: config.checkpointDir)
         }
         summary.globalStep = state.globalStep
         summary.parameters = Array(model.parameters.buffer)
@@ -174,7 +189,7 @@ public final class Trainer {
     }
 
     /// All ranks gather their RNG states to rank 0, which writes the checkpoint; the others wait
-    /// so no rank runs ahead of a checkpoint that might still fail.
+    /// so no rank runs ahead of a checkpoint that might still fail. Returns its path on every rank.
     private func saveCheckpoint(_ dir: CheckpointDirectory, _ model: Model, _ optimizer: any Optimizer,
                                 _ state: inout RunState, _ data: TrainingData) throws -> String? {
         state.dropoutRNG = model.dropoutRNG
@@ -196,7 +211,7 @@ public final class Trainer {
         var flag = [failure == nil ? 0.0 : 1.0]
         try comm.allReduce(&flag)
         if flag[0] != 0 { throw TrainError.checkpoint(failure ?? "checkpoint failed on rank 0") }
-        return path
+        return path ?? dir.checkpointPath(globalStep: state.globalStep)
     }
 }
 

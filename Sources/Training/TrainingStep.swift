@@ -1,5 +1,6 @@
 import AllReduce
 import Data
+import Foundation
 import Layers
 import Tensor
 
@@ -7,7 +8,9 @@ import Tensor
 /// fill this rank's slice of the global batch, forward, loss, backward with bucketed allreduce,
 /// reduce the loss, check it, update. Buffers are allocated once here; the step allocates nothing.
 final class TrainingStep {
-    struct Outcome { var loss: Double; var correct: Double; var samples: Double }
+    /// `stopSignal`: the first of `StopSignal.handled` that reached any rank, else 0; the same on
+    /// every rank.
+    struct Outcome { var loss: Double; var correct: Double; var samples: Double; var stopSignal: Int32 = 0 }
     struct Timing { var data = 0.0, forward = 0.0, backward = 0.0, wait = 0.0, update = 0.0 }
 
     let model: Model
@@ -20,7 +23,8 @@ final class TrainingStep {
     private let batch: Tensor
     private let labels: UnsafeMutablePointer<Int32>
     private let loss: SoftmaxCrossEntropy
-    private var reduced = [Double](repeating: 0, count: 3)
+    /// [loss x B, correct, B, then per signal of `StopSignal.handled` the ranks it reached], summed.
+    private var reduced = [Double](repeating: 0, count: 3 + StopSignal.handled.count)
 
     init(model: Model, optimizer: any Optimizer, comm: any Communicator, batchSize: Int,
          bucketCapBytes: Int, overlap: Bool) throws {
@@ -36,8 +40,9 @@ final class TrainingStep {
 
     /// Runs one step on `indices` of `dataset`. Throws `TrainError.nonFinite` on every rank alike
     /// when the reduced loss or the reduced gradient is not finite; the parameters are then untouched.
+    /// `stopSignal` (this rank's pending `StopSignal`, 0 for none) travels in the loss allreduce.
     func run(batches: BatchAssembler, indices: ArraySlice<Int>, rng: inout SeededRNG, lr: Double, position: (epoch: Int, step: Int),
-             timeline: Timeline?, globalStep: Int) throws -> Outcome {
+             timeline: Timeline?, globalStep: Int, stopSignal: Int32 = 0) throws -> Outcome {
         var t0 = Clock.now()
         batches.fill(indices: indices, rng: &rng, images: batch.data, labels: labels)
         var t1 = Clock.now(); timing.data += t1 - t0; timeline?.record("data", step: globalStep, from: t0, to: t1)
@@ -49,10 +54,13 @@ final class TrainingStep {
         t1 = Clock.now(); timing.backward += t1 - t0; timeline?.record("backward", step: globalStep, from: t0, to: t1)
         try buckets.finish()
         reduced[0] = result.loss * Double(batchSize); reduced[1] = Double(result.correct); reduced[2] = Double(batchSize)
+        for i in StopSignal.handled.indices { reduced[3 + i] = stopSignal == StopSignal.handled[i] ? 1 : 0 }
         try comm.allReduce(&reduced)
         t0 = Clock.now(); timing.wait += t0 - t1; timeline?.record("allreduce wait", step: globalStep, from: t1, to: t0)
 
-        let outcome = Outcome(loss: reduced[0] / reduced[2], correct: reduced[1], samples: reduced[2])
+        var stop: Int32 = 0
+        for i in StopSignal.handled.indices where reduced[3 + i] > 0 { stop = StopSignal.handled[i]; break }
+        let outcome = Outcome(loss: reduced[0] / reduced[2], correct: reduced[1], samples: reduced[2], stopSignal: stop)
         // The reduced loss and gradients are bitwise identical on every rank, so every rank takes
         // this branch together: no rank is left waiting in a collective.
         if !outcome.loss.isFinite || !model.gradients.allFinite() {

@@ -20,6 +20,21 @@ public enum World {
     /// Ranks of this launch as the environment tells before any MPI call (1 without mpirun).
     public static var launchedRanks: Int { MPILaunchEnvironment.current?.size ?? 1 }
 
+    /// Most threads `--local-ranks` may start: far more than any test needs, few enough that a
+    /// typo cannot exhaust the process's threads and memory.
+    public static let maximumLocalRanks = 256
+
+    /// What is wrong with `--local-ranks P` (one line naming the flag), or nil.
+    public static func localRanksProblem(_ localRanks: Int) -> String? {
+        if !(0...maximumLocalRanks).contains(localRanks) {
+            return "--local-ranks must be between 0 and \(maximumLocalRanks) (got \(localRanks))"
+        }
+        if localRanks > 0 && launchedRanks > 1 {
+            return "--local-ranks cannot be combined with mpirun (this process is one of \(launchedRanks) MPI ranks)"
+        }
+        return nil
+    }
+
     /// Runs `body` on every rank; returns the process exit code after printing any error once.
     /// `threads` (BLAS threads per rank) 0 keeps the default: cores / ranks on this node.
     public static func run(localRanks: Int, threads: Int, timeout: Double,
@@ -30,16 +45,16 @@ public enum World {
             if threads == 0 { BLASRuntime.setThreads(max(1, CPUInfo.current().cores / localRanks)) }
             do {
                 try InProcessWorld.run(size: localRanks, timeoutSeconds: timeout) { comm in
-                    do { try body(comm) } catch { report(error, rank: comm.rank); throw error }
+                    do { try body(comm) } catch { report(error, rank: comm.rank, threadRanks: true); throw error }
                 }
                 return 0
-            } catch { return 1 }
+            } catch { return exitCode(for: error) }
         }
         guard MPICommunicator.isLaunchedByMPIRun else {
             do {
                 try InProcessWorld.run(size: 1, timeoutSeconds: timeout) { try body($0) }
                 return 0
-            } catch { report(error, rank: 0); return 1 }
+            } catch { report(error, rank: 0); return exitCode(for: error) }
         }
         let comm: MPICommunicator
         do {
@@ -56,7 +71,7 @@ public enum World {
         } catch let e as CollectiveError {
             report(e, rank: comm.rank)
             try? comm.finalize()
-            return 1
+            return exitCode(for: e)
         } catch {
             // Only this rank knows: take the job down so no peer waits forever.
             report(error, rank: comm.rank)
@@ -82,12 +97,19 @@ public enum World {
     }
 
     private static let printLock = NSLock()
+    nonisolated(unsafe) private static var reportedCollective = false
 
-    static func report(_ error: Error, rank: Int) {
+    /// 1 for a failure, 128 + signal for a run stopped by a signal.
+    static func exitCode(for error: Error) -> Int32 { (error as? TrainError)?.exitCode ?? 1 }
+
+    /// Prints `error` if this rank is the one to tell it. With ranks as threads (`threadRanks`) a
+    /// collective error is printed by the first thread to reach it: rank 0 may instead see the
+    /// world end under it while it finishes the last collective (the others having thrown).
+    static func report(_ error: Error, rank: Int, threadRanks: Bool = false) {
         let show: Bool
         switch error {
         case let e as AgreedFailure: show = e.printHere
-        case is CollectiveError: show = rank == 0
+        case is CollectiveError: show = threadRanks || rank == 0
         case let e as CommunicatorError:
             // A peer's failure surfaces here as its consequence; the failing rank tells the cause.
             switch e {
@@ -98,6 +120,12 @@ public enum World {
         }
         guard show else { return }
         printLock.lock(); defer { printLock.unlock() }
-        FileHandle.standardError.write(Data("ddp: error: \(error)\n".utf8))
+        if threadRanks && error is CollectiveError && !(error is AgreedFailure) {
+            guard !reportedCollective else { return }
+            reportedCollective = true
+        }
+        // A stop the user asked for is reported as what it is, not as an error.
+        let kind = exitCode(for: error) > 128 ? "" : "error: "
+        FileHandle.standardError.write(Data("ddp: \(kind)\(error)\n".utf8))
     }
 }

@@ -9,13 +9,14 @@ struct Eval: ParsableCommand {
     @Option(help: "Checkpoint directory, or a run directory (its 'latest').") var checkpoint: String
     @Option(help: "Dataset (default: the one the checkpoint was trained on).") var dataset: String?
     @Option(help: "Directory with the dataset files.") var dataDir: String?
-    @Option(help: "Evaluation batch size per rank.") var batchSize = 500
-    @Option(help: "Run P ranks as threads in this process.") var localRanks = 0
+    @Option(parsing: .unconditional, help: "Evaluation batch size per rank.") var batchSize = 500
+    @Option(parsing: .unconditional, help: "Run P ranks as threads in this process.") var localRanks = 0
     @Option(help: "Also write every test sample's logits to this safetensors file (one rank).") var saveLogits: String?
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func validate() throws {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1 (got \(batchSize))") }
+        if let p = World.localRanksProblem(localRanks) { throw ValidationError(p) }
     }
 
     func run() throws {

@@ -3,6 +3,9 @@ import Foundation
 import Layers
 import Training
 
+// Numeric options parse their value unconditionally, so `--lr -1` reaches validation and is
+// refused for what it is, rather than read as an unknown short option "-1".
+
 /// Flags shared by every command that builds a model and data (train, sanity, lr-find, bench step).
 struct ModelDataOptions: ParsableArguments {
     @Option(help: "Dataset: fashion-mnist, mnist, cifar10 or synthetic.")
@@ -12,13 +15,13 @@ struct ModelDataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Model: a preset (mlp, lenet5, fmnist-cnn, resnet20) or a spec string.",
                                discussion: ModelSpec.help))
     var model = "fmnist-cnn"
-    @Option(help: "Samples per rank per step (the global batch is this times the ranks).")
+    @Option(parsing: .unconditional, help: "Samples per rank per step (the global batch is this times the ranks).")
     var batchSize = 64
-    @Option(help: "Random seed: weights, data order, dropout, augmentation.")
+    @Option(parsing: .unconditional, help: "Random seed: weights, data order, dropout, augmentation.")
     var seed: UInt64 = 0
-    @Option(help: "BLAS threads per rank (default: cores / ranks on this node).")
+    @Option(parsing: .unconditional, help: "BLAS threads per rank (default: cores / ranks on this node).")
     var threads = 0
-    @Option(help: "Run P ranks as threads in this process (the single-process test mode; no mpirun).")
+    @Option(parsing: .unconditional, help: "Run P ranks as threads in this process (the single-process test mode; no mpirun).")
     var localRanks = 0
 
     func apply(to c: inout TrainConfig) {
@@ -29,10 +32,7 @@ struct ModelDataOptions: ParsableArguments {
     func validate() throws {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1 (got \(batchSize))") }
         if threads < 0 { throw ValidationError("--threads must be >= 0 (got \(threads))") }
-        if localRanks < 0 { throw ValidationError("--local-ranks must be >= 0 (got \(localRanks))") }
-        if localRanks > 0 && World.launchedRanks > 1 {
-            throw ValidationError("--local-ranks cannot be combined with mpirun (this process is one of \(World.launchedRanks) MPI ranks)")
-        }
+        if let p = World.localRanksProblem(localRanks) { throw ValidationError(p) }
     }
 }
 
@@ -43,42 +43,47 @@ struct Train: ParsableCommand {
         Run as `mpirun -n P ddp train ...` (or scripts/launch.sh -n P -- train ...), alone as a world \
         of one, or with --local-ranks P as P threads in one process. Rank 0 prints progress; \
         --metrics writes one JSON line per epoch (and per step with --log-every).
+
+        SIGINT, SIGTERM or SIGUSR1 (to any rank) stops the run after the step in progress: \
+        every rank stops at the same step, a checkpoint is written (with --checkpoint-dir) and \
+        the exit status is 128 + signal. mpirun kills its ranks 1 s after passing on a SIGINT or \
+        SIGTERM of its own (odls_base_sigkill_timeout) but forwards SIGUSR1 as it is: send \
+        SIGUSR1 to mpirun to stop a job cleanly however long a step takes.
         """)
 
     @OptionGroup var common: ModelDataOptions
-    @Option(help: "Epochs to train.") var epochs = 10
-    @Option(help: "Peak learning rate (the top of the schedule).") var lr = 0.1
+    @Option(parsing: .unconditional, help: "Epochs to train.") var epochs = 10
+    @Option(parsing: .unconditional, help: "Peak learning rate (the top of the schedule).") var lr = 0.1
     @Flag(help: "Multiply --lr by the number of ranks (Horovod's linear scaling rule).") var scaleLr = false
     @Option(help: "Optimizer: sgd or adam.") var optimizer = "sgd"
-    @Option(help: "SGD momentum (cycled 0.95->0.85->0.95 by the onecycle schedule).") var momentum = 0.9
+    @Option(parsing: .unconditional, help: "SGD momentum (cycled 0.95->0.85->0.95 by the onecycle schedule).") var momentum = 0.9
     @Flag(inversion: .prefixedNo, help: "Nesterov momentum.") var nesterov = true
-    @Option(help: "L2 weight decay (torch.optim.SGD's weight_decay).") var weightDecay = 5e-4
+    @Option(parsing: .unconditional, help: "L2 weight decay (torch.optim.SGD's weight_decay).") var weightDecay = 5e-4
     @Option(help: "LR schedule: constant, step, cosine or onecycle.") var schedule = "onecycle"
-    @Option(help: "Linear warmup over this many epochs (fractions allowed).") var warmupEpochs = 0.0
-    @Option(help: "step schedule: decay every N epochs (default epochs/3).") var stepEpochs = 0
-    @Option(help: "step schedule: decay factor.") var gamma = 0.1
+    @Option(parsing: .unconditional, help: "Linear warmup over this many epochs (fractions allowed).") var warmupEpochs = 0.0
+    @Option(parsing: .unconditional, help: "step schedule: decay every N epochs (default epochs/3).") var stepEpochs = 0
+    @Option(parsing: .unconditional, help: "step schedule: decay factor.") var gamma = 0.1
     @Flag(help: "Synchronized BatchNorm: batch statistics over all ranks.") var syncBn = false
     @Flag(help: "Augment: random crop with padding, and horizontal flips for CIFAR-10.") var augment = false
     @Option(help: "Directory for checkpoints (step-N/ and a 'latest' link).") var checkpointDir: String?
-    @Option(help: "Checkpoint every N epochs (0: only at the end).") var checkpointEvery = 1
-    @Option(help: "Checkpoints to keep.") var keepCheckpoints = 2
+    @Option(parsing: .unconditional, help: "Checkpoint every N epochs (0: only at the end).") var checkpointEvery = 1
+    @Option(parsing: .unconditional, help: "Checkpoints to keep.") var keepCheckpoints = 2
     @Option(help: "Continue a run bit-exactly from a checkpoint (run directory or checkpoint).") var resume: String?
     @Option(help: "Start from a checkpoint's weights (fresh optimizer and schedule).") var initFrom: String?
-    @Option(help: "Stop after N steps in total (a checkpoint is written there).") var maxSteps = 0
+    @Option(parsing: .unconditional, help: "Stop after N steps in total (a checkpoint is written there).") var maxSteps = 0
     @Flag(help: "Keep the data in file order.") var noShuffle = false
     @Option(help: "Metrics file (JSON lines).") var metrics: String?
-    @Option(help: "Also log every N steps into the metrics file.") var logEvery = 0
+    @Option(parsing: .unconditional, help: "Also log every N steps into the metrics file.") var logEvery = 0
     @Option(help: "Write a Chrome trace (chrome://tracing, ui.perfetto.dev) of the first steps.") var timeline: String?
-    @Option(help: "Clip the global gradient norm to this (0: off).") var clipGradNorm = 0.0
-    @Option(help: "Gradient bucket size in MiB.") var bucketCapMb = 4.0
+    @Option(parsing: .unconditional, help: "Clip the global gradient norm to this (0: off).") var clipGradNorm = 0.0
+    @Option(parsing: .unconditional, help: "Gradient bucket size in MiB.") var bucketCapMb = 4.0
     @Flag(inversion: .prefixedNo, help: "Overlap bucket allreduce with the rest of backward (pays when cores are spare).") var overlap = false
-    @Option(help: "Seconds a rank may wait for a peer before the job is aborted (0: forever).") var timeout = 300.0
-    @Option(help: "Compare parameter fingerprints across ranks every N steps (0: never).") var desyncCheckEvery = 100
-    @Option(help: "Train on the first N samples only (0: all).") var trainSubset = 0
+    @Option(parsing: .unconditional, help: "Seconds a rank may wait for a peer before the job is aborted (0: forever).") var timeout = 300.0
+    @Option(parsing: .unconditional, help: "Compare parameter fingerprints across ranks every N steps (0: never).") var desyncCheckEvery = 100
+    @Option(parsing: .unconditional, help: "Train on the first N samples only (0: all).") var trainSubset = 0
     @Flag(help: "Print nothing but errors.") var quiet = false
 
     func validate() throws {
-        if epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
         if LRSchedule.Kind(rawValue: schedule) == nil {
             throw ValidationError("--schedule must be one of \(LRSchedule.Kind.allCases.map(\.rawValue).joined(separator: ", ")) (got \(schedule))")
         }
@@ -105,6 +110,8 @@ struct Train: ParsableCommand {
     func run() throws {
         let config = config()
         let code = World.run(localRanks: common.localRanks, threads: common.threads, timeout: timeout) { comm in
+            // After MPI_Init, so ours are the handlers in place; from here a signal stops cleanly.
+            StopSignal.install()
             _ = try Trainer(config: config, communicator: comm, log: { print($0); fflush(stdout) }).run()
         }
         if code != 0 { throw ExitCode(code) }

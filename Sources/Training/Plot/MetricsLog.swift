@@ -76,7 +76,7 @@ public struct MetricsLog: Sendable, Equatable {
             data = try Data(contentsOf: url)
         } catch {
             throw MetricsLogError(file: url.path, line: nil,
-                                  reason: "cannot read the metrics file (\(error.localizedDescription))")
+                                  reason: "cannot read the metrics file (\(error.systemReason))")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw MetricsLogError(file: url.path, line: nil, reason: "not UTF-8 text; expected JSON lines")

@@ -64,7 +64,7 @@ public struct SVGChart: Sendable, Equatable {
         do {
             try Data(render().utf8).write(to: url, options: .atomic)
         } catch {
-            throw WriteError(path: url.path, reason: error.localizedDescription)
+            throw WriteError(path: url.path, reason: error.systemReason)
         }
     }
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing (libFuzzer through swiftc -sanitize=fuzzer, with AddressSanitizer) of
+# the parsers that read files users hand to ddp: IDX (raw and gzip) and CIFAR-10 records
+# (scripts/fuzz/IDXFuzzTarget.swift) and safetensors (scripts/fuzz/SafeTensorsFuzzTarget.swift).
+# Each target is compiled with the module sources it needs, seeded with small valid files, and
+# run for SECONDS (default 30) with a 64 MB limit on any single allocation (a parser must never
+# trust a length from the file). The corpus grows in .build/fuzz/ across runs.
+#
+# usage: scripts/fuzz.sh [SECONDS]     exit 0: no finding; 1: a finding (input kept, path printed);
+#                                      77: this toolchain cannot build fuzz targets (skipped)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-30}"
+[ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
+out=.build/fuzz
+mkdir -p "$out"
+python=/usr/bin/python3; [ -x "$python" ] || python=python3
+"$python" scripts/fuzz/make_seeds.py "$out/seeds-idx" "$out/seeds-safetensors"
+
+build() { # build NAME MODULE SOURCES...
+    local name="$1" module="$2"; shift 2
+    if ! swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name "$module" "$@" -o "$out/$name" \
+            > "$out/$name.build.log" 2>&1; then
+        echo "fuzz.sh: cannot build $name with -sanitize=fuzzer here; skipped (see $out/$name.build.log)"
+        exit 77
+    fi
+}
+build idx-fuzz DataFuzz scripts/fuzz/IDXFuzzTarget.swift Sources/Data/IDXReader.swift Sources/Data/ByteSource.swift \
+    Sources/Data/GzipSource.swift Sources/Data/CIFAR10Reader.swift Sources/Data/DataError.swift -I Sources/CZlib
+build safetensors-fuzz LayersFuzz scripts/fuzz/SafeTensorsFuzzTarget.swift Sources/Layers/SafeTensors.swift
+
+status=0
+for target in idx safetensors; do
+    mkdir -p "$out/corpus-$target" "$out/findings-$target"
+    log="$out/$target.log"
+    # The run limit (timeout) is a second line of defence: libFuzzer stops itself at -max_total_time.
+    if timeout $((seconds + 60)) "$out/$target-fuzz" -max_total_time="$seconds" -max_len=8192 -timeout=10 \
+            -malloc_limit_mb=64 -rss_limit_mb=2048 -print_final_stats=1 \
+            -artifact_prefix="$out/findings-$target/" "$out/corpus-$target" "$out/seeds-$target" > "$log" 2>&1; then
+        runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")"
+        echo "fuzz.sh: $target: ${runs:-?} inputs in $seconds s, no finding (corpus $(ls "$out/corpus-$target" | wc -l) files)"
+    else
+        echo "fuzz.sh: $target: FINDING (log $log):" >&2
+        grep -E 'ERROR|SUMMARY|Fatal|Test unit written' "$log" | head -5 >&2
+        status=1
+    fi
+done
+exit "$status"
