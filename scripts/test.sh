@@ -21,12 +21,13 @@ if [ "$status" -ne 0 ]; then
 fi
 
 echo "== multi-rank tests"
-failed=()
+failed=() passed=0
 for t in scripts/tests/*.sh; do
     [ -e "$t" ] || continue
     echo "-- $t"
-    bash "$t" || failed+=("$t")
+    if bash "$t"; then passed=$((passed + 1)); else failed+=("$t"); fi
 done
+echo "scripts: $passed passed, ${#failed[@]} failed"
 if ((${#failed[@]})); then
     echo "test.sh: failed: ${failed[*]}" >&2
     exit 1
