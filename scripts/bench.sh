@@ -37,7 +37,7 @@ trap 'rm -rf "$work"' EXIT
 raw="$work/raw.jsonl"   # every measurement, tagged; the summary is computed from it
 : > "$raw"
 
-swift build -c release --product ddp 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' || true
+swift build -c release --product ddp 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' >&2 || true
 test "${PIPESTATUS[0]}" -eq 0
 ddp="$(swift build -c release --show-bin-path)/ddp"
 
