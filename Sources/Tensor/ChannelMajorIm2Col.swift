@@ -15,6 +15,11 @@ public enum ChannelMajorIm2Col {
         let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth, ohw = oh * ow
         let kh = g.kernelH, kw = g.kernelW, sh = g.strideH, sw = g.strideW, ph = g.padH, pw = g.padW
         let rowStride = count &* ohw
+        // Stride 1 with output rows as wide as input rows ("same" padding): a column row of one
+        // image is the image plane shifted by a constant, so each (row, image) is one copy of
+        // all its valid output rows (instead of one short copy per output row) plus the zero
+        // margins.
+        let flat = sh == 1 && sw == 1 && ow == w
         for c in 0..<channels {
             for i in 0..<kh {
                 for j in 0..<kw {
@@ -22,6 +27,35 @@ public enum ChannelMajorIm2Col {
                     // Output columns whose input x falls inside the image: ox in lo ..< hi.
                     let lo = max(0, (pw &- j &+ sw &- 1) / sw)
                     let hi = max(lo, min(ow, (w &+ pw &- j &+ sw &- 1) / sw))
+                    if flat {
+                        // Valid output rows: y = oy - ph + i in 0 ..< h.
+                        let oyLo = min(oh, max(0, ph &- i)), oyHi = max(oyLo, min(oh, h &+ ph &- i))
+                        let shift = (i &- ph) &* w &+ (j &- pw)
+                        for b in 0..<count {
+                            let plane = input + (c &* batch &+ first &+ b) &* h &* w
+                            let dst = row + b &* ohw
+                            if oyLo > 0 { dst.update(repeating: 0, count: oyLo &* ow) }
+                            if oyHi < oh { (dst + oyHi &* ow).update(repeating: 0, count: (oh &- oyHi) &* ow) }
+                            guard oyLo < oyHi, lo < hi else {
+                                (dst + oyLo &* ow).update(repeating: 0, count: (oyHi &- oyLo) &* ow); continue
+                            }
+                            // One copy from the first valid pixel of the first valid row to the
+                            // last of the last; the margins it filled with neighbours' pixels
+                            // are zeroed after.
+                            let start = oyLo &* ow &+ lo, end = (oyHi &- 1) &* ow &+ hi
+                            (dst + start).update(from: plane + (start &+ shift), count: end &- start)
+                            var oy = oyLo
+                            while oy < oyHi {
+                                let r = dst + oy &* ow
+                                var x = 0
+                                while x < lo { r[x] = 0; x &+= 1 }
+                                x = hi
+                                while x < ow { r[x] = 0; x &+= 1 }
+                                oy &+= 1
+                            }
+                        }
+                        continue
+                    }
                     for b in 0..<count {
                         let plane = input + (c &* batch &+ first &+ b) &* h &* w
                         var dst = row + b &* ohw

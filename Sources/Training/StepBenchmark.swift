@@ -17,6 +17,12 @@ public enum StepBenchmark {
         public var stepSeconds: Double       // per step, wall (median of the slowest rank)
         public var gflopsPerRank: Double     // achieved FLOP/s of the matrix products per rank
         public var flopsPerSample: Double    // matrix-product FLOPs of forward + backward
+        /// Per step: CPU seconds of this rank's process (median), all its threads. Under load
+        /// (a shared machine) this stays near the unloaded step time where wall time does not.
+        public var cpuSeconds: Double
+        /// Global images per CPU-second: all ranks' images over the CPU time they spent. Ranks
+        /// run as threads of one process (`--local-ranks`) share one process clock.
+        public var imagesPerCPUSecond: Double
     }
 
     public static func run(config: TrainConfig, warmup: Int, steps: Int, threads: Int,
@@ -33,11 +39,11 @@ public enum StepBenchmark {
         let sampler = try DistributedSampler(count: data.train.count, batchSize: config.batchSize, ranks: comm.size,
                                              rank: comm.rank, seed: config.seed, shuffle: true)
         var rng = SeededRNG(seed: config.seed)
-        var stepTimes: [Double] = [], compute: [Double] = [], wait: [Double] = []
+        var stepTimes: [Double] = [], compute: [Double] = [], wait: [Double] = [], cpu: [Double] = []
         for s in 0..<(warmup + steps) {
             try comm.barrier()
             stepper.resetTiming()
-            let t = Clock.now()
+            let t = Clock.now(), c = processCPUSeconds()
             _ = try stepper.run(batches: data.trainBatches,
                                 indices: sampler.indices(epoch: s / sampler.stepsPerEpoch, step: s % sampler.stepsPerEpoch),
                                 rng: &rng, lr: 0.01,
@@ -45,6 +51,7 @@ public enum StepBenchmark {
             guard s >= warmup else { continue }
             let tm = stepper.timing
             stepTimes.append(Clock.now() - t)
+            cpu.append(processCPUSeconds() - c)
             compute.append(tm.data + tm.forward + tm.backward + tm.update)
             wait.append(tm.wait)
         }
@@ -56,10 +63,23 @@ public enum StepBenchmark {
         let slowest = try comm.allGather(stepTimes)
         let perStep = (0..<stepTimes.count).map { i in slowest.map { $0[i] }.max()! }
         let step = median(perStep)
+        // One process clock per distinct process: sum the ranks' medians over distinct pids.
+        let perRank = try comm.allGather([Double(getpid()), median(cpu)])
+        var cpuByProcess: [Double: Double] = [:]
+        for r in perRank { cpuByProcess[r[0]] = r[1] }
+        let cpuTotal = cpuByProcess.values.reduce(0, +)
         return Result(model: config.model, ranks: comm.size, batchSize: config.batchSize, threads: threads,
                       imagesPerSecond: Double(config.batchSize * comm.size) / step,
                       computeSeconds: median(compute), commSeconds: median(wait), stepSeconds: step,
-                      gflopsPerRank: flops * Double(config.batchSize) / step / 1e9, flopsPerSample: flops)
+                      gflopsPerRank: flops * Double(config.batchSize) / step / 1e9, flopsPerSample: flops,
+                      cpuSeconds: median(cpu), imagesPerCPUSecond: Double(config.batchSize * comm.size) / cpuTotal)
+    }
+
+    /// CPU time of the whole process (every thread, BLAS workers included).
+    static func processCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
     static func median(_ xs: [Double]) -> Double {

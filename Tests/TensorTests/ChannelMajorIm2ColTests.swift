@@ -10,6 +10,12 @@ final class ChannelMajorIm2ColTests: XCTestCase {
         ConvGeometry(channels: 1, height: 8, width: 8, kernelH: 5, kernelW: 5, strideH: 3, strideW: 1, padH: 2, padW: 3),
         ConvGeometry(channels: 1, height: 6, width: 6, kernelH: 1, kernelW: 1, strideH: 2, strideW: 2),
         ConvGeometry(channels: 1, height: 4, width: 9, kernelH: 2, kernelW: 4, strideH: 1, strideW: 3, padH: 0, padW: 2),
+        // Stride 1 with output rows as wide as input rows (im2col's one-copy-per-image path),
+        // including windows wider than the image and valid rows that run out.
+        ConvGeometry(channels: 1, height: 2, width: 1, kernelH: 3, kernelW: 3, padH: 1, padW: 1),
+        ConvGeometry(channels: 1, height: 3, width: 3, kernelH: 5, kernelW: 5, padH: 2, padW: 2),
+        ConvGeometry(channels: 1, height: 7, width: 4, kernelH: 5, kernelW: 3, padH: 0, padW: 1),
+        ConvGeometry(channels: 1, height: 2, width: 3, kernelH: 7, kernelW: 1, padH: 3, padW: 0),
     ]
 
     func testMatchesPlaneByPlaneIm2ColAndCol2Im() {
