@@ -3,7 +3,8 @@
 # TCP between network namespaces acting as hosts, repeated, with the median of every figure.
 #
 # usage: scripts/netns/bench_allreduce.sh [--hosts N] [--slots "S..."] [--repeats R]
-#                                         [--sizes LIST] [--raw FILE] [-- BENCH ARGS...]
+#                                         [--sizes LIST] [--raw FILE] [--mca KEY VALUE]...
+#                                         [-- BENCH ARGS...]
 #   --hosts N      namespaces (default 2)
 #   --slots "S..." ranks per namespace, one benchmark series per value (default "1 2": 2 and 4
 #                  ranks on 2 namespaces)
@@ -11,6 +12,8 @@
 #                  of each run's own figure (itself a median over --iterations)
 #   --sizes LIST   message sizes (default 4K,64K,256K,1M,4M,16M)
 #   --raw FILE     also keep every run's JSON lines (one "run" field added) in FILE
+#   --mca KEY VALUE  MCA parameter for mpirun (repeatable), e.g. to force Open MPI's allreduce
+#                  algorithm: --mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm 4
 #   BENCH ARGS     passed on to `ddp bench allreduce` (e.g. --iterations 40 --algorithm ring)
 # All traffic is TCP (btl tcp,self), also between ranks of one namespace. Needs root; holds the
 # lock of scripts/tests/multihost_netns.sh and tears the namespaces down on any exit.
@@ -19,7 +22,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 source "$here/common.sh"
 
-hosts=2; slot_list="1 2"; repeats=5; sizes="4K,64K,256K,1M,4M,16M"; raw=""
+hosts=2; slot_list="1 2"; repeats=5; sizes="4K,64K,256K,1M,4M,16M"; raw=""; mca=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --hosts|--slots|--repeats|--sizes|--raw)
@@ -29,6 +32,8 @@ while [ $# -gt 0 ]; do
         --repeats) repeats="$2"; shift 2 ;;
         --sizes) sizes="$2"; shift 2 ;;
         --raw) raw="$2"; shift 2 ;;
+        --mca) [ $# -ge 3 ] || { echo "bench_allreduce.sh: --mca needs KEY VALUE" >&2; exit 2; }
+               mca+=(--mca "$2" "$3"); shift 3 ;;
         --) shift; break ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench_allreduce.sh: unknown argument '$1' (bench arguments go after '--')" >&2; exit 2 ;;
@@ -60,7 +65,7 @@ for s in $slot_list; do
     for ((run = 1; run <= repeats; run++)); do
         timeout --kill-after=10 600 "$repo/scripts/launch.sh" -n $ranks --hostfile "$work/hostfile$s" --tcp \
             --iface "$NETNS_CIDR" --mca plm_rsh_agent "$here/rsh-netns.sh" --mca mpi_yield_when_idle $yield \
-            -- bench allreduce --sizes "$sizes" --json "$@" |
+            "${mca[@]+"${mca[@]}"}" -- bench allreduce --sizes "$sizes" --json "$@" |
             sed "s/^{/{\"run\":$run,/" >> "$work/raw.jsonl"
     done
 done

@@ -75,6 +75,19 @@ fi
 if [ $train = 1 ]; then
     for line in "${default_compares[@]}"; do read -ra words <<< "$line"; add_compare "${words[@]}"; done
 fi
+# split_compare ENTRY: env_words = its leading NAME=VALUE words, words = the ddp command.
+split_compare() {
+    IFS=$'\x1f' read -ra words <<< "$1"
+    env_words=()
+    while ((${#words[@]})) && [[ "${words[0]}" == *=* ]]; do
+        [[ "${words[0]}" =~ ^(DDP_[A-Z0-9_]+|OPENBLAS_[A-Z_]+|OMP_NUM_THREADS)= ]] || {
+            echo "multihost_netns.sh: --compare: '${words[0]}' is not a variable launch.sh exports to remote ranks (DDP_*, OPENBLAS_*, OMP_NUM_THREADS)" >&2
+            exit 2; }
+        env_words+=("${words[0]}"); words=("${words[@]:1}")
+    done
+    ((${#words[@]})) || { echo "multihost_netns.sh: --compare: no ddp command in '${1//$'\x1f'/ }'" >&2; exit 2; }
+}
+for entry in "${compares[@]+"${compares[@]}"}"; do split_compare "$entry"; done   # usage errors first
 for v in "$hosts" "$slots" "$limit" ${np:+"$np"}; do
     [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "multihost_netns.sh: expected a positive integer, got '$v'" >&2; exit 2; }
 done
@@ -240,14 +253,7 @@ run_compare() {
 ddp="${DDP_NETNS_PROGRAM:-}"
 index=0
 for entry in "${compares[@]+"${compares[@]}"}"; do
-    IFS=$'\x1f' read -ra words <<< "$entry"
-    env_words=()
-    while ((${#words[@]})) && [[ "${words[0]}" == *=* ]]; do
-        [[ "${words[0]}" =~ ^(DDP_[A-Z0-9_]+|OPENBLAS_[A-Z_]+|OMP_NUM_THREADS)= ]] ||
-            fail "--compare: '${words[0]}' is not a variable launch.sh exports to remote ranks (DDP_*, OPENBLAS_*, OMP_NUM_THREADS)"
-        env_words+=("${words[0]}"); words=("${words[@]:1}")
-    done
-    ((${#words[@]})) || fail "--compare: no ddp command in '${entry//$'\x1f'/ }'"
+    split_compare "$entry"
     wheres=(netns local)
     if [ "${words[0]}" = train ]; then
         wheres+=(threads)
