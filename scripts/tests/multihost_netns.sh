@@ -3,35 +3,53 @@
 # (through scripts/launch.sh) starts ranks in them over the rsh agent scripts/netns/rsh-netns.sh,
 # and all MPI traffic goes over TCP (btl tcp,self) on the namespaces' subnet.
 #
-# usage: scripts/tests/multihost_netns.sh [--hosts N] [--slots S] [--np P] [--timeout SEC]
-#                                         [--cmd "DDP ARGS"]... [-- DDP ARGS...]
+# usage: scripts/tests/multihost_netns.sh [--hosts N] [--slots S] [--np P] [--timeout SEC] [--no-train]
+#                                         [--cmd "DDP ARGS"]... [--compare "DDP ARGS"]... [-- DDP ARGS...]
 #   --hosts N     namespaces (default 2)       --slots S   ranks per namespace (default 2)
 #   --np P        ranks for the ddp commands (default N*S)
 #   --timeout SEC bound of every mpirun (default 120; DDP_NETNS_TIMEOUT)
+#   --no-train    skip the default training comparisons (below), e.g. for benchmarks
 #   --cmd / --    ddp commands to run across the namespaces after the checks, e.g.
 #                 --cmd "bench allreduce --json" -- train --epochs 1 --seed 1
 #                 DDP_NETNS_CMD (one command per line) adds more. Words of --cmd and
 #                 DDP_NETNS_CMD are split on blanks; the args after -- are passed verbatim.
-#   --compare "DDP ARGS"  run a ddp command across the namespaces and again on this host alone
-#                 (same ranks, shared memory), with @DIR@ in it replaced by a fresh directory
-#                 per run; then every model.safetensors under the two directories must be
-#                 byte-identical, e.g. --compare "train --max-steps 20 --checkpoint-dir @DIR@"
+#   --compare "[NAME=VALUE]... DDP ARGS"  (repeatable) run a ddp command across the namespaces
+#                 and again on this host alone (same ranks, shared memory) and, for `train`, in
+#                 one process with --local-ranks P (threads as ranks, in-process transport); @DIR@
+#                 in it is replaced by a fresh directory per run; then every *.safetensors file
+#                 under the directories must be byte-identical. Leading NAME=VALUE words (DDP_*,
+#                 OPENBLAS_*, OMP_NUM_THREADS: what launch.sh exports to remote ranks) are set
+#                 for all runs. E.g. --compare "DDP_ALLREDUCE_ALGORITHM=ring train --max-steps 20
+#                 --checkpoint-dir @DIR@"
 #   DDP_NETNS_PROGRAM=PATH runs PATH instead of the release ddp for --cmd, -- and --compare
 #
 # Checks, always: every rank runs in the namespace its hostfile address belongs to (netns inode,
 # hostname, address), N*S ranks with S local ranks each, MPI_Allreduce of rank-dependent data is
 # exact, at least the allreduce payload crossed every namespace's veth (so it went over TCP),
 # launch.sh's -x exports reach the remote ranks. Then it prints MPI_Allreduce bandwidth between
-# the namespaces (the peer ../shared/peers/mpi_allreduce_bw.c, or $DDP_PEERS_DIR).
+# the namespaces (the peer ../shared/peers/mpi_allreduce_bw.c, or $DDP_PEERS_DIR). Then, unless
+# --no-train, the training comparisons of $default_compares below (20 steps of a small BN net,
+# once with the ring allreduce forced, once with --sync-bn) as if given with --compare.
 # Prints "SKIP: ..." and exits 0 where namespaces cannot be created. Leaves nothing behind.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 netns="$repo/scripts/netns"
 source "$netns/common.sh"
 
-hosts=2; slots=2; np=""; limit="${DDP_NETNS_TIMEOUT:-120}"; compare=()
+# The same training across the namespaces, on one host and in one process must give the same
+# bytes: the allreduce's order of additions depends on ranks and lengths only, never on the
+# transport. 20 steps of 4 ranks x 8 synthetic images; --threads 1 because the other variable,
+# BLAS threads per rank, would otherwise follow each "host's" core count. The first forces the
+# ring (by default this 15.8K-parameter gradient, < 64 KiB, takes recursive doubling); the
+# second syncs BatchNorm's per-channel sums across ranks in forward and backward.
+train_args="train --dataset synthetic --model c8k3p1nb-bn-relu-mp2-flatten-fc --batch-size 8 --epochs 1 --max-steps 20 --threads 1 --checkpoint-dir @DIR@ --quiet"
+default_compares=("DDP_ALLREDUCE_ALGORITHM=ring $train_args" "$train_args --sync-bn")
+
+hosts=2; slots=2; np=""; limit="${DDP_NETNS_TIMEOUT:-120}"; train=1
 commands=()   # each entry: one ddp command, words separated by the unit separator \x1f
+compares=()   # the same for --compare
 add_words() { local IFS=$'\x1f'; commands+=("$*"); }
+add_compare() { local IFS=$'\x1f'; compares+=("$*"); }
 while [ $# -gt 0 ]; do
     case "$1" in
         --hosts|--slots|--np|--timeout|--cmd|--compare)
@@ -41,7 +59,8 @@ while [ $# -gt 0 ]; do
         --np) np="$2"; shift 2 ;;
         --timeout) limit="$2"; shift 2 ;;
         --cmd) read -ra words <<< "$2"; add_words "${words[@]}"; shift 2 ;;
-        --compare) read -ra compare <<< "$2"; shift 2 ;;
+        --compare) read -ra words <<< "$2"; add_compare "${words[@]}"; shift 2 ;;
+        --no-train) train=0; shift ;;
         --) shift; [ $# -gt 0 ] && add_words "$@"; set --; break ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "multihost_netns.sh: unknown argument '$1' (ddp arguments go after '--')" >&2; exit 2 ;;
@@ -53,6 +72,22 @@ if [ -n "${DDP_NETNS_CMD:-}" ]; then
         read -ra words <<< "$line"; add_words "${words[@]}"
     done <<< "$DDP_NETNS_CMD"
 fi
+if [ $train = 1 ]; then
+    for line in "${default_compares[@]}"; do read -ra words <<< "$line"; add_compare "${words[@]}"; done
+fi
+# split_compare ENTRY: env_words = its leading NAME=VALUE words, words = the ddp command.
+split_compare() {
+    IFS=$'\x1f' read -ra words <<< "$1"
+    env_words=()
+    while ((${#words[@]})) && [[ "${words[0]}" == *=* ]]; do
+        [[ "${words[0]}" =~ ^(DDP_[A-Z0-9_]+|OPENBLAS_[A-Z_]+|OMP_NUM_THREADS)= ]] || {
+            echo "multihost_netns.sh: --compare: '${words[0]}' is not a variable launch.sh exports to remote ranks (DDP_*, OPENBLAS_*, OMP_NUM_THREADS)" >&2
+            exit 2; }
+        env_words+=("${words[0]}"); words=("${words[@]:1}")
+    done
+    ((${#words[@]})) || { echo "multihost_netns.sh: --compare: no ddp command in '${1//$'\x1f'/ }'" >&2; exit 2; }
+}
+for entry in "${compares[@]+"${compares[@]}"}"; do split_compare "$entry"; done   # usage errors first
 for v in "$hosts" "$slots" "$limit" ${np:+"$np"}; do
     [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "multihost_netns.sh: expected a positive integer, got '$v'" >&2; exit 2; }
 done
@@ -203,27 +238,54 @@ for entry in "${commands[@]+"${commands[@]}"}"; do
     "$repo/scripts/launch.sh" "${opts[@]}" "${program[@]+"${program[@]}"}" --dry-run -- "${args[@]}"
     bounded "$repo/scripts/launch.sh" "${opts[@]}" "${program[@]+"${program[@]}"}" -- "${args[@]}" || fail "ddp ${args[*]} failed or timed out (${limit}s)"
 done
-# ---- 5. the same run across namespaces (TCP) and on one host (shared memory) ----------------
-if ((${#compare[@]})); then
-    echo "== ddp ${compare[*]}  ($np ranks across $hosts namespaces, then on this host alone)"
-    for where in netns local; do
-        mkdir -p "$work/$where"
-        args=("${compare[@]//@DIR@/$work/$where}")
-        if [ $where = netns ]; then
-            bounded "$repo/scripts/launch.sh" "${opts[@]}" "${program[@]+"${program[@]}"}" -- "${args[@]}" ||
-                fail "ddp ${args[*]} failed across namespaces"
-        else
-            bounded "$repo/scripts/launch.sh" -n "$np" "${program[@]+"${program[@]}"}" -- "${args[@]}" ||
-                fail "ddp ${args[*]} failed on one host"
+# ---- 5. the same run across namespaces (TCP), on one host (shared memory), in one process ---
+# run_compare WHERE ARGS...: one run of a --compare command; WHERE = netns | local | threads.
+run_compare() {
+    local where="$1"; shift
+    case "$where" in
+        netns) bounded env "${env_words[@]+"${env_words[@]}"}" "$repo/scripts/launch.sh" "${opts[@]}" \
+                   "${program[@]+"${program[@]}"}" -- "$@" ;;
+        local) bounded env "${env_words[@]+"${env_words[@]}"}" "$repo/scripts/launch.sh" -n "$np" \
+                   "${program[@]+"${program[@]}"}" -- "$@" ;;
+        threads) bounded env "${env_words[@]+"${env_words[@]}"}" "$ddp" "$@" --local-ranks "$np" ;;
+    esac
+}
+ddp="${DDP_NETNS_PROGRAM:-}"
+index=0
+for entry in "${compares[@]+"${compares[@]}"}"; do
+    split_compare "$entry"
+    wheres=(netns local)
+    if [ "${words[0]}" = train ]; then
+        wheres+=(threads)
+        if [ -z "$ddp" ]; then
+            command -v swift >/dev/null || for d in /opt/swift/usr/bin /usr/share/swift/usr/bin; do
+                [ -x "$d/swift" ] && PATH="$d:$PATH"; done
+            ddp="$(cd "$repo" && swift build -c release --show-bin-path)/ddp"
         fi
+    fi
+    index=$((index + 1))
+    echo "== ${env_words[*]+"${env_words[*]} "}ddp ${words[*]}"
+    for where in "${wheres[@]}"; do
+        dir="$work/compare$index/$where"; mkdir -p "$dir"
+        start=$EPOCHREALTIME
+        run_compare "$where" "${words[@]//@DIR@/$dir}" || fail "ddp ${words[*]} failed ($where)"
+        case "$where" in
+            netns) what="$np ranks across $hosts namespaces, TCP" ;;
+            local) what="$np ranks on this host, shared memory" ;;
+            threads) what="$np ranks as threads in one process, in-process transport" ;;
+        esac
+        printf '%-8s %6.2f s  (%s)\n' "$where" "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" "$what"
     done
     found=0
     while IFS= read -r f; do
-        rel="${f#"$work/netns/"}"
-        cmp "$f" "$work/local/$rel" || fail "$rel differs between the namespace run and the one-host run"
-        echo "ok: $rel byte-identical across namespaces (TCP) and on one host (shared memory)"
+        rel="${f#"$work/compare$index/netns/"}"
+        for where in "${wheres[@]:1}"; do
+            [ -f "$work/compare$index/$where/$rel" ] || fail "$rel was written across namespaces but not by the $where run"
+            cmp "$f" "$work/compare$index/$where/$rel" || fail "$rel differs between the netns and the $where run"
+        done
+        echo "ok: $rel byte-identical: ${wheres[*]}"
         found=$((found + 1))
-    done < <(find "$work/netns" -name model.safetensors | sort)
-    [ $found -gt 0 ] || fail "no model.safetensors under @DIR@ to compare (does the command write one there?)"
-fi
+    done < <(find "$work/compare$index/netns" -name '*.safetensors' | sort)
+    [ $found -gt 0 ] || fail "no *.safetensors under @DIR@ to compare (does the command write one there?)"
+done
 echo "multihost_netns: passed"
