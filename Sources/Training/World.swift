@@ -43,11 +43,18 @@ public enum World {
         if localRanks > 0 {
             // The ranks share this process's BLAS: split the cores between them.
             if threads == 0 { BLASRuntime.setThreads(max(1, CPUInfo.current().cores / localRanks)) }
+            // A collective error reaches every rank by itself: it must not abort the world, or a rank
+            // still finishing the collective that decided it would see the abort instead.
+            let lock = NSLock()
+            var collective: Error?
             do {
                 try InProcessWorld.run(size: localRanks, timeoutSeconds: timeout) { comm in
-                    do { try body(comm) } catch { report(error, rank: comm.rank, threadRanks: true); throw error }
+                    do { try body(comm) } catch let e as CollectiveError {
+                        report(e, rank: comm.rank)
+                        lock.lock(); if collective == nil { collective = e }; lock.unlock()
+                    } catch { report(error, rank: comm.rank); throw error }
                 }
-                return 0
+                return collective.map(exitCode(for:)) ?? 0
             } catch { return exitCode(for: error) }
         }
         guard MPICommunicator.isLaunchedByMPIRun else {
@@ -97,19 +104,16 @@ public enum World {
     }
 
     private static let printLock = NSLock()
-    nonisolated(unsafe) private static var reportedCollective = false
 
     /// 1 for a failure, 128 + signal for a run stopped by a signal.
     static func exitCode(for error: Error) -> Int32 { (error as? TrainError)?.exitCode ?? 1 }
 
-    /// Prints `error` if this rank is the one to tell it. With ranks as threads (`threadRanks`) a
-    /// collective error is printed by the first thread to reach it: rank 0 may instead see the
-    /// world end under it while it finishes the last collective (the others having thrown).
-    static func report(_ error: Error, rank: Int, threadRanks: Bool = false) {
+    /// Prints `error` if this rank is the one to tell it.
+    static func report(_ error: Error, rank: Int) {
         let show: Bool
         switch error {
         case let e as AgreedFailure: show = e.printHere
-        case is CollectiveError: show = threadRanks || rank == 0
+        case is CollectiveError: show = rank == 0
         case let e as CommunicatorError:
             // A peer's failure surfaces here as its consequence; the failing rank tells the cause.
             switch e {
@@ -120,10 +124,6 @@ public enum World {
         }
         guard show else { return }
         printLock.lock(); defer { printLock.unlock() }
-        if threadRanks && error is CollectiveError && !(error is AgreedFailure) {
-            guard !reportedCollective else { return }
-            reportedCollective = true
-        }
         // A stop the user asked for is reported as what it is, not as an error.
         let kind = exitCode(for: error) > 128 ? "" : "error: "
         FileHandle.standardError.write(Data("ddp: \(kind)\(error)\n".utf8))
