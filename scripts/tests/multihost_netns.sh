@@ -287,5 +287,9 @@ for entry in "${compares[@]+"${compares[@]}"}"; do
         found=$((found + 1))
     done < <(find "$work/compare$index/netns" -name '*.safetensors' | sort)
     [ $found -gt 0 ] || fail "no *.safetensors under @DIR@ to compare (does the command write one there?)"
+    for where in "${wheres[@]:1}"; do
+        [ "$(find "$work/compare$index/$where" -name '*.safetensors' | wc -l)" = $found ] ||
+            fail "the $where run wrote other *.safetensors files than the netns run"
+    done
 done
 echo "multihost_netns: passed"
