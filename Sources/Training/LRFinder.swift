@@ -34,10 +34,7 @@ public enum LRFinder {
 
     public static func run(config: TrainConfig, options: Options, comm: any Communicator) throws -> Result {
         let data = try World.agree(comm) { try TrainingData(config: config) }
-        let model = try World.agree(comm) {
-            try Model(spec: config.model, inputShape: data.inputShape, classes: data.classes, seed: config.seed)
-        }
-        try comm.broadcast(model.parameters.data, count: model.parameterCount, root: 0)
+        let model = try data.replica(spec: config.model, seed: config.seed, comm: comm)
         let optimizer = try SGD(count: model.parameterCount, learningRate: options.startLR,
                                 momentum: config.momentum, weightDecay: config.weightDecay,
                                 nesterov: config.nesterov && config.momentum > 0)

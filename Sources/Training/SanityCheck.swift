@@ -37,10 +37,7 @@ public enum SanityCheck {
 
         // 1 + 2: lr 0 (and no weight decay, which would move the weights even at lr 0 in Adam-like
         // rules; with SGD it is harmless but kept off for clarity).
-        let model = try World.agree(comm) {
-            try Model(spec: base.model, inputShape: data.inputShape, classes: data.classes, seed: base.seed)
-        }
-        try comm.broadcast(model.parameters.data, count: model.parameterCount, root: 0)
+        let model = try data.replica(spec: base.model, seed: base.seed, comm: comm)
         let frozen = Array(model.parameters.buffer)
         let losses = try trainLosses(model: model, batches: data.trainBatches, config: base, comm: comm, steps: options.flatSteps, lr: 0, momentum: 0)
         let expected = Foundation.log(Double(data.classes))
@@ -72,8 +69,7 @@ public enum SanityCheck {
         tiny.weightDecay = 0
         let small = try BatchAssembler(dataset: data.train.subset(0..<min(options.overfitSamples, data.train.count)),
                                        normalization: data.normalization)
-        let fresh = try Model(spec: base.model, inputShape: data.inputShape, classes: data.classes, seed: base.seed)
-        try comm.broadcast(fresh.parameters.data, count: fresh.parameterCount, root: 0)
+        let fresh = try data.replica(spec: base.model, seed: base.seed, comm: comm)
         var batch = tiny
         batch.batchSize = max(1, min(base.batchSize, options.overfitSamples / max(comm.size, 1)))
         let fit = try trainLosses(model: fresh, batches: small, config: batch,

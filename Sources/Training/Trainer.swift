@@ -39,9 +39,7 @@ public final class Trainer {
         let checkpoints = config.checkpointDir.map { CheckpointDirectory(path: $0, keep: config.keepCheckpoints) }
         try World.agree(comm) { if rank == 0 { try checkpoints?.prepare() } }
         let data = try World.agree(comm) { try TrainingData(config: config) }
-        let model = try World.agree(comm) {
-            try Model(spec: config.model, inputShape: data.inputShape, classes: data.classes, seed: config.seed)
-        }
+        let model = try data.model(spec: config.model, seed: config.seed, comm: comm)
         let sampler = try World.agree(comm) {
             try DistributedSampler(count: data.train.count, batchSize: config.batchSize,
                                    ranks: ranks, rank: rank, seed: config.seed, shuffle: config.shuffle)

@@ -1,4 +1,6 @@
+import AllReduce
 import Data
+import Layers
 import Foundation
 import Tensor
 
@@ -22,5 +24,17 @@ final class TrainingData {
         let augmentation = config.augment ? Augmentation.standard(forDataset: config.dataset) : .none
         trainBatches = try BatchAssembler(dataset: train, normalization: normalization, augmentation: augmentation)
         testBatches = try BatchAssembler(dataset: test, normalization: normalization)
+    }
+
+    /// The model `spec` for these data, built on every rank; a bad spec fails on all of them together.
+    func model(spec: String, seed: UInt64, comm: any Communicator) throws -> Model {
+        try World.agree(comm) { try Model(spec: spec, inputShape: inputShape, classes: classes, seed: seed) }
+    }
+
+    /// `model(spec:seed:comm:)` with rank 0's parameters on every rank: identical replicas.
+    func replica(spec: String, seed: UInt64, comm: any Communicator) throws -> Model {
+        let m = try model(spec: spec, seed: seed, comm: comm)
+        try comm.broadcast(m.parameters.data, count: m.parameterCount, root: 0)
+        return m
     }
 }
