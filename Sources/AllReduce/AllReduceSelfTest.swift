@@ -39,6 +39,10 @@ public enum AllReduceSelfTest {
         if ranks > 1 {
             failures += try checkTimeout(communicator)
             log("timeout: a receive from a silent rank 0 ends naming rank 0")
+            if ranks > 2 {
+                failures += try checkTimeoutChain(communicator)
+                log("timeout chain: rank 1 waits for rank 0, which waits for silent rank 2: both name rank 2")
+            }
             failures += try checkMismatch(communicator)
             log("mismatch: allReduce of 10 on rank 0, 11 elsewhere: every rank throws")
         }
@@ -160,8 +164,31 @@ public enum AllReduceSelfTest {
                 _ = try silent.receive(&byte, count: 1, from: 0)
                 failures.append("rank 1: a receive from silent rank 0 returned")
             } catch let error as CommunicatorError {
-                guard case .timeout(rank: 1, peer: 0, _, _) = error else {
+                guard case .timeout(rank: 1, peer: 0, _, _, _) = error else {
                     return ["rank 1: a receive from silent rank 0 threw \(error) instead of a timeout naming rank 0"]
+                }
+            }
+        }
+        try communicator.barrier()
+        return failures
+    }
+
+    /// On a duplicate with a 1 s timeout, rank 0 waits for rank 2, which never sends, and rank 1
+    /// waits for rank 0. Rank 1 must name rank 2 (by following the chain, or through rank 0's
+    /// notice), not its neighbour rank 0, which is only waiting too.
+    private static func checkTimeoutChain(_ communicator: MPICommunicator) throws -> [String] {
+        let chained = try communicator.duplicate()
+        chained.timeoutSeconds = 1
+        let rank = communicator.rank
+        var failures: [String] = []
+        if rank < 2 {
+            var byte: UInt8 = 0
+            do {
+                _ = try chained.receive(&byte, count: 1, from: rank == 0 ? 2 : 0)
+                failures.append("rank \(rank): a receive in a chain ending at silent rank 2 returned")
+            } catch let error as CommunicatorError {
+                if !error.description.contains("rank 2 did not answer") {
+                    failures.append("rank \(rank): a wait on a chain ending at silent rank 2 threw \(error)")
                 }
             }
         }

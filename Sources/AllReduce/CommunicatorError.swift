@@ -2,8 +2,11 @@
 public enum CommunicatorError: Error, Equatable, CustomStringConvertible {
     /// An MPI call returned an error code (with `MPI_ERRORS_RETURN` set on our communicators).
     case mpi(call: String, code: Int32, message: String)
-    /// `rank` waited `seconds` for `peer` to answer (`operation` says what it was waiting for).
-    case timeout(rank: Int, peer: Int, seconds: Double, operation: String)
+    /// `rank` waited `seconds` (`operation` says for what) and `peer` did not answer: the peer it
+    /// waited for, or the end of the chain `via` of ranks each waiting for the next.
+    case timeout(rank: Int, peer: Int, seconds: Double, operation: String, via: [Int] = [])
+    /// `rank` timed out, and the ranks of `cycle` all wait for each other, the last for the first.
+    case deadlock(rank: Int, cycle: [Int], operation: String)
     /// Ranks called different collectives, or the same one with different lengths or types.
     case collectiveMismatch(rank: Int, peer: Int, mine: String, theirs: String)
     /// Another rank (`peer`) reported that a call on this communicator failed there, while this
@@ -23,9 +26,15 @@ public enum CommunicatorError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .mpi(call, code, message):
             return "\(call) failed with MPI error \(code): \(message)"
-        case let .timeout(rank, peer, seconds, operation):
-            return "rank \(rank): rank \(peer) did not answer within \(Self.format(seconds)) s (\(operation)); "
+        case let .timeout(rank, peer, seconds, operation, via):
+            let chain = via.isEmpty ? ""
+                : "; rank \(rank) waits for " + via.map { "rank \($0), which waits for " }.joined() + "rank \(peer)"
+            return "rank \(rank): rank \(peer) did not answer within \(Self.format(seconds)) s (\(operation)\(chain)); "
                 + "is rank \(peer) stuck, dead or in a different collective?"
+        case let .deadlock(rank, cycle, operation):
+            let ring = (cycle + [cycle[0]]).map { "rank \($0)" }.joined(separator: " -> ")
+            return "rank \(rank): ranks wait for each other (\(ring), \(operation)); "
+                + "do they call different collectives, or in a different order?"
         case let .collectiveMismatch(rank, peer, mine, theirs):
             return "collective mismatch: rank \(rank) called \(mine) but rank \(peer) called \(theirs); "
                 + "every rank must make the same collective calls with the same lengths"

@@ -14,6 +14,11 @@ import Foundation
 ///   CPU between polls, then (after a millisecond) sleeping between them; with a deadline
 ///   (`timeoutSeconds`) and a look for failure notices from other ranks, which travel on a
 ///   second private communicator (`signalFailure`).
+/// - Timeouts name the silent rank, not the neighbour: in a ring, the rank waiting for a stopped
+///   rank's neighbour can time out first. So at the deadline a rank asks the peer it waits for
+///   whom that peer waits for, and follows the answers (every waiting rank answers such queries
+///   on the second communicator) until a rank does not answer (it is the silent one) or the chain
+///   closes on itself (ranks waiting for each other: a deadlock or mismatched calls).
 /// - `MPI_Init` runs once per process (the first `MPICommunicator()`); it also works without
 ///   mpirun, as a world of one (singleton init).
 public final class MPICommunicator: Communicator {
@@ -40,7 +45,15 @@ public final class MPICommunicator: Communicator {
     private let requests = UnsafeMutablePointer<MPI_Request?>.allocate(capacity: 2)
     private let statuses = UnsafeMutablePointer<MPI_Status>.allocate(capacity: 2)
 
+    /// Per peer, the answer to its last "whom do you wait for" query (`MPI_Isend` needs the bytes
+    /// to outlive the call; one slot per asker, who asks once).
+    private let answers: UnsafeMutablePointer<Int32>
+
     private static let noticeTag: Int32 = 1
+    private static let queryTag: Int32 = 2
+    private static let answerTag: Int32 = 3
+    /// How long a timed-out rank gives each peer on the wait-for chain to answer its query.
+    private var answerGraceSeconds: Double { min(timeoutSeconds, 2) }
     private static let sleepAfterSeconds = 0.001
     private static let sleepMicroseconds: UInt32 = 50
 
@@ -97,11 +110,14 @@ public final class MPICommunicator: Communicator {
         spinPolls = localSize > sysconf(Int32(_SC_NPROCESSORS_ONLN)) ? 16 : 4000
         requests.initialize(repeating: ddp_mpi_request_null(), count: 2)
         statuses.initialize(repeating: MPI_Status(), count: 2)
+        answers = .allocate(capacity: size)
+        answers.initialize(repeating: -1, count: size)
     }
 
     deinit {
         requests.deallocate()
         statuses.deallocate()
+        answers.deallocate()
     }
 
     /// Ends MPI for this process (`MPI_Finalize`): call once, after the last use of every
@@ -220,11 +236,12 @@ public final class MPICommunicator: Communicator {
             if polls < spinPolls { continue }
             if sleeping { usleep(Self.sleepMicroseconds) } else { sched_yield() }
             if polls & 63 != 0 { continue }
-            if let notice = failureNotice(waitingFor: receiveDone ? destination : source) { throw failAndCancel(notice) }
+            let peer = receiveDone ? destination! : source!
+            if let notice = failureNotice(waitingFor: peer) { throw failAndCancel(notice) }
+            answerQueries(waitingFor: peer)
             let waited = MonotonicClock.seconds() - start
             if timeoutSeconds > 0 && waited > timeoutSeconds {
-                let silent = receiveDone ? destination! : source!
-                throw failAndCancel(.timeout(rank: rank, peer: silent, seconds: timeoutSeconds, operation: operation))
+                throw failAndCancel(diagnoseTimeout(waitingFor: peer, operation: operation))
             }
             sleeping = waited > Self.sleepAfterSeconds
         }
@@ -254,6 +271,72 @@ public final class MPICommunicator: Communicator {
         } catch {
             return error as? CommunicatorError
         }
+    }
+
+    /// Answers every pending "whom do you wait for" query with `peer`. Best effort: a failed
+    /// answer leaves the asker to treat this rank as silent.
+    private func answerQueries(waitingFor peer: Int) {
+        while true {
+            var flag: Int32 = 0
+            var status = MPI_Status()
+            guard MPI_Iprobe(ddp_mpi_any_source(), Self.queryTag, control, &flag, &status) == MPI_SUCCESS, flag != 0
+            else { return }
+            let asker = Int(status.MPI_SOURCE)
+            guard MPI_Recv(nil, 0, ddp_mpi_byte(), status.MPI_SOURCE, Self.queryTag, control,
+                           ddp_mpi_status_ignore()) == MPI_SUCCESS else { return }
+            answers[asker] = Int32(peer)
+            var request: MPI_Request? = ddp_mpi_request_null()
+            if MPI_Isend(answers + asker, 4, ddp_mpi_byte(), status.MPI_SOURCE, Self.answerTag, control,
+                         &request) == MPI_SUCCESS {
+                MPI_Request_free(&request)
+            }
+        }
+    }
+
+    /// After waiting `timeoutSeconds` for `peer`: follows the wait-for chain from `peer` (see
+    /// the type's comment) and returns the error that names the rank at its end, or a failure
+    /// notice that arrived meanwhile.
+    private func diagnoseTimeout(waitingFor peer: Int, operation: String) -> CommunicatorError {
+        var chain = [rank]
+        var next = peer
+        while !chain.contains(next) {
+            chain.append(next)
+            switch ask(next, waitingFor: peer) {
+            case .waiting(let target): next = target
+            case .failed(let notice): return notice
+            case .silent:
+                return .timeout(rank: rank, peer: next, seconds: timeoutSeconds, operation: operation,
+                                via: Array(chain.dropFirst().dropLast()))
+            }
+        }
+        return .deadlock(rank: rank, cycle: Array(chain[chain.firstIndex(of: next)!...]), operation: operation)
+    }
+
+    private enum Answer { case waiting(Int), silent, failed(CommunicatorError) }
+
+    /// Asks `target` whom it waits for and waits `answerGraceSeconds` for the answer, meanwhile
+    /// answering others' queries (this rank waits for `peer`) and looking for failure notices.
+    private func ask(_ target: Int, waitingFor peer: Int) -> Answer {
+        var request: MPI_Request? = ddp_mpi_request_null()
+        guard MPI_Isend(nil, 0, ddp_mpi_byte(), Int32(target), Self.queryTag, control, &request) == MPI_SUCCESS
+        else { return .silent }
+        MPI_Request_free(&request)
+        let deadline = MonotonicClock.seconds() + answerGraceSeconds
+        while MonotonicClock.seconds() < deadline {
+            var flag: Int32 = 0
+            var status = MPI_Status()
+            if MPI_Iprobe(Int32(target), Self.answerTag, control, &flag, &status) == MPI_SUCCESS, flag != 0 {
+                var answer: Int32 = -1
+                guard MPI_Recv(&answer, 4, ddp_mpi_byte(), Int32(target), Self.answerTag, control,
+                               ddp_mpi_status_ignore()) == MPI_SUCCESS, (0..<size).contains(Int(answer))
+                else { return .silent }
+                return .waiting(Int(answer))
+            }
+            if let notice = failureNotice(waitingFor: peer) { return .failed(notice) }
+            answerQueries(waitingFor: peer)
+            usleep(Self.sleepMicroseconds)
+        }
+        return .silent
     }
 
     /// Gives up on the outstanding requests, tells the other ranks (a no-op when the error is a

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A rank that stops answering without dying (SIGSTOP: mpirun sees nothing wrong): the collective
-# watchdog (--timeout 5) must name it and abort the job within seconds, and the checkpoint
-# directory must stay intact.
+# watchdog (--timeout 5) must name it (not a neighbour waiting for it) and abort the job within
+# seconds, and the checkpoint directory must stay intact.
 name=fault_hang_rank
 source "$(dirname "$0")/lib/common.sh"
 
@@ -21,6 +21,9 @@ kill -KILL "$victim" 2>/dev/null || true   # in case mpirun left it behind, stop
 lt "$took" 40 || fail "the job took $took s to end after rank 2 stopped (watchdog 5 s)"
 grep -q 'rank 2 did not answer within 5 s' "$work/hang.log" ||
     fail "no line names the silent rank 2: $(cat "$work/hang.log")"
+# Rank 1 waits for rank 0, which waits for rank 2: the watchdog must follow that chain.
+! grep -q 'rank [01] did not answer' "$work/hang.log" ||
+    fail "a line blames a rank that was only waiting: $(cat "$work/hang.log")"
 note "rank 2 stopped: job ended in $took s with exit $status; $(grep -m1 'did not answer' "$work/hang.log")"
 checkpoint_ok "$run"
 note "passed: latest -> $(readlink "$run/latest"), complete and readable by ddp eval"
