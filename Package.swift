@@ -22,8 +22,11 @@ let package = Package(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
 
+        // Hand-vectorized kernels (AVX-512, chosen at run time) that only Tensor calls.
+        .target(name: "CKernels", path: "Sources/CKernels"),
+
         // MARK: Library modules (dependency arrows point one way)
-        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Layers", dependencies: ["Tensor"]),
         .target(name: "AllReduce", dependencies: ["CMPI"]),
         .target(name: "Data", dependencies: ["Tensor", "CZlib"]),

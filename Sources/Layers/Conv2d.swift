@@ -16,6 +16,10 @@ import Tensor
 /// Backward rebuilds each block's columns in the shared workspace (instead of keeping a column
 /// matrix per layer: memory), then dW += dY_block x columns^T, dcolumns = W^T x dY_block (in the
 /// same scratch) and col2im into dX; db = row sums of dY.
+/// A 3x3, stride-1, padding-1 convolution with channel counts that are multiples of 8 (the
+/// usual hidden layer) takes `DirectConvolution` instead when the CPU can: the input is copied
+/// into zero-bordered planes (kept for the weight gradient) and the kernels read it in place;
+/// no column matrix, no col2im.
 /// Weights `[out, in, k, k]` start Kaiming-normal (fan_in = in*k*k), the bias at zero.
 public final class Conv2d: Layer {
     public let name: String
@@ -28,6 +32,8 @@ public final class Conv2d: Layer {
     /// Geometry of one channel plane of one image; the batch loops over (channel, image).
     private let plane: ConvGeometry
     private let isPointwise: Bool
+    /// The direct path's buffers; nil on the im2col path.
+    private let direct: DirectBuffers?
     private var weight: Tensor!, weightGradient: Tensor!
     private var bias: Tensor?, biasGradient: Tensor?
     private var context: LayerContext!
@@ -41,9 +47,16 @@ public final class Conv2d: Layer {
     /// 2 MiB of columns: half the 4 MiB L2 this was measured on (see `columnBudget`).
     public static let defaultColumnBudget = 1 << 19
 
-    /// Throws when the input is not a feature map or the window does not fit it.
+    /// How the products are computed: `DirectConvolution`'s kernels, or im2col + GEMM.
+    public enum Algorithm: String, Sendable { case direct, im2col }
+
+    /// The path this layer takes (fixed at construction).
+    public var algorithm: Algorithm { direct == nil ? .im2col : .direct }
+
+    /// Throws when the input is not a feature map or the window does not fit it. `allowDirect:
+    /// false` keeps the im2col path even where the direct kernels could run (tests compare them).
     public init(name: String, input: FeatureShape, outChannels: Int, kernelSize: Int,
-                stride: Int = 1, padding: Int = 0, bias: Bool = true) throws {
+                stride: Int = 1, padding: Int = 0, bias: Bool = true, allowDirect: Bool = true) throws {
         guard case let .map(c, h, w) = input else {
             throw ModelError("layer \(name): Conv2d needs a feature map input, got \(input) flat features")
         }
@@ -62,6 +75,30 @@ public final class Conv2d: Layer {
                                   strideH: stride, strideW: stride, padH: padding, padW: padding)
         self.outputShape = .map(channels: outChannels, height: plane.outHeight, width: plane.outWidth)
         self.isPointwise = kernelSize == 1 && stride == 1 && padding == 0
+        self.direct = allowDirect && DirectConvolution.supports(kernelSize: kernelSize, stride: stride, padding: padding,
+                                                 inChannels: c, outChannels: outChannels)
+            ? DirectBuffers(inChannels: c, outChannels: outChannels, height: h, width: w) : nil
+    }
+
+    /// The direct path's planes (input and output gradient with zero borders; the kernels' output
+    /// planes, whose interiors are copied out) and the weights arranged for the kernel
+    /// (rewritten on each pass: the weights change every step).
+    private final class DirectBuffers {
+        let input: PaddedPlanes, output: PaddedPlanes
+        let outputGradient: PaddedPlanes, inputGradient: PaddedPlanes
+        let blocks: UnsafeMutablePointer<Float>
+        let weightCount: Int
+
+        init(inChannels: Int, outChannels: Int, height: Int, width: Int) {
+            input = PaddedPlanes(channels: inChannels, height: height, width: width)
+            inputGradient = PaddedPlanes(channels: inChannels, height: height, width: width)
+            output = PaddedPlanes(channels: outChannels, height: height, width: width)
+            outputGradient = PaddedPlanes(channels: outChannels, height: height, width: width)
+            weightCount = inChannels * outChannels * 9
+            blocks = .allocate(capacity: weightCount)
+        }
+
+        deinit { blocks.deallocate() }
     }
 
     public var kind: String {
@@ -95,7 +132,14 @@ public final class Conv2d: Layer {
         let y = output.tensor(batch: batch, shape: outputShape)
         lastInput = input
         let ohw = plane.outPixels, wide = batch * ohw
-        if isPointwise {
+        if let direct {
+            direct.input.resize(batch: batch).load(from: input.data)
+            DirectConvolution.arrangeForward(weight.data, outChannels: outChannels, inChannels: inChannels,
+                                             into: direct.blocks)
+            DirectConvolution.convolve(direct.input, blocks: direct.blocks, into: direct.output.resize(batch: batch),
+                                       threads: BLASRuntime.threads)
+            direct.output.store(to: y.data, accumulate: false)
+        } else if isPointwise {
             // y[out, N*HW] = W[out, C] x x[C, N*HW]: the input is its own column matrix.
             GEMM.multiply(transposeA: false, transposeB: false, m: outChannels, n: wide, k: patchSize,
                           a: weight.data, lda: patchSize, b: input.data, ldb: wide, beta: 0, c: y.data, ldc: wide)
@@ -129,7 +173,7 @@ public final class Conv2d: Layer {
 
     /// Backward that adds the input gradient to `inputGradient` when `accumulate` is set (a
     /// residual block sums its two branches this way, without a separate pass).
-    func backward(_ outputGradient: Tensor, inputGradient: Tensor?, accumulate: Bool) {
+    public func backward(_ outputGradient: Tensor, inputGradient: Tensor?, accumulate: Bool) {
         guard let input = lastInput else { preconditionFailure("\(name): backward before forward") }
         let batch = input.shape[1]
         let ohw = plane.outPixels, wide = batch * ohw
@@ -148,6 +192,23 @@ public final class Conv2d: Layer {
                               a: weight.data, lda: inChannels, b: dy, ldb: wide,
                               beta: accumulate ? 1 : 0, c: inputGradient.data, ldc: wide)
             }
+            return
+        }
+        if let direct {
+            let threads = BLASRuntime.threads
+            let dyPlanes = direct.outputGradient.resize(batch: batch)
+            dyPlanes.load(from: dy)
+            let partials = context.workspace.floats(.partials, count: DirectConvolution.partialsCount(
+                outChannels: outChannels, inChannels: inChannels, threads: threads))
+            DirectConvolution.weightGradient(outputGradient: dyPlanes, input: direct.input, into: weightGradient.data,
+                                             accumulate: false, partials: partials, threads: threads)
+            guard let inputGradient else { return }
+            // dX = dY (*) the kernel transposed and flipped: the forward kernel once more.
+            DirectConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels,
+                                              into: direct.blocks)
+            DirectConvolution.convolve(dyPlanes, blocks: direct.blocks, into: direct.inputGradient.resize(batch: batch),
+                                       threads: threads)
+            direct.inputGradient.store(to: inputGradient.data, accumulate: accumulate)
             return
         }
         if let inputGradient, !accumulate { inputGradient.fill(0) }

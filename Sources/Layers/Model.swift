@@ -111,8 +111,24 @@ public final class Model {
     /// forward). `training` selects batch statistics and active dropout.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         var x = enter(input)
-        for layer in layers { x = layer.forward(x, training: training) }
+        guard let profile else {
+            for layer in layers { x = layer.forward(x, training: training) }
+            return x
+        }
+        for (i, layer) in layers.enumerated() {
+            let start = LayerProfile.now()
+            x = layer.forward(x, training: training)
+            profile.addForward(layer: i, since: start)
+        }
         return x
+    }
+
+    /// When set, forward and backward time every top-level layer into it.
+    public var profile: LayerProfile?
+
+    /// A profile with a row per top-level layer ("name: kind"), to attach as `profile`.
+    public func makeProfile() -> LayerProfile {
+        LayerProfile(names: layers.map { "\($0.name): \($0.kind)" })
     }
 
     /// Converts the NCHW batch to the channel-major layout the layers use (one pass; for a
@@ -146,7 +162,9 @@ public final class Model {
         for i in stride(from: layers.count - 1, through: 0, by: -1) {
             let layer = layers[i]
             let dx: Tensor? = i == 0 ? nil : (layer.passesInputThrough ? dy : gradientViews[i])
+            let start = profile == nil ? 0 : LayerProfile.now()
             layer.backward(dy, inputGradient: dx)
+            profile?.addBackward(layer: i, since: start)
             gradientReady?(offsets[i])
             if let dx { dy = dx }
         }

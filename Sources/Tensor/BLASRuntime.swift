@@ -79,6 +79,9 @@ public enum BLASRuntime {
     /// OpenBLAS's build configuration string.
     public static var config: String { String(cString: openblas_get_config()) }
 
+    /// OpenBLAS's thread count now; ddp's own parallel kernels use as many.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
     /// Sets OpenBLAS's thread count (an explicit `--threads` beats every default and variable).
     public static func setThreads(_ n: Int) {
         precondition(n >= 1, "BLAS thread count must be at least 1, got \(n)")

@@ -23,9 +23,18 @@ public enum StepBenchmark {
         /// Global images per CPU-second: all ranks' images over the CPU time they spent. Ranks
         /// run as threads of one process (`--local-ranks`) share one process clock.
         public var imagesPerCPUSecond: Double
+        /// With `layers`: rank 0's mean seconds per step of each top-level layer.
+        public var layerTimes: [LayerTime] = []
     }
 
-    public static func run(config: TrainConfig, warmup: Int, steps: Int, threads: Int,
+    public struct LayerTime: Sendable {
+        public var layer: String
+        public var forwardSeconds: Double
+        public var backwardSeconds: Double
+    }
+
+    /// `layers`: also time every top-level layer (two clock reads per layer and pass).
+    public static func run(config: TrainConfig, warmup: Int, steps: Int, threads: Int, layers: Bool = false,
                            comm: any Communicator) throws -> Result {
         let data = try World.agree(comm) { try TrainingData(config: config) }
         let model = try data.replica(spec: config.model, seed: config.seed, comm: comm)
@@ -37,7 +46,10 @@ public enum StepBenchmark {
                                              rank: comm.rank, seed: config.seed, shuffle: true)
         var rng = SeededRNG(seed: config.seed)
         var stepTimes: [Double] = [], compute: [Double] = [], wait: [Double] = [], cpu: [Double] = []
+        let profile = layers ? model.makeProfile() : nil
+        model.profile = profile
         for s in 0..<(warmup + steps) {
+            if s == warmup { profile?.reset() }
             try comm.barrier()
             stepper.resetTiming()
             let t = Clock.now(), c = processCPUSeconds()
@@ -52,6 +64,7 @@ public enum StepBenchmark {
             compute.append(tm.data + tm.forward + tm.backward + tm.update)
             wait.append(tm.wait)
         }
+        model.profile = nil
         // Count the products' FLOPs on rank 0 while every other rank waits in the barriers.
         try comm.barrier()
         let flops = comm.rank == 0 ? stepper.countMatrixFlops() / Double(config.batchSize) : 0
@@ -65,11 +78,18 @@ public enum StepBenchmark {
         var cpuByProcess: [Double: Double] = [:]
         for r in perRank { cpuByProcess[r[0]] = r[1] }
         let cpuTotal = cpuByProcess.values.reduce(0, +)
+        let layerTimes = profile.map { p in
+            p.names.indices.map { i in
+                LayerTime(layer: p.names[i], forwardSeconds: p.forwardSeconds[i] / Double(max(1, p.forwardPasses)),
+                          backwardSeconds: p.backwardSeconds[i] / Double(max(1, p.backwardPasses)))
+            }
+        } ?? []
         return Result(model: config.model, ranks: comm.size, batchSize: config.batchSize, threads: threads,
                       imagesPerSecond: Double(config.batchSize * comm.size) / step,
                       computeSeconds: median(compute), commSeconds: median(wait), stepSeconds: step,
                       gflopsPerRank: flops * Double(config.batchSize) / step / 1e9, flopsPerSample: flops,
-                      cpuSeconds: median(cpu), imagesPerCPUSecond: Double(config.batchSize * comm.size) / cpuTotal)
+                      cpuSeconds: median(cpu), imagesPerCPUSecond: Double(config.batchSize * comm.size) / cpuTotal,
+                      layerTimes: layerTimes)
     }
 
     /// CPU time of the whole process (every thread, BLAS workers included).

@@ -12,6 +12,7 @@ struct BenchStep: ParsableCommand {
     @OptionGroup var common: ModelDataOptions
     @Option(help: "Untimed steps first.") var warmup = 5
     @Option(help: "Timed steps.") var steps = 40
+    @Flag(help: "Also time every layer, forward and backward (rank 0, mean per step).") var layers = false
     @Flag(help: "One JSON object.") var json = false
 
     func run() throws {
@@ -19,17 +20,25 @@ struct BenchStep: ParsableCommand {
         common.apply(to: &config)
         let code = World.run(localRanks: common.localRanks, threads: common.threads, timeout: 300) { comm in
             let r = try StepBenchmark.run(config: config, warmup: warmup, steps: steps,
-                                          threads: BLASRuntime.status.threads, comm: comm)
+                                          threads: BLASRuntime.status.threads, layers: layers, comm: comm)
             guard comm.rank == 0 else { return }
             if json {
-                print(JSONLine.object([
-                    "model": .string(r.model), "ranks": .number(Double(r.ranks)), "batch_size": .number(Double(r.batchSize)),
-                    "threads": .number(Double(r.threads)), "images_per_s": .number(r.imagesPerSecond),
-                    "compute_s": .number(r.computeSeconds), "comm_s": .number(r.commSeconds),
-                    "step_s": .number(r.stepSeconds), "gflops_per_rank": .number(r.gflopsPerRank),
-                    "cpu_s": .number(r.cpuSeconds), "images_per_cpu_s": .number(r.imagesPerCPUSecond),
-                    "blas_core": .string(BLASRuntime.status.coreName),
-                ]))
+                var fields: [(String, JSONLine.Value)] = [
+                    ("model", .string(r.model)), ("ranks", .number(Double(r.ranks))),
+                    ("batch_size", .number(Double(r.batchSize))), ("threads", .number(Double(r.threads))),
+                    ("images_per_s", .number(r.imagesPerSecond)), ("compute_s", .number(r.computeSeconds)),
+                    ("comm_s", .number(r.commSeconds)), ("step_s", .number(r.stepSeconds)),
+                    ("gflops_per_rank", .number(r.gflopsPerRank)), ("cpu_s", .number(r.cpuSeconds)),
+                    ("images_per_cpu_s", .number(r.imagesPerCPUSecond)),
+                    ("blas_core", .string(BLASRuntime.status.coreName)),
+                ]
+                if layers {
+                    fields.append(("layers", .array(r.layerTimes.map { t in
+                        .object([("layer", .string(t.layer)), ("forward_s", .number(t.forwardSeconds)),
+                                 ("backward_s", .number(t.backwardSeconds))])
+                    })))
+                }
+                print(JSONLine.object(fields))
             } else {
                 print(String(format: """
                     model %@, %d rank(s) x batch %d, %d BLAS thread(s) per rank, BLAS %@
@@ -39,8 +48,24 @@ struct BenchStep: ParsableCommand {
                     """, r.model, r.ranks, r.batchSize, r.threads, BLASRuntime.describe(), r.imagesPerSecond,
                     r.stepSeconds * 1e3, r.computeSeconds * 1e3, r.commSeconds * 1e3, r.gflopsPerRank,
                     r.flopsPerSample / 1e6, r.imagesPerCPUSecond, r.cpuSeconds * 1e3))
+                if layers { print(Self.layerTable(r.layerTimes)) }
             }
         }
         if code != 0 { throw ExitCode(code) }
+    }
+
+    /// Per-layer milliseconds per step, the largest share first in a column of its own.
+    static func layerTable(_ times: [StepBenchmark.LayerTime]) -> String {
+        let total = times.reduce(0) { $0 + $1.forwardSeconds + $1.backwardSeconds }
+        var lines = ["  layer" + String(repeating: " ", count: 44) + "forward ms  backward ms  share"]
+        for t in times {
+            let name = t.layer.count > 48 ? String(t.layer.prefix(47)) + "~" : t.layer
+            lines.append(String(format: "  %@%10.2f  %11.2f  %4.1f%%", name.padding(toLength: 49, withPad: " ", startingAt: 0),
+                                t.forwardSeconds * 1e3, t.backwardSeconds * 1e3,
+                                100 * (t.forwardSeconds + t.backwardSeconds) / max(total, 1e-12)))
+        }
+        lines.append(String(format: "  %@%10.2f  %11.2f", "all layers".padding(toLength: 49, withPad: " ", startingAt: 0),
+                            times.reduce(0) { $0 + $1.forwardSeconds } * 1e3, times.reduce(0) { $0 + $1.backwardSeconds } * 1e3))
+        return lines.joined(separator: "\n")
     }
 }

@@ -4,10 +4,17 @@ import Foundation
 enum JSONLine {
     enum Value {
         case string(String), number(Double), bool(Bool), null
+        case array([Value])
+        /// A nested object, keys in the order given.
+        case object([(String, Value)])
     }
 
     static func object(_ fields: KeyValuePairs<String, Value>) -> String {
-        "{" + fields.map { "\(quote($0.key)):\(encode($0.value))" }.joined(separator: ",") + "}"
+        object(fields.map { ($0.key, $0.value) })
+    }
+
+    static func object(_ fields: [(String, Value)]) -> String {
+        "{" + fields.map { "\(quote($0.0)):\(encode($0.1))" }.joined(separator: ",") + "}"
     }
 
     private static func encode(_ v: Value) -> String {
@@ -18,6 +25,8 @@ enum JSONLine {
             return x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : "\(x)"
         case .bool(let b): return b ? "true" : "false"
         case .null: return "null"
+        case .array(let items): return "[" + items.map(encode).joined(separator: ",") + "]"
+        case .object(let fields): return object(fields)
         }
     }
 

@@ -12,6 +12,8 @@ final class Conv2dTests: XCTestCase {
         (4, 5, 5, 6, 1, 1, 0, true),   // pointwise: no im2col
         (3, 6, 6, 5, 1, 2, 0, false),  // 1x1 stride 2: the residual projection
         (2, 5, 6, 2, 2, 3, 0, true),   // stride larger than kernel
+        (8, 5, 7, 16, 3, 1, 1, true),  // 3x3 "same", channels in 8s: the direct kernels (odd sizes, bias)
+        (16, 1, 1, 8, 3, 1, 1, false), // direct on a 1x1 image: every tap but the centre in the padding
     ]
 
     /// Both the one-GEMM path (whole batch in one column matrix) and the blocked path (one image
@@ -57,6 +59,42 @@ final class Conv2dTests: XCTestCase {
             if hasBias { assertClose(grads[1], dB.map(Float.init), atol: 1e-4, rtol: 1e-4, "\(label) db") }
             assertClose(batchMajor(dx.array, n: n, c: c, hw: h * w), dX.map(Float.init), atol: 1e-4, rtol: 1e-4, "\(label) dx")
         } }
+    }
+
+    /// The direct kernels against the im2col path on the fmnist-cnn layer shapes (and odd ones):
+    /// forward, dW and dx, with dx accumulated (as a residual block does), at 1 and 2 threads,
+    /// and after a larger batch (planes reused at a smaller batch must keep zero borders).
+    func testDirectPathMatchesIm2colPath() throws {
+        guard DirectConvolution.isAvailable else {
+            throw XCTSkip("this CPU has no AVX-512 (or DDP_CONV=im2col): only the im2col path runs here")
+        }
+        defer { BLASRuntime.setThreads(1) }
+        var rng = SeededRNG(seed: 77)
+        let shapes: [(c: Int, h: Int, w: Int, out: Int)] = [(32, 28, 28, 32), (32, 14, 14, 64), (64, 14, 14, 64),
+                                                          (8, 3, 9, 24), (16, 7, 7, 8)]
+        for (c, h, w, outC) in shapes {
+            let direct = try Conv2d(name: "d", input: .map(channels: c, height: h, width: w), outChannels: outC,
+                                    kernelSize: 3, padding: 1, bias: false)
+            let im2col = try Conv2d(name: "i", input: .map(channels: c, height: h, width: w), outChannels: outC,
+                                    kernelSize: 3, padding: 1, bias: false, allowDirect: false)
+            XCTAssertEqual(direct.algorithm, .direct)
+            XCTAssertEqual(im2col.algorithm, .im2col)
+            let storeD = bind(direct, seed: 9), storeI = bind(im2col, seed: 9)
+            for (threads, n) in [(1, 5), (2, 5), (1, 2)] {
+                BLASRuntime.setThreads(threads)
+                let label = "c\(c) \(h)x\(w) -> \(outC), batch \(n), \(threads) thread(s)"
+                let x = makeTensor([c, n, h, w], randomValues(c * n * h * w, rng: &rng))
+                let yD = direct.forward(x, training: true).array, yI = im2col.forward(x, training: true).array
+                assertClose(yD, yI, atol: 1e-5, rtol: 1e-4, "\(label) forward")
+                let dy = makeTensor([outC, n, h, w], randomValues(outC * n * h * w, rng: &rng))
+                let start = randomValues(c * n * h * w, rng: &rng)
+                let dxD = makeTensor([c, n, h, w], start), dxI = makeTensor([c, n, h, w], start)
+                direct.backward(dy, inputGradient: dxD, accumulate: true)
+                im2col.backward(dy, inputGradient: dxI, accumulate: true)
+                assertClose(gradientArrays(storeD)[0], gradientArrays(storeI)[0], atol: 1e-4, rtol: 1e-4, "\(label) dW")
+                assertClose(dxD.array, dxI.array, atol: 1e-5, rtol: 1e-4, "\(label) dx accumulated")
+            }
+        }
     }
 
     func testGradientCheck() throws {

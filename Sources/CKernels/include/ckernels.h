@@ -1,0 +1,38 @@
+// Hand-vectorized kernels for what OpenBLAS does poorly: the 3x3, stride-1, "same" convolution
+// of thin layers (32 to 64 channels), computed directly instead of through an im2col matrix
+// nine times the input: forward, the input gradient (the forward convolution of the output
+// gradient with the flipped kernel) and the weight gradient. Compiled for AVX-512 with a per-function target attribute and used only
+// when the CPU has it (ddp_direct_conv_available); Tensor's ConvolutionKernels wraps them.
+//
+// Layout ("padded planes"): a feature map [C][N][H][W] is stored as C runs of N planes of
+// (H+2) x (W+2) floats (image n's plane at n * plane within its channel's run, channel runs
+// `channel_stride` floats apart) whose one-pixel border is zero. A 3x3 window around an interior
+// pixel p is then the nine positions p + (i-1)*(W+2) + (j-1): plain offsets, no bounds tests.
+// Buffers need width + 64 readable floats after the last plane (vector overrun).
+#ifndef DDP_CKERNELS_H
+#define DDP_CKERNELS_H
+
+/// 1 when this CPU runs the kernels below (AVX-512 F), else 0.
+int ddp_direct_conv_available(void);
+
+/// out[o][n] interior = sum_{c, s} weights[o/8][s][c][o%8] * in[c][n][p + shift(s)] for the
+/// images first..<last; out's borders get unspecified values. out_channels % 8 == 0.
+/// `weights` is the kernel [O][C][3][3] rearranged by the caller into blocks of 8 outputs.
+void ddp_conv3x3_direct(const float *in, long in_channel_stride, int in_channels,
+                        const float *weights, int out_channels,
+                        float *out, long out_channel_stride,
+                        int height, int width, int first, int last);
+
+/// Floats of `partial` the weight gradient needs: 9 * out_channels * in_channels * 16.
+/// Adds to `partial` the per-lane sums over the images first..<last of
+/// dy[o][n][p] * x[c][n][p + shift(s)] for every (o, c, s). dy's borders must be zero.
+/// out_channels % 4 == 0, in_channels % 2 == 0.
+void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int out_channels,
+                                 const float *x, long x_channel_stride, int in_channels,
+                                 int height, int width, int first, int last, float *partial);
+
+/// dw[o][c][3][3] = (accumulate ? dw : 0) + the lanes of `partial` summed in a fixed order.
+void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_channels, float *dw,
+                                 int accumulate);
+
+#endif

@@ -1,0 +1,187 @@
+import CKernels
+import Dispatch
+import Foundation
+
+/// The 3x3, stride-1, padding-1 convolution ("same" 3x3, the CNN workhorse) computed directly by
+/// the AVX-512 kernels of CKernels instead of im2col + GEMM.
+///
+/// Why: for the thin layers of small CNNs (32 to 64 channels) an im2col matrix is nine times the
+/// input, and OpenBLAS copies (packs) it once more before multiplying: more time went into those
+/// copies and into col2im than into the multiplications. Here feature maps sit in zero-bordered
+/// planes (`PaddedPlanes`), so each of the nine kernel taps is a fixed offset and the kernels
+/// read the input where it is. Forward and input gradient are one kernel: the input gradient is
+/// the forward convolution of the padded output gradient with the flipped, transposed kernel.
+/// The weight gradient, a long reduction over pixels into a small matrix, is a second kernel.
+/// Work is split over images across `threads` threads.
+///
+/// Used when the CPU has AVX-512 and channel counts are multiples of 8; `DDP_CONV=im2col` in the
+/// environment forces the im2col + BLAS path (to compare the two).
+public enum DirectConvolution {
+    public static let variable = "DDP_CONV"
+
+    /// True when the kernels can run here and the environment does not ask for im2col.
+    public static let isAvailable: Bool =
+        ddp_direct_conv_available() != 0 && ProcessInfo.processInfo.environment[variable] != "im2col"
+
+    /// Whether a convolution of this shape takes the direct path.
+    public static func supports(kernelSize: Int, stride: Int, padding: Int, inChannels: Int, outChannels: Int) -> Bool {
+        isAvailable && kernelSize == 3 && stride == 1 && padding == 1 && inChannels % 8 == 0 && outChannels % 8 == 0
+    }
+
+    /// `weights` [out][in][3][3] into the forward kernel's blocks [out/8][tap][in][8].
+    public static func arrangeForward(_ weights: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                      into blocks: UnsafeMutablePointer<Float>) {
+        for o in 0..<outChannels {
+            for c in 0..<inChannels {
+                let w = weights + (o &* inChannels &+ c) &* 9
+                for s in 0..<9 { blocks[(((o >> 3) &* 9 &+ s) &* inChannels &+ c) &* 8 &+ (o & 7)] = w[s] }
+            }
+        }
+    }
+
+    /// `weights` [out][in][3][3] into the blocks [in/8][tap][out][8] of the input gradient: the
+    /// kernel transposed (in and out swapped) and flipped (tap s reads weight 8 - s).
+    public static func arrangeBackward(_ weights: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                       into blocks: UnsafeMutablePointer<Float>) {
+        for o in 0..<outChannels {
+            for c in 0..<inChannels {
+                let w = weights + (o &* inChannels &+ c) &* 9
+                for s in 0..<9 { blocks[(((c >> 3) &* 9 &+ s) &* outChannels &+ o) &* 8 &+ (c & 7)] = w[8 &- s] }
+            }
+        }
+    }
+
+    /// output = input (*) kernel, with `blocks` from `arrangeForward` (or `arrangeBackward`, with
+    /// the output gradient as input, for the input gradient). Borders of `output` get garbage.
+    public static func convolve(_ input: PaddedPlanes, blocks: UnsafePointer<Float>, into output: PaddedPlanes,
+                                threads: Int) {
+        precondition(input.height == output.height && input.width == output.width && input.batch == output.batch,
+                     "direct convolution: input \(input) and output \(output) differ in batch or size")
+        // The products im2col + GEMM would make (padding taps included), for `ddp bench step`.
+        if GEMM.flopCounter != nil {
+            GEMM.flopCounter! += 2 * output.channels * input.channels * 9 * input.batch * input.height * input.width
+        }
+        parallel(images: input.batch, threads: threads) { _, first, last in
+            ddp_conv3x3_direct(input.data, input.channelStride, Int32(input.channels), blocks,
+                               Int32(output.channels), output.data, output.channelStride,
+                               Int32(input.height), Int32(input.width), Int32(first), Int32(last))
+        }
+    }
+
+    /// Floats of scratch `weightGradient` needs with `threads` threads.
+    public static func partialsCount(outChannels: Int, inChannels: Int, threads: Int) -> Int {
+        max(1, threads) * 9 * outChannels * inChannels * 16
+    }
+
+    /// dW [out][in][3][3] (+)= the sum over the batch of outputGradient (x) input at each tap.
+    /// `outputGradient` must have zero borders; `partials` holds `partialsCount` floats.
+    public static func weightGradient(outputGradient dy: PaddedPlanes, input x: PaddedPlanes,
+                                      into dw: UnsafeMutablePointer<Float>, accumulate: Bool,
+                                      partials: UnsafeMutablePointer<Float>, threads: Int) {
+        precondition(dy.height == x.height && dy.width == x.width && dy.batch == x.batch,
+                     "direct convolution: gradient \(dy) and input \(x) differ in batch or size")
+        if GEMM.flopCounter != nil { GEMM.flopCounter! += 2 * dy.channels * x.channels * 9 * x.batch * x.height * x.width }
+        let size = 9 * dy.channels * x.channels * 16
+        let workers = min(max(1, threads), max(1, x.batch))
+        partials.update(repeating: 0, count: workers * size)
+        parallel(images: x.batch, threads: workers) { worker, first, last in
+            ddp_conv3x3_weight_partials(dy.data, dy.channelStride, Int32(dy.channels),
+                                        x.data, x.channelStride, Int32(x.channels),
+                                        Int32(x.height), Int32(x.width), Int32(first), Int32(last),
+                                        partials + worker * size)
+        }
+        // The workers' lanes added in worker order: the same sums for the same thread count.
+        for worker in 1..<workers {
+            let part = partials + worker * size
+            for i in 0..<size { partials[i] += part[i] }
+        }
+        ddp_conv3x3_reduce_partials(partials, Int32(dy.channels), Int32(x.channels), dw, accumulate ? 1 : 0)
+    }
+
+    /// Runs body(worker, first, last) on `threads` contiguous ranges of the images, in parallel.
+    private static func parallel(images: Int, threads: Int, _ body: (Int, Int, Int) -> Void) {
+        let t = min(max(1, threads), max(1, images))
+        if t == 1 { body(0, 0, images); return }
+        DispatchQueue.concurrentPerform(iterations: t) { i in body(i, i * images / t, (i + 1) * images / t) }
+    }
+}
+
+/// A feature map [C][N][H][W] stored as C runs of (H+2) x (W+2) planes with a zero border (the
+/// layout of include/ckernels.h). Room is kept for `capacity` images per channel, so a smaller
+/// batch (the last of an evaluation) reuses the same planes and their borders stay zero; only
+/// a larger batch reallocates. Borders are zero unless a kernel wrote the planes as its output.
+public final class PaddedPlanes: CustomStringConvertible {
+    public let channels: Int, height: Int, width: Int
+    public private(set) var batch = 0
+    public private(set) var capacity = 0
+    public private(set) var data: UnsafeMutablePointer<Float>
+    private var allocated = 0
+
+    public init(channels: Int, height: Int, width: Int) {
+        self.channels = channels; self.height = height; self.width = width
+        data = .allocate(capacity: 1)
+    }
+
+    deinit { data.deallocate() }
+
+    public var plane: Int { (height + 2) * (width + 2) }
+    /// Floats from one channel's run to the next.
+    public var channelStride: Int { capacity * plane }
+    public var description: String { "[\(channels)][\(batch)][\(height)+2][\(width)+2]" }
+
+    /// Makes room for `batch` images (allocating only past the capacity) and returns self.
+    @discardableResult
+    public func resize(batch: Int) -> PaddedPlanes {
+        if batch > capacity {
+            data.deallocate()
+            // The kernels read past the last plane by up to a row and a vector tile.
+            allocated = channels * batch * plane + width + 64
+            data = .allocate(capacity: allocated)
+            data.initialize(repeating: 0, count: allocated)
+            capacity = batch
+        }
+        self.batch = batch
+        return self
+    }
+
+    /// Where image n's first interior pixel of channel c is.
+    private func interior(channel c: Int, image n: Int) -> UnsafeMutablePointer<Float> {
+        let offset: Int = c &* channelStride &+ n &* plane &+ width &+ 3
+        return data + offset
+    }
+
+    /// Copies `source` [C][N][H][W] (N = batch) into the interiors.
+    public func load(from source: UnsafePointer<Float>) {
+        let w = width, wp = width + 2, hw = height * width
+        for c in 0..<channels {
+            for n in 0..<batch {
+                var src = source + (c &* batch &+ n) &* hw
+                var dst = interior(channel: c, image: n)
+                for _ in 0..<height {
+                    dst.update(from: src, count: w)
+                    src += w; dst += wp
+                }
+            }
+        }
+    }
+
+    /// Writes the interiors to `target` [C][N][H][W], or adds them to it.
+    public func store(to target: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let w = width, wp = width + 2, hw = height * width
+        for c in 0..<channels {
+            for n in 0..<batch {
+                var dst = target + (c &* batch &+ n) &* hw
+                var src = UnsafePointer(interior(channel: c, image: n))
+                for _ in 0..<height {
+                    if accumulate {
+                        var x = 0
+                        while x < w { dst[x] += src[x]; x &+= 1 }
+                    } else {
+                        dst.update(from: src, count: w)
+                    }
+                    src += wp; dst += w
+                }
+            }
+        }
+    }
+}
