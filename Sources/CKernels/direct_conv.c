@@ -4,7 +4,7 @@
 
 #define AVX512 __attribute__((target("avx512f,fma")))
 
-int ddp_direct_conv_available(void) {
+int ddp_avx512_available(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") ? 1 : 0;
 }
@@ -20,7 +20,10 @@ AVX512 static void tile_8x48(const float *in, long in_stride, int in_channels, c
         const float *x = in + shifts[s];
         const float *w = weights + (long)s * in_channels * 8;
         for (int c = 0; c < in_channels; c++, x += in_stride, w += 8) {
-            __m512 b0 = _mm512_loadu_ps(x), b1 = _mm512_loadu_ps(x + 16), b2 = _mm512_loadu_ps(x + 32);
+            // Masked like the stores: lanes past the last pixel read nothing (they would read the
+            // next image, which another thread may be writing).
+            __m512 b0 = _mm512_maskz_loadu_ps(m0, x), b1 = _mm512_maskz_loadu_ps(m1, x + 16),
+                   b2 = _mm512_maskz_loadu_ps(m2, x + 32);
 #pragma GCC unroll 8
             for (int i = 0; i < 8; i++) {
                 __m512 v = _mm512_set1_ps(w[i]);
@@ -127,8 +130,7 @@ AVX512 void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride,
     }
 }
 
-void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_channels, float *dw,
-                                 int accumulate) {
+void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_channels, float *dw) {
     for (int i = 0; i < 3; i++)
         for (int o = 0; o < out_channels; o += 4)
             for (int c = 0; c < in_channels; c += 2) {
@@ -141,8 +143,7 @@ void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_
                     for (int k = 0; k < 4; k++) a[k] += a[k + 4];
                     const float sum = (a[0] + a[2]) + (a[1] + a[3]);
                     const int oo = o + t / 6, cc = c + (t / 3) % 2, j = t % 3;
-                    float *target = dw + ((long)oo * in_channels + cc) * 9 + i * 3 + j;
-                    *target = accumulate ? *target + sum : sum;
+                    dw[((long)oo * in_channels + cc) * 9 + i * 3 + j] = sum;
                 }
             }
 }

@@ -190,15 +190,10 @@ public final class BatchNorm2d: Layer {
         let masked = fusesReLU
         // reduction[c] = sum(dy'), reduction[C + c] = sum(dy' * (x - mean)); dy' = dy masked by the ReLU.
         for c in 0..<channels {
-            let xs = x + c &* m, g = dy + c &* m
-            if masked {
-                let ys = out + c &* m
-                reduction[c] = Float(Elementwise.maskedSum(g, mask: ys, count: m))
-                reduction[channels + c] = Float(Elementwise.maskedDot(xs, shift: mean[c], g, mask: ys, count: m))
-            } else {
-                reduction[c] = Float(Elementwise.sum(g, count: m))
-                reduction[channels + c] = Float(Elementwise.dot(xs, shift: mean[c], g, count: m))
-            }
+            let (sum, dot) = Elementwise.sumAndShiftedDot(dy + c &* m, x + c &* m, shift: mean[c],
+                                                          mask: masked ? UnsafePointer(out + c &* m) : nil, count: m)
+            reduction[c] = Float(sum)
+            reduction[channels + c] = Float(dot)
             biasGradient.data[c] = reduction[c]
             weightGradient.data[c] = reduction[channels + c] * invStd[c]
         }

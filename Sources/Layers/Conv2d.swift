@@ -133,12 +133,10 @@ public final class Conv2d: Layer {
         lastInput = input
         let ohw = plane.outPixels, wide = batch * ohw
         if let direct {
-            direct.input.resize(batch: batch).load(from: input.data)
             DirectConvolution.arrangeForward(weight.data, outChannels: outChannels, inChannels: inChannels,
                                              into: direct.blocks)
-            DirectConvolution.convolve(direct.input, blocks: direct.blocks, into: direct.output.resize(batch: batch),
-                                       threads: BLASRuntime.threads)
-            direct.output.store(to: y.data, accumulate: false)
+            DirectConvolution.forward(input: input.data, planes: direct.input, blocks: direct.blocks, output: y.data,
+                                      outputPlanes: direct.output, batch: batch, threads: BLASRuntime.threads)
         } else if isPointwise {
             // y[out, N*HW] = W[out, C] x x[C, N*HW]: the input is its own column matrix.
             GEMM.multiply(transposeA: false, transposeB: false, m: outChannels, n: wide, k: patchSize,
@@ -196,19 +194,18 @@ public final class Conv2d: Layer {
         }
         if let direct {
             let threads = BLASRuntime.threads
-            let dyPlanes = direct.outputGradient.resize(batch: batch)
-            dyPlanes.load(from: dy)
             let partials = context.workspace.floats(.partials, count: DirectConvolution.partialsCount(
                 outChannels: outChannels, inChannels: inChannels, threads: threads))
-            DirectConvolution.weightGradient(outputGradient: dyPlanes, input: direct.input, into: weightGradient.data,
-                                             accumulate: false, partials: partials, threads: threads)
-            guard let inputGradient else { return }
-            // dX = dY (*) the kernel transposed and flipped: the forward kernel once more.
-            DirectConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels,
-                                              into: direct.blocks)
-            DirectConvolution.convolve(dyPlanes, blocks: direct.blocks, into: direct.inputGradient.resize(batch: batch),
+            var dx: DirectConvolution.InputGradient?
+            if let inputGradient {
+                DirectConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels,
+                                                  into: direct.blocks)
+                dx = .init(dx: inputGradient.data, planes: direct.inputGradient, blocks: direct.blocks,
+                           accumulate: accumulate)
+            }
+            DirectConvolution.backward(outputGradient: dy, planes: direct.outputGradient, input: direct.input,
+                                       weightGradient: weightGradient.data, partials: partials, inputGradient: dx,
                                        threads: threads)
-            direct.inputGradient.store(to: inputGradient.data, accumulate: accumulate)
             return
         }
         if let inputGradient, !accumulate { inputGradient.fill(0) }

@@ -1,3 +1,5 @@
+import Tensor
+
 /// Stochastic gradient descent with momentum, dampening, Nesterov momentum and L2 weight decay,
 /// with `torch.optim.SGD`'s exact update (PyTorch 1.13, single-tensor path), per element:
 ///
@@ -76,6 +78,13 @@ public final class SGD: Optimizer {
         let firstStep = stepCount == 0
         let nesterov = self.nesterov
         let b = buffer
+        defer { stepCount += 1 }
+        if SGDKernel.isAvailable && !forceScalar {
+            SGDKernel.step(parameters: p, gradients: g, momentumBuffer: b, count: n, negativeLearningRate: negLR,
+                           weightDecay: hasDecay ? decay : nil, momentum: hasMomentum ? mu : nil, keep: keep,
+                           firstStep: firstStep, nesterov: nesterov)
+            return
+        }
         var i = 0
         while i < n {
             var d = g[i]
@@ -93,8 +102,10 @@ public final class SGD: Optimizer {
             p[i] = p[i].addingProduct(d, negLR)
             i &+= 1
         }
-        stepCount += 1
     }
+
+    /// Takes the element-at-a-time loop even where `SGDKernel` runs (tests compare the two).
+    public var forceScalar = false
 
     public func stateTensors() -> [(name: String, values: [Float])] {
         momentum != 0 ? [(name: "momentum_buffer", values: Array(UnsafeBufferPointer(start: buffer, count: count)))] : []

@@ -21,7 +21,7 @@ public enum DirectConvolution {
 
     /// True when the kernels can run here and the environment does not ask for im2col.
     public static let isAvailable: Bool =
-        ddp_direct_conv_available() != 0 && ProcessInfo.processInfo.environment[variable] != "im2col"
+        ddp_avx512_available() != 0 && ProcessInfo.processInfo.environment[variable] != "im2col"
 
     /// Whether a convolution of this shape takes the direct path.
     public static func supports(kernelSize: Int, stride: Int, padding: Int, inChannels: Int, outChannels: Int) -> Bool {
@@ -51,51 +51,87 @@ public enum DirectConvolution {
         }
     }
 
-    /// output = input (*) kernel, with `blocks` from `arrangeForward` (or `arrangeBackward`, with
-    /// the output gradient as input, for the input gradient). Borders of `output` get garbage.
-    public static func convolve(_ input: PaddedPlanes, blocks: UnsafePointer<Float>, into output: PaddedPlanes,
-                                threads: Int) {
-        precondition(input.height == output.height && input.width == output.width && input.batch == output.batch,
-                     "direct convolution: input \(input) and output \(output) differ in batch or size")
-        // The products im2col + GEMM would make (padding taps included), for `ddp bench step`.
-        if GEMM.flopCounter != nil {
-            GEMM.flopCounter! += 2 * output.channels * input.channels * 9 * input.batch * input.height * input.width
-        }
-        parallel(images: input.batch, threads: threads) { _, first, last in
-            ddp_conv3x3_direct(input.data, input.channelStride, Int32(input.channels), blocks,
-                               Int32(output.channels), output.data, output.channelStride,
-                               Int32(input.height), Int32(input.width), Int32(first), Int32(last))
+    /// y [out][N][H][W] = x [in][N][H][W] (*) the kernel, with `blocks` from `arrangeForward`.
+    /// `planes` (in channels) and `outputPlanes` (out channels) are the padded working copies;
+    /// `planes` keeps x for `backward`. Each thread copies in, convolves and copies out its own
+    /// images.
+    public static func forward(input x: UnsafePointer<Float>, planes: PaddedPlanes, blocks: UnsafePointer<Float>,
+                               output y: UnsafeMutablePointer<Float>, outputPlanes: PaddedPlanes, batch: Int,
+                               threads: Int) {
+        planes.resize(batch: batch)
+        outputPlanes.resize(batch: batch)
+        countProducts(outChannels: outputPlanes.channels, inChannels: planes.channels, planes: planes)
+        parallel(images: batch, threads: threads) { _, first, last in
+            planes.load(from: x, images: first..<last)
+            convolve(planes, blocks: blocks, into: outputPlanes, images: first..<last)
+            outputPlanes.store(to: y, images: first..<last, accumulate: false)
         }
     }
 
-    /// Floats of scratch `weightGradient` needs with `threads` threads.
+    /// Floats of scratch `backward` needs with `threads` threads.
     public static func partialsCount(outChannels: Int, inChannels: Int, threads: Int) -> Int {
         max(1, threads) * 9 * outChannels * inChannels * 16
     }
 
-    /// dW [out][in][3][3] (+)= the sum over the batch of outputGradient (x) input at each tap.
-    /// `outputGradient` must have zero borders; `partials` holds `partialsCount` floats.
-    public static func weightGradient(outputGradient dy: PaddedPlanes, input x: PaddedPlanes,
-                                      into dw: UnsafeMutablePointer<Float>, accumulate: Bool,
-                                      partials: UnsafeMutablePointer<Float>, threads: Int) {
-        precondition(dy.height == x.height && dy.width == x.width && dy.batch == x.batch,
-                     "direct convolution: gradient \(dy) and input \(x) differ in batch or size")
-        if GEMM.flopCounter != nil { GEMM.flopCounter! += 2 * dy.channels * x.channels * 9 * x.batch * x.height * x.width }
-        let size = 9 * dy.channels * x.channels * 16
-        let workers = min(max(1, threads), max(1, x.batch))
+    /// The input gradient's part of `backward`: dx (+)= dy (*) the kernel transposed and flipped
+    /// (`blocks` from `arrangeBackward`), through the padded `planes`.
+    public struct InputGradient {
+        public var dx: UnsafeMutablePointer<Float>
+        public var planes: PaddedPlanes
+        public var blocks: UnsafePointer<Float>
+        public var accumulate: Bool
+
+        public init(dx: UnsafeMutablePointer<Float>, planes: PaddedPlanes, blocks: UnsafePointer<Float>, accumulate: Bool) {
+            self.dx = dx; self.planes = planes; self.blocks = blocks; self.accumulate = accumulate
+        }
+    }
+
+    /// dW [out][in][3][3] = the sum over the batch of dy (x) the input at each tap (`input`: the
+    /// planes `forward` filled), and the input gradient when asked. `planes` (out channels) get
+    /// dy with zero borders; `partials` holds `partialsCount` floats. Each thread copies in its
+    /// images' dy, sums its own lanes and writes its images' dx; the lanes are added in thread
+    /// order, so the same thread count gives the same bits.
+    public static func backward(outputGradient dy: UnsafePointer<Float>, planes: PaddedPlanes, input x: PaddedPlanes,
+                                weightGradient dw: UnsafeMutablePointer<Float>, partials: UnsafeMutablePointer<Float>,
+                                inputGradient: InputGradient?, threads: Int) {
+        let batch = x.batch
+        planes.resize(batch: batch)
+        inputGradient?.planes.resize(batch: batch)
+        countProducts(outChannels: planes.channels, inChannels: x.channels, planes: x)
+        if inputGradient != nil { countProducts(outChannels: planes.channels, inChannels: x.channels, planes: x) }
+        let size = 9 * planes.channels * x.channels * 16
+        let workers = min(max(1, threads), max(1, batch))
         partials.update(repeating: 0, count: workers * size)
-        parallel(images: x.batch, threads: workers) { worker, first, last in
-            ddp_conv3x3_weight_partials(dy.data, dy.channelStride, Int32(dy.channels),
+        parallel(images: batch, threads: workers) { worker, first, last in
+            planes.load(from: dy, images: first..<last)
+            ddp_conv3x3_weight_partials(planes.data, planes.channelStride, Int32(planes.channels),
                                         x.data, x.channelStride, Int32(x.channels),
                                         Int32(x.height), Int32(x.width), Int32(first), Int32(last),
                                         partials + worker * size)
+            guard let g = inputGradient else { return }
+            convolve(planes, blocks: g.blocks, into: g.planes, images: first..<last)
+            g.planes.store(to: g.dx, images: first..<last, accumulate: g.accumulate)
         }
-        // The workers' lanes added in worker order: the same sums for the same thread count.
         for worker in 1..<workers {
             let part = partials + worker * size
             for i in 0..<size { partials[i] += part[i] }
         }
-        ddp_conv3x3_reduce_partials(partials, Int32(dy.channels), Int32(x.channels), dw, accumulate ? 1 : 0)
+        ddp_conv3x3_reduce_partials(partials, Int32(planes.channels), Int32(x.channels), dw)
+    }
+
+    /// The kernel on `images` of `input` into `output` (whose borders get garbage).
+    private static func convolve(_ input: PaddedPlanes, blocks: UnsafePointer<Float>, into output: PaddedPlanes,
+                                 images: Range<Int>) {
+        ddp_conv3x3_direct(input.data, input.channelStride, Int32(input.channels), blocks,
+                           Int32(output.channels), output.data, output.channelStride,
+                           Int32(input.height), Int32(input.width), Int32(images.lowerBound), Int32(images.upperBound))
+    }
+
+    /// Adds the products im2col + GEMM would make (padding taps included), for `ddp bench step`.
+    private static func countProducts(outChannels: Int, inChannels: Int, planes: PaddedPlanes) {
+        if GEMM.flopCounter != nil {
+            GEMM.flopCounter! += 2 * outChannels * inChannels * 9 * planes.batch * planes.height * planes.width
+        }
     }
 
     /// Runs body(worker, first, last) on `threads` contiguous ranges of the images, in parallel.
@@ -134,8 +170,7 @@ public final class PaddedPlanes: CustomStringConvertible {
     public func resize(batch: Int) -> PaddedPlanes {
         if batch > capacity {
             data.deallocate()
-            // The kernels read past the last plane by up to a row and a vector tile.
-            allocated = channels * batch * plane + width + 64
+            allocated = channels * batch * plane
             data = .allocate(capacity: allocated)
             data.initialize(repeating: 0, count: allocated)
             capacity = batch
@@ -150,11 +185,11 @@ public final class PaddedPlanes: CustomStringConvertible {
         return data + offset
     }
 
-    /// Copies `source` [C][N][H][W] (N = batch) into the interiors.
-    public func load(from source: UnsafePointer<Float>) {
+    /// Copies `images` of `source` [C][N][H][W] (N = batch) into the interiors.
+    public func load(from source: UnsafePointer<Float>, images: Range<Int>) {
         let w = width, wp = width + 2, hw = height * width
         for c in 0..<channels {
-            for n in 0..<batch {
+            for n in images {
                 var src = source + (c &* batch &+ n) &* hw
                 var dst = interior(channel: c, image: n)
                 for _ in 0..<height {
@@ -165,11 +200,11 @@ public final class PaddedPlanes: CustomStringConvertible {
         }
     }
 
-    /// Writes the interiors to `target` [C][N][H][W], or adds them to it.
-    public func store(to target: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    /// Writes the interiors of `images` to `target` [C][N][H][W], or adds them to it.
+    public func store(to target: UnsafeMutablePointer<Float>, images: Range<Int>, accumulate: Bool) {
         let w = width, wp = width + 2, hw = height * width
         for c in 0..<channels {
-            for n in 0..<batch {
+            for n in images {
                 var dst = target + (c &* batch &+ n) &* hw
                 var src = UnsafePointer(interior(channel: c, image: n))
                 for _ in 0..<height {

@@ -131,32 +131,22 @@ public enum Elementwise {
             scalar: { i in let d = x[i] - shift; return d * d }
     }
 
-    /// Sum of a * b in Double, blocked like `sum`.
-    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Double {
-        blockedSum(count: count) { i in a.loadLanes(i) * b.loadLanes(i) } scalar: { i in a[i] * b[i] }
-    }
-
-    /// Sum of (a - shift) * b in Double, blocked like `sum`.
-    public static func dot(_ a: UnsafePointer<Float>, shift: Float, _ b: UnsafePointer<Float>, count: Int) -> Double {
-        let s8 = SIMD8<Float>(repeating: shift)
-        return blockedSum(count: count) { i in (a.loadLanes(i) - s8) * b.loadLanes(i) }
-            scalar: { i in (a[i] - shift) * b[i] }
-    }
-
-    /// Sum of b where mask > 0 (the gradient reaching a ReLU-fused batch norm), blocked like `sum`.
-    public static func maskedSum(_ b: UnsafePointer<Float>, mask: UnsafePointer<Float>, count: Int) -> Double {
-        let zero = SIMD8<Float>(repeating: 0)
-        return blockedSum(count: count) { i in zero.replacing(with: b.loadLanes(i), where: mask.loadLanes(i) .> zero) }
-            scalar: { i in mask[i] > 0 ? b[i] : 0 }
-    }
-
-    /// Sum of (a - shift) * b where mask > 0, blocked like `sum`.
-    public static func maskedDot(_ a: UnsafePointer<Float>, shift: Float, _ b: UnsafePointer<Float>,
-                                 mask: UnsafePointer<Float>, count: Int) -> Double {
+    /// Sum of b and sum of (a - shift) * b, in one pass (batch norm's backward reductions),
+    /// blocked like `sum`. With a mask, only where mask > 0 (the gradient reaching a
+    /// ReLU-fused batch norm).
+    public static func sumAndShiftedDot(_ b: UnsafePointer<Float>, _ a: UnsafePointer<Float>, shift: Float,
+                                        mask: UnsafePointer<Float>?, count: Int) -> (sum: Double, dot: Double) {
         let zero = SIMD8<Float>(repeating: 0), s8 = SIMD8<Float>(repeating: shift)
-        return blockedSum(count: count) { i in
-            zero.replacing(with: (a.loadLanes(i) - s8) * b.loadLanes(i), where: mask.loadLanes(i) .> zero)
-        } scalar: { i in mask[i] > 0 ? (a[i] - shift) * b[i] : 0 }
+        guard let mask else {
+            return blockedSums(count: count) { i in
+                let g = b.loadLanes(i)
+                return (g, (a.loadLanes(i) - s8) * g)
+            } scalar: { i in (b[i], (a[i] - shift) * b[i]) }
+        }
+        return blockedSums(count: count) { i in
+            let g = zero.replacing(with: b.loadLanes(i), where: mask.loadLanes(i) .> zero)
+            return (g, (a.loadLanes(i) - s8) * g)
+        } scalar: { i in mask[i] > 0 ? (b[i], (a[i] - shift) * b[i]) : (0, 0) }
     }
 
     /// The shared reduction: 8-lane Float partial sums over blocks, block totals added in Double.
@@ -175,6 +165,26 @@ public enum Elementwise {
             start = end
         }
         return total
+    }
+
+    /// `blockedSum` for two sums at once.
+    @inline(__always)
+    private static func blockedSums(count: Int, lanes: (Int) -> (SIMD8<Float>, SIMD8<Float>),
+                                    scalar: (Int) -> (Float, Float)) -> (Double, Double) {
+        var total0 = 0.0, total1 = 0.0
+        var start = 0
+        while start < count {
+            let end = min(count, start &+ blockLength)
+            var acc0 = SIMD8<Float>(repeating: 0), acc1 = SIMD8<Float>(repeating: 0)
+            var i = start
+            while i &+ 8 <= end { let (x, y) = lanes(i); acc0 += x; acc1 += y; i &+= 8 }
+            var tail0: Float = 0, tail1: Float = 0
+            while i < end { let (x, y) = scalar(i); tail0 += x; tail1 += y; i &+= 1 }
+            total0 += Double(acc0.sum()) + Double(tail0)
+            total1 += Double(acc1.sum()) + Double(tail1)
+            start = end
+        }
+        return (total0, total1)
     }
 
     /// Terms summed in Float before they join the Double total: short enough that the Float

@@ -148,16 +148,25 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
+    /// Both update paths: the vectorized kernel (where the CPU has it) and the element loop.
     func testSGDMatchesTorchBitForBit() throws {
         let file = try optimizerFixture()
         let n = try file.entry("sgd_nesterov.p0").elementCount
-        try checkFixture(file, case: "sgd_nesterov",
-                         optimizer: SGD(count: n, learningRate: 0.1, momentum: 0.9, weightDecay: 5e-4, nesterov: true),
-                         state: ["momentum_buffer"])
-        try checkFixture(file, case: "sgd_dampening",
-                         optimizer: SGD(count: n, learningRate: 0.05, momentum: 0.8, dampening: 0.3, weightDecay: 1e-2),
-                         state: ["momentum_buffer"])
-        try checkFixture(file, case: "sgd_plain", optimizer: SGD(count: n, learningRate: 0.3), state: [])
+        for scalar in [false, true] {
+            func sgd(_ lr: Double, momentum: Double = 0, dampening: Double = 0, weightDecay: Double = 0,
+                     nesterov: Bool = false) throws -> SGD {
+                let o = try SGD(count: n, learningRate: lr, momentum: momentum, dampening: dampening,
+                                weightDecay: weightDecay, nesterov: nesterov)
+                o.forceScalar = scalar
+                return o
+            }
+            print("SGD \(scalar || !SGDKernel.isAvailable ? "element loop" : "vector kernel"):")
+            try checkFixture(file, case: "sgd_nesterov", optimizer: sgd(0.1, momentum: 0.9, weightDecay: 5e-4, nesterov: true),
+                             state: ["momentum_buffer"])
+            try checkFixture(file, case: "sgd_dampening", optimizer: sgd(0.05, momentum: 0.8, dampening: 0.3, weightDecay: 1e-2),
+                             state: ["momentum_buffer"])
+            try checkFixture(file, case: "sgd_plain", optimizer: sgd(0.3), state: [])
+        }
     }
 
     func testAdamMatchesTorchBitForBit() throws {

@@ -1,19 +1,25 @@
-// Hand-vectorized kernels for what OpenBLAS does poorly: the 3x3, stride-1, "same" convolution
-// of thin layers (32 to 64 channels), computed directly instead of through an im2col matrix
-// nine times the input: forward, the input gradient (the forward convolution of the output
-// gradient with the flipped kernel) and the weight gradient. Compiled for AVX-512 with a per-function target attribute and used only
-// when the CPU has it (ddp_direct_conv_available); Tensor's ConvolutionKernels wraps them.
+// Hand-vectorized kernels, compiled for AVX-512 through per-function target attributes and
+// called only when the CPU has it (ddp_avx512_available); Tensor wraps them
+// (DirectConvolution, SGDKernel), nothing else calls them.
 //
-// Layout ("padded planes"): a feature map [C][N][H][W] is stored as C runs of N planes of
-// (H+2) x (W+2) floats (image n's plane at n * plane within its channel's run, channel runs
-// `channel_stride` floats apart) whose one-pixel border is zero. A 3x3 window around an interior
-// pixel p is then the nine positions p + (i-1)*(W+2) + (j-1): plain offsets, no bounds tests.
-// Buffers need width + 64 readable floats after the last plane (vector overrun).
+// - The 3x3, stride-1, "same" convolution of thin layers (32 to 64 channels), which OpenBLAS
+//   does poorly through an im2col matrix nine times the input: computed directly, forward, input
+//   gradient (the forward convolution of the output gradient with the flipped kernel) and
+//   weight gradient.
+// - The SGD update with fused multiply-adds, which the Swift build (baseline x86-64) can only
+//   reach through a libm call per operation.
+//
+// Convolution layout ("padded planes"): a feature map [C][N][H][W] is stored as C runs of N
+// planes of (H+2) x (W+2) floats (image n's plane at n * plane within its channel's run, channel
+// runs `channel_stride` floats apart) whose one-pixel border is zero. A 3x3 window around an
+// interior pixel p is then the nine positions p + (i-1)*(W+2) + (j-1): plain offsets, no bounds
+// tests. Every read and write stays inside the planes of the images asked for (vector tails are
+// masked), so threads can work on different images of the same buffers.
 #ifndef DDP_CKERNELS_H
 #define DDP_CKERNELS_H
 
-/// 1 when this CPU runs the kernels below (AVX-512 F), else 0.
-int ddp_direct_conv_available(void);
+/// 1 when this CPU runs the kernels below (AVX-512 F, which implies FMA), else 0.
+int ddp_avx512_available(void);
 
 /// out[o][n] interior = sum_{c, s} weights[o/8][s][c][o%8] * in[c][n][p + shift(s)] for the
 /// images first..<last; out's borders get unspecified values. out_channels % 8 == 0.
@@ -31,8 +37,12 @@ void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int ou
                                  const float *x, long x_channel_stride, int in_channels,
                                  int height, int width, int first, int last, float *partial);
 
-/// dw[o][c][3][3] = (accumulate ? dw : 0) + the lanes of `partial` summed in a fixed order.
-void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_channels, float *dw,
-                                 int accumulate);
+/// dw[o][c][3][3] = the lanes of `partial` summed in a fixed order.
+void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_channels, float *dw);
+
+/// torch.optim.SGD's update on n parameters, 16 at a time with fused multiply-adds, exactly
+/// as Layers' SGD computes it one element at a time with fmaf (see SGD.step): bit-identical.
+void ddp_sgd_step(float *p, const float *g, float *buffer, long n, float neg_lr, float decay, int has_decay,
+                  float mu, int has_momentum, float keep, int first_step, int nesterov);
 
 #endif
