@@ -39,6 +39,15 @@ public final class MaxPool2d: Layer {
         self.outputShape = .map(channels: c, height: outHeight, width: outWidth)
     }
 
+    /// 2x2 windows, stride 2, even plane: `MaxPoolKernel` where the CPU runs it (and the
+    /// scalar loops when `forceScalar`, which tests compare).
+    private var usesKernel: Bool {
+        kernelSize == 2 && stride == 2 && height % 2 == 0 && width % 2 == 0 && MaxPoolKernel.isAvailable && !forceScalar
+    }
+
+    /// Takes the scalar loops even where `MaxPoolKernel` runs.
+    public var forceScalar = false
+
     public var kind: String { "MaxPool2d(\(kernelSize)x\(kernelSize), s\(stride))" }
     public var stateSpecs: [StateSpec] { [] }
     public func bind(_ binding: LayerBinding) {}
@@ -56,6 +65,10 @@ public final class MaxPool2d: Layer {
             for p in 0..<planes {
                 for o in 0..<ohw { out[p &* ohw &+ o] = x[p &* hw &+ Int(idx[p &* ohw &+ o])] }
             }
+            return y
+        }
+        if usesKernel {
+            MaxPoolKernel.forward(x, out, argmax: idx, planes: planes, height: height, width: width)
             return y
         }
         if k == 2 && s == 2 {
@@ -115,6 +128,10 @@ public final class MaxPool2d: Layer {
         let planes = channels * lastBatch
         let hw = height * width, ohw = outHeight * outWidth
         let dx = inputGradient.data, dy = outputGradient.data, idx = argmax.pointer
+        if usesKernel {
+            MaxPoolKernel.backward(dy, argmax: idx, dx, planes: planes, height: height, width: width)
+            return
+        }
         inputGradient.fill(0)
         for p in 0..<planes {
             let dst = dx + p &* hw, src = dy + p &* ohw, arg = idx + p &* ohw

@@ -23,7 +23,10 @@ final class PoolingTests: XCTestCase {
 
     func testMaxPoolMatchesWindowsAndRoutesGradients() throws {
         var rng = SeededRNG(seed: 51)
-        for (c, h, w, k, s) in [(2, 4, 4, 2, 2), (3, 7, 5, 3, 2), (1, 6, 6, 2, 1), (2, 5, 5, 2, 2)] {
+        // 2x2 s2 on even planes takes MaxPoolKernel where the CPU runs it: rows of 14, 7 and 18
+        // windows (full and masked groups of 8).
+        for (c, h, w, k, s) in [(2, 4, 4, 2, 2), (3, 7, 5, 3, 2), (1, 6, 6, 2, 1), (2, 5, 5, 2, 2),
+                                (2, 28, 28, 2, 2), (3, 14, 14, 2, 2), (1, 2, 36, 2, 2)] {
             let n = 2
             let pool = try MaxPool2d(name: "mp", input: .map(channels: c, height: h, width: w), kernelSize: k, stride: s)
             bind(pool)
@@ -51,6 +54,33 @@ final class PoolingTests: XCTestCase {
         let dx = Tensor(shape: [1, 1, 2, 2])
         pool.backward(makeTensor([1, 1, 1, 1], [5]), inputGradient: dx)
         XCTAssertEqual(dx.array, [0, 5, 0, 0])
+    }
+
+    /// The vector kernel and the scalar loops choose the same elements where it matters most:
+    /// ties (values from a set of three) and NaNs.
+    func testMaxPoolKernelChoosesLikeTheScalarLoop() throws {
+        guard MaxPoolKernel.isAvailable else { throw XCTSkip("this CPU has no AVX-512: only the scalar loops run here") }
+        var rng = SeededRNG(seed: 52)
+        let c = 3, n = 2, h = 14, w = 22
+        let x = (0..<(c * n * h * w)).map { _ -> Float in
+            let u = rng.uniform()
+            return u < 0.05 ? .nan : Float(Int(u * 3))
+        }
+        let dy = randomValues(c * n * (h / 2) * (w / 2), rng: &rng)
+        var results: [([UInt32], [Float])] = []
+        for scalar in [false, true] {
+            let pool = try MaxPool2d(name: "mp", input: .map(channels: c, height: h, width: w), kernelSize: 2)
+            pool.forceScalar = scalar
+            bind(pool)
+            let y = pool.forward(makeTensor([c, n, h, w], x), training: true)
+            let dx = makeTensor([c, n, h, w], randomValues(x.count, rng: &rng))  // every element must be overwritten
+            pool.backward(makeTensor(y.shape, dy), inputGradient: dx)
+            results.append((y.array.map(\.bitPattern), dx.array))
+        }
+        XCTAssertEqual(results[0].0, results[1].0, "outputs (bit patterns, NaNs included)")
+        XCTAssertEqual(results[0].1, results[1].1, "gradients routed to the same elements")
+        XCTAssertTrue(results[0].0.contains(Float.nan.bitPattern) || results[0].0.contains { Float(bitPattern: $0).isNaN },
+                      "the data has NaN windows")
     }
 
     func testAvgPoolMatchesWindows() throws {

@@ -1,11 +1,12 @@
 // Hand-vectorized kernels, compiled for AVX-512 through per-function target attributes and
 // called only when the CPU has it (ddp_avx512_available); Tensor wraps them
-// (DirectConvolution, SGDKernel), nothing else calls them.
+// (DirectConvolution, MaxPoolKernel, SGDKernel), nothing else calls them.
 //
 // - The 3x3, stride-1, "same" convolution of thin layers (32 to 64 channels), which OpenBLAS
 //   does poorly through an im2col matrix nine times the input: computed directly, forward, input
 //   gradient (the forward convolution of the output gradient with the flipped kernel) and
 //   weight gradient.
+// - 2x2 max pooling (forward and backward) with vector compares instead of per-window selects.
 // - The SGD update with fused multiply-adds, which the Swift build (baseline x86-64) can only
 //   reach through a libm call per operation.
 //
@@ -39,6 +40,15 @@ void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int ou
 
 /// dw[o][c][3][3] = the lanes of `partial` summed in a fixed order.
 void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_channels, float *dw);
+
+/// 2x2, stride-2 max pooling of `planes` planes of height x width (both even): y gets each
+/// window's maximum (the first in row-major order on ties, NaN wins: PyTorch's choice), argmax
+/// its index within the plane.
+void ddp_max_pool_2x2(const float *x, float *y, int *argmax, long planes, int height, int width);
+
+/// Its backward: dx = dy at each window's argmax, 0 at the window's other three elements.
+void ddp_max_pool_2x2_backward(const float *dy, const int *argmax, float *dx, long planes, int height,
+                               int width);
 
 /// torch.optim.SGD's update on n parameters, 16 at a time with fused multiply-adds, exactly
 /// as Layers' SGD computes it one element at a time with fmaf (see SGD.step): bit-identical.
