@@ -142,16 +142,17 @@ public enum DirectConvolution {
     }
 }
 
-/// A feature map [C][N][H][W] stored as C runs of (H+2) x (W+2) planes with a zero border (the
-/// layout of include/ckernels.h). Room is kept for `capacity` images per channel, so a smaller
-/// batch (the last of an evaluation) reuses the same planes and their borders stay zero; only
-/// a larger batch reallocates. Borders are zero unless a kernel wrote the planes as its output.
+/// A feature map [C][N][H][W] stored with zero borders for the direct kernels (the layout of
+/// include/ckernels.h: rows of W + 1 floats whose zero column is shared by neighbouring rows,
+/// images of H + 1 rows whose zero row is shared by neighbouring images). Room is kept for
+/// `capacity` images per channel, so a smaller batch (the last of an evaluation) reuses the same
+/// buffer and the borders stay zero; only a larger batch reallocates. Borders are zero unless a
+/// kernel wrote the planes as its output.
 public final class PaddedPlanes: CustomStringConvertible {
     public let channels: Int, height: Int, width: Int
     public private(set) var batch = 0
     public private(set) var capacity = 0
     public private(set) var data: UnsafeMutablePointer<Float>
-    private var allocated = 0
 
     public init(channels: Int, height: Int, width: Int) {
         self.channels = channels; self.height = height; self.width = width
@@ -160,20 +161,22 @@ public final class PaddedPlanes: CustomStringConvertible {
 
     deinit { data.deallocate() }
 
-    public var plane: Int { (height + 2) * (width + 2) }
-    /// Floats from one channel's run to the next.
-    public var channelStride: Int { capacity * plane }
-    public var description: String { "[\(channels)][\(batch)][\(height)+2][\(width)+2]" }
+    /// Floats from one row to the next, and from one image to the next.
+    public var pitch: Int { width + 1 }
+    public var imageStride: Int { (height + 1) * (width + 1) }
+    /// Floats from one channel's run to the next: the images, the zero row after the last, and
+    /// the one float the last pixel's lower-right neighbour needs.
+    public var channelStride: Int { capacity * imageStride + pitch + 1 }
+    public var description: String { "[\(channels)][\(batch)][\(height)][\(width)] padded" }
 
     /// Makes room for `batch` images (allocating only past the capacity) and returns self.
     @discardableResult
     public func resize(batch: Int) -> PaddedPlanes {
         if batch > capacity {
             data.deallocate()
-            allocated = channels * batch * plane
-            data = .allocate(capacity: allocated)
-            data.initialize(repeating: 0, count: allocated)
             capacity = batch
+            data = .allocate(capacity: channels * channelStride)
+            data.initialize(repeating: 0, count: channels * channelStride)
         }
         self.batch = batch
         return self
@@ -181,13 +184,13 @@ public final class PaddedPlanes: CustomStringConvertible {
 
     /// Where image n's first interior pixel of channel c is.
     private func interior(channel c: Int, image n: Int) -> UnsafeMutablePointer<Float> {
-        let offset: Int = c &* channelStride &+ n &* plane &+ width &+ 3
+        let offset: Int = c &* channelStride &+ n &* imageStride &+ pitch &+ 1
         return data + offset
     }
 
     /// Copies `images` of `source` [C][N][H][W] (N = batch) into the interiors.
     public func load(from source: UnsafePointer<Float>, images: Range<Int>) {
-        let w = width, wp = width + 2, hw = height * width
+        let w = width, wp = pitch, hw = height * width
         for c in 0..<channels {
             for n in images {
                 var src = source + (c &* batch &+ n) &* hw
@@ -202,7 +205,7 @@ public final class PaddedPlanes: CustomStringConvertible {
 
     /// Writes the interiors of `images` to `target` [C][N][H][W], or adds them to it.
     public func store(to target: UnsafeMutablePointer<Float>, images: Range<Int>, accumulate: Bool) {
-        let w = width, wp = width + 2, hw = height * width
+        let w = width, wp = pitch, hw = height * width
         for c in 0..<channels {
             for n in images {
                 var dst = target + (c &* batch &+ n) &* hw

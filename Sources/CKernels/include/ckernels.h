@@ -11,11 +11,14 @@
 //   reach through a libm call per operation.
 //
 // Convolution layout ("padded planes"): a feature map [C][N][H][W] is stored as C runs of N
-// planes of (H+2) x (W+2) floats (image n's plane at n * plane within its channel's run, channel
-// runs `channel_stride` floats apart) whose one-pixel border is zero. A 3x3 window around an
-// interior pixel p is then the nine positions p + (i-1)*(W+2) + (j-1): plain offsets, no bounds
-// tests. Every read and write stays inside the planes of the images asked for (vector tails are
-// masked), so threads can work on different images of the same buffers.
+// images whose pixels sit in rows of W + 1 floats, one zero column shared by the end of a row
+// and the start of the next, with one zero row above each image (shared with the image before)
+// and one after the last. Interior pixel (y, x) of image n is at n * (H+1)(W+1) + (y+1)(W+1) +
+// 1 + x in its channel's run (runs `channel_stride` floats apart). A 3x3 window around an
+// interior pixel p is then the nine positions p + (i-1)(W+1) + (j-1): plain offsets, no bounds
+// tests. Every read and write stays inside the rows of the images asked for and their borders
+// (vector tails are masked), so threads can work on different images of the same buffers.
+
 #ifndef DDP_CKERNELS_H
 #define DDP_CKERNELS_H
 
