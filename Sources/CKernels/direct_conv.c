@@ -9,11 +9,26 @@ int ddp_avx512_available(void) {
     return __builtin_cpu_supports("avx512f") ? 1 : 0;
 }
 
+static __mmask16 lanes(long n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
+// Writes the interior lanes (mask `interior`) of v to out, packed (the interior pixels of a run
+// of positions are consecutive in [N][H][W]); adds to what is there when accumulating. Returns
+// how many were written.
+AVX512 static int store_interior(float *out, __m512 v, __mmask16 interior, int accumulate) {
+    const int n = __builtin_popcount(interior);
+    const __mmask16 first_n = lanes(n);
+    __m512 packed = _mm512_maskz_compress_ps(interior, v);
+    if (accumulate) packed = _mm512_add_ps(packed, _mm512_maskz_loadu_ps(first_n, out));
+    _mm512_mask_storeu_ps(out, first_n, packed);
+    return n;
+}
+
 // Tile of the forward kernel: 8 output channels x 48 positions (3 vectors) = 24 accumulators;
-// per input channel and shift, 3 vector loads and 8 broadcasts feed 24 FMAs.
+// per input channel and shift, 3 vector loads and 8 broadcasts feed 24 FMAs. m0..m2 mask the
+// positions past the run's end, k0..k2 the interior ones among them, whose results go to `out`.
 AVX512 static void tile_8x48(const float *in, long in_stride, int in_channels, const float *weights,
                              const long *shifts, float *out, long out_stride, __mmask16 m0, __mmask16 m1,
-                             __mmask16 m2) {
+                             __mmask16 m2, __mmask16 k0, __mmask16 k1, __mmask16 k2, int accumulate) {
     __m512 acc[8][3];
     for (int i = 0; i < 8; i++) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
     for (int s = 0; s < 9; s++) {
@@ -34,13 +49,12 @@ AVX512 static void tile_8x48(const float *in, long in_stride, int in_channels, c
         }
     }
     for (int i = 0; i < 8; i++, out += out_stride) {
-        _mm512_mask_storeu_ps(out, m0, acc[i][0]);
-        _mm512_mask_storeu_ps(out + 16, m1, acc[i][1]);
-        _mm512_mask_storeu_ps(out + 32, m2, acc[i][2]);
+        float *o = out;
+        o += store_interior(o, acc[i][0], k0, accumulate);
+        o += store_interior(o, acc[i][1], k1, accumulate);
+        store_interior(o, acc[i][2], k2, accumulate);
     }
 }
-
-static __mmask16 lanes(long n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
 // The padded planes' geometry (see ckernels.h): rows `width + 1` apart, images `height + 1` rows
 // apart, interior pixel (y, x) of image n at n * image + (y + 1) * pitch + 1 + x.
@@ -60,9 +74,24 @@ static long run_end(struct planes g, int height, int width, int last) {
     return (last - 1) * g.image + height * g.pitch + width + 1;
 }
 
+// Bit l set when position p + l is an interior pixel (not in a shared zero column or row).
+static __mmask16 interior_lanes(struct planes g, int height, long p) {
+    const long within = p % g.image;
+    long row = within / g.pitch, column = within % g.pitch;
+    unsigned bits = 0;
+    for (int l = 0; l < 16; l++) {
+        if (row >= 1 && row <= height && column >= 1) bits |= 1u << l;
+        if (++column == g.pitch) {
+            column = 0;
+            if (++row == height + 1) row = 0;
+        }
+    }
+    return (__mmask16)bits;
+}
+
 AVX512 void ddp_conv3x3_direct(const float *in, long in_channel_stride, int in_channels,
                                const float *weights, int out_channels,
-                               float *out, long out_channel_stride,
+                               float *out, long out_channel_stride, int accumulate,
                                int height, int width, int first, int last) {
     if (first >= last) return;
     const struct planes g = planes_of(height, width);
@@ -70,15 +99,19 @@ AVX512 void ddp_conv3x3_direct(const float *in, long in_channel_stride, int in_c
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++) shifts[i * 3 + j] = (i - 1) * g.pitch + (j - 1);
     // One run over all the images: the border positions between rows and images cost little
-    // (one column and one row are shared) and their results land in out's borders; the last
-    // tile loads and stores only up to the last pixel.
+    // (one column and one row are shared) and are left out when storing; the last tile loads
+    // only up to the last pixel.
     const long end = run_end(g, height, width, last);
+    float *at = out + (long)first * height * width;
     for (long p = run_begin(g, first); p < end; p += 48) {
         const long left = end - p;
         const __mmask16 m0 = lanes(left), m1 = lanes(left - 16), m2 = lanes(left - 32);
+        const __mmask16 k0 = m0 & interior_lanes(g, height, p), k1 = m1 & interior_lanes(g, height, p + 16),
+                        k2 = m2 & interior_lanes(g, height, p + 32);
         for (int o = 0; o < out_channels; o += 8)
-            tile_8x48(in + p, in_channel_stride, in_channels, weights + (long)o * 9 * in_channels,
-                      shifts, out + o * out_channel_stride + p, out_channel_stride, m0, m1, m2);
+            tile_8x48(in + p, in_channel_stride, in_channels, weights + (long)o * 9 * in_channels, shifts,
+                      at + o * out_channel_stride, out_channel_stride, m0, m1, m2, k0, k1, k2, accumulate);
+        at += __builtin_popcount(k0) + __builtin_popcount(k1) + __builtin_popcount(k2);
     }
 }
 

@@ -80,22 +80,17 @@ public final class Conv2d: Layer {
             ? DirectBuffers(inChannels: c, outChannels: outChannels, height: h, width: w) : nil
     }
 
-    /// The direct path's planes (input and output gradient with zero borders; the kernels' output
-    /// planes, whose interiors are copied out) and the weights arranged for the kernel
-    /// (rewritten on each pass: the weights change every step).
+    /// The direct path's padded planes (the input, kept for the weight gradient, and the output
+    /// gradient) and the weights arranged for the kernel (rewritten on each pass: the weights
+    /// change every step).
     private final class DirectBuffers {
-        let input: PaddedPlanes, output: PaddedPlanes
-        let outputGradient: PaddedPlanes, inputGradient: PaddedPlanes
+        let input: PaddedPlanes, outputGradient: PaddedPlanes
         let blocks: UnsafeMutablePointer<Float>
-        let weightCount: Int
 
         init(inChannels: Int, outChannels: Int, height: Int, width: Int) {
             input = PaddedPlanes(channels: inChannels, height: height, width: width)
-            inputGradient = PaddedPlanes(channels: inChannels, height: height, width: width)
-            output = PaddedPlanes(channels: outChannels, height: height, width: width)
             outputGradient = PaddedPlanes(channels: outChannels, height: height, width: width)
-            weightCount = inChannels * outChannels * 9
-            blocks = .allocate(capacity: weightCount)
+            blocks = .allocate(capacity: inChannels * outChannels * 9)
         }
 
         deinit { blocks.deallocate() }
@@ -136,7 +131,7 @@ public final class Conv2d: Layer {
             DirectConvolution.arrangeForward(weight.data, outChannels: outChannels, inChannels: inChannels,
                                              into: direct.blocks)
             DirectConvolution.forward(input: input.data, planes: direct.input, blocks: direct.blocks, output: y.data,
-                                      outputPlanes: direct.output, batch: batch, threads: BLASRuntime.threads)
+                                      outChannels: outChannels, batch: batch, threads: BLASRuntime.threads)
         } else if isPointwise {
             // y[out, N*HW] = W[out, C] x x[C, N*HW]: the input is its own column matrix.
             GEMM.multiply(transposeA: false, transposeB: false, m: outChannels, n: wide, k: patchSize,
@@ -200,8 +195,7 @@ public final class Conv2d: Layer {
             if let inputGradient {
                 DirectConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels,
                                                   into: direct.blocks)
-                dx = .init(dx: inputGradient.data, planes: direct.inputGradient, blocks: direct.blocks,
-                           accumulate: accumulate)
+                dx = .init(dx: inputGradient.data, blocks: direct.blocks, accumulate: accumulate)
             }
             DirectConvolution.backward(outputGradient: dy, planes: direct.outputGradient, input: direct.input,
                                        weightGradient: weightGradient.data, partials: partials, inputGradient: dx,

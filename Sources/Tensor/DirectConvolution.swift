@@ -52,19 +52,15 @@ public enum DirectConvolution {
     }
 
     /// y [out][N][H][W] = x [in][N][H][W] (*) the kernel, with `blocks` from `arrangeForward`.
-    /// `planes` (in channels) and `outputPlanes` (out channels) are the padded working copies;
-    /// `planes` keeps x for `backward`. Each thread copies in, convolves and copies out its own
-    /// images.
+    /// `planes` (in channels) is the padded copy of x, kept for `backward`. Each thread copies
+    /// in and convolves its own images.
     public static func forward(input x: UnsafePointer<Float>, planes: PaddedPlanes, blocks: UnsafePointer<Float>,
-                               output y: UnsafeMutablePointer<Float>, outputPlanes: PaddedPlanes, batch: Int,
-                               threads: Int) {
+                               output y: UnsafeMutablePointer<Float>, outChannels: Int, batch: Int, threads: Int) {
         planes.resize(batch: batch)
-        outputPlanes.resize(batch: batch)
-        countProducts(outChannels: outputPlanes.channels, inChannels: planes.channels, planes: planes)
+        countProducts(outChannels: outChannels, inChannels: planes.channels, planes: planes)
         parallel(images: batch, threads: threads) { _, first, last in
             planes.load(from: x, images: first..<last)
-            convolve(planes, blocks: blocks, into: outputPlanes, images: first..<last)
-            outputPlanes.store(to: y, images: first..<last, accumulate: false)
+            convolve(planes, blocks: blocks, into: y, outChannels: outChannels, accumulate: false, images: first..<last)
         }
     }
 
@@ -74,15 +70,14 @@ public enum DirectConvolution {
     }
 
     /// The input gradient's part of `backward`: dx (+)= dy (*) the kernel transposed and flipped
-    /// (`blocks` from `arrangeBackward`), through the padded `planes`.
+    /// (`blocks` from `arrangeBackward`).
     public struct InputGradient {
         public var dx: UnsafeMutablePointer<Float>
-        public var planes: PaddedPlanes
         public var blocks: UnsafePointer<Float>
         public var accumulate: Bool
 
-        public init(dx: UnsafeMutablePointer<Float>, planes: PaddedPlanes, blocks: UnsafePointer<Float>, accumulate: Bool) {
-            self.dx = dx; self.planes = planes; self.blocks = blocks; self.accumulate = accumulate
+        public init(dx: UnsafeMutablePointer<Float>, blocks: UnsafePointer<Float>, accumulate: Bool) {
+            self.dx = dx; self.blocks = blocks; self.accumulate = accumulate
         }
     }
 
@@ -96,7 +91,6 @@ public enum DirectConvolution {
                                 inputGradient: InputGradient?, threads: Int) {
         let batch = x.batch
         planes.resize(batch: batch)
-        inputGradient?.planes.resize(batch: batch)
         countProducts(outChannels: planes.channels, inChannels: x.channels, planes: x)
         if inputGradient != nil { countProducts(outChannels: planes.channels, inChannels: x.channels, planes: x) }
         let size = 9 * planes.channels * x.channels * 16
@@ -109,8 +103,8 @@ public enum DirectConvolution {
                                         Int32(x.height), Int32(x.width), Int32(first), Int32(last),
                                         partials + worker * size)
             guard let g = inputGradient else { return }
-            convolve(planes, blocks: g.blocks, into: g.planes, images: first..<last)
-            g.planes.store(to: g.dx, images: first..<last, accumulate: g.accumulate)
+            convolve(planes, blocks: g.blocks, into: g.dx, outChannels: x.channels, accumulate: g.accumulate,
+                     images: first..<last)
         }
         for worker in 1..<workers {
             let part = partials + worker * size
@@ -119,11 +113,11 @@ public enum DirectConvolution {
         ddp_conv3x3_reduce_partials(partials, Int32(planes.channels), Int32(x.channels), dw)
     }
 
-    /// The kernel on `images` of `input` into `output` (whose borders get garbage).
-    private static func convolve(_ input: PaddedPlanes, blocks: UnsafePointer<Float>, into output: PaddedPlanes,
-                                 images: Range<Int>) {
-        ddp_conv3x3_direct(input.data, input.channelStride, Int32(input.channels), blocks,
-                           Int32(output.channels), output.data, output.channelStride,
+    /// The kernel on `images` of `input` into (or onto) the plain [out][N][H][W] `output`.
+    private static func convolve(_ input: PaddedPlanes, blocks: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>,
+                                 outChannels: Int, accumulate: Bool, images: Range<Int>) {
+        ddp_conv3x3_direct(input.data, input.channelStride, Int32(input.channels), blocks, Int32(outChannels),
+                           output, input.batch * input.height * input.width, accumulate ? 1 : 0,
                            Int32(input.height), Int32(input.width), Int32(images.lowerBound), Int32(images.upperBound))
     }
 
@@ -146,8 +140,7 @@ public enum DirectConvolution {
 /// include/ckernels.h: rows of W + 1 floats whose zero column is shared by neighbouring rows,
 /// images of H + 1 rows whose zero row is shared by neighbouring images). Room is kept for
 /// `capacity` images per channel, so a smaller batch (the last of an evaluation) reuses the same
-/// buffer and the borders stay zero; only a larger batch reallocates. Borders are zero unless a
-/// kernel wrote the planes as its output.
+/// buffer and the borders stay zero; only a larger batch reallocates.
 public final class PaddedPlanes: CustomStringConvertible {
     public let channels: Int, height: Int, width: Int
     public private(set) var batch = 0
@@ -198,26 +191,6 @@ public final class PaddedPlanes: CustomStringConvertible {
                 for _ in 0..<height {
                     dst.update(from: src, count: w)
                     src += w; dst += wp
-                }
-            }
-        }
-    }
-
-    /// Writes the interiors of `images` to `target` [C][N][H][W], or adds them to it.
-    public func store(to target: UnsafeMutablePointer<Float>, images: Range<Int>, accumulate: Bool) {
-        let w = width, wp = pitch, hw = height * width
-        for c in 0..<channels {
-            for n in images {
-                var dst = target + (c &* batch &+ n) &* hw
-                var src = UnsafePointer(interior(channel: c, image: n))
-                for _ in 0..<height {
-                    if accumulate {
-                        var x = 0
-                        while x < w { dst[x] += src[x]; x &+= 1 }
-                    } else {
-                        dst.update(from: src, count: w)
-                    }
-                    src += wp; dst += w
                 }
             }
         }

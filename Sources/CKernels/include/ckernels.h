@@ -25,12 +25,13 @@
 /// 1 when this CPU runs the kernels below (AVX-512 F, which implies FMA), else 0.
 int ddp_avx512_available(void);
 
-/// out[o][n] interior = sum_{c, s} weights[o/8][s][c][o%8] * in[c][n][p + shift(s)] for the
-/// images first..<last; out's borders get unspecified values. out_channels % 8 == 0.
-/// `weights` is the kernel [O][C][3][3] rearranged by the caller into blocks of 8 outputs.
+/// out[o][n][y][x] (+)= sum_{c, s} weights[o/8][s][c][o%8] * in[c][n][p(y, x) + shift(s)] for
+/// the images first..<last; `in` in padded planes, `out` plain [O][N][H][W] (channel runs
+/// `out_channel_stride` apart), added to when `accumulate`. out_channels % 8 == 0. `weights` is
+/// the kernel [O][C][3][3] rearranged by the caller into blocks of 8 outputs.
 void ddp_conv3x3_direct(const float *in, long in_channel_stride, int in_channels,
                         const float *weights, int out_channels,
-                        float *out, long out_channel_stride,
+                        float *out, long out_channel_stride, int accumulate,
                         int height, int width, int first, int last);
 
 /// Floats of `partial` the weight gradient needs: 9 * out_channels * in_channels * 16.
