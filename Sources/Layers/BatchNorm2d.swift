@@ -112,7 +112,7 @@ public final class BatchNorm2d: Layer {
             normalizeWithPattern(x, out, residual: r, count: m, pattern: frozenPattern)
             return y
         }
-        for c in 0..<channels {
+        perChannel { c in
             let a = weight.data[c] * invStd[c]
             let b = bias.data[c] - mean[c] * a
             scale[c] = a
@@ -155,16 +155,16 @@ public final class BatchNorm2d: Layer {
             // Two reductions: [count, sum_c] gives the global mean, then the centered sums of
             // squares give the variance without the cancellation of E[x^2] - mean^2.
             reduction[0] = Float(m)
-            for c in 0..<channels { reduction[1 + c] = Float(Elementwise.sum(x + c &* m, count: m)) }
+            perChannel { c in reduction[1 + c] = Float(Elementwise.sum(x + c &* m, count: m)) }
             reducer.sumAcrossRanks(reduction, count: channels + 1)
             total = Double(reduction[0])
             for c in 0..<channels { mean[c] = Float(Double(reduction[1 + c]) / total) }
-            for c in 0..<channels {
+            perChannel { c in
                 reduction[c] = Float(Elementwise.sumOfSquaredDeviations(x + c &* m, shift: mean[c], count: m))
             }
             reducer.sumAcrossRanks(reduction, count: channels)
         } else {
-            for c in 0..<channels {
+            perChannel { c in
                 let mu = Elementwise.sum(x + c &* m, count: m) / total
                 mean[c] = Float(mu)
                 reduction[c] = Float(Elementwise.sumOfSquaredDeviations(x + c &* m, shift: mean[c], count: m))
@@ -189,7 +189,7 @@ public final class BatchNorm2d: Layer {
         let x = input.data, dy = outputGradient.data, out = y.data
         let masked = fusesReLU
         // reduction[c] = sum(dy'), reduction[C + c] = sum(dy' * (x - mean)); dy' = dy masked by the ReLU.
-        for c in 0..<channels {
+        perChannel { c in
             let (sum, dot) = Elementwise.sumAndShiftedDot(dy + c &* m, x + c &* m, shift: mean[c],
                                                           mask: masked ? UnsafePointer(out + c &* m) : nil, count: m)
             reduction[c] = Float(sum)
@@ -203,7 +203,7 @@ public final class BatchNorm2d: Layer {
         }
         let dx = inputGradient.data
         let count = Float(lastCount)
-        for c in 0..<channels {
+        perChannel { c in
             let a = scale[c]
             // dx = a dy' + k1 (x - mean) + k0 in training; only a dy' in evaluation.
             var k1: Float = 0, k0: Float = 0
@@ -214,6 +214,14 @@ public final class BatchNorm2d: Layer {
             Elementwise.batchNormInputGradient(outputGradient: dy + c &* m, input: x + c &* m,
                                                mask: masked ? UnsafePointer(out + c &* m) : nil,
                                                a: a, k1: k1, k0: k0 - k1 * mean[c], inputGradient: dx + c &* m, count: m)
+        }
+    }
+
+    /// body(c) for every channel, the channels split over the threads (each channel's numbers
+    /// are its own, so the thread count changes nothing).
+    private func perChannel(_ body: (Int) -> Void) {
+        Parallel.forEach(count: channels, threads: BLASRuntime.threads) { _, range in
+            for c in range { body(c) }
         }
     }
 

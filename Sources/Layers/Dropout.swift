@@ -40,9 +40,8 @@ public final class Dropout: Layer {
         let m = mask.tensor(batch: batch, shape: outputShape)
         let keepScale = 1 / (1 - probability), p = probability
         let md = m.data, count = m.count
-        var rng = context.dropoutRNG
-        for i in 0..<count { md[i] = rng.uniform() < p ? 0 : keepScale }
-        context.dropoutRNG = rng
+        context.dropoutRNG.fillUniform(md, count: count)
+        for i in 0..<count { md[i] = md[i] < p ? 0 : keepScale }
         Elementwise.multiply(input.data, md, y.data, count: count)
         lastMasked = true
         lastMask = m

@@ -68,7 +68,11 @@ public final class MaxPool2d: Layer {
             return y
         }
         if usesKernel {
-            MaxPoolKernel.forward(x, out, argmax: idx, planes: planes, height: height, width: width)
+            Parallel.forEach(count: planes, threads: BLASRuntime.threads) { _, r in
+                let first = r.lowerBound
+                MaxPoolKernel.forward(x + first &* hw, out + first &* ohw, argmax: idx + first &* ohw, planes: r.count,
+                                      height: height, width: width)
+            }
             return y
         }
         if k == 2 && s == 2 {
@@ -129,7 +133,11 @@ public final class MaxPool2d: Layer {
         let hw = height * width, ohw = outHeight * outWidth
         let dx = inputGradient.data, dy = outputGradient.data, idx = argmax.pointer
         if usesKernel {
-            MaxPoolKernel.backward(dy, argmax: idx, dx, planes: planes, height: height, width: width)
+            Parallel.forEach(count: planes, threads: BLASRuntime.threads) { _, r in
+                let first = r.lowerBound
+                MaxPoolKernel.backward(dy + first &* ohw, argmax: idx + first &* ohw, dx + first &* hw, planes: r.count,
+                                       height: height, width: width)
+            }
             return
         }
         inputGradient.fill(0)

@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 import Foundation
 
 /// The 3x3, stride-1, padding-1 convolution ("same" 3x3, the CNN workhorse) computed directly by
@@ -58,9 +57,9 @@ public enum DirectConvolution {
                                output y: UnsafeMutablePointer<Float>, outChannels: Int, batch: Int, threads: Int) {
         planes.resize(batch: batch)
         countProducts(outChannels: outChannels, inChannels: planes.channels, planes: planes)
-        parallel(images: batch, threads: threads) { _, first, last in
-            planes.load(from: x, images: first..<last)
-            convolve(planes, blocks: blocks, into: y, outChannels: outChannels, accumulate: false, images: first..<last)
+        Parallel.forEach(count: batch, threads: threads) { _, images in
+            planes.load(from: x, images: images)
+            convolve(planes, blocks: blocks, into: y, outChannels: outChannels, accumulate: false, images: images)
         }
     }
 
@@ -94,17 +93,16 @@ public enum DirectConvolution {
         countProducts(outChannels: planes.channels, inChannels: x.channels, planes: x)
         if inputGradient != nil { countProducts(outChannels: planes.channels, inChannels: x.channels, planes: x) }
         let size = 9 * planes.channels * x.channels * 16
-        let workers = min(max(1, threads), max(1, batch))
+        let workers = Parallel.workers(count: batch, threads: threads)
         partials.update(repeating: 0, count: workers * size)
-        parallel(images: batch, threads: workers) { worker, first, last in
-            planes.load(from: dy, images: first..<last)
+        Parallel.forEach(count: batch, threads: workers) { worker, images in
+            planes.load(from: dy, images: images)
             ddp_conv3x3_weight_partials(planes.data, planes.channelStride, Int32(planes.channels),
-                                        x.data, x.channelStride, Int32(x.channels),
-                                        Int32(x.height), Int32(x.width), Int32(first), Int32(last),
-                                        partials + worker * size)
+                                        x.data, x.channelStride, Int32(x.channels), Int32(x.height), Int32(x.width),
+                                        Int32(images.lowerBound), Int32(images.upperBound), partials + worker * size)
             guard let g = inputGradient else { return }
             convolve(planes, blocks: g.blocks, into: g.dx, outChannels: x.channels, accumulate: g.accumulate,
-                     images: first..<last)
+                     images: images)
         }
         for worker in 1..<workers {
             let part = partials + worker * size
@@ -126,13 +124,6 @@ public enum DirectConvolution {
         if GEMM.flopCounter != nil {
             GEMM.flopCounter! += 2 * outChannels * inChannels * 9 * planes.batch * planes.height * planes.width
         }
-    }
-
-    /// Runs body(worker, first, last) on `threads` contiguous ranges of the images, in parallel.
-    private static func parallel(images: Int, threads: Int, _ body: (Int, Int, Int) -> Void) {
-        let t = min(max(1, threads), max(1, images))
-        if t == 1 { body(0, 0, images); return }
-        DispatchQueue.concurrentPerform(iterations: t) { i in body(i, i * images / t, (i + 1) * images / t) }
     }
 }
 

@@ -50,6 +50,13 @@ public struct SeededRNG: RandomNumberGenerator, Sendable, Equatable {
     @inline(__always)
     public mutating func uniform() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
 
+    /// `count` successive `uniform()` values into `values` (the same numbers, without a call
+    /// per number from other modules).
+    public mutating func fillUniform(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i < count { values[i] = uniform(); i &+= 1 }
+    }
+
     /// Uniform in [0, 1) with 53 bits, for Box-Muller.
     @inline(__always)
     public mutating func uniformDouble() -> Double { Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0) }

@@ -88,6 +88,27 @@ final class BatchNorm2dTests: XCTestCase {
         rows.forEach { assertPassed($0) }
     }
 
+    /// Channels are split over the threads; each channel's numbers must not depend on that.
+    func testThreadCountChangesNoBit() throws {
+        let saved = BLASRuntime.threads
+        defer { BLASRuntime.setThreads(saved) }
+        var rng = SeededRNG(seed: 63)
+        let (n, c, h, w) = (4, 6, 7, 5)
+        let x = randomValues(n * c * h * w, rng: &rng), dy = randomValues(n * c * h * w, rng: &rng)
+        var results: [[Float]] = []
+        for threads in [1, 2, 3] {
+            BLASRuntime.setThreads(threads)
+            let bn = try BatchNorm2d(name: "bn", input: .map(channels: c, height: h, width: w))
+            let store = bind(bn)
+            let y = bn.forward(makeTensor([c, n, h, w], x), training: true).array
+            let dx = Tensor(shape: [c, n, h, w])
+            bn.backward(makeTensor([c, n, h, w], dy), inputGradient: dx)
+            results.append(y + dx.array + gradientArrays(store).flatMap { $0 } + store.buffers.array)
+        }
+        XCTAssertEqual(results[0].map(\.bitPattern), results[1].map(\.bitPattern), "1 vs 2 threads")
+        XCTAssertEqual(results[0].map(\.bitPattern), results[2].map(\.bitPattern), "1 vs 3 threads")
+    }
+
     func testRejectsFlatInput() {
         XCTAssertThrowsError(try BatchNorm2d(name: "3", input: .flat(10)))
     }

@@ -68,7 +68,8 @@ final class Conv2dTests: XCTestCase {
         guard DirectConvolution.isAvailable else {
             throw XCTSkip("this CPU has no AVX-512 (or DDP_CONV=im2col): only the im2col path runs here")
         }
-        defer { BLASRuntime.setThreads(1) }
+        let saved = BLASRuntime.threads
+        defer { BLASRuntime.setThreads(saved) }
         var rng = SeededRNG(seed: 77)
         let shapes: [(c: Int, h: Int, w: Int, out: Int)] = [(32, 28, 28, 32), (32, 14, 14, 64), (64, 14, 14, 64),
                                                           (8, 3, 9, 24), (16, 7, 7, 8)]
