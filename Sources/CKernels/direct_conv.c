@@ -115,53 +115,61 @@ AVX512 void ddp_conv3x3_direct(const float *in, long in_channel_stride, int in_c
     }
 }
 
-// Weight-gradient tile: 4 output channels x 2 input channels x the 3 taps of one kernel row,
-// 24 accumulators, summed over a run of positions 16 at a time (dy's zero borders make the
-// border positions add nothing). The three taps read the same cache lines of x, so per vector of
-// positions 6 lines (4 of dy, 2 of x) feed 24 FMAs. `partial` holds the 24 lane vectors.
-AVX512 static void wtile_4x2x3(const float *dy, long dy_stride, const float *x, long x_stride, long count,
-                               float *partial) {
-    __m512 acc[4][2][3];
-    for (int o = 0; o < 4; o++)
-        for (int c = 0; c < 2; c++)
-            for (int j = 0; j < 3; j++) acc[o][c][j] = _mm512_loadu_ps(partial + ((o * 2 + c) * 3 + j) * 16);
+// Weight-gradient tile: OT output channels x CT input channels x the 3 taps of one kernel row,
+// OT * CT * 3 = 24 accumulators (4 x 2, or 8 x 1 for a single input channel), summed over a run
+// of positions 16 at a time (dy's zero borders make the border positions add nothing). The
+// three taps read the same cache lines of x, so per vector of positions OT + CT lines feed 24
+// FMAs. `partial` holds the 24 lane vectors. Inlined with constant OT and CT, the loops unroll
+// and the accumulators stay in registers.
+#define TILE_VECTORS 24
+
+__attribute__((always_inline)) AVX512 static inline void wtile(const int ot, const int ct, const float *dy,
+                                                               long dy_stride, const float *x, long x_stride,
+                                                               long count, float *partial) {
+    __m512 acc[8][2][3];
+    for (int o = 0; o < ot; o++)
+        for (int c = 0; c < ct; c++)
+            for (int j = 0; j < 3; j++) acc[o][c][j] = _mm512_loadu_ps(partial + ((o * ct + c) * 3 + j) * 16);
     long p = 0;
     for (; p + 16 <= count; p += 16) {
-        __m512 d[4];
-        for (int o = 0; o < 4; o++) d[o] = _mm512_loadu_ps(dy + o * dy_stride + p);
-#pragma GCC unroll 2
-        for (int c = 0; c < 2; c++) {
-#pragma GCC unroll 3
+        __m512 d[8];
+        for (int o = 0; o < ot; o++) d[o] = _mm512_loadu_ps(dy + o * dy_stride + p);
+        for (int c = 0; c < ct; c++)
             for (int j = 0; j < 3; j++) {
                 const __m512 v = _mm512_loadu_ps(x + c * x_stride + p + j - 1);
-                for (int o = 0; o < 4; o++) acc[o][c][j] = _mm512_fmadd_ps(d[o], v, acc[o][c][j]);
+                for (int o = 0; o < ot; o++) acc[o][c][j] = _mm512_fmadd_ps(d[o], v, acc[o][c][j]);
             }
-        }
     }
-    if (p < count) {
+    if (p < count) {  // the tail, masked: nothing past the run is read
         const __mmask16 m = lanes(count - p);
-        __m512 d[4];
-        for (int o = 0; o < 4; o++) d[o] = _mm512_maskz_loadu_ps(m, dy + o * dy_stride + p);
-        for (int c = 0; c < 2; c++)
+        __m512 d[8];
+        for (int o = 0; o < ot; o++) d[o] = _mm512_maskz_loadu_ps(m, dy + o * dy_stride + p);
+        for (int c = 0; c < ct; c++)
             for (int j = 0; j < 3; j++) {
                 const __m512 v = _mm512_maskz_loadu_ps(m, x + c * x_stride + p + j - 1);
-                for (int o = 0; o < 4; o++) acc[o][c][j] = _mm512_fmadd_ps(d[o], v, acc[o][c][j]);
+                for (int o = 0; o < ot; o++) acc[o][c][j] = _mm512_fmadd_ps(d[o], v, acc[o][c][j]);
             }
     }
-    for (int o = 0; o < 4; o++)
-        for (int c = 0; c < 2; c++)
-            for (int j = 0; j < 3; j++) _mm512_storeu_ps(partial + ((o * 2 + c) * 3 + j) * 16, acc[o][c][j]);
+    for (int o = 0; o < ot; o++)
+        for (int c = 0; c < ct; c++)
+            for (int j = 0; j < 3; j++) _mm512_storeu_ps(partial + ((o * ct + c) * 3 + j) * 16, acc[o][c][j]);
 }
 
-// The partial sums of tile (kernel row i, outputs o..o+3, inputs c..c+1): 24 vectors.
+// Input channels per weight-gradient tile: pairs, or one when there is only one.
+static int tile_inputs(int in_channels) { return in_channels == 1 ? 1 : 2; }
+
+// The partial sums of tile (kernel row i, outputs o.., inputs c..): TILE_VECTORS vectors.
 static float *wtile_partial(float *partial, int out_channels, int in_channels, int i, int o, int c) {
-    return partial + (((long)i * (out_channels / 4) + o / 4) * (in_channels / 2) + c / 2) * 24 * 16;
+    const int ct = tile_inputs(in_channels), ot = TILE_VECTORS / 3 / ct;
+    const long tiles_per_row = (long)(out_channels / ot) * ((in_channels + ct - 1) / ct);
+    return partial + ((long)i * tiles_per_row + (long)(o / ot) * ((in_channels + ct - 1) / ct) + c / ct) * TILE_VECTORS * 16;
 }
 
 AVX512 void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int out_channels,
                                         const float *x, long x_channel_stride, int in_channels,
                                         int height, int width, int first, int last, float *partial) {
     const struct planes g = planes_of(height, width);
+    const int ct = tile_inputs(in_channels), ot = TILE_VECTORS / 3 / ct;
     // Images in blocks of about 512 KiB of dy and x: measured fastest (the tiles reread each
     // block's rows 3 * (C/2) and 3 * (O/4) times, from L2).
     const long per_image = (long)(out_channels + in_channels) * g.image * 4;
@@ -171,27 +179,32 @@ AVX512 void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride,
         const int n1 = n0 + block < last ? n0 + block : last;
         const long begin = run_begin(g, n0), count = run_end(g, height, width, n1) - begin;
         for (int i = 0; i < 3; i++)
-            for (int o = 0; o < out_channels; o += 4)
-                for (int c = 0; c < in_channels; c += 2)
-                    wtile_4x2x3(dy + o * dy_channel_stride + begin, dy_channel_stride,
-                                x + c * x_channel_stride + begin + (i - 1) * g.pitch, x_channel_stride, count,
-                                wtile_partial(partial, out_channels, in_channels, i, o, c));
+            for (int o = 0; o < out_channels; o += ot)
+                for (int c = 0; c < in_channels; c += ct) {  // an odd count's last pair reads the zero run
+                    const float *d = dy + o * dy_channel_stride + begin;
+                    const float *xs = x + c * x_channel_stride + begin + (i - 1) * g.pitch;
+                    float *ps = wtile_partial(partial, out_channels, in_channels, i, o, c);
+                    if (ct == 1) wtile(8, 1, d, dy_channel_stride, xs, x_channel_stride, count, ps);
+                    else wtile(4, 2, d, dy_channel_stride, xs, x_channel_stride, count, ps);
+                }
     }
 }
 
 void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_channels, float *dw) {
+    const int ct = tile_inputs(in_channels), ot = TILE_VECTORS / 3 / ct;
     for (int i = 0; i < 3; i++)
-        for (int o = 0; o < out_channels; o += 4)
-            for (int c = 0; c < in_channels; c += 2) {
+        for (int o = 0; o < out_channels; o += ot)
+            for (int c = 0; c < in_channels; c += ct) {
                 const float *tile = wtile_partial((float *)partial, out_channels, in_channels, i, o, c);
-                for (int t = 0; t < 24; t++) {
+                for (int t = 0; t < TILE_VECTORS; t++) {
                     const float *l = tile + t * 16;
                     // Pairwise, in a fixed order: deterministic and a little more accurate.
                     float a[8];
                     for (int k = 0; k < 8; k++) a[k] = l[k] + l[k + 8];
                     for (int k = 0; k < 4; k++) a[k] += a[k + 4];
                     const float sum = (a[0] + a[2]) + (a[1] + a[3]);
-                    const int oo = o + t / 6, cc = c + (t / 3) % 2, j = t % 3;
+                    const int oo = o + t / (3 * ct), cc = c + (t / 3) % ct, j = t % 3;
+                    if (cc == in_channels) continue;  // the zero run after an odd count
                     dw[((long)oo * in_channels + cc) * 9 + i * 3 + j] = sum;
                 }
             }

@@ -16,10 +16,13 @@ import Tensor
 /// Backward rebuilds each block's columns in the shared workspace (instead of keeping a column
 /// matrix per layer: memory), then dW += dY_block x columns^T, dcolumns = W^T x dY_block (in the
 /// same scratch) and col2im into dX; db = row sums of dY.
-/// A 3x3, stride-1, padding-1 convolution with channel counts that are multiples of 8 (the
-/// usual hidden layer) takes `DirectConvolution` instead when the CPU can: the input is copied
-/// into zero-bordered planes (kept for the weight gradient) and the kernels read it in place;
-/// no column matrix, no col2im.
+///
+/// A 3x3, stride-1, padding-1 convolution with output channels in 8s (the usual CNN layer)
+/// takes `DirectConvolution` instead when the CPU can: the input is copied into zero-bordered
+/// planes (kept for the weight gradient) and the kernels read it in place; no column matrix, no
+/// col2im. Its input gradient needs input channels in 8s too; a first layer of 1 or 3 channels
+/// is never asked for one (and if it is, that backward goes through the columns).
+///
 /// Weights `[out, in, k, k]` start Kaiming-normal (fan_in = in*k*k), the bias at zero.
 public final class Conv2d: Layer {
     public let name: String
@@ -76,7 +79,7 @@ public final class Conv2d: Layer {
         self.outputShape = .map(channels: outChannels, height: plane.outHeight, width: plane.outWidth)
         self.isPointwise = kernelSize == 1 && stride == 1 && padding == 0
         self.direct = allowDirect && DirectConvolution.supports(kernelSize: kernelSize, stride: stride, padding: padding,
-                                                 inChannels: c, outChannels: outChannels)
+                                                                outChannels: outChannels)
             ? DirectBuffers(inChannels: c, outChannels: outChannels, height: h, width: w) : nil
     }
 
@@ -187,7 +190,9 @@ public final class Conv2d: Layer {
             }
             return
         }
-        if let direct {
+        // Direct unless an input gradient is asked of a layer whose input channels are not in
+        // 8s (then the columns below compute both gradients from the kept input).
+        if let direct, inputGradient == nil || DirectConvolution.supportsInputGradient(inChannels: inChannels) {
             let threads = BLASRuntime.threads
             let partials = context.workspace.floats(.partials, count: DirectConvolution.partialsCount(
                 outChannels: outChannels, inChannels: inChannels, threads: threads))

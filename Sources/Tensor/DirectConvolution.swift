@@ -22,10 +22,15 @@ public enum DirectConvolution {
     public static let isAvailable: Bool =
         ddp_avx512_available() != 0 && ProcessInfo.processInfo.environment[variable] != "im2col"
 
-    /// Whether a convolution of this shape takes the direct path.
-    public static func supports(kernelSize: Int, stride: Int, padding: Int, inChannels: Int, outChannels: Int) -> Bool {
-        isAvailable && kernelSize == 3 && stride == 1 && padding == 1 && inChannels % 8 == 0 && outChannels % 8 == 0
+    /// Whether a convolution of this shape can take the direct path for its output and weight
+    /// gradient (3x3, stride 1, padding 1, output channels in 8s).
+    public static func supports(kernelSize: Int, stride: Int, padding: Int, outChannels: Int) -> Bool {
+        isAvailable && kernelSize == 3 && stride == 1 && padding == 1 && outChannels % 8 == 0
     }
+
+    /// Whether the input gradient can too: it is the forward kernel with the channels swapped,
+    /// so the input channels must come in 8s (a first layer of 1 or 3 channels never needs it).
+    public static func supportsInputGradient(inChannels: Int) -> Bool { inChannels % 8 == 0 }
 
     /// `weights` [out][in][3][3] into the forward kernel's blocks [out/8][tap][in][8].
     public static func arrangeForward(_ weights: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
@@ -65,7 +70,12 @@ public enum DirectConvolution {
 
     /// Floats of scratch `backward` needs with `threads` threads.
     public static func partialsCount(outChannels: Int, inChannels: Int, threads: Int) -> Int {
-        max(1, threads) * 9 * outChannels * inChannels * 16
+        max(1, threads) * partialsPerThread(outChannels: outChannels, inChannels: inChannels)
+    }
+
+    /// Input channels are summed in pairs (CKernels).
+    private static func partialsPerThread(outChannels: Int, inChannels: Int) -> Int {
+        9 * outChannels * (inChannels + inChannels % 2) * 16
     }
 
     /// The input gradient's part of `backward`: dx (+)= dy (*) the kernel transposed and flipped
@@ -92,7 +102,9 @@ public enum DirectConvolution {
         planes.resize(batch: batch)
         countProducts(outChannels: planes.channels, inChannels: x.channels, planes: x)
         if inputGradient != nil { countProducts(outChannels: planes.channels, inChannels: x.channels, planes: x) }
-        let size = 9 * planes.channels * x.channels * 16
+        precondition(inputGradient == nil || supportsInputGradient(inChannels: x.channels),
+                     "direct convolution: no input gradient for \(x.channels) input channels")
+        let size = partialsPerThread(outChannels: planes.channels, inChannels: x.channels)
         let workers = Parallel.workers(count: batch, threads: threads)
         partials.update(repeating: 0, count: workers * size)
         Parallel.forEach(count: batch, threads: workers) { worker, images in
@@ -145,6 +157,10 @@ public final class PaddedPlanes: CustomStringConvertible {
 
     deinit { data.deallocate() }
 
+    /// Channel runs allocated: an odd count gets a run of zeros more (the weight-gradient kernel
+    /// reads input channels in pairs).
+    private var runs: Int { channels + channels % 2 }
+
     /// Floats from one row to the next, and from one image to the next.
     public var pitch: Int { width + 1 }
     public var imageStride: Int { (height + 1) * (width + 1) }
@@ -159,8 +175,8 @@ public final class PaddedPlanes: CustomStringConvertible {
         if batch > capacity {
             data.deallocate()
             capacity = batch
-            data = .allocate(capacity: channels * channelStride)
-            data.initialize(repeating: 0, count: channels * channelStride)
+            data = .allocate(capacity: runs * channelStride)
+            data.initialize(repeating: 0, count: runs * channelStride)
         }
         self.batch = batch
         return self

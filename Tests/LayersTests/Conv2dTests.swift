@@ -71,8 +71,9 @@ final class Conv2dTests: XCTestCase {
         let saved = BLASRuntime.threads
         defer { BLASRuntime.setThreads(saved) }
         var rng = SeededRNG(seed: 77)
+        // First layers of 1 and 3 channels: direct output and weight gradient, dx through columns.
         let shapes: [(c: Int, h: Int, w: Int, out: Int)] = [(32, 28, 28, 32), (32, 14, 14, 64), (64, 14, 14, 64),
-                                                          (8, 3, 9, 24), (16, 7, 7, 8)]
+                                                          (8, 3, 9, 24), (16, 7, 7, 8), (1, 28, 28, 32), (3, 9, 6, 16)]
         for (c, h, w, outC) in shapes {
             let direct = try Conv2d(name: "d", input: .map(channels: c, height: h, width: w), outChannels: outC,
                                     kernelSize: 3, padding: 1, bias: false)
@@ -94,6 +95,10 @@ final class Conv2dTests: XCTestCase {
                 im2col.backward(dy, inputGradient: dxI, accumulate: true)
                 assertClose(gradientArrays(storeD)[0], gradientArrays(storeI)[0], atol: 1e-4, rtol: 1e-4, "\(label) dW")
                 assertClose(dxD.array, dxI.array, atol: 1e-5, rtol: 1e-4, "\(label) dx accumulated")
+                // Without an input gradient (a first layer) the weight gradient is the direct one.
+                direct.backward(dy, inputGradient: nil)
+                assertClose(gradientArrays(storeD)[0], gradientArrays(storeI)[0], atol: 1e-4, rtol: 1e-4,
+                            "\(label) dW, no dx")
             }
         }
     }

@@ -34,10 +34,11 @@ void ddp_conv3x3_direct(const float *in, long in_channel_stride, int in_channels
                         float *out, long out_channel_stride, int accumulate,
                         int height, int width, int first, int last);
 
-/// Floats of `partial` the weight gradient needs: 9 * out_channels * in_channels * 16.
-/// Adds to `partial` the per-lane sums over the images first..<last of
+/// Floats of `partial` the weight gradient needs: 9 * out_channels * (in_channels rounded up to
+/// even) * 16. Adds to `partial` the per-lane sums over the images first..<last of
 /// dy[o][n][p] * x[c][n][p + shift(s)] for every (o, c, s). dy's borders must be zero.
-/// out_channels % 4 == 0, in_channels % 2 == 0.
+/// out_channels % 8 == 0; input channels are read in pairs (unless there is one), so after an
+/// odd count above one x must have one more channel run, of zeros.
 void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int out_channels,
                                  const float *x, long x_channel_stride, int in_channels,
                                  int height, int width, int first, int last, float *partial);
