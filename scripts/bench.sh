@@ -2,9 +2,11 @@
 # Benchmark (not a test) of issue 7's goals, each next to its peer measured in this same run:
 #   (a) ddp bench step vs PyTorch (../shared/peers/torch_ref.py), fmnist-cnn, batch 64, at 1 and
 #       2 threads: medians of --runs alternating runs, ratio (goal >= 1.2);
-#   (b) 2 ranks x 1 thread vs 1 rank x 1 thread, full step with allreduce: efficiency (goal >= 1.8);
+#   (b) 2 ranks x 1 thread vs 1 rank x 1 thread, full step with allreduce: efficiency (goal >= 1.8),
+#       next to the machine's own ceiling: two independent 1-rank processes at once (no
+#       communication at all) vs one alone;
 #   (c) achieved GFLOP/s of a step vs the sgemm peak (`ddp bench gemm`, square 1024) at the same
-#       threads (goal >= 0.6);
+#       threads, measured in every run of (a) (goal >= 0.6);
 #   (d) peak RSS of one rank training fmnist-cnn at batch 64 on Fashion-MNIST (goal <= 250 MB);
 #   (e) with --time-to-accuracy only (long): scripts/time_to_accuracy.sh, ddp vs PyTorch DDP.
 # Prints one JSON object per figure, then a table. The machine may be shared: besides wall-clock
@@ -81,7 +83,7 @@ print(json.dumps(r))'; }
 echo "bench.sh: $(date -u '+%F %T UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), runs $RUNS x $STEPS steps" >&2
 echo "{\"event\":\"start\",\"date\":\"$(date -u +%FT%TZ)\",\"host\":\"$(hostname)\",\"cores\":$(nproc),\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"runs\":$RUNS,\"steps\":$STEPS,\"blas_core\":\"$OPENBLAS_CORETYPE\"}" > "$work/start.json"
 
-# (a) ddp vs PyTorch, alternating runs, at 1 and 2 threads
+# (a) ddp vs PyTorch, alternating runs, at 1 and 2 threads; (c) the sgemm peak in each run
 for threads in 1 2; do
     for ((r = 1; r <= RUNS; r++)); do
         echo "  (a) run $r/$RUNS, $threads thread(s): ddp" >&2
@@ -91,6 +93,9 @@ for threads in 1 2; do
             echo "  (a) run $r/$RUNS, $threads thread(s): pytorch" >&2
             torch_run "$threads" | merge_torch | tag kind=torch_step threads="$threads"
         fi
+        echo "  (c) run $r/$RUNS, $threads thread(s): sgemm peak" >&2
+        "$ddp" bench gemm --sizes 1024 --batch 0 --no-baseline --threads "$threads" --json \
+            | tag kind=gemm_peak threads="$threads"
     done
 done
 
@@ -102,13 +107,16 @@ for ((r = 1; r <= RUNS; r++)); do
     echo "  (b) run $r/$RUNS: 2 ranks" >&2
     scripts/launch.sh -n 2 --program "$ddp" -- bench step --model fmnist-cnn --batch-size 64 --threads 1 \
         --steps "$STEPS" --json | tag kind=dp_step ranks=2
-done
-
-# (c) sgemm peak at the same threads (the step GFLOP/s come from (a))
-for threads in 1 2; do
-    echo "  (c) sgemm peak, $threads thread(s)" >&2
-    "$ddp" bench gemm --sizes 1024 --batch 0 --no-baseline --threads "$threads" --json \
-        | tag kind=gemm_peak threads="$threads"
+    # The ceiling: the same work twice at once with nothing shared but the machine.
+    echo "  (b) run $r/$RUNS: 2 independent processes" >&2
+    for p in 1 2; do
+        "$ddp" bench step --model fmnist-cnn --batch-size 64 --threads 1 --steps "$STEPS" --json > "$work/solo$p.json" &
+    done
+    wait
+    cat "$work/solo1.json" "$work/solo2.json" | "$PY" -c '
+import json, sys
+rs = [json.loads(l) for l in sys.stdin if l.startswith("{")]
+print(json.dumps({"images_per_s": sum(r["images_per_s"] for r in rs)}))' | tag kind=solo_pair
 done
 
 # (d) peak RSS of one rank training fmnist-cnn at batch 64 on Fashion-MNIST
@@ -148,7 +156,10 @@ out.append({"goal": "data_parallel_2x1", "one_rank_images_per_s": one, "two_rank
             "efficiency": ratio(two, one), "one_rank_images_per_cpu_s": onec, "two_ranks_images_per_cpu_s": twoc,
             # 2 ranks on 2 free cores would reach 2 x their per-CPU-second rate
             "cpu_efficiency": ratio(2 * twoc if twoc else None, onec),
-            "comm_s": pick("dp_step", "comm_s", ranks=2), "target": 1.8})
+            "comm_s": pick("dp_step", "comm_s", ranks=2), "target": 1.8,
+            # what two independent processes (no communication) reach together over one alone
+            "ceiling_images_per_s": pick("solo_pair", "images_per_s"),
+            "ceiling_ratio": ratio(pick("solo_pair", "images_per_s"), one)})
 for t in (1, 2):
     g, peak = pick("ddp_step", "gflops_per_rank", threads=t), pick("gemm_peak", "gflops", threads=t)
     out.append({"goal": "step_gflops_vs_sgemm_peak", "threads": t, "step_gflops": g, "sgemm_peak_gflops": peak,
@@ -170,6 +181,7 @@ for o in out[1:]:
     elif g == "data_parallel_2x1":
         print(f"{'2 ranks x 1 thr vs 1 x 1, images/s':34} {f(o['two_ranks_images_per_s']):>12} {f(o['one_rank_images_per_s']):>12} {f(o['efficiency'], 2):>7} {'>=1.8':>7}")
         print(f"{'  per CPU-second (x2 for 2 cores)':34} {f(o['two_ranks_images_per_cpu_s']):>12} {f(o['one_rank_images_per_cpu_s']):>12} {f(o['cpu_efficiency'], 2):>7}")
+        print(f"{'  ceiling: 2 independent procs vs 1':34} {f(o['ceiling_images_per_s']):>12} {f(o['one_rank_images_per_s']):>12} {f(o['ceiling_ratio'], 2):>7}")
     elif g == "step_gflops_vs_sgemm_peak":
         print(f"{'step GFLOP/s vs sgemm peak, ' + str(o['threads']) + ' thr':34} {f(o['step_gflops']):>12} {f(o['sgemm_peak_gflops']):>12} {f(o['ratio'], 2):>7} {'>=0.6':>7}")
     elif g == "peak_rss":
