@@ -164,10 +164,14 @@ public final class BatchNorm2d: Layer {
             }
             reducer.sumAcrossRanks(reduction, count: channels)
         } else {
+            // One pass: sums of d = x - k and d^2, shifted by the channel's first value k (a
+            // value from the data, so |mean - k| is of the order of the spread, and the centered
+            // sum of squares d2 - d1^2 / n keeps its digits).
             perChannel { c in
-                let mu = Elementwise.sum(x + c &* m, count: m) / total
-                mean[c] = Float(mu)
-                reduction[c] = Float(Elementwise.sumOfSquaredDeviations(x + c &* m, shift: mean[c], count: m))
+                let k = x[c &* m]
+                let (d1, d2) = Elementwise.shiftedSums(x + c &* m, shift: k, count: m)
+                mean[c] = Float(Double(k) + d1 / total)
+                reduction[c] = Float(max(0, d2 - d1 * d1 / total))
             }
         }
         lastCount = total

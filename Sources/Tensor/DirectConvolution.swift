@@ -22,6 +22,12 @@ public enum DirectConvolution {
     public static let isAvailable: Bool =
         ddp_avx512_available() != 0 && ProcessInfo.processInfo.environment[variable] != "im2col"
 
+    /// One line for `ddp info` and the start banner: how convolutions are computed here.
+    public static func describe() -> String {
+        if isAvailable { return "direct AVX-512 kernels for 3x3 stride-1 padding-1 layers, im2col + BLAS for others" }
+        return ddp_avx512_available() != 0 ? "im2col + BLAS (\(variable)=im2col)" : "im2col + BLAS (no AVX-512 on this CPU)"
+    }
+
     /// Whether a convolution of this shape can take the direct path for its output and weight
     /// gradient (3x3, stride 1, padding 1, output channels in 8s).
     public static func supports(kernelSize: Int, stride: Int, padding: Int, outChannels: Int) -> Bool {

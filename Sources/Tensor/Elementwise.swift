@@ -131,6 +131,15 @@ public enum Elementwise {
             scalar: { i in let d = x[i] - shift; return d * d }
     }
 
+    /// Sum of (x - shift) and sum of (x - shift)^2 in Double, in one pass, blocked like `sum`.
+    public static func shiftedSums(_ x: UnsafePointer<Float>, shift: Float, count: Int) -> (sum: Double, squares: Double) {
+        let s8 = SIMD8<Float>(repeating: shift)
+        return blockedSums(count: count) { i in
+            let d = x.loadLanes(i) - s8
+            return (d, d * d)
+        } scalar: { i in let d = x[i] - shift; return (d, d * d) }
+    }
+
     /// Sum of b and sum of (a - shift) * b, in one pass (batch norm's backward reductions),
     /// blocked like `sum`. With a mask, only where mask > 0 (the gradient reaching a
     /// ReLU-fused batch norm).

@@ -14,6 +14,7 @@ enum Banner {
         schedule \(config.schedule.rawValue) momentum \(config.momentum)\(config.nesterov ? " nesterov" : "") wd \(config.weightDecay)\
         \(config.syncBN ? " sync-bn" : "")\(config.augment ? " augment" : "") seed \(config.seed)
           BLAS: \(BLASRuntime.describe())
+          convolutions: \(DirectConvolution.describe())
         """
     }
 }

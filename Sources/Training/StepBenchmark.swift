@@ -13,6 +13,9 @@ public enum StepBenchmark {
         public var threads: Int
         public var imagesPerSecond: Double   // global: all ranks' images per second
         public var computeSeconds: Double    // per step: data + forward + backward + update (median)
+        /// Per step, medians: batch assembly, forward with the loss, backward, optimizer update
+        /// (with the gradient check for NaN/Inf).
+        public var phaseSeconds: (data: Double, forward: Double, backward: Double, update: Double) = (0, 0, 0, 0)
         public var commSeconds: Double       // per step: waiting for the allreduce after backward (median)
         public var stepSeconds: Double       // per step, wall (median of the slowest rank)
         public var gflopsPerRank: Double     // achieved FLOP/s of the matrix products per rank
@@ -46,6 +49,7 @@ public enum StepBenchmark {
                                              rank: comm.rank, seed: config.seed, shuffle: true)
         var rng = SeededRNG(seed: config.seed)
         var stepTimes: [Double] = [], compute: [Double] = [], wait: [Double] = [], cpu: [Double] = []
+        var phases: [[Double]] = [[], [], [], []]
         let profile = layers ? model.makeProfile() : nil
         model.profile = profile
         for s in 0..<(warmup + steps) {
@@ -62,6 +66,7 @@ public enum StepBenchmark {
             stepTimes.append(Clock.now() - t)
             cpu.append(processCPUSeconds() - c)
             compute.append(tm.data + tm.forward + tm.backward + tm.update)
+            for (i, t) in [tm.data, tm.forward, tm.backward, tm.update].enumerated() { phases[i].append(t) }
             wait.append(tm.wait)
         }
         model.profile = nil
@@ -86,7 +91,9 @@ public enum StepBenchmark {
         } ?? []
         return Result(model: config.model, ranks: comm.size, batchSize: config.batchSize, threads: threads,
                       imagesPerSecond: Double(config.batchSize * comm.size) / step,
-                      computeSeconds: median(compute), commSeconds: median(wait), stepSeconds: step,
+                      computeSeconds: median(compute),
+                      phaseSeconds: (median(phases[0]), median(phases[1]), median(phases[2]), median(phases[3])),
+                      commSeconds: median(wait), stepSeconds: step,
                       gflopsPerRank: flops * Double(config.batchSize) / step / 1e9, flopsPerSample: flops,
                       cpuSeconds: median(cpu), imagesPerCPUSecond: Double(config.batchSize * comm.size) / cpuTotal,
                       layerTimes: layerTimes)

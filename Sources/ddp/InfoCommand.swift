@@ -7,11 +7,12 @@ import Tensor
 /// works alone or under mpirun (where rank 0 reports unless --all-ranks is given).
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the MPI library, ranks, BLAS kernel and threads, and the CPU.",
+        abstract: "Show the MPI library, ranks, BLAS kernel and threads, convolution kernels, and the CPU.",
         discussion: """
             The BLAS core line says whether ddp corrected OpenBLAS's kernel choice at start-up \
             (set OPENBLAS_CORETYPE yourself to choose, or DDP_BLAS_AUTOCORE=0 to keep OpenBLAS's \
-            own choice) and whether the start-up sgemm check passed.
+            own choice) and whether the start-up sgemm check passed. The convolutions line says \
+            whether 3x3 layers run ddp's direct AVX-512 kernels (DDP_CONV=im2col forces im2col + BLAS).
             """)
 
     @Flag(help: "Print one JSON object instead of a table.")
@@ -47,6 +48,7 @@ private struct InfoReport: Encodable {
     let blasVerifyMaxError: Double?
     let blasThreads: Int
     let blasThreadsSource: String
+    let convolutions: String
     let cpuModel: String
     let cpuVendor: String
     let cpuFamily: Int?
@@ -66,7 +68,7 @@ private struct InfoReport: Encodable {
         case blasAttemptedCore = "blas_attempted_core", blasUserSet = "blas_user_set"
         case blasAutocoreDisabled = "blas_autocore_disabled", blasVerified = "blas_verified"
         case blasVerifyMaxError = "blas_verify_max_error", blasThreads = "blas_threads"
-        case blasThreadsSource = "blas_threads_source"
+        case blasThreadsSource = "blas_threads_source", convolutions
         case cpuModel = "cpu_model", cpuVendor = "cpu_vendor", cpuFamily = "cpu_family"
         case cpuModelNumber = "cpu_model_number", cpuLogical = "cpu_logical", cpuCores = "cpu_cores"
         case cpuAllowed = "cpu_allowed", cpuLevel = "cpu_level", cpuFlags = "cpu_flags"
@@ -88,7 +90,7 @@ private struct InfoReport: Encodable {
             blasAttemptedCore: blas.attemptedCore, blasUserSet: blas.userSet,
             blasAutocoreDisabled: blas.autoCoreDisabled, blasVerified: blas.verified,
             blasVerifyMaxError: blas.verifyMaxError, blasThreads: blas.threads,
-            blasThreadsSource: blas.threadsSource,
+            blasThreadsSource: blas.threadsSource, convolutions: DirectConvolution.describe(),
             cpuModel: cpu.modelName, cpuVendor: cpu.vendor, cpuFamily: cpu.family,
             cpuModelNumber: cpu.model, cpuLogical: cpu.logicalCPUs, cpuCores: cpu.physicalCores,
             cpuAllowed: cpu.allowedCPUs, cpuLevel: BLASKernelLevel(cpu: cpu).description,
@@ -115,6 +117,7 @@ private struct InfoReport: Encodable {
             ("BLAS core", blasCoreSummary + errorText),
             ("BLAS threads", "\(blasThreads) (\(blasThreadsSource))"),
             ("BLAS config", blasConfig),
+            ("convolutions", convolutions),
             ("CPU", cpuModel + (cpuID.isEmpty ? "" : " (\(cpuID))")),
             ("CPU cores", "\(cpuCores.map { "\($0) physical, " } ?? "")\(cpuLogical) logical, \(cpuAllowed) allowed for this process"),
             ("CPU SIMD", "\(cpuLevel): \(flagText)"),
