@@ -1,15 +1,13 @@
 // See include/ckernels.h for the layout and contracts.
 #include "ckernels.h"
-#include <immintrin.h>
+#include "avx512.h"
 
-#define AVX512 __attribute__((target("avx512f,fma")))
+#if DDP_X86
 
 int ddp_avx512_available(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") ? 1 : 0;
 }
-
-static __mmask16 lanes(long n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
 // Writes the interior lanes (mask `interior`) of v to out, packed (the interior pixels of a run
 // of positions are consecutive in [N][H][W]); adds to what is there when accumulating. Returns
@@ -35,8 +33,7 @@ AVX512 static void tile_8x48(const float *in, long in_stride, int in_channels, c
         const float *x = in + shifts[s];
         const float *w = weights + (long)s * in_channels * 8;
         for (int c = 0; c < in_channels; c++, x += in_stride, w += 8) {
-            // Masked like the stores: lanes past the last pixel read nothing (they would read the
-            // next image, which another thread may be writing).
+            // Lanes past the run's end read nothing: that is another thread's images.
             __m512 b0 = _mm512_maskz_loadu_ps(m0, x), b1 = _mm512_maskz_loadu_ps(m1, x + 16),
                    b2 = _mm512_maskz_loadu_ps(m2, x + 32);
 #pragma GCC unroll 8
@@ -209,3 +206,18 @@ void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_
                 }
             }
 }
+
+#else
+
+int ddp_avx512_available(void) { return 0; }
+void ddp_conv3x3_direct(const float *in, long in_channel_stride, int in_channels, const float *weights,
+                        int out_channels, float *out, long out_channel_stride, int accumulate, int height,
+                        int width, int first, int last) { __builtin_trap(); }
+void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int out_channels, const float *x,
+                                 long x_channel_stride, int in_channels, int height, int width, int first,
+                                 int last, float *partial) { __builtin_trap(); }
+void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_channels, float *dw) {
+    __builtin_trap();
+}
+
+#endif

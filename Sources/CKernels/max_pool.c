@@ -1,10 +1,8 @@
 // See include/ckernels.h.
 #include "ckernels.h"
-#include <immintrin.h>
+#include "avx512.h"
 
-#define AVX512 __attribute__((target("avx512f")))
-
-static __mmask16 first_lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
+#if DDP_X86
 
 // Up to 8 windows of one row pair at a time: the 16 inputs of each row are split into even and
 // odd columns, and the four candidates compared in window order (row-major) with the same rule
@@ -23,7 +21,7 @@ AVX512 void ddp_max_pool_2x2(const float *x, float *y, int *argmax, long planes,
             int *arg = argmax + (p * oh + oy) * ow;
             for (int ox = 0; ox < ow; ox += 8) {
                 const int n = ow - ox < 8 ? ow - ox : 8;
-                const __mmask16 in = first_lanes(2 * n), keep = first_lanes(n);
+                const __mmask16 in = lanes(2 * n), keep = lanes(n);
                 const __m512 a = _mm512_maskz_loadu_ps(in, top + 2 * ox), b = _mm512_maskz_loadu_ps(in, bottom + 2 * ox);
                 const __m512 v1 = _mm512_permutexvar_ps(odd, a), v2 = _mm512_permutexvar_ps(even, b),
                              v3 = _mm512_permutexvar_ps(odd, b);
@@ -64,7 +62,7 @@ AVX512 void ddp_max_pool_2x2_backward(const float *dy, const int *argmax, float 
             const int *arg = argmax + (p * oh + oy) * ow;
             for (int ox = 0; ox < ow; ox += 8) {
                 const int n = ow - ox < 8 ? ow - ox : 8;
-                const __mmask16 in = first_lanes(n), out = first_lanes(2 * n);
+                const __mmask16 in = lanes(n), out = lanes(2 * n);
                 const __m512 gv = _mm512_maskz_loadu_ps(in, g + ox);
                 const __m512i offset = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(in, arg + ox),
                     _mm512_add_epi32(_mm512_set1_epi32((int)top_index + 2 * ox), lane2));
@@ -80,3 +78,12 @@ AVX512 void ddp_max_pool_2x2_backward(const float *dy, const int *argmax, float 
         }
     }
 }
+
+#else
+
+void ddp_max_pool_2x2(const float *x, float *y, int *argmax, long planes, int height, int width) { __builtin_trap(); }
+void ddp_max_pool_2x2_backward(const float *dy, const int *argmax, float *dx, long planes, int height, int width) {
+    __builtin_trap();
+}
+
+#endif

@@ -13,8 +13,9 @@ import Foundation
 /// The weight gradient, a long reduction over pixels into a small matrix, is a second kernel.
 /// Work is split over images across `threads` threads.
 ///
-/// Used when the CPU has AVX-512 and channel counts are multiples of 8; `DDP_CONV=im2col` in the
-/// environment forces the im2col + BLAS path (to compare the two).
+/// Used when the CPU has AVX-512 and the output channels come in 8s (the input gradient also
+/// needs the input channels in 8s); `DDP_CONV=im2col` in the environment forces the im2col +
+/// BLAS path (to compare the two).
 public enum DirectConvolution {
     public static let variable = "DDP_CONV"
 
@@ -79,7 +80,7 @@ public enum DirectConvolution {
         max(1, threads) * partialsPerThread(outChannels: outChannels, inChannels: inChannels)
     }
 
-    /// Input channels are summed in pairs (CKernels).
+    /// Input channels are summed in pairs (CKernels; a single one alone, in the first half).
     private static func partialsPerThread(outChannels: Int, inChannels: Int) -> Int {
         9 * outChannels * (inChannels + inChannels % 2) * 16
     }

@@ -45,6 +45,19 @@ final class InfoCommandTests: XCTestCase {
         XCTAssertEqual(Set(flags.keys), Set(CPUInfo.relevantFlags))
     }
 
+    /// The convolutions line follows the CPU and DDP_CONV.
+    func testConvolutionKernelsFollowTheCPUAndTheSwitch() throws {
+        let direct = try XCTUnwrap(info()["convolutions"] as? String)
+        let forced = try XCTUnwrap(info(["DDP_CONV": "im2col"])["convolutions"] as? String)
+        if DirectConvolution.isAvailable {
+            XCTAssertTrue(direct.hasPrefix("direct AVX-512 kernels"), direct)
+            XCTAssertEqual(forced, "im2col + BLAS (DDP_CONV=im2col)")
+        } else {
+            XCTAssertTrue(direct.hasPrefix("im2col + BLAS"), direct)
+            XCTAssertTrue(forced.hasPrefix("im2col + BLAS"), forced)
+        }
+    }
+
     func testUserCoreTypeWins() throws {
         try XCTSkipUnless(BLASKernelLevel(cpu: CPUInfo.current()) >= .avx2, "needs an AVX2 CPU to run Haswell")
         let report = try info(["OPENBLAS_CORETYPE": "Haswell"])
