@@ -79,17 +79,35 @@ public enum BLASRuntime {
     /// OpenBLAS's build configuration string.
     public static var config: String { String(cString: openblas_get_config()) }
 
-    /// OpenBLAS's thread count now; ddp's own parallel kernels use as many.
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// The threads ddp computes with: its own kernels split their work over them, and `GEMM`
+    /// splits every product over them, each part on one OpenBLAS thread. OpenBLAS itself is set
+    /// to one thread: its idle workers spin for a long while after every call (about 0.1 s), and
+    /// between calls they took the cores from ddp's threads (15% of the CPU at 2 threads,
+    /// measured). Starts at what OpenBLAS chose (its default or the user's OPENBLAS_NUM_THREADS).
+    public static var threads: Int { computeThreads }
 
-    /// Sets OpenBLAS's thread count (an explicit `--threads` beats every default and variable).
+    nonisolated(unsafe) private static var computeThreads: Int = takeOverThreads()
+
+    /// OpenBLAS's own choice of threads, which ddp takes over (OpenBLAS goes down to one).
+    private static func takeOverThreads() -> Int {
+        let n = max(1, Int(openblas_get_num_threads()))
+        openblas_set_num_threads(1)
+        return n
+    }
+
+    /// Sets the thread count (an explicit `--threads` beats every default and variable).
     public static func setThreads(_ n: Int) {
         precondition(n >= 1, "BLAS thread count must be at least 1, got \(n)")
-        openblas_set_num_threads(Int32(clamping: n))
+        takeThreads(n)
         var s = status
-        s.threads = Int(openblas_get_num_threads())
+        s.threads = n
         s.threadsSource = "--threads"
         prepared = s
+    }
+
+    private static func takeThreads(_ n: Int) {
+        _ = computeThreads  // OpenBLAS's own choice is read (and replaced by one) first
+        computeThreads = n
     }
 
     // MARK: Start-up
@@ -118,7 +136,7 @@ public enum BLASRuntime {
         }
 
         let plan = planThreads(cpu: cpu, environment: environment)
-        if let n = plan.threads { openblas_set_num_threads(Int32(clamping: n)) }
+        if let n = plan.threads { takeThreads(n) }
 
         let check: BLASVerification
         if case .corrected(let from, let to) = decision {
@@ -321,7 +339,7 @@ public enum BLASRuntime {
         BLASStatus(
             coreName: runningCore, corrected: false, originalCore: nil, attemptedCore: nil,
             fellBack: false, userSet: getenv(coreTypeVariable) != nil, autoCoreDisabled: false,
-            verified: false, verifyMaxError: nil, threads: Int(openblas_get_num_threads()),
+            verified: false, verifyMaxError: nil, threads: threads,
             threadsSource: "OpenBLAS default", config: config)
     }
 

@@ -18,7 +18,7 @@ public struct BLASStatus: Sendable, Equatable {
     public var verified: Bool
     /// Largest scaled error the start-up check saw (see `BLASRuntime.verify`); nil if not run.
     public var verifyMaxError: Double?
-    /// Threads OpenBLAS uses (`openblas_get_num_threads()`).
+    /// Threads ddp computes with (`BLASRuntime.threads`; OpenBLAS runs one in each).
     public var threads: Int
     /// Where `threads` came from, e.g. "cores/local ranks = 2/1", "OPENBLAS_NUM_THREADS (user)".
     public var threadsSource: String

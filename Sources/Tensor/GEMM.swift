@@ -28,10 +28,26 @@ public enum GEMM {
             }
             return
         }
-        cblas_sgemm(
-            CblasRowMajor,
-            transposeA ? CblasTrans : CblasNoTrans,
-            transposeB ? CblasTrans : CblasNoTrans,
-            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        let ta = transposeA ? CblasTrans : CblasNoTrans, tb = transposeB ? CblasTrans : CblasNoTrans
+        // OpenBLAS runs single-threaded (see BLASRuntime.threads): the product is split over
+        // ddp's threads instead, along the longer side of C, rows or columns, when it is big
+        // enough to pay for the hand-off.
+        let threads = 2 &* m &* n &* k >= splitAbove ? BLASRuntime.threads : 1
+        if n >= m {
+            Parallel.forEach(count: n, threads: threads) { _, columns in
+                let j = columns.lowerBound
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(columns.count), Int32(k), alpha, a, Int32(lda),
+                            b + (transposeB ? j &* ldb : j), Int32(ldb), beta, c + j, Int32(ldc))
+            }
+        } else {
+            Parallel.forEach(count: m, threads: threads) { _, rows in
+                let i = rows.lowerBound
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(rows.count), Int32(n), Int32(k), alpha,
+                            a + (transposeA ? i : i &* lda), Int32(lda), b, Int32(ldb), beta, c + i &* ldc, Int32(ldc))
+            }
+        }
     }
+
+    /// Products of fewer FLOPs run whole on the calling thread.
+    static let splitAbove = 1 << 21
 }

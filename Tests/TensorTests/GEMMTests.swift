@@ -22,8 +22,23 @@ final class GEMMTests: XCTestCase {
     }
 
     func testAllTransposesAndOddShapes() {
+        check(shapes: [(1, 1, 1), (3, 5, 7), (17, 1, 9), (1, 13, 4), (33, 29, 31), (64, 65, 66), (5, 7, 0)])
+    }
+
+    /// Products big enough to be split over the threads, along columns (n >= m) and rows,
+    /// into 2 and 3 uneven parts.
+    func testProductsSplitOverThreads() {
+        let saved = BLASRuntime.threads
+        defer { BLASRuntime.setThreads(saved) }
+        for threads in [2, 3] {
+            BLASRuntime.setThreads(threads)
+            XCTAssertGreaterThanOrEqual(2 * 37 * 301 * 97, GEMM.splitAbove)
+            check(shapes: [(37, 301, 97), (301, 37, 97)])
+        }
+    }
+
+    private func check(shapes: [(Int, Int, Int)]) {
         var rng = SeededRNG(seed: 7)
-        let shapes = [(1, 1, 1), (3, 5, 7), (17, 1, 9), (1, 13, 4), (33, 29, 31), (64, 65, 66), (5, 7, 0)]
         for (m, n, k) in shapes {
             for ta in [false, true] {
                 for tb in [false, true] {
