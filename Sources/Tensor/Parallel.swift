@@ -8,7 +8,7 @@ public enum Parallel {
     /// body(worker, range) for worker 0 ..< min(threads, count), the ranges covering 0 ..< count
     /// in order; on the calling thread alone when that is one range.
     public static func forEach(count: Int, threads: Int, _ body: (_ worker: Int, _ range: Range<Int>) -> Void) {
-        let t = min(max(1, threads), max(1, count))
+        let t = workers(count: count, threads: threads)
         if t == 1 { body(0, 0..<count); return }
         DispatchQueue.concurrentPerform(iterations: t) { i in body(i, (i * count / t)..<((i + 1) * count / t)) }
     }
