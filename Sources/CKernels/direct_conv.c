@@ -210,6 +210,22 @@ void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_
             }
 }
 
+AVX512 void ddp_conv3x3_load_planes(const float *src, int channels, int batch, int height, int width,
+                                    int first, int last, float *planes, long channel_stride) {
+    const struct planes g = planes_of(height, width);
+    const long hw = (long)height * width;
+    for (int c = 0; c < channels; c++)
+        for (int n = first; n < last; n++) {
+            const float *from = src + ((long)c * batch + n) * hw;
+            float *to = planes + c * channel_stride + n * g.image + g.pitch + 1;
+            for (int y = 0; y < height; y++, from += width, to += g.pitch)
+                for (int x = 0; x < width; x += 16) {
+                    const __mmask16 m = lanes(width - x);
+                    _mm512_mask_storeu_ps(to + x, m, _mm512_maskz_loadu_ps(m, from + x));
+                }
+        }
+}
+
 #else
 
 int ddp_avx512_available(void) { return 0; }
@@ -220,6 +236,10 @@ void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int ou
                                  long x_channel_stride, int in_channels, int height, int width, int first,
                                  int last, float *partial) { __builtin_trap(); }
 void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_channels, float *dw) {
+    __builtin_trap();
+}
+void ddp_conv3x3_load_planes(const float *src, int channels, int batch, int height, int width, int first, int last,
+                             float *planes, long channel_stride) {
     __builtin_trap();
 }
 

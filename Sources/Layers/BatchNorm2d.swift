@@ -97,9 +97,23 @@ public final class BatchNorm2d: Layer {
         let m = batch * planeSize
         let y = output.tensor(batch: batch, shape: outputShape)
         lastInput = input; lastOutput = y; lastTraining = training
-        let x = input.data
-        if training {
-            computeBatchStatistics(x, batch: batch)
+        let x = input.data, out = y.data, r = residual?.data
+        let pattern = relu ? frozenPattern : nil
+        if training, context.batchNormReducer == nil, pattern == nil {
+            // Statistics and normalization channel by channel: a channel's N*H*W values are
+            // still in L2 when the normalization reads them again.
+            perChannel { c in
+                localStatistics(channel: c, x, count: m)
+                normalize(channel: c, x, out, residual: r, count: m, relu: relu)
+            }
+            finishStatistics(count: Double(m))
+            return y
+        }
+        if training, context.batchNormReducer != nil {
+            synchronizedStatistics(x, count: m)
+        } else if training {
+            perChannel { c in localStatistics(channel: c, x, count: m) }
+            finishStatistics(count: Double(m))
         } else {
             for c in 0..<channels {
                 mean[c] = runningMean.data[c]
@@ -107,30 +121,22 @@ public final class BatchNorm2d: Layer {
             }
             lastCount = Double(m)
         }
-        let out = y.data, r = residual?.data
-        if relu, let frozenPattern {
-            normalizeWithPattern(x, out, residual: r, count: m, pattern: frozenPattern)
-            return y
-        }
-        perChannel { c in
-            let a = weight.data[c] * invStd[c]
-            let b = bias.data[c] - mean[c] * a
-            scale[c] = a
-            let src = x + c &* m, dst = out + c &* m
-            if let r {
-                let add = r + c &* m
-                if relu {
-                    for i in 0..<m { let v = src[i] * a + b + add[i]; dst[i] = v > 0 ? v : 0 }
-                } else {
-                    for i in 0..<m { dst[i] = src[i] * a + b + add[i] }
-                }
-            } else if relu {
-                for i in 0..<m { let v = src[i] * a + b; dst[i] = v > 0 ? v : 0 }
-            } else {
-                for i in 0..<m { dst[i] = src[i] * a + b }
-            }
+        if let pattern {
+            normalizeWithPattern(x, out, residual: r, count: m, pattern: pattern)
+        } else {
+            perChannel { c in normalize(channel: c, x, out, residual: r, count: m, relu: relu) }
         }
         return y
+    }
+
+    /// y = [relu](gamma * xhat + beta [+ residual]) over channel c; keeps its scale gamma*invstd.
+    private func normalize(channel c: Int, _ x: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                           residual r: UnsafeMutablePointer<Float>?, count m: Int, relu: Bool) {
+        let a = weight.data[c] * invStd[c]
+        let b = bias.data[c] - mean[c] * a
+        scale[c] = a
+        BatchNormKernel.normalize(x + c &* m, residual: r.map { UnsafePointer($0 + c &* m) }, out + c &* m,
+                                  count: m, a: a, b: b, relu: relu)
     }
 
     /// The normalization pass with a frozen ReLU pattern instead of the sign test.
@@ -147,40 +153,51 @@ public final class BatchNorm2d: Layer {
         }
     }
 
-    /// Batch mean and biased variance (local or across ranks), running-statistics update.
-    private func computeBatchStatistics(_ x: UnsafeMutablePointer<Float>, batch: Int) {
-        let m = batch * planeSize
-        var total = Double(m)
-        if let reducer = context.batchNormReducer {
-            // Two reductions: [count, sum_c] gives the global mean, then the centered sums of
-            // squares give the variance without the cancellation of E[x^2] - mean^2.
-            reduction[0] = Float(m)
-            perChannel { c in reduction[1 + c] = Float(Elementwise.sum(x + c &* m, count: m)) }
-            reducer.sumAcrossRanks(reduction, count: channels + 1)
-            total = Double(reduction[0])
-            for c in 0..<channels { mean[c] = Float(Double(reduction[1 + c]) / total) }
-            perChannel { c in
-                reduction[c] = Float(Elementwise.sumOfSquaredDeviations(x + c &* m, shift: mean[c], count: m))
-            }
-            reducer.sumAcrossRanks(reduction, count: channels)
-        } else {
-            // One pass: sums of d = x - k and d^2, shifted by the channel's first value k (a
-            // value from the data, so |mean - k| is of the order of the spread, and the centered
-            // sum of squares d2 - d1^2 / n keeps its digits).
-            perChannel { c in
-                let k = x[c &* m]
-                let (d1, d2) = Elementwise.shiftedSums(x + c &* m, shift: k, count: m)
-                mean[c] = Float(Double(k) + d1 / total)
-                reduction[c] = Float(max(0, d2 - d1 * d1 / total))
-            }
+    /// Channel c's batch mean, centered sum of squares (in `reduction[c]`) and 1/sqrt(var + eps)
+    /// on this rank's values, in one pass: sums of d = x - k and d^2, shifted by the channel's
+    /// first value k (a value from the data, so |mean - k| is of the order of the spread, and
+    /// the centered sum of squares d2 - d1^2 / n keeps its digits).
+    private func localStatistics(channel c: Int, _ x: UnsafeMutablePointer<Float>, count m: Int) {
+        let total = Double(m)
+        let k = x[c &* m]
+        let (d1, d2) = BatchNormKernel.shiftedSums(x + c &* m, shift: k, count: m)
+        mean[c] = Float(Double(k) + d1 / total)
+        reduction[c] = Float(max(0, d2 - d1 * d1 / total))
+        setInvStd(channel: c, count: total)
+    }
+
+    /// Batch mean and biased variance over all ranks' values: two reductions, [count, sum_c]
+    /// for the global mean, then the centered sums of squares for the variance (without the
+    /// cancellation of E[x^2] - mean^2).
+    private func synchronizedStatistics(_ x: UnsafeMutablePointer<Float>, count m: Int) {
+        let reducer = context.batchNormReducer!
+        reduction[0] = Float(m)
+        perChannel { c in reduction[1 + c] = Float(Elementwise.sum(x + c &* m, count: m)) }
+        reducer.sumAcrossRanks(reduction, count: channels + 1)
+        let total = Double(reduction[0])
+        for c in 0..<channels { mean[c] = Float(Double(reduction[1 + c]) / total) }
+        perChannel { c in
+            reduction[c] = Float(Elementwise.sumOfSquaredDeviations(x + c &* m, shift: mean[c], count: m))
         }
+        reducer.sumAcrossRanks(reduction, count: channels)
+        for c in 0..<channels { setInvStd(channel: c, count: total) }
+        finishStatistics(count: total)
+    }
+
+    /// invStd[c] from the centered sum of squares in `reduction[c]` over `count` values.
+    private func setInvStd(channel c: Int, count: Double) {
+        invStd[c] = Float(1 / (Double(reduction[c]) / count + Double(eps)).squareRoot())
+    }
+
+    /// The running statistics' update from this step's (`reduction` holds the centered sums of
+    /// squares over `count` values per channel).
+    private func finishStatistics(count total: Double) {
         lastCount = total
         // PyTorch refuses a single value per channel in training; keep running_var finite anyway.
         let unbias = total > 1 ? total / (total - 1) : 1
         let keep = 1 - momentum
         for c in 0..<channels {
             let variance = Double(reduction[c]) / total
-            invStd[c] = Float(1 / (variance + Double(eps)).squareRoot())
             runningMean.data[c] = keep * runningMean.data[c] + momentum * mean[c]
             runningVar.data[c] = keep * runningVar.data[c] + momentum * Float(variance * unbias)
         }
@@ -191,34 +208,46 @@ public final class BatchNorm2d: Layer {
         guard let input = lastInput, let y = lastOutput else { preconditionFailure("\(name): backward before forward") }
         let m = input.shape[1] * planeSize
         let x = input.data, dy = outputGradient.data, out = y.data
-        let masked = fusesReLU
-        // reduction[c] = sum(dy'), reduction[C + c] = sum(dy' * (x - mean)); dy' = dy masked by the ReLU.
-        perChannel { c in
-            let (sum, dot) = Elementwise.sumAndShiftedDot(dy + c &* m, x + c &* m, shift: mean[c],
-                                                          mask: masked ? UnsafePointer(out + c &* m) : nil, count: m)
-            reduction[c] = Float(sum)
-            reduction[channels + c] = Float(dot)
-            biasGradient.data[c] = reduction[c]
-            weightGradient.data[c] = reduction[channels + c] * invStd[c]
-        }
-        guard let inputGradient else { return }
-        if lastTraining, let reducer = context.batchNormReducer {
-            reducer.sumAcrossRanks(reduction, count: 2 * channels)
-        }
-        let dx = inputGradient.data
-        let count = Float(lastCount)
-        perChannel { c in
-            let a = scale[c]
-            // dx = a dy' + k1 (x - mean) + k0 in training; only a dy' in evaluation.
-            var k1: Float = 0, k0: Float = 0
-            if lastTraining {
-                k0 = -a * reduction[c] / count
-                k1 = -a * invStd[c] * invStd[c] * reduction[channels + c] / count
+        let mask = fusesReLU ? UnsafePointer(out) : nil
+        let synchronized = lastTraining && context.batchNormReducer != nil
+        guard synchronized, let dx = inputGradient?.data else {
+            // Sums and input gradient channel by channel: the second pass finds the channel's
+            // dy, x and y still in L2.
+            perChannel { c in
+                reduceGradients(channel: c, dy, x, mask: mask, count: m)
+                if let dx = inputGradient?.data { writeInputGradient(channel: c, dy, x, mask: mask, dx, count: m) }
             }
-            Elementwise.batchNormInputGradient(outputGradient: dy + c &* m, input: x + c &* m,
-                                               mask: masked ? UnsafePointer(out + c &* m) : nil,
-                                               a: a, k1: k1, k0: k0 - k1 * mean[c], inputGradient: dx + c &* m, count: m)
+            return
         }
+        perChannel { c in reduceGradients(channel: c, dy, x, mask: mask, count: m) }
+        context.batchNormReducer!.sumAcrossRanks(reduction, count: 2 * channels)
+        perChannel { c in writeInputGradient(channel: c, dy, x, mask: mask, dx, count: m) }
+    }
+
+    /// reduction[c] = sum(dy'), reduction[C + c] = sum(dy' * (x - mean)) over channel c, and the
+    /// parameter gradients from them; dy' = dy masked by the fused ReLU's output.
+    private func reduceGradients(channel c: Int, _ dy: UnsafeMutablePointer<Float>, _ x: UnsafeMutablePointer<Float>,
+                                 mask: UnsafePointer<Float>?, count m: Int) {
+        let (sum, dot) = BatchNormKernel.gradientSums(dy + c &* m, x + c &* m, shift: mean[c],
+                                                      mask: mask.map { $0 + c &* m }, count: m)
+        reduction[c] = Float(sum)
+        reduction[channels + c] = Float(dot)
+        biasGradient.data[c] = reduction[c]
+        weightGradient.data[c] = reduction[channels + c] * invStd[c]
+    }
+
+    /// dx over channel c from the sums in `reduction`: a dy' + k1 (x - mean) + k0 in training,
+    /// only a dy' in evaluation.
+    private func writeInputGradient(channel c: Int, _ dy: UnsafeMutablePointer<Float>, _ x: UnsafeMutablePointer<Float>,
+                               mask: UnsafePointer<Float>?, _ dx: UnsafeMutablePointer<Float>, count m: Int) {
+        let a = scale[c], count = Float(lastCount)
+        var k1: Float = 0, k0: Float = 0
+        if lastTraining {
+            k0 = -a * reduction[c] / count
+            k1 = -a * invStd[c] * invStd[c] * reduction[channels + c] / count
+        }
+        BatchNormKernel.inputGradient(dy + c &* m, x + c &* m, mask: mask.map { $0 + c &* m }, a: a, k1: k1,
+                                      k0: k0 - k1 * mean[c], dx + c &* m, count: m)
     }
 
     /// body(c) for every channel, the channels split over the threads (each channel's numbers

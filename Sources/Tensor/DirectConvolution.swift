@@ -189,24 +189,9 @@ public final class PaddedPlanes: CustomStringConvertible {
         return self
     }
 
-    /// Where image n's first interior pixel of channel c is.
-    private func interior(channel c: Int, image n: Int) -> UnsafeMutablePointer<Float> {
-        let offset: Int = c &* channelStride &+ n &* imageStride &+ pitch &+ 1
-        return data + offset
-    }
-
     /// Copies `images` of `source` [C][N][H][W] (N = batch) into the interiors.
     public func load(from source: UnsafePointer<Float>, images: Range<Int>) {
-        let w = width, wp = pitch, hw = height * width
-        for c in 0..<channels {
-            for n in images {
-                var src = source + (c &* batch &+ n) &* hw
-                var dst = interior(channel: c, image: n)
-                for _ in 0..<height {
-                    dst.update(from: src, count: w)
-                    src += w; dst += wp
-                }
-            }
-        }
+        ddp_conv3x3_load_planes(source, Int32(channels), Int32(batch), Int32(height), Int32(width),
+                                Int32(images.lowerBound), Int32(images.upperBound), data, channelStride)
     }
 }

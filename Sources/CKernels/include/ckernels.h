@@ -1,12 +1,13 @@
 // Hand-vectorized kernels, compiled for AVX-512 through per-function target attributes and
 // called only when the CPU has it (ddp_avx512_available); Tensor wraps them
-// (DirectConvolution, MaxPoolKernel, SGDKernel), nothing else calls them.
+// (DirectConvolution, MaxPoolKernel, SGDKernel, BatchNormKernel), nothing else calls them.
 //
 // - The 3x3, stride-1, "same" convolution of thin layers (32 to 64 channels), which OpenBLAS
 //   does poorly through an im2col matrix nine times the input: computed directly, forward, input
 //   gradient (the forward convolution of the output gradient with the flipped kernel) and
 //   weight gradient.
 // - 2x2 max pooling (forward and backward) with vector compares instead of per-window selects.
+// - Batch normalization's passes over a channel, 16 lanes at a time.
 // - The SGD update with fused multiply-adds, which the Swift build (baseline x86-64) can only
 //   reach through a libm call per operation.
 //
@@ -46,6 +47,12 @@ void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int ou
 /// dw[o][c][3][3] = the lanes of `partial` summed in a fixed order.
 void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_channels, float *dw);
 
+/// Copies images first..<last of `src` [C][N][H][W] (N = batch) into the interiors of padded
+/// planes (channel runs `channel_stride` floats apart), a row at a time in masked vectors (a
+/// library memcpy per row of 14 or 28 floats cost more in calls than in copying).
+void ddp_conv3x3_load_planes(const float *src, int channels, int batch, int height, int width,
+                             int first, int last, float *planes, long channel_stride);
+
 /// 2x2, stride-2 max pooling of `planes` planes of height x width (both even): y gets each
 /// window's maximum (the first in row-major order on ties, NaN wins: PyTorch's choice), argmax
 /// its index within the plane.
@@ -59,5 +66,21 @@ void ddp_max_pool_2x2_backward(const float *dy, const int *argmax, float *dx, lo
 /// as Layers' SGD computes it one element at a time with fmaf (see SGD.step): bit-identical.
 void ddp_sgd_step(float *p, const float *g, float *buffer, long n, float neg_lr, float decay, int has_decay,
                   float mu, int has_momentum, float keep, int first_step, int nesterov);
+
+/// Batch normalization over one channel's n values (Layers' BatchNorm2d), 16 at a time, sums in
+/// Float lanes over blocks of 512 values, block totals in Double:
+/// sums[0] = sum(x - shift), sums[1] = sum((x - shift)^2).
+void ddp_bn_shifted_sums(const float *x, long n, float shift, double *sums);
+
+/// y = [max(0,] a x + b [+ residual][)]: `residual` may be NULL; relu 1 or 0.
+void ddp_bn_normalize(const float *x, const float *residual, float *y, long n, float a, float b, int relu);
+
+/// sums[0] = sum(g), sums[1] = sum((x - shift) g), g = dy where mask > 0 (a fused ReLU's output)
+/// else 0; g = dy when `mask` is NULL.
+void ddp_bn_gradient_sums(const float *dy, const float *x, const float *mask, long n, float shift, double *sums);
+
+/// dx = a g + k1 x + k0, g as in ddp_bn_gradient_sums.
+void ddp_bn_input_gradient(const float *dy, const float *x, const float *mask, long n, float a, float k1,
+                           float k0, float *dx);
 
 #endif
