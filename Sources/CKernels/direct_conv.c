@@ -9,24 +9,13 @@ int ddp_avx512_available(void) {
     return __builtin_cpu_supports("avx512f") ? 1 : 0;
 }
 
-// Writes the interior lanes (mask `interior`) of v to out, packed (the interior pixels of a run
-// of positions are consecutive in [N][H][W]); adds to what is there when accumulating. Returns
-// how many were written.
-AVX512 static int store_interior(float *out, __m512 v, __mmask16 interior, int accumulate) {
-    const int n = __builtin_popcount(interior);
-    const __mmask16 first_n = lanes(n);
-    __m512 packed = _mm512_maskz_compress_ps(interior, v);
-    if (accumulate) packed = _mm512_add_ps(packed, _mm512_maskz_loadu_ps(first_n, out));
-    _mm512_mask_storeu_ps(out, first_n, packed);
-    return n;
-}
-
 // Tile of the forward kernel: 8 output channels x 48 positions (3 vectors) = 24 accumulators;
-// per input channel and shift, 3 vector loads and 8 broadcasts feed 24 FMAs. m0..m2 mask the
-// positions past the run's end, k0..k2 the interior ones among them, whose results go to `out`.
+// per input channel and tap, 3 vector loads and 8 broadcasts feed 24 FMAs. masks[s][v] has the
+// lanes of vector v whose tap-s neighbour is inside the image (and inside the run): the others
+// load zero, which is the zero padding. `stored` masks the positions past the run's end.
 AVX512 static void tile_8x48(const float *in, long in_stride, int in_channels, const float *weights,
-                             const long *shifts, float *out, long out_stride, __mmask16 m0, __mmask16 m1,
-                             __mmask16 m2, __mmask16 k0, __mmask16 k1, __mmask16 k2, int accumulate) {
+                             const long *shifts, const __mmask16 (*masks)[3], float *out, long out_stride,
+                             const __mmask16 *stored, int accumulate) {
     __m512 acc[8][3];
     for (int i = 0; i < 8; i++) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
     // Channel outer, tap inner: the nine taps of a channel read the same few cache lines one
@@ -36,9 +25,10 @@ AVX512 static void tile_8x48(const float *in, long in_stride, int in_channels, c
         for (int s = 0; s < 9; s++) {
             const float *x = xc + shifts[s];
             const float *w = weights + ((long)s * in_channels + c) * 8;
-            // Lanes past the run's end read nothing: that is another thread's images.
-            __m512 b0 = _mm512_maskz_loadu_ps(m0, x), b1 = _mm512_maskz_loadu_ps(m1, x + 16),
-                   b2 = _mm512_maskz_loadu_ps(m2, x + 32);
+            // Masked-out lanes read nothing (AVX-512 suppresses their faults): neither another
+            // image's pixels nor memory before or after the buffer.
+            __m512 b0 = _mm512_maskz_loadu_ps(masks[s][0], x), b1 = _mm512_maskz_loadu_ps(masks[s][1], x + 16),
+                   b2 = _mm512_maskz_loadu_ps(masks[s][2], x + 32);
 #pragma GCC unroll 8
             for (int i = 0; i < 8; i++) {
                 __m512 v = _mm512_set1_ps(w[i]);
@@ -48,105 +38,97 @@ AVX512 static void tile_8x48(const float *in, long in_stride, int in_channels, c
             }
         }
     }
-    for (int i = 0; i < 8; i++, out += out_stride) {
-        float *o = out;
-        o += store_interior(o, acc[i][0], k0, accumulate);
-        o += store_interior(o, acc[i][1], k1, accumulate);
-        store_interior(o, acc[i][2], k2, accumulate);
-    }
+    for (int i = 0; i < 8; i++, out += out_stride)
+        for (int v = 0; v < 3; v++) {
+            __m512 r = acc[i][v];
+            if (accumulate) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(stored[v], out + 16 * v));
+            _mm512_mask_storeu_ps(out + 16 * v, stored[v], r);
+        }
 }
 
-// The padded planes' geometry (see ckernels.h): rows `width + 1` apart, images `height + 1` rows
-// apart, interior pixel (y, x) of image n at n * image + (y + 1) * pitch + 1 + x.
-struct planes {
-    long pitch, image;
-};
-
-static struct planes planes_of(int height, int width) {
-    const struct planes g = {width + 1, (long)(height + 1) * (width + 1)};
-    return g;
+// Whether the tap (i, j) neighbour of pixel (y, x) lies inside a height x width image.
+static int tap_inside(int y, int x, int i, int j, int height, int width) {
+    return y + i - 1 >= 0 && y + i - 1 < height && x + j - 1 >= 0 && x + j - 1 < width;
 }
 
-// The first interior position of image `first` and one past the last of image `last - 1`:
-// the run a range of images is computed over (shared border positions included).
-static long run_begin(struct planes g, int first) { return first * g.image + g.pitch + 1; }
-static long run_end(struct planes g, int height, int width, int last) {
-    return (last - 1) * g.image + height * g.pitch + width + 1;
-}
-
-// Bit l set when position p + l is an interior pixel (not in a shared zero column or row).
-static __mmask16 interior_lanes(struct planes g, int height, long p) {
-    const long within = p % g.image;
-    long row = within / g.pitch, column = within % g.pitch;
-    unsigned bits = 0;
-    for (int l = 0; l < 16; l++) {
-        if (row >= 1 && row <= height && column >= 1) bits |= 1u << l;
-        if (++column == g.pitch) {
-            column = 0;
-            if (++row == height + 1) row = 0;
+void ddp_conv3x3_tap_masks(int height, int width, unsigned short *table) {
+    const long hw = (long)height * width;
+    for (int s = 0; s < 9; s++) {
+        // Backwards over r, 16 pixels wide: entry r is entry r + 1 shifted up one lane, with
+        // pixel r's own bit in lane 0 (the pixels past the image's end wrap into the next image).
+        unsigned bits = 0;
+        for (long q = hw + 15; q >= 0; q--) {
+            const long r = q % hw;
+            bits = ((bits << 1) | (unsigned)tap_inside((int)(r / width), (int)(r % width), s / 3, s % 3, height, width))
+                   & 0xFFFF;
+            if (q < hw) table[q * 9 + s] = (unsigned short)bits;
         }
     }
-    return (__mmask16)bits;
 }
 
 AVX512 void ddp_conv3x3_direct(const float *in, long in_channel_stride, int in_channels,
                                const float *weights, int out_channels,
                                float *out, long out_channel_stride, int accumulate,
-                               int height, int width, int first, int last) {
+                               int height, int width, const unsigned short *tap_masks, int first, int last) {
     if (first >= last) return;
-    const struct planes g = planes_of(height, width);
+    const long hw = (long)height * width;
     long shifts[9];
     for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 3; j++) shifts[i * 3 + j] = (i - 1) * g.pitch + (j - 1);
-    // One run over all the images: the border positions between rows and images cost little
-    // (one column and one row are shared) and are left out when storing; the last tile loads
-    // only up to the last pixel.
-    const long end = run_end(g, height, width, last);
-    float *at = out + (long)first * height * width;
-    for (long p = run_begin(g, first); p < end; p += 48) {
-        const long left = end - p;
-        const __mmask16 m0 = lanes(left), m1 = lanes(left - 16), m2 = lanes(left - 32);
-        const __mmask16 k0 = m0 & interior_lanes(g, height, p), k1 = m1 & interior_lanes(g, height, p + 16),
-                        k2 = m2 & interior_lanes(g, height, p + 32);
+        for (int j = 0; j < 3; j++) shifts[i * 3 + j] = (i - 1) * width + (j - 1);
+    // One run over all the images' pixels: the taps that would cross an image's border (or the
+    // run's end) are masked instead of padded.
+    const long end = last * hw;
+    for (long p = first * hw; p < end; p += 48) {
+        __mmask16 stored[3], masks[9][3];
+        for (int v = 0; v < 3; v++) {
+            stored[v] = lanes(end - p - 16 * v);
+            const unsigned short *row = tap_masks + ((p + 16 * v) % hw) * 9;
+            for (int s = 0; s < 9; s++) masks[s][v] = row[s] & stored[v];
+        }
         for (int o = 0; o < out_channels; o += 8)
             tile_8x48(in + p, in_channel_stride, in_channels, weights + (long)o * 9 * in_channels, shifts,
-                      at + o * out_channel_stride, out_channel_stride, m0, m1, m2, k0, k1, k2, accumulate);
-        at += __builtin_popcount(k0) + __builtin_popcount(k1) + __builtin_popcount(k2);
+                      (const __mmask16 (*)[3])masks, out + o * out_channel_stride + p, out_channel_stride, stored,
+                      accumulate);
     }
 }
 
-// Weight-gradient tile: OT output channels x CT input channels x the 3 taps of one kernel row,
+// Weight-gradient tile: OT output channels x CT input channels x the 3 taps of kernel row i,
 // OT * CT * 3 = 24 accumulators (4 x 2, or 8 x 1 for a single input channel), summed over a run
-// of positions 16 at a time (dy's zero borders make the border positions add nothing). The
-// three taps read the same cache lines of x, so per vector of positions OT + CT lines feed 24
-// FMAs. `partial` holds the 24 lane vectors. Inlined with constant OT and CT, the loops unroll
-// and the accumulators stay in registers.
+// of `count` positions 16 at a time, starting at pixel r0 of an image of hw pixels. x is read
+// where tap (i, j) of each position lands, masked by the tap's entry in `tap_masks` (outside
+// the image reads zero: the padding). The three taps read the same cache lines of x, so per
+// vector of positions OT + CT lines feed 24 FMAs. `partial` holds the 24 lane vectors. Inlined
+// with constant OT and CT, the loops unroll and the accumulators stay in registers.
 #define TILE_VECTORS 24
 
 __attribute__((always_inline)) AVX512 static inline void wtile(const int ot, const int ct, const float *dy,
                                                                long dy_stride, const float *x, long x_stride,
-                                                               long count, float *partial) {
+                                                               long count, const unsigned short *tap_masks,
+                                                               long r0, long hw, float *partial) {
     __m512 acc[8][2][3];
     for (int o = 0; o < ot; o++)
         for (int c = 0; c < ct; c++)
             for (int j = 0; j < 3; j++) acc[o][c][j] = _mm512_loadu_ps(partial + ((o * ct + c) * 3 + j) * 16);
-    long p = 0;
+    const long step = 16 % hw;
+    long r = r0, p = 0;
     for (; p + 16 <= count; p += 16) {
         __m512 d[8];
         for (int o = 0; o < ot; o++) d[o] = _mm512_loadu_ps(dy + o * dy_stride + p);
-        for (int c = 0; c < ct; c++)
-            for (int j = 0; j < 3; j++) {
-                const __m512 v = _mm512_loadu_ps(x + c * x_stride + p + j - 1);
+        for (int j = 0; j < 3; j++)
+            for (int c = 0; c < ct; c++) {
+                const __m512 v = _mm512_maskz_loadu_ps(tap_masks[r * 9 + j], x + c * x_stride + p + j - 1);
                 for (int o = 0; o < ot; o++) acc[o][c][j] = _mm512_fmadd_ps(d[o], v, acc[o][c][j]);
             }
+        r += step;
+        if (r >= hw) r -= hw;
     }
     if (p < count) {  // the tail, masked: nothing past the run is read
         const __mmask16 m = lanes(count - p);
         __m512 d[8];
         for (int o = 0; o < ot; o++) d[o] = _mm512_maskz_loadu_ps(m, dy + o * dy_stride + p);
-        for (int c = 0; c < ct; c++)
-            for (int j = 0; j < 3; j++) {
-                const __m512 v = _mm512_maskz_loadu_ps(m, x + c * x_stride + p + j - 1);
+        for (int j = 0; j < 3; j++)
+            for (int c = 0; c < ct; c++) {
+                const __m512 v = _mm512_maskz_loadu_ps(tap_masks[r * 9 + j] & m, x + c * x_stride + p + j - 1);
                 for (int o = 0; o < ot; o++) acc[o][c][j] = _mm512_fmadd_ps(d[o], v, acc[o][c][j]);
             }
     }
@@ -167,25 +149,29 @@ static float *wtile_partial(float *partial, int out_channels, int in_channels, i
 
 AVX512 void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int out_channels,
                                         const float *x, long x_channel_stride, int in_channels,
-                                        int height, int width, int first, int last, float *partial) {
-    const struct planes g = planes_of(height, width);
+                                        int height, int width, const unsigned short *tap_masks, int first, int last,
+                                        float *partial) {
+    const long hw = (long)height * width;
     const int ct = tile_inputs(in_channels), ot = TILE_VECTORS / 3 / ct;
     // Images in blocks of about 512 KiB of dy and x: measured fastest (the tiles reread each
     // block's rows 3 * (C/2) and 3 * (O/4) times, from L2).
-    const long per_image = (long)(out_channels + in_channels) * g.image * 4;
+    const long per_image = (long)(out_channels + in_channels) * hw * 4;
     int block = (int)((512L << 10) / (per_image > 0 ? per_image : 1));
     if (block < 1) block = 1;
     for (int n0 = first; n0 < last; n0 += block) {
         const int n1 = n0 + block < last ? n0 + block : last;
-        const long begin = run_begin(g, n0), count = run_end(g, height, width, n1) - begin;
+        const long begin = n0 * hw, count = (n1 - n0) * hw;
         for (int i = 0; i < 3; i++)
             for (int o = 0; o < out_channels; o += ot)
-                for (int c = 0; c < in_channels; c += ct) {  // an odd count's last pair reads the zero run
+                for (int c = 0; c < in_channels; c += ct) {
                     const float *d = dy + o * dy_channel_stride + begin;
-                    const float *xs = x + c * x_channel_stride + begin + (i - 1) * g.pitch;
+                    const float *xs = x + c * x_channel_stride + begin + (i - 1) * width;
+                    // An odd count's last pair reads its one channel twice; reduce_partials
+                    // drops the copy.
+                    const long pair = c + 1 < in_channels ? x_channel_stride : 0;
                     float *ps = wtile_partial(partial, out_channels, in_channels, i, o, c);
-                    if (ct == 1) wtile(8, 1, d, dy_channel_stride, xs, x_channel_stride, count, ps);
-                    else wtile(4, 2, d, dy_channel_stride, xs, x_channel_stride, count, ps);
+                    if (ct == 1) wtile(8, 1, d, dy_channel_stride, xs, pair, count, tap_masks + i * 3, 0, hw, ps);
+                    else wtile(4, 2, d, dy_channel_stride, xs, pair, count, tap_masks + i * 3, 0, hw, ps);
                 }
     }
 }
@@ -204,26 +190,10 @@ void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_
                     for (int k = 0; k < 4; k++) a[k] += a[k + 4];
                     const float sum = (a[0] + a[2]) + (a[1] + a[3]);
                     const int oo = o + t / (3 * ct), cc = c + (t / 3) % ct, j = t % 3;
-                    if (cc == in_channels) continue;  // the zero run after an odd count
+                    if (cc == in_channels) continue;  // the copy after an odd count
                     dw[((long)oo * in_channels + cc) * 9 + i * 3 + j] = sum;
                 }
             }
-}
-
-AVX512 void ddp_conv3x3_load_planes(const float *src, int channels, int batch, int height, int width,
-                                    int first, int last, float *planes, long channel_stride) {
-    const struct planes g = planes_of(height, width);
-    const long hw = (long)height * width;
-    for (int c = 0; c < channels; c++)
-        for (int n = first; n < last; n++) {
-            const float *from = src + ((long)c * batch + n) * hw;
-            float *to = planes + c * channel_stride + n * g.image + g.pitch + 1;
-            for (int y = 0; y < height; y++, from += width, to += g.pitch)
-                for (int x = 0; x < width; x += 16) {
-                    const __mmask16 m = lanes(width - x);
-                    _mm512_mask_storeu_ps(to + x, m, _mm512_maskz_loadu_ps(m, from + x));
-                }
-        }
 }
 
 #else
@@ -231,16 +201,15 @@ AVX512 void ddp_conv3x3_load_planes(const float *src, int channels, int batch, i
 int ddp_avx512_available(void) { return 0; }
 void ddp_conv3x3_direct(const float *in, long in_channel_stride, int in_channels, const float *weights,
                         int out_channels, float *out, long out_channel_stride, int accumulate, int height,
-                        int width, int first, int last) { __builtin_trap(); }
+                        int width, const unsigned short *tap_masks, int first, int last) { __builtin_trap(); }
 void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int out_channels, const float *x,
-                                 long x_channel_stride, int in_channels, int height, int width, int first,
-                                 int last, float *partial) { __builtin_trap(); }
+                                 long x_channel_stride, int in_channels, int height, int width,
+                                 const unsigned short *tap_masks, int first, int last, float *partial) {
+    __builtin_trap();
+}
 void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_channels, float *dw) {
     __builtin_trap();
 }
-void ddp_conv3x3_load_planes(const float *src, int channels, int batch, int height, int width, int first, int last,
-                             float *planes, long channel_stride) {
-    __builtin_trap();
-}
+void ddp_conv3x3_tap_masks(int height, int width, unsigned short *table) { __builtin_trap(); }
 
 #endif

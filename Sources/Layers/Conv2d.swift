@@ -18,8 +18,8 @@ import Tensor
 /// same scratch) and col2im into dX; db = row sums of dY.
 ///
 /// A 3x3, stride-1, padding-1 convolution with output channels in 8s (the usual CNN layer)
-/// takes `DirectConvolution` instead when the CPU can: the input is copied into zero-bordered
-/// planes (kept for the weight gradient) and the kernels read it in place; no column matrix, no
+/// takes `DirectConvolution` instead when the CPU can: the kernels read the input and the output
+/// gradient where they are (the zero padding is masked-out vector lanes); no column matrix, no
 /// col2im. Its input gradient needs input channels in 8s too; a first layer of 1 or 3 channels
 /// is never asked for one (and if it is, that backward goes through the columns).
 ///
@@ -83,16 +83,14 @@ public final class Conv2d: Layer {
             ? DirectBuffers(inChannels: c, outChannels: outChannels, height: h, width: w) : nil
     }
 
-    /// The direct path's padded planes (the input, kept for the weight gradient, and the output
-    /// gradient) and the weights arranged for the kernel (rewritten on each pass: the weights
-    /// change every step).
+    /// The direct path's tap masks (fixed by the geometry) and the weights arranged for the
+    /// kernel (rewritten on each pass: the weights change every step).
     private final class DirectBuffers {
-        let input: PaddedPlanes, outputGradient: PaddedPlanes
+        let masks: TapMasks
         let blocks: UnsafeMutablePointer<Float>
 
         init(inChannels: Int, outChannels: Int, height: Int, width: Int) {
-            input = PaddedPlanes(channels: inChannels, height: height, width: width)
-            outputGradient = PaddedPlanes(channels: outChannels, height: height, width: width)
+            masks = TapMasks(height: height, width: width)
             blocks = .allocate(capacity: inChannels * outChannels * 9)
         }
 
@@ -133,8 +131,8 @@ public final class Conv2d: Layer {
         if let direct {
             DirectConvolution.arrangeForward(weight.data, outChannels: outChannels, inChannels: inChannels,
                                              into: direct.blocks)
-            DirectConvolution.forward(input: input.data, planes: direct.input, blocks: direct.blocks, output: y.data,
-                                      outChannels: outChannels, batch: batch, threads: BLASRuntime.threads)
+            DirectConvolution.forward(input: input.data, inChannels: inChannels, masks: direct.masks, blocks: direct.blocks,
+                                      output: y.data, outChannels: outChannels, batch: batch, threads: BLASRuntime.threads)
         } else if isPointwise {
             // y[out, N*HW] = W[out, C] x x[C, N*HW]: the input is its own column matrix.
             GEMM.multiply(transposeA: false, transposeB: false, m: outChannels, n: wide, k: patchSize,
@@ -202,7 +200,8 @@ public final class Conv2d: Layer {
                                                   into: direct.blocks)
                 dx = .init(dx: inputGradient.data, blocks: direct.blocks, accumulate: accumulate)
             }
-            DirectConvolution.backward(outputGradient: dy, planes: direct.outputGradient, input: direct.input,
+            DirectConvolution.backward(outputGradient: dy, outChannels: outChannels, input: input.data,
+                                       inChannels: inChannels, batch: batch, masks: direct.masks,
                                        weightGradient: weightGradient.data, partials: partials, inputGradient: dx,
                                        threads: threads)
             return

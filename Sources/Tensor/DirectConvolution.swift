@@ -6,12 +6,13 @@ import Foundation
 ///
 /// Why: for the thin layers of small CNNs (32 to 64 channels) an im2col matrix is nine times the
 /// input, and OpenBLAS copies (packs) it once more before multiplying: more time went into those
-/// copies and into col2im than into the multiplications. Here feature maps sit in zero-bordered
-/// planes (`PaddedPlanes`), so each of the nine kernel taps is a fixed offset and the kernels
-/// read the input where it is. Forward and input gradient are one kernel: the input gradient is
-/// the forward convolution of the padded output gradient with the flipped, transposed kernel.
-/// The weight gradient, a long reduction over pixels into a small matrix, is a second kernel.
-/// Work is split over images across `threads` threads.
+/// copies and into col2im than into the multiplications. Here the kernels read the plain
+/// [C][N][H][W] maps where they are: each of the nine kernel taps is a fixed offset, and a tap
+/// that would fall outside the image (the zero padding) is a masked-out vector lane (`TapMasks`).
+/// No padded copy, no work on padding positions. Forward and input gradient are one kernel: the
+/// input gradient is the forward convolution of the output gradient with the flipped,
+/// transposed kernel. The weight gradient, a long reduction over pixels into a small matrix, is
+/// a second kernel. Work is split over images across `threads` threads.
 ///
 /// Used when the CPU has AVX-512 and the output channels come in 8s (the input gradient also
 /// needs the input channels in 8s); `DDP_CONV=im2col` in the environment forces the im2col +
@@ -63,15 +64,12 @@ public enum DirectConvolution {
     }
 
     /// y [out][N][H][W] = x [in][N][H][W] (*) the kernel, with `blocks` from `arrangeForward`.
-    /// `planes` (in channels) is the padded copy of x, kept for `backward`. Each thread copies
-    /// in and convolves its own images.
-    public static func forward(input x: UnsafePointer<Float>, planes: PaddedPlanes, blocks: UnsafePointer<Float>,
+    public static func forward(input x: UnsafePointer<Float>, inChannels: Int, masks: TapMasks, blocks: UnsafePointer<Float>,
                                output y: UnsafeMutablePointer<Float>, outChannels: Int, batch: Int, threads: Int) {
-        planes.resize(batch: batch)
-        countProducts(outChannels: outChannels, inChannels: planes.channels, planes: planes)
+        countProducts(outChannels: outChannels, inChannels: inChannels, batch: batch, masks: masks)
         Parallel.forEach(count: batch, threads: threads) { _, images in
-            planes.load(from: x, images: images)
-            convolve(planes, blocks: blocks, into: y, outChannels: outChannels, accumulate: false, images: images)
+            convolve(x, channels: inChannels, batch: batch, masks: masks, blocks: blocks, into: y,
+                     outChannels: outChannels, accumulate: false, images: images)
         }
     }
 
@@ -97,101 +95,71 @@ public enum DirectConvolution {
         }
     }
 
-    /// dW [out][in][3][3] = the sum over the batch of dy (x) the input at each tap (`input`: the
-    /// planes `forward` filled), and the input gradient when asked. `planes` (out channels) get
-    /// dy with zero borders; `partials` holds `partialsCount` floats. Each thread copies in its
-    /// images' dy, sums its own lanes and writes its images' dx; the lanes are added in thread
-    /// order, so the same thread count gives the same bits.
-    public static func backward(outputGradient dy: UnsafePointer<Float>, planes: PaddedPlanes, input x: PaddedPlanes,
-                                weightGradient dw: UnsafeMutablePointer<Float>, partials: UnsafeMutablePointer<Float>,
-                                inputGradient: InputGradient?, threads: Int) {
-        let batch = x.batch
-        planes.resize(batch: batch)
-        countProducts(outChannels: planes.channels, inChannels: x.channels, planes: x)
-        if inputGradient != nil { countProducts(outChannels: planes.channels, inChannels: x.channels, planes: x) }
-        precondition(inputGradient == nil || supportsInputGradient(inChannels: x.channels),
-                     "direct convolution: no input gradient for \(x.channels) input channels")
-        let size = partialsPerThread(outChannels: planes.channels, inChannels: x.channels)
+    /// dW [out][in][3][3] = the sum over the batch of dy (x) the input x at each tap, and the
+    /// input gradient when asked. `partials` holds `partialsCount` floats. Each thread sums its
+    /// own images' lanes and writes its images' dx; the lanes are added in thread order, so the
+    /// same thread count gives the same bits.
+    public static func backward(outputGradient dy: UnsafePointer<Float>, outChannels: Int, input x: UnsafePointer<Float>,
+                                inChannels: Int, batch: Int, masks: TapMasks, weightGradient dw: UnsafeMutablePointer<Float>,
+                                partials: UnsafeMutablePointer<Float>, inputGradient: InputGradient?, threads: Int) {
+        countProducts(outChannels: outChannels, inChannels: inChannels, batch: batch, masks: masks)
+        if inputGradient != nil { countProducts(outChannels: outChannels, inChannels: inChannels, batch: batch, masks: masks) }
+        precondition(inputGradient == nil || supportsInputGradient(inChannels: inChannels),
+                     "direct convolution: no input gradient for \(inChannels) input channels")
+        let size = partialsPerThread(outChannels: outChannels, inChannels: inChannels)
         let workers = Parallel.workers(count: batch, threads: threads)
+        let pixels = batch * masks.height * masks.width
         partials.update(repeating: 0, count: workers * size)
         Parallel.forEach(count: batch, threads: workers) { worker, images in
-            planes.load(from: dy, images: images)
-            ddp_conv3x3_weight_partials(planes.data, planes.channelStride, Int32(planes.channels),
-                                        x.data, x.channelStride, Int32(x.channels), Int32(x.height), Int32(x.width),
-                                        Int32(images.lowerBound), Int32(images.upperBound), partials + worker * size)
+            masks.table.withUnsafeBufferPointer { table in
+                ddp_conv3x3_weight_partials(dy, pixels, Int32(outChannels), x, pixels, Int32(inChannels),
+                                            Int32(masks.height), Int32(masks.width), table.baseAddress,
+                                            Int32(images.lowerBound), Int32(images.upperBound), partials + worker * size)
+            }
             guard let g = inputGradient else { return }
-            convolve(planes, blocks: g.blocks, into: g.dx, outChannels: x.channels, accumulate: g.accumulate,
-                     images: images)
+            convolve(dy, channels: outChannels, batch: batch, masks: masks, blocks: g.blocks, into: g.dx,
+                     outChannels: inChannels, accumulate: g.accumulate, images: images)
         }
         for worker in 1..<workers {
             let part = partials + worker * size
             for i in 0..<size { partials[i] += part[i] }
         }
-        ddp_conv3x3_reduce_partials(partials, Int32(planes.channels), Int32(x.channels), dw)
+        ddp_conv3x3_reduce_partials(partials, Int32(outChannels), Int32(inChannels), dw)
     }
 
-    /// The kernel on `images` of `input` into (or onto) the plain [out][N][H][W] `output`.
-    private static func convolve(_ input: PaddedPlanes, blocks: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>,
+    /// The kernel on `images` of the plain [channels][batch][H][W] `input` into (or onto) the
+    /// plain [out][batch][H][W] `output`.
+    private static func convolve(_ input: UnsafePointer<Float>, channels: Int, batch: Int, masks: TapMasks,
+                                 blocks: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>,
                                  outChannels: Int, accumulate: Bool, images: Range<Int>) {
-        ddp_conv3x3_direct(input.data, input.channelStride, Int32(input.channels), blocks, Int32(outChannels),
-                           output, input.batch * input.height * input.width, accumulate ? 1 : 0,
-                           Int32(input.height), Int32(input.width), Int32(images.lowerBound), Int32(images.upperBound))
+        let pixels = batch * masks.height * masks.width
+        masks.table.withUnsafeBufferPointer { table in
+            ddp_conv3x3_direct(input, pixels, Int32(channels), blocks, Int32(outChannels), output, pixels,
+                               accumulate ? 1 : 0, Int32(masks.height), Int32(masks.width), table.baseAddress,
+                               Int32(images.lowerBound), Int32(images.upperBound))
+        }
     }
 
     /// Adds the products im2col + GEMM would make (padding taps included), for `ddp bench step`.
-    private static func countProducts(outChannels: Int, inChannels: Int, planes: PaddedPlanes) {
+    private static func countProducts(outChannels: Int, inChannels: Int, batch: Int, masks: TapMasks) {
         if GEMM.flopCounter != nil {
-            GEMM.flopCounter! += 2 * outChannels * inChannels * 9 * planes.batch * planes.height * planes.width
+            GEMM.flopCounter! += 2 * outChannels * inChannels * 9 * batch * masks.height * masks.width
         }
     }
 }
 
-/// A feature map [C][N][H][W] stored with zero borders for the direct kernels (the layout of
-/// include/ckernels.h: rows of W + 1 floats whose zero column is shared by neighbouring rows,
-/// images of H + 1 rows whose zero row is shared by neighbouring images). Room is kept for
-/// `capacity` images per channel, so a smaller batch (the last of an evaluation) reuses the same
-/// buffer and the borders stay zero; only a larger batch reallocates.
-public final class PaddedPlanes: CustomStringConvertible {
-    public let channels: Int, height: Int, width: Int
-    public private(set) var batch = 0
-    public private(set) var capacity = 0
-    public private(set) var data: UnsafeMutablePointer<Float>
+/// Which of the nine 3x3 taps of each pixel of a height x width image fall inside the image,
+/// as the vector-lane masks the kernels load (see `ddp_conv3x3_tap_masks`): computed once per
+/// layer geometry.
+public final class TapMasks: Sendable {
+    public let height: Int, width: Int
+    let table: [UInt16]
 
-    public init(channels: Int, height: Int, width: Int) {
-        self.channels = channels; self.height = height; self.width = width
-        data = .allocate(capacity: 1)
-    }
-
-    deinit { data.deallocate() }
-
-    /// Channel runs allocated: an odd count gets a run of zeros more (the weight-gradient kernel
-    /// reads input channels in pairs).
-    private var runs: Int { channels + channels % 2 }
-
-    /// Floats from one row to the next, and from one image to the next.
-    public var pitch: Int { width + 1 }
-    public var imageStride: Int { (height + 1) * (width + 1) }
-    /// Floats from one channel's run to the next: the images, the zero row after the last, and
-    /// the one float the last pixel's lower-right neighbour needs.
-    public var channelStride: Int { capacity * imageStride + pitch + 1 }
-    public var description: String { "[\(channels)][\(batch)][\(height)][\(width)] padded" }
-
-    /// Makes room for `batch` images (allocating only past the capacity) and returns self.
-    @discardableResult
-    public func resize(batch: Int) -> PaddedPlanes {
-        if batch > capacity {
-            data.deallocate()
-            capacity = batch
-            data = .allocate(capacity: runs * channelStride)
-            data.initialize(repeating: 0, count: runs * channelStride)
+    public init(height: Int, width: Int) {
+        self.height = height; self.width = width
+        table = [UInt16](unsafeUninitializedCapacity: height * width * 9) { buffer, count in
+            ddp_conv3x3_tap_masks(Int32(height), Int32(width), buffer.baseAddress)
+            count = height * width * 9
         }
-        self.batch = batch
-        return self
-    }
-
-    /// Copies `images` of `source` [C][N][H][W] (N = batch) into the interiors.
-    public func load(from source: UnsafePointer<Float>, images: Range<Int>) {
-        ddp_conv3x3_load_planes(source, Int32(channels), Int32(batch), Int32(height), Int32(width),
-                                Int32(images.lowerBound), Int32(images.upperBound), data, channelStride)
     }
 }

@@ -11,14 +11,12 @@
 // - The SGD update with fused multiply-adds, which the Swift build (baseline x86-64) can only
 //   reach through a libm call per operation.
 //
-// Convolution layout ("padded planes"): a feature map [C][N][H][W] is stored as C runs of N
-// images whose pixels sit in rows of W + 1 floats, one zero column shared by the end of a row
-// and the start of the next, with one zero row above each image (shared with the image before)
-// and one after the last. Interior pixel (y, x) of image n is at n * (H+1)(W+1) + (y+1)(W+1) +
-// 1 + x in its channel's run (runs `channel_stride` floats apart). A 3x3 window around an
-// interior pixel p is then the nine positions p + (i-1)(W+1) + (j-1): plain offsets, no bounds
-// tests. Every read and write stays inside the rows of the images asked for and their borders
-// (vector tails are masked), so threads can work on different images of the same buffers.
+// Convolution layout: feature maps stay plain [C][N][H][W] (channel runs `channel_stride`
+// floats apart). The kernels run over the pixels of a range of images as one run; the 3x3
+// window of pixel p is the nine positions p + (i-1)W + (j-1), and a tap that would leave the
+// image (the zero padding) is a masked-out lane, from a table of masks per pixel and tap
+// (ddp_conv3x3_tap_masks). Masked lanes read nothing, so threads can work on different
+// images of the same buffers and no read strays past a buffer.
 
 #ifndef DDP_CKERNELS_H
 #define DDP_CKERNELS_H
@@ -26,32 +24,32 @@
 /// 1 when this CPU runs the kernels below (AVX-512 F, which implies FMA), else 0.
 int ddp_avx512_available(void);
 
-/// out[o][n][y][x] (+)= sum_{c, s} weights[o/8][s][c][o%8] * in[c][n][p(y, x) + shift(s)] for
-/// the images first..<last; `in` in padded planes, `out` plain [O][N][H][W] (channel runs
-/// `out_channel_stride` apart), added to when `accumulate`. out_channels % 8 == 0. `weights` is
-/// the kernel [O][C][3][3] rearranged by the caller into blocks of 8 outputs.
+/// table[r * 9 + s], for each pixel r < height * width of an image and tap s = 3i + j: bit l
+/// set when pixel r + l (continuing into the next image past the last) has its tap-s
+/// neighbour, (y + i - 1, x + j - 1), inside the image. height * width * 9 entries.
+void ddp_conv3x3_tap_masks(int height, int width, unsigned short *table);
+
+/// out[o][n][y][x] (+)= sum_{c, i, j} weights[o/8][3i+j][c][o%8] * in[c][n][y+i-1][x+j-1] (zero
+/// outside the image) for the images first..<last; `in` and `out` plain [C][N][H][W] and
+/// [O][N][H][W] (channel runs `in_channel_stride` / `out_channel_stride` apart), added to when
+/// `accumulate`. out_channels % 8 == 0. `weights` is the kernel [O][C][3][3] rearranged by the
+/// caller into blocks of 8 outputs; `tap_masks` from ddp_conv3x3_tap_masks.
 void ddp_conv3x3_direct(const float *in, long in_channel_stride, int in_channels,
                         const float *weights, int out_channels,
                         float *out, long out_channel_stride, int accumulate,
-                        int height, int width, int first, int last);
+                        int height, int width, const unsigned short *tap_masks, int first, int last);
 
 /// Floats of `partial` the weight gradient needs: 9 * out_channels * (in_channels rounded up to
 /// even) * 16. Adds to `partial` the per-lane sums over the images first..<last of
-/// dy[o][n][p] * x[c][n][p + shift(s)] for every (o, c, s). dy's borders must be zero.
-/// out_channels % 8 == 0; input channels are read in pairs (unless there is one), so after an
-/// odd count above one x must have one more channel run, of zeros.
+/// dy[o][n][y][x] * x[c][n][y+i-1][x+j-1] (zero outside the image) for every (o, c, i, j).
+/// out_channels % 8 == 0; input channels are read in pairs (unless there is one).
 void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int out_channels,
                                  const float *x, long x_channel_stride, int in_channels,
-                                 int height, int width, int first, int last, float *partial);
+                                 int height, int width, const unsigned short *tap_masks, int first, int last,
+                                 float *partial);
 
 /// dw[o][c][3][3] = the lanes of `partial` summed in a fixed order.
 void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_channels, float *dw);
-
-/// Copies images first..<last of `src` [C][N][H][W] (N = batch) into the interiors of padded
-/// planes (channel runs `channel_stride` floats apart), a row at a time in masked vectors (a
-/// library memcpy per row of 14 or 28 floats cost more in calls than in copying).
-void ddp_conv3x3_load_planes(const float *src, int channels, int batch, int height, int width,
-                             int first, int last, float *planes, long channel_stride);
 
 /// 2x2, stride-2 max pooling of `planes` planes of height x width (both even): y gets each
 /// window's maximum (the first in row-major order on ties, NaN wins: PyTorch's choice), argmax
