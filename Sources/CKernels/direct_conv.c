@@ -92,23 +92,57 @@ AVX512 void ddp_conv3x3_direct(const float *in, long in_channel_stride, int in_c
     }
 }
 
+// The lane sums of 16 vectors in one vector, by a fixed tree of shuffles and adds (the same
+// order every time: deterministic): lane 4j + m holds the sum of v[j + 4m]'s lanes.
+AVX512 static inline __m512 lane_sums(const __m512 v[16]) {
+    __m512 s1[8], s2[4], s3[2];
+    for (int k = 0; k < 8; k++)  // 256-bit halves: v[2k]'s 8 partial lanes, then v[2k+1]'s
+        s1[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0x44),
+                              _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0xEE));
+    for (int k = 0; k < 4; k++)  // 128-bit quarters: vectors 4k .. 4k+3, 4 lanes each
+        s2[k] = _mm512_add_ps(_mm512_shuffle_f32x4(s1[2 * k], s1[2 * k + 1], 0x88),
+                              _mm512_shuffle_f32x4(s1[2 * k], s1[2 * k + 1], 0xDD));
+    for (int k = 0; k < 2; k++)  // per quarter j: 2 lanes of vector 8k+j, 2 of 8k+4+j
+        s3[k] = _mm512_add_ps(_mm512_shuffle_ps(s2[2 * k], s2[2 * k + 1], 0x44),
+                              _mm512_shuffle_ps(s2[2 * k], s2[2 * k + 1], 0xEE));
+    return _mm512_add_ps(_mm512_shuffle_ps(s3[0], s3[1], 0x88), _mm512_shuffle_ps(s3[0], s3[1], 0xDD));
+}
+
+#define TILE_VECTORS 24
+
+// partial[t] += the sum of the 16 lanes at vectors + 16 t, for a tile's TILE_VECTORS vectors.
+// Out of line: inlined into the tile, it made the compiler spill accumulators.
+__attribute__((noinline)) AVX512 static void add_lane_sums(const float *vectors, double *partial) {
+    __m512 v[32];
+    for (int t = 0; t < 32; t++) v[t] = t < TILE_VECTORS ? _mm512_loadu_ps(vectors + t * 16) : _mm512_setzero_ps();
+    float sums[32];
+    _mm512_storeu_ps(sums, lane_sums(v));
+    _mm512_storeu_ps(sums + 16, lane_sums(v + 16));
+    for (int t = 0; t < TILE_VECTORS; t++) {
+        const int k = t & 15;
+        partial[t] += sums[(t & 16) + 4 * (k & 3) + (k >> 2)];
+    }
+}
+
 // Weight-gradient tile: OT output channels x CT input channels x the 3 taps of kernel row i,
 // OT * CT * 3 = 24 accumulators (4 x 2, or 8 x 1 for a single input channel), summed over a run
 // of `count` positions 16 at a time, starting at pixel r0 of an image of hw pixels. x is read
 // where tap (i, j) of each position lands, masked by the tap's entry in `tap_masks` (outside
 // the image reads zero: the padding). The three taps read the same cache lines of x, so per
-// vector of positions OT + CT lines feed 24 FMAs. `partial` holds the 24 lane vectors. Inlined
-// with constant OT and CT, the loops unroll and the accumulators stay in registers.
-#define TILE_VECTORS 24
+// vector of positions OT + CT lines feed 24 FMAs. At the end each accumulator's lanes are
+// summed into its Double in `partial`: 24 Doubles per tile rather than 24 vectors keep all
+// tiles' sums small (64 -> 64 channels: 290 KiB rather than 2.3 MiB per thread, to clear and
+// add up), and the long sum over the batch runs in Double. Inlined with constant OT and CT, the
+// loops unroll and the accumulators stay in registers.
 
 __attribute__((always_inline)) AVX512 static inline void wtile(const int ot, const int ct, const float *dy,
                                                                long dy_stride, const float *x, long x_stride,
                                                                long count, const unsigned short *tap_masks,
-                                                               long r0, long hw, float *partial) {
+                                                               long r0, long hw, double *partial) {
     __m512 acc[8][2][3];
     for (int o = 0; o < ot; o++)
         for (int c = 0; c < ct; c++)
-            for (int j = 0; j < 3; j++) acc[o][c][j] = _mm512_loadu_ps(partial + ((o * ct + c) * 3 + j) * 16);
+            for (int j = 0; j < 3; j++) acc[o][c][j] = _mm512_setzero_ps();
     const long step = 16 % hw;
     long r = r0, p = 0;
     for (; p + 16 <= count; p += 16) {
@@ -132,25 +166,27 @@ __attribute__((always_inline)) AVX512 static inline void wtile(const int ot, con
                 for (int o = 0; o < ot; o++) acc[o][c][j] = _mm512_fmadd_ps(d[o], v, acc[o][c][j]);
             }
     }
+    float vectors[TILE_VECTORS * 16];
     for (int o = 0; o < ot; o++)
         for (int c = 0; c < ct; c++)
-            for (int j = 0; j < 3; j++) _mm512_storeu_ps(partial + ((o * ct + c) * 3 + j) * 16, acc[o][c][j]);
+            for (int j = 0; j < 3; j++) _mm512_storeu_ps(vectors + ((o * ct + c) * 3 + j) * 16, acc[o][c][j]);
+    add_lane_sums(vectors, partial);
 }
 
 // Input channels per weight-gradient tile: pairs, or one when there is only one.
 static int tile_inputs(int in_channels) { return in_channels == 1 ? 1 : 2; }
 
-// The partial sums of tile (kernel row i, outputs o.., inputs c..): TILE_VECTORS vectors.
-static float *wtile_partial(float *partial, int out_channels, int in_channels, int i, int o, int c) {
+// The partial sums of tile (kernel row i, outputs o.., inputs c..): TILE_VECTORS Doubles.
+static double *wtile_partial(double *partial, int out_channels, int in_channels, int i, int o, int c) {
     const int ct = tile_inputs(in_channels), ot = TILE_VECTORS / 3 / ct;
     const long tiles_per_row = (long)(out_channels / ot) * ((in_channels + ct - 1) / ct);
-    return partial + ((long)i * tiles_per_row + (long)(o / ot) * ((in_channels + ct - 1) / ct) + c / ct) * TILE_VECTORS * 16;
+    return partial + ((long)i * tiles_per_row + (long)(o / ot) * ((in_channels + ct - 1) / ct) + c / ct) * TILE_VECTORS;
 }
 
 AVX512 void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int out_channels,
                                         const float *x, long x_channel_stride, int in_channels,
                                         int height, int width, const unsigned short *tap_masks, int first, int last,
-                                        float *partial) {
+                                        double *partial) {
     const long hw = (long)height * width;
     const int ct = tile_inputs(in_channels), ot = TILE_VECTORS / 3 / ct;
     // Images in blocks of about 512 KiB of dy and x: measured fastest (the tiles reread each
@@ -169,29 +205,23 @@ AVX512 void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride,
                     // An odd count's last pair reads its one channel twice; reduce_partials
                     // drops the copy.
                     const long pair = c + 1 < in_channels ? x_channel_stride : 0;
-                    float *ps = wtile_partial(partial, out_channels, in_channels, i, o, c);
+                    double *ps = wtile_partial(partial, out_channels, in_channels, i, o, c);
                     if (ct == 1) wtile(8, 1, d, dy_channel_stride, xs, pair, count, tap_masks + i * 3, 0, hw, ps);
                     else wtile(4, 2, d, dy_channel_stride, xs, pair, count, tap_masks + i * 3, 0, hw, ps);
                 }
     }
 }
 
-void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_channels, float *dw) {
+void ddp_conv3x3_reduce_partials(const double *partial, int out_channels, int in_channels, float *dw) {
     const int ct = tile_inputs(in_channels), ot = TILE_VECTORS / 3 / ct;
     for (int i = 0; i < 3; i++)
         for (int o = 0; o < out_channels; o += ot)
             for (int c = 0; c < in_channels; c += ct) {
-                const float *tile = wtile_partial((float *)partial, out_channels, in_channels, i, o, c);
+                const double *tile = wtile_partial((double *)partial, out_channels, in_channels, i, o, c);
                 for (int t = 0; t < TILE_VECTORS; t++) {
-                    const float *l = tile + t * 16;
-                    // Pairwise, in a fixed order: deterministic and a little more accurate.
-                    float a[8];
-                    for (int k = 0; k < 8; k++) a[k] = l[k] + l[k + 8];
-                    for (int k = 0; k < 4; k++) a[k] += a[k + 4];
-                    const float sum = (a[0] + a[2]) + (a[1] + a[3]);
                     const int oo = o + t / (3 * ct), cc = c + (t / 3) % ct, j = t % 3;
                     if (cc == in_channels) continue;  // the copy after an odd count
-                    dw[((long)oo * in_channels + cc) * 9 + i * 3 + j] = sum;
+                    dw[((long)oo * in_channels + cc) * 9 + i * 3 + j] = (float)tile[t];
                 }
             }
 }
@@ -204,10 +234,10 @@ void ddp_conv3x3_direct(const float *in, long in_channel_stride, int in_channels
                         int width, const unsigned short *tap_masks, int first, int last) { __builtin_trap(); }
 void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int out_channels, const float *x,
                                  long x_channel_stride, int in_channels, int height, int width,
-                                 const unsigned short *tap_masks, int first, int last, float *partial) {
+                                 const unsigned short *tap_masks, int first, int last, double *partial) {
     __builtin_trap();
 }
-void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_channels, float *dw) {
+void ddp_conv3x3_reduce_partials(const double *partial, int out_channels, int in_channels, float *dw) {
     __builtin_trap();
 }
 void ddp_conv3x3_tap_masks(int height, int width, unsigned short *table) { __builtin_trap(); }

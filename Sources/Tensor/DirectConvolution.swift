@@ -73,14 +73,15 @@ public enum DirectConvolution {
         }
     }
 
-    /// Floats of scratch `backward` needs with `threads` threads.
+    /// Floats of scratch `backward` needs with `threads` threads (it holds Doubles).
     public static func partialsCount(outChannels: Int, inChannels: Int, threads: Int) -> Int {
-        max(1, threads) * partialsPerThread(outChannels: outChannels, inChannels: inChannels)
+        2 * max(1, threads) * partialsPerThread(outChannels: outChannels, inChannels: inChannels)
     }
 
-    /// Input channels are summed in pairs (CKernels; a single one alone, in the first half).
+    /// Doubles per thread: input channels are summed in pairs (CKernels; a single one alone,
+    /// in the first half).
     private static func partialsPerThread(outChannels: Int, inChannels: Int) -> Int {
-        9 * outChannels * (inChannels + inChannels % 2) * 16
+        9 * outChannels * (inChannels + inChannels % 2)
     }
 
     /// The input gradient's part of `backward`: dx (+)= dy (*) the kernel transposed and flipped
@@ -97,8 +98,8 @@ public enum DirectConvolution {
 
     /// dW [out][in][3][3] = the sum over the batch of dy (x) the input x at each tap, and the
     /// input gradient when asked. `partials` holds `partialsCount` floats. Each thread sums its
-    /// own images' lanes and writes its images' dx; the lanes are added in thread order, so the
-    /// same thread count gives the same bits.
+    /// own images' products (in Doubles) and writes its images' dx; the threads' sums are added
+    /// in thread order, so the same thread count gives the same bits.
     public static func backward(outputGradient dy: UnsafePointer<Float>, outChannels: Int, input x: UnsafePointer<Float>,
                                 inChannels: Int, batch: Int, masks: TapMasks, weightGradient dw: UnsafeMutablePointer<Float>,
                                 partials: UnsafeMutablePointer<Float>, inputGradient: InputGradient?, threads: Int) {
@@ -109,12 +110,14 @@ public enum DirectConvolution {
         let size = partialsPerThread(outChannels: outChannels, inChannels: inChannels)
         let workers = Parallel.workers(count: batch, threads: threads)
         let pixels = batch * masks.height * masks.width
-        partials.update(repeating: 0, count: workers * size)
+        let partials = UnsafeMutableRawPointer(partials).bindMemory(to: Double.self, capacity: workers * size)
         Parallel.forEach(count: batch, threads: workers) { worker, images in
+            let mine = partials + worker * size
+            mine.update(repeating: 0, count: size)
             masks.table.withUnsafeBufferPointer { table in
                 ddp_conv3x3_weight_partials(dy, pixels, Int32(outChannels), x, pixels, Int32(inChannels),
                                             Int32(masks.height), Int32(masks.width), table.baseAddress,
-                                            Int32(images.lowerBound), Int32(images.upperBound), partials + worker * size)
+                                            Int32(images.lowerBound), Int32(images.upperBound), mine)
             }
             guard let g = inputGradient else { return }
             convolve(dy, channels: outChannels, batch: batch, masks: masks, blocks: g.blocks, into: g.dx,

@@ -39,17 +39,17 @@ void ddp_conv3x3_direct(const float *in, long in_channel_stride, int in_channels
                         float *out, long out_channel_stride, int accumulate,
                         int height, int width, const unsigned short *tap_masks, int first, int last);
 
-/// Floats of `partial` the weight gradient needs: 9 * out_channels * (in_channels rounded up to
-/// even) * 16. Adds to `partial` the per-lane sums over the images first..<last of
+/// Doubles of `partial` the weight gradient needs: 9 * out_channels * (in_channels rounded up to
+/// even). Adds to `partial` the sums over the images first..<last of
 /// dy[o][n][y][x] * x[c][n][y+i-1][x+j-1] (zero outside the image) for every (o, c, i, j).
 /// out_channels % 8 == 0; input channels are read in pairs (unless there is one).
 void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int out_channels,
                                  const float *x, long x_channel_stride, int in_channels,
                                  int height, int width, const unsigned short *tap_masks, int first, int last,
-                                 float *partial);
+                                 double *partial);
 
-/// dw[o][c][3][3] = the lanes of `partial` summed in a fixed order.
-void ddp_conv3x3_reduce_partials(const float *partial, int out_channels, int in_channels, float *dw);
+/// dw[o][c][3][3] = `partial` rounded to Float.
+void ddp_conv3x3_reduce_partials(const double *partial, int out_channels, int in_channels, float *dw);
 
 /// 2x2, stride-2 max pooling of `planes` planes of height x width (both even): y gets each
 /// window's maximum (the first in row-major order on ties, NaN wins: PyTorch's choice), argmax
