@@ -80,9 +80,13 @@ public final class SGD: Optimizer {
         let b = buffer
         defer { stepCount += 1 }
         if SGDKernel.isAvailable && !forceScalar {
-            SGDKernel.step(parameters: p, gradients: g, momentumBuffer: b, count: n, negativeLearningRate: negLR,
-                           weightDecay: hasDecay ? decay : nil, momentum: hasMomentum ? mu : nil, keep: keep,
-                           firstStep: firstStep, nesterov: nesterov)
+            // Element by element, so splitting the buffer over the threads changes no bit.
+            Parallel.forEach(count: n, threads: BLASRuntime.threads) { _, r in
+                let i = r.lowerBound
+                SGDKernel.step(parameters: p + i, gradients: g + i, momentumBuffer: b + i, count: r.count,
+                               negativeLearningRate: negLR, weightDecay: hasDecay ? decay : nil,
+                               momentum: hasMomentum ? mu : nil, keep: keep, firstStep: firstStep, nesterov: nesterov)
+            }
             return
         }
         var i = 0
