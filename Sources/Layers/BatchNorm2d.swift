@@ -99,21 +99,17 @@ public final class BatchNorm2d: Layer {
         lastInput = input; lastOutput = y; lastTraining = training
         let x = input.data, out = y.data, r = residual?.data
         let pattern = relu ? frozenPattern : nil
-        if training, context.batchNormReducer == nil, pattern == nil {
+        if training, context.batchNormReducer != nil {
+            synchronizedStatistics(x, count: m)
+        } else if training {
             // Statistics and normalization channel by channel: a channel's N*H*W values are
             // still in L2 when the normalization reads them again.
             perChannel { c in
                 localStatistics(channel: c, x, count: m)
-                normalize(channel: c, x, out, residual: r, count: m, relu: relu)
+                if pattern == nil { normalize(channel: c, x, out, residual: r, count: m, relu: relu) }
             }
             finishStatistics(count: Double(m))
-            return y
-        }
-        if training, context.batchNormReducer != nil {
-            synchronizedStatistics(x, count: m)
-        } else if training {
-            perChannel { c in localStatistics(channel: c, x, count: m) }
-            finishStatistics(count: Double(m))
+            if pattern == nil { return y }
         } else {
             for c in 0..<channels {
                 mean[c] = runningMean.data[c]
