@@ -11,25 +11,6 @@
 // The sum of a vector's lanes, in Double.
 AVX512 static double lane_total(__m512 v) { return (double)_mm512_reduce_add_ps(v); }
 
-AVX512 void ddp_bn_shifted_sums(const float *x, long n, float shift, double *sums) {
-    const __m512 k = _mm512_set1_ps(shift);
-    double s1 = 0, s2 = 0;
-    for (long start = 0; start < n; start += BLOCK) {
-        const long end = start + BLOCK < n ? start + BLOCK : n;
-        __m512 a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps();
-        for (long i = start; i < end; i += 16) {
-            const __mmask16 m = lanes(end - i);
-            const __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), k);
-            a1 = _mm512_add_ps(a1, d);
-            a2 = _mm512_fmadd_ps(d, d, a2);
-        }
-        s1 += lane_total(a1);
-        s2 += lane_total(a2);
-    }
-    sums[0] = s1;
-    sums[1] = s2;
-}
-
 AVX512 void ddp_bn_normalize(const float *x, const float *residual, float *y, long n, float a, float b, int relu) {
     const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b), zero = _mm512_setzero_ps();
     for (long i = 0; i < n; i += 16) {
@@ -49,8 +30,12 @@ AVX512 static inline __m512 masked_gradient(const float *dy, const float *mask, 
     return _mm512_maskz_loadu_ps(positive, dy + i);
 }
 
-AVX512 void ddp_bn_gradient_sums(const float *dy, const float *x, const float *mask, long n, float shift,
-                                 double *sums) {
+// sums[0] = sum(g), sums[1] = sum((x - shift) g), with g = x - shift when dy is NULL (the
+// statistics), else dy masked as in masked_gradient (backward's sums). Inlined with a constant
+// NULL, each caller gets its own loop.
+__attribute__((always_inline)) AVX512 static inline void paired_sums(const float *x, const float *dy,
+                                                                     const float *mask, long n, float shift,
+                                                                     double *sums) {
     const __m512 k = _mm512_set1_ps(shift);
     double s1 = 0, s2 = 0;
     for (long start = 0; start < n; start += BLOCK) {
@@ -58,15 +43,25 @@ AVX512 void ddp_bn_gradient_sums(const float *dy, const float *x, const float *m
         __m512 a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps();
         for (long i = start; i < end; i += 16) {
             const __mmask16 m = lanes(end - i);
-            const __m512 g = masked_gradient(dy, mask, i, m);
+            const __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), k);
+            const __m512 g = dy ? masked_gradient(dy, mask, i, m) : d;
             a1 = _mm512_add_ps(a1, g);
-            a2 = _mm512_fmadd_ps(_mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), k), g, a2);
+            a2 = _mm512_fmadd_ps(d, g, a2);
         }
         s1 += lane_total(a1);
         s2 += lane_total(a2);
     }
     sums[0] = s1;
     sums[1] = s2;
+}
+
+AVX512 void ddp_bn_shifted_sums(const float *x, long n, float shift, double *sums) {
+    paired_sums(x, 0, 0, n, shift, sums);
+}
+
+AVX512 void ddp_bn_gradient_sums(const float *dy, const float *x, const float *mask, long n, float shift,
+                                 double *sums) {
+    paired_sums(x, dy, mask, n, shift, sums);
 }
 
 AVX512 void ddp_bn_input_gradient(const float *dy, const float *x, const float *mask, long n, float a, float k1,
