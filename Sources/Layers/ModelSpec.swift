@@ -107,8 +107,8 @@ public enum ModelSpec {
         switch token {
         case "bn": return try BatchNorm2d(name: name, input: input)
         case "relu": return ReLU(name: name, input: input)
-        case "tanh": return Tanh(name: name, input: input)
-        case "sigmoid": return Sigmoid(name: name, input: input)
+        case "tanh": return SmoothActivation(.tanh, name: name, input: input)
+        case "sigmoid": return SmoothActivation(.sigmoid, name: name, input: input)
         case "gap": return try GlobalAvgPool(name: name, input: input)
         case "flatten": return Flatten(name: name, input: input)
         default: break

@@ -28,12 +28,12 @@ final class ActivationTests: XCTestCase {
         XCTAssertEqual(leaky.y, x.map { $0 > 0 ? $0 : 0.1 * $0 })
         XCTAssertEqual(leaky.dx, zip(x, dy).map { $0 > 0 ? $1 : 0.1 * $1 })
 
-        let tanh = run(Tanh(name: "t", input: shape), x, dy)
+        let tanh = run(SmoothActivation(.tanh, name: "t", input: shape), x, dy)
         assertClose(tanh.y, x.map { Float(Foundation.tanh(Double($0))) }, atol: 1e-7, rtol: 1e-6, "tanh")
         assertClose(tanh.dx, zip(x, dy).map { let t = Foundation.tanh(Double($0)); return Float(Double($1) * (1 - t * t)) },
                     atol: 1e-7, rtol: 1e-5, "tanh'")
 
-        let sigmoid = run(Sigmoid(name: "s", input: shape), x, dy)
+        let sigmoid = run(SmoothActivation(.sigmoid, name: "s", input: shape), x, dy)
         let s = x.map { 1 / (1 + Foundation.exp(-Double($0))) }
         assertClose(sigmoid.y, s.map(Float.init), atol: 1e-7, rtol: 1e-6, "sigmoid")
         assertClose(sigmoid.dx, zip(s, dy).map { Float(Double($1) * $0 * (1 - $0)) }, atol: 1e-7, rtol: 1e-5, "sigmoid'")
@@ -44,8 +44,8 @@ final class ActivationTests: XCTestCase {
         let map = FeatureShape.map(channels: 2, height: 3, width: 3)
         assertPassed(GradientCheck.check(layer: ReLU(name: "relu", input: map), batch: 2, seed: 82))
         assertPassed(GradientCheck.check(layer: try LeakyReLU(name: "lrelu", input: map, slope: 0.2), batch: 2, seed: 83))
-        assertPassed(GradientCheck.check(layer: Tanh(name: "tanh", input: .flat(10)), batch: 3, seed: 84))
-        assertPassed(GradientCheck.check(layer: Sigmoid(name: "sigmoid", input: .flat(10)), batch: 3, seed: 85))
+        assertPassed(GradientCheck.check(layer: SmoothActivation(.tanh, name: "tanh", input: .flat(10)), batch: 3, seed: 84))
+        assertPassed(GradientCheck.check(layer: SmoothActivation(.sigmoid, name: "sigmoid", input: .flat(10)), batch: 3, seed: 85))
     }
 
     /// Inputs within the step of 0 are skipped by the checker, not reported as failures.
