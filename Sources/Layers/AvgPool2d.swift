@@ -14,23 +14,12 @@ public final class AvgPool2d: Layer {
 
     /// Throws when the input is not a feature map or is smaller than the window.
     public init(name: String, input: FeatureShape, kernelSize: Int, stride: Int? = nil) throws {
-        guard case let .map(c, h, w) = input else {
-            throw ModelError("layer \(name): AvgPool2d needs a feature map input, got \(input) flat features")
-        }
-        let s = stride ?? kernelSize
-        guard kernelSize > 0, s > 0 else {
-            throw ModelError("layer \(name): AvgPool2d needs kernel and stride > 0, got k \(kernelSize) s \(s)")
-        }
-        guard h >= kernelSize, w >= kernelSize else {
-            throw ModelError("layer \(name): input \(input) is smaller than the \(kernelSize)x\(kernelSize) AvgPool2d window")
-        }
+        let window = try PoolWindow(layer: name, kind: "AvgPool2d", input: input, kernelSize: kernelSize, stride: stride)
         self.name = name
-        self.kernelSize = kernelSize; self.stride = s
         self.inputShape = input
-        self.channels = c; self.height = h; self.width = w
-        self.outHeight = (h - kernelSize) / s + 1
-        self.outWidth = (w - kernelSize) / s + 1
-        self.outputShape = .map(channels: c, height: outHeight, width: outWidth)
+        (self.kernelSize, self.stride, self.outputShape) = (kernelSize, window.stride, window.outputShape)
+        (channels, height, width) = (window.channels, window.height, window.width)
+        (outHeight, outWidth) = (window.outHeight, window.outWidth)
     }
 
     public var kind: String { "AvgPool2d(\(kernelSize)x\(kernelSize), s\(stride))" }
