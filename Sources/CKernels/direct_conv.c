@@ -126,7 +126,7 @@ __attribute__((noinline)) AVX512 static void add_lane_sums(const float *vectors,
 
 // Weight-gradient tile: OT output channels x CT input channels x the 3 taps of kernel row i,
 // OT * CT * 3 = 24 accumulators (4 x 2, or 8 x 1 for a single input channel), summed over a run
-// of `count` positions 16 at a time, starting at pixel r0 of an image of hw pixels. x is read
+// of `count` positions 16 at a time, from the first pixel of an image of hw pixels. x is read
 // where tap (i, j) of each position lands, masked by the tap's entry in `tap_masks` (outside
 // the image reads zero: the padding). The three taps read the same cache lines of x, so per
 // vector of positions OT + CT lines feed 24 FMAs. At the end each accumulator's lanes are
@@ -134,17 +134,16 @@ __attribute__((noinline)) AVX512 static void add_lane_sums(const float *vectors,
 // tiles' sums small (64 -> 64 channels: 290 KiB rather than 2.3 MiB per thread, to clear and
 // add up), and the long sum over the batch runs in Double. Inlined with constant OT and CT, the
 // loops unroll and the accumulators stay in registers.
-
 __attribute__((always_inline)) AVX512 static inline void wtile(const int ot, const int ct, const float *dy,
                                                                long dy_stride, const float *x, long x_stride,
                                                                long count, const unsigned short *tap_masks,
-                                                               long r0, long hw, double *partial) {
+                                                               long hw, double *partial) {
     __m512 acc[8][2][3];
     for (int o = 0; o < ot; o++)
         for (int c = 0; c < ct; c++)
             for (int j = 0; j < 3; j++) acc[o][c][j] = _mm512_setzero_ps();
     const long step = 16 % hw;
-    long r = r0, p = 0;
+    long r = 0, p = 0;  // r: the pixel of its image position p is
     for (; p + 16 <= count; p += 16) {
         __m512 d[8];
         for (int o = 0; o < ot; o++) d[o] = _mm512_loadu_ps(dy + o * dy_stride + p);
@@ -206,8 +205,8 @@ AVX512 void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride,
                     // drops the copy.
                     const long pair = c + 1 < in_channels ? x_channel_stride : 0;
                     double *ps = wtile_partial(partial, out_channels, in_channels, i, o, c);
-                    if (ct == 1) wtile(8, 1, d, dy_channel_stride, xs, pair, count, tap_masks + i * 3, 0, hw, ps);
-                    else wtile(4, 2, d, dy_channel_stride, xs, pair, count, tap_masks + i * 3, 0, hw, ps);
+                    if (ct == 1) wtile(8, 1, d, dy_channel_stride, xs, pair, count, tap_masks + i * 3, hw, ps);
+                    else wtile(4, 2, d, dy_channel_stride, xs, pair, count, tap_masks + i * 3, hw, ps);
                 }
     }
 }
