@@ -11,7 +11,7 @@ public final class Workspace {
     public enum Slot: Int, CaseIterable {
         /// im2col / col2im column matrix of the convolution running now.
         case columns
-        /// Per-lane weight-gradient sums of the direct convolution running its backward now.
+        /// Weight-gradient partial sums (Doubles) of the direct convolution running its backward now.
         case partials
         /// Gradient scratch of the residual block running its backward now.
         case blockGradient0, blockGradient1, blockGradient2
