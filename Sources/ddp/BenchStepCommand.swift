@@ -59,7 +59,8 @@ struct BenchStep: ParsableCommand {
         if code != 0 { throw ExitCode(code) }
     }
 
-    /// Per-layer milliseconds per step, the largest share first in a column of its own.
+    /// Per-layer milliseconds per step, forward and backward, in layer order, with each layer's
+    /// share of the total.
     static func layerTable(_ times: [StepBenchmark.LayerTime]) -> String {
         let total = times.reduce(0) { $0 + $1.forwardSeconds + $1.backwardSeconds }
         var lines = ["  layer" + String(repeating: " ", count: 44) + "forward ms  backward ms  share"]
