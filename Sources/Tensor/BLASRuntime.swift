@@ -52,6 +52,8 @@ public enum BLASRuntime {
     public static let threadVariables = ["OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"]
     /// Ranks on this node, as Open MPI (and MPICH) tell each rank.
     public static let localRanksVariables = ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"]
+    /// Open MPI sets this to 1 in a rank it bound to CPUs of its own (`--bind-to core`, ...).
+    public static let boundAtLaunchVariable = "OMPI_MCA_orte_bound_at_launch"
 
     /// Bound on `BLASVerification.maxError`. Rounding alone gives at most k * 2^-24 = 4.4e-6
     /// for k = 73 (and typically ~1e-7); a wrong kernel (lost block, wrong stride or
@@ -203,19 +205,27 @@ public enum BLASRuntime {
     }
 
     /// Default BLAS threads: the user's OPENBLAS_NUM_THREADS / GOTO_NUM_THREADS /
-    /// OMP_NUM_THREADS if set, else max(1, cores / ranks on this node), capped by the CPUs this
-    /// process may run on (mpirun may bind each rank to a core).
+    /// OMP_NUM_THREADS if set. Otherwise the CPUs this process may use (its affinity mask:
+    /// all cores, or the cpuset a scheduler such as SLURM gave the job), split over the ranks
+    /// on this node, which share them; a rank mpirun bound to a CPU set uses that set, up to
+    /// its share of the node's cores.
     public static func planThreads(cpu: CPUInfo, environment: [String: String]) -> BLASThreadPlan {
         for name in threadVariables {
             if let value = environment[name], let n = Int(value), n > 0 {
                 return BLASThreadPlan(threads: nil, source: "\(name)=\(n) (user)")
             }
         }
+        let usable = min(cpu.cores, max(1, cpu.allowedCPUs))
         let localRanks = localRanksVariables.lazy.compactMap { environment[$0].flatMap { Int($0) } }.first { $0 > 0 } ?? 1
-        let share = max(1, cpu.cores / localRanks)
-        let threads = min(share, max(1, cpu.allowedCPUs))
-        var source = "cores/local ranks = \(cpu.cores)/\(localRanks)"
-        if threads < share { source += ", capped by CPU affinity to \(cpu.allowedCPUs)" }
+        if environment[boundAtLaunchVariable] == "1" {
+            // A bound set may still be shared (--bind-to socket), so never above the node's share.
+            let threads = max(1, min(usable, cpu.cores / localRanks))
+            return BLASThreadPlan(threads: threads, source: "CPUs bound to this rank = \(usable), local ranks = \(localRanks)")
+        }
+        let threads = max(1, usable / localRanks)
+        let source = usable < cpu.cores
+            ? "allowed CPUs/local ranks = \(usable)/\(localRanks) (of \(cpu.cores) cores)"
+            : "cores/local ranks = \(usable)/\(localRanks)"
         return BLASThreadPlan(threads: threads, source: source)
     }
 
@@ -345,7 +355,7 @@ public enum BLASRuntime {
 
     private static func environmentSnapshot() -> [String: String] {
         var environment: [String: String] = [:]
-        for name in [coreTypeVariable, autoCoreVariable, markerVariable] + threadVariables + localRanksVariables {
+        for name in [coreTypeVariable, autoCoreVariable, markerVariable, boundAtLaunchVariable] + threadVariables + localRanksVariables {
             if let value = getenv(name) { environment[name] = String(cString: value) }
         }
         return environment

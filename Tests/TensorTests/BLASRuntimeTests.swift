@@ -135,10 +135,18 @@ final class BLASRuntimeTests: XCTestCase {
         XCTAssertEqual(plan(cpu([], cores: 8), ["MPI_LOCALNRANKS": "3"]).threads, 2)
         // Hyperthreads do not count as cores for BLAS.
         XCTAssertEqual(plan(cpu([], cores: 4, logical: 8), [:]).threads, 4)
-        // mpirun bound this rank to one CPU: more threads would only fight over it.
-        let bound = plan(cpu([], cores: 8, allowed: 1), ["OMPI_COMM_WORLD_LOCAL_SIZE": "2"])
-        XCTAssertEqual(bound.threads, 1)
-        XCTAssertTrue(bound.source.contains("affinity"), bound.source)
+        // mpirun bound each rank to a CPU set: a rank uses its set, up to its share of the node
+        // (--bind-to socket gives ranks one shared set).
+        let bound = ["OMPI_COMM_WORLD_LOCAL_SIZE": "2", "OMPI_MCA_orte_bound_at_launch": "1"]
+        XCTAssertEqual(plan(cpu([], cores: 8, allowed: 1), bound).threads, 1)
+        XCTAssertEqual(plan(cpu([], cores: 8, allowed: 3), bound).threads, 3)
+        XCTAssertEqual(plan(cpu([], cores: 8, allowed: 8), bound).threads, 4)
+        XCTAssertEqual(plan(cpu([], cores: 8, allowed: 3), bound).source, "CPUs bound to this rank = 3, local ranks = 2")
+        // Unbound ranks share what the job may use: a cpuset of 16 of 64 cores, 2 ranks -> 8 each.
+        let cpuset = plan(cpu([], cores: 64, allowed: 16), ["OMPI_COMM_WORLD_LOCAL_SIZE": "2"])
+        XCTAssertEqual(cpuset.threads, 8)
+        XCTAssertEqual(cpuset.source, "allowed CPUs/local ranks = 16/2 (of 64 cores)")
+        XCTAssertEqual(plan(cpu([], cores: 8, allowed: 1), ["OMPI_COMM_WORLD_LOCAL_SIZE": "2"]).threads, 1)
         // The user's variables win, in OpenBLAS's order; nonsense is ignored.
         let user = plan(cpu([], cores: 8), ["OMP_NUM_THREADS": "3", "OPENBLAS_NUM_THREADS": "5"])
         XCTAssertNil(user.threads)
