@@ -9,7 +9,9 @@ import Foundation
 ///   thread would serialize exactly what overlap is for. Open MPI 4.1 provides it; a library that
 ///   does not is refused at start-up with a clear error.
 /// - Errors: `MPI_ERRORS_RETURN` is set on MPI_COMM_WORLD and on every communicator we create;
-///   every return code is checked and thrown as `CommunicatorError.mpi` naming the call.
+///   every return code is checked and thrown as `CommunicatorError.mpi` naming the call, except
+///   on paths already ending in an error or answering another rank's query, where a failure is
+///   handled there (the rank is treated as silent) or reported on stderr (`bestEffort`).
 /// - Waits: nonblocking calls completed by `MPI_Test` polling: spinning first, then yielding the
 ///   CPU between polls, then (after a millisecond) sleeping between them; with a deadline
 ///   (`timeoutSeconds`) and a look for failure notices from other ranks, which travel on a
@@ -126,7 +128,14 @@ public final class MPICommunicator: Communicator {
     public func finalize() throws {
         var finalized: Int32 = 0
         try Self.check(MPI_Finalized(&finalized), "MPI_Finalized")
-        if finalized == 0 { try Self.check(MPI_Finalize(), "MPI_Finalize") }
+        guard finalized == 0 else { return }
+        // Every rank created the same communicators in the same order, so freeing them all here
+        // (MPI_Comm_free is collective) matches across ranks.
+        for comm in Self.created.takeAll().reversed() {
+            var handle: MPI_Comm? = comm
+            try Self.check(MPI_Comm_free(&handle), "MPI_Comm_free")
+        }
+        try Self.check(MPI_Finalize(), "MPI_Finalize")
     }
 
     // MARK: Communicator
@@ -182,9 +191,9 @@ public final class MPICommunicator: Communicator {
             for peer in 0..<size where peer != rank {
                 var request: MPI_Request? = ddp_mpi_request_null()
                 // Best effort: if even this fails, the others still end at their timeout.
-                if MPI_Isend(bytes.baseAddress, Int32(bytes.count), ddp_mpi_byte(), Int32(peer), Self.noticeTag,
-                             control, &request) == MPI_SUCCESS {
-                    MPI_Request_free(&request)
+                if Self.bestEffort(MPI_Isend(bytes.baseAddress, Int32(bytes.count), ddp_mpi_byte(), Int32(peer),
+                                             Self.noticeTag, control, &request), "MPI_Isend", rank: rank) {
+                    Self.bestEffort(MPI_Request_free(&request), "MPI_Request_free", rank: rank)
                 }
             }
         }
@@ -192,7 +201,7 @@ public final class MPICommunicator: Communicator {
 
     public func abort(message: String) {
         FileHandle.standardError.write(Data("ddp: rank \(rank) aborting the job: \(message)\n".utf8))
-        MPI_Abort(communicator, 1)
+        Self.bestEffort(MPI_Abort(communicator, 1), "MPI_Abort", rank: rank)
         exit(1)
     }
 
@@ -201,8 +210,8 @@ public final class MPICommunicator: Communicator {
     /// Completes the receive in `requests[0]` (from `receive`) and/or the send in `requests[1]`
     /// (to `send`), polling `MPI_Test`: spinning for `spinPolls` polls, then yielding the CPU
     /// between polls, and once the wait has lasted `sleepAfterSeconds`, sleeping between them.
-    /// A wait that long means the peer has not arrived yet (ring messages are at most a 256 KiB
-    /// segment, a fraction of a millisecond on the wire), so the extra latency is small, and the
+    /// A wait that long means the peer has not arrived yet (ring messages are one segment, by
+    /// default 256 KiB, a fraction of a millisecond on the wire), so the extra latency is small, and the
     /// CPU goes to whoever needs it: backward while the communication thread waits, or the
     /// other ranks when there are more ranks than cores. Every 64 polls after the spin it looks
     /// for failure notices and at the deadline.
@@ -288,7 +297,7 @@ public final class MPICommunicator: Communicator {
             var request: MPI_Request? = ddp_mpi_request_null()
             if MPI_Isend(answers + asker, 4, ddp_mpi_byte(), status.MPI_SOURCE, Self.answerTag, control,
                          &request) == MPI_SUCCESS {
-                MPI_Request_free(&request)
+                Self.bestEffort(MPI_Request_free(&request), "MPI_Request_free", rank: rank)
             }
         }
     }
@@ -320,7 +329,7 @@ public final class MPICommunicator: Communicator {
         var request: MPI_Request? = ddp_mpi_request_null()
         guard MPI_Isend(nil, 0, ddp_mpi_byte(), Int32(target), Self.queryTag, control, &request) == MPI_SUCCESS
         else { return .silent }
-        MPI_Request_free(&request)
+        Self.bestEffort(MPI_Request_free(&request), "MPI_Request_free", rank: rank)
         let deadline = MonotonicClock.seconds() + answerGraceSeconds
         while MonotonicClock.seconds() < deadline {
             var flag: Int32 = 0
@@ -351,8 +360,8 @@ public final class MPICommunicator: Communicator {
 
     private func cancel(_ request: UnsafeMutablePointer<MPI_Request?>) {
         guard request.pointee != ddp_mpi_request_null() else { return }
-        MPI_Cancel(request)
-        MPI_Request_free(request)
+        Self.bestEffort(MPI_Cancel(request), "MPI_Cancel", rank: rank)
+        Self.bestEffort(MPI_Request_free(request), "MPI_Request_free", rank: rank)
     }
 
     private func ready(peer: Int, tag: Int32, bytes: Int, call: String) throws {
@@ -374,6 +383,16 @@ public final class MPICommunicator: Communicator {
         if code != MPI_SUCCESS { throw error(code, call) }
     }
 
+    /// For calls on a path that is already ending in an error (or answering another rank's
+    /// query), where throwing would hide the first error: a failure is reported on stderr
+    /// instead. Returns whether the call succeeded.
+    @discardableResult
+    static func bestEffort(_ code: Int32, _ call: String, rank: Int) -> Bool {
+        guard code != MPI_SUCCESS else { return true }
+        FileHandle.standardError.write(Data("ddp: warning: rank \(rank): \(error(code, call).description)\n".utf8))
+        return false
+    }
+
     static func error(_ code: Int32, _ call: String) -> CommunicatorError {
         var text = [CChar](repeating: 0, count: Int(MPI_MAX_ERROR_STRING) + 1)
         var length: Int32 = 0
@@ -388,8 +407,12 @@ public final class MPICommunicator: Communicator {
         var copy: MPI_Comm? = ddp_mpi_comm_null()
         try check(MPI_Comm_dup(parent, &copy), "MPI_Comm_dup")
         try check(MPI_Comm_set_errhandler(copy, ddp_mpi_errors_return()), "MPI_Comm_set_errhandler")
+        created.append(copy!)
         return copy!
     }
+
+    /// Every communicator `duplicate` made, for `finalize` to free.
+    private static let created = CreatedCommunicators()
 
     /// Collective tags need 30 bits; the MPI standard only promises 15.
     private static func checkTagLimit() throws {
@@ -399,6 +422,22 @@ public final class MPICommunicator: Communicator {
         let limit = found != 0 ? Int(value!.load(as: Int32.self)) : 32767
         guard limit >= Int(tagLimit) - 1 else {
             throw CommunicatorError.unsupported("MPI_TAG_UB is \(limit); ddp's collectives need tags up to \(tagLimit - 1)")
+        }
+    }
+}
+
+/// The communicators this process created, in creation order (duplicates may be made from the
+/// communication thread's set-up as well as the main thread).
+private final class CreatedCommunicators: @unchecked Sendable {
+    private let lock = NSLock()
+    private var comms: [MPI_Comm] = []
+
+    func append(_ comm: MPI_Comm) { lock.withLock { comms.append(comm) } }
+
+    func takeAll() -> [MPI_Comm] {
+        lock.withLock {
+            defer { comms.removeAll() }
+            return comms
         }
     }
 }
