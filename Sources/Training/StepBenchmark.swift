@@ -28,6 +28,9 @@ public enum StepBenchmark {
         public var imagesPerCPUSecond: Double
         /// With `layers`: rank 0's mean seconds per step of each top-level layer.
         public var layerTimes: [LayerTime] = []
+        /// Gradient buckets per step and whether they overlapped backward.
+        public var buckets = 1
+        public var overlap = false
     }
 
     public struct LayerTime: Sendable {
@@ -96,7 +99,7 @@ public enum StepBenchmark {
                       commSeconds: median(wait), stepSeconds: step,
                       gflopsPerRank: flops * Double(config.batchSize) / step / 1e9, flopsPerSample: flops,
                       cpuSeconds: median(cpu), imagesPerCPUSecond: Double(config.batchSize * comm.size) / cpuTotal,
-                      layerTimes: layerTimes)
+                      layerTimes: layerTimes, buckets: stepper.buckets.ranges.count, overlap: config.overlap)
     }
 
     /// CPU time of the whole process (every thread, BLAS workers included).

@@ -13,11 +13,24 @@ struct BenchStep: ParsableCommand {
     @Option(help: "Untimed steps first.") var warmup = 5
     @Option(help: "Timed steps.") var steps = 40
     @Flag(help: "Also time every layer, forward and backward (rank 0, mean per step).") var layers = false
+    @Option(parsing: .unconditional, help: "Gradient bucket size in MiB, as in `ddp train`.") var bucketCapMb = 4.0
+    @Flag(inversion: .prefixedNo, help: "Overlap bucket allreduce with the rest of backward, as in `ddp train`.") var overlap = false
     @Flag(help: "One JSON object.") var json = false
 
-    func run() throws {
+    func validate() throws {
+        if let problem = config().problem() { throw ValidationError(problem) }
+    }
+
+    func config() -> TrainConfig {
         var config = TrainConfig()
         common.apply(to: &config)
+        config.bucketCapMB = bucketCapMb
+        config.overlap = overlap
+        return config
+    }
+
+    func run() throws {
+        let config = config()
         let code = World.run(localRanks: common.localRanks, threads: common.threads, timeout: 300) { comm in
             let r = try StepBenchmark.run(config: config, warmup: warmup, steps: steps,
                                           threads: BLASRuntime.status.threads, layers: layers, comm: comm)
@@ -33,6 +46,7 @@ struct BenchStep: ParsableCommand {
                     ("gflops_per_rank", .number(r.gflopsPerRank)), ("cpu_s", .number(r.cpuSeconds)),
                     ("images_per_cpu_s", .number(r.imagesPerCPUSecond)),
                     ("blas_core", .string(BLASRuntime.status.coreName)),
+                    ("buckets", .number(Double(r.buckets))), ("overlap", .bool(r.overlap)),
                 ]
                 if layers {
                     fields.append(("layers", .array(r.layerTimes.map { t in
@@ -45,11 +59,12 @@ struct BenchStep: ParsableCommand {
                 print(String(format: """
                     model %@, %d rank(s) x batch %d, %d BLAS thread(s) per rank, BLAS %@
                       %.1f images/s   step %.2f ms = compute %.2f ms + allreduce wait %.2f ms (medians)
+                      gradient: %d bucket(s), overlap with backward %@
                       compute: data %.2f ms, forward %.2f ms, backward %.2f ms, update %.2f ms (medians)
                       %.1f GFLOP/s per rank (%.1f MFLOP per sample, forward + backward)
                       %.1f images per CPU-second (step CPU time %.2f ms per rank, median)
                     """, r.model, r.ranks, r.batchSize, r.threads, BLASRuntime.describe(), r.imagesPerSecond,
-                    r.stepSeconds * 1e3, r.computeSeconds * 1e3, r.commSeconds * 1e3,
+                    r.stepSeconds * 1e3, r.computeSeconds * 1e3, r.commSeconds * 1e3, r.buckets, r.overlap ? "on" : "off",
                     r.phaseSeconds.data * 1e3, r.phaseSeconds.forward * 1e3, r.phaseSeconds.backward * 1e3,
                     r.phaseSeconds.update * 1e3, r.gflopsPerRank,
                     r.flopsPerSample / 1e6, r.imagesPerCPUSecond, r.cpuSeconds * 1e3))
