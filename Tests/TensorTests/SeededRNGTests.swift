@@ -2,7 +2,8 @@ import XCTest
 @testable import Tensor
 
 final class SeededRNGTests: XCTestCase {
-    /// Golden values (from an independent Python transcription of xoshiro256** and SplitMix64):
+    /// Golden values (from an independent Python transcription of xoshiro256** and SplitMix64,
+    /// `scripts/fixtures/rng_golden.py`, which prints them):
     /// the same seed must give these numbers on every platform and build, or
     /// checkpoints, data order and initial weights silently change between machines.
     func testGoldenValues() {
