@@ -10,6 +10,8 @@ public struct TrainSummary: Sendable {
     public var globalStep: Int
     public var lastCheckpoint: String?
     public var parameters: [Float]   // final parameters (tests compare runs with them)
+    /// The global loss of every step this run made (tests compare runs with them).
+    public var losses: [Double]
 }
 
 /// One rank's training loop (DESIGN.md, "Data flow of one step").
@@ -80,7 +82,7 @@ public final class Trainer {
         let timeline = config.timelinePath != nil ? Timeline(rank: rank, origin: origin, maxSteps: config.timelineSteps) : nil
         let progress = ProgressLine(log: log, enabled: rank == 0 && !config.quiet)
 
-        var summary = TrainSummary(epochs: [], globalStep: state.globalStep, lastCheckpoint: nil, parameters: [])
+        var summary = TrainSummary(epochs: [], globalStep: state.globalStep, lastCheckpoint: nil, parameters: [], losses: [])
         var epochLoss = 0.0, epochCorrect = 0.0, epochSeen = 0.0
         var stepLosses: [Double] = []
         var stopped = false
@@ -111,6 +113,7 @@ public final class Trainer {
                 state.stepInEpoch = step + 1
                 epochLoss += outcome.loss * outcome.samples; epochCorrect += outcome.correct; epochSeen += outcome.samples
                 stepLosses.append(globalLoss)
+                summary.losses.append(globalLoss)
                 imagesThisEpoch += config.batchSize * ranks
                 if config.logEvery > 0 && state.globalStep % config.logEvery == 0 {
                     try metrics?.step(epoch: epoch + 1, step: state.globalStep, loss: globalLoss, lr: stepLR)
