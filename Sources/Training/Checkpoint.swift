@@ -6,11 +6,16 @@ import Tensor
 /// Reading and writing one checkpoint directory (DESIGN.md, "Checkpoints"):
 /// - `model.safetensors`: the PyTorch state_dict of the model (names, shapes, dtypes as torch
 ///   has them), with the model spec and input normalization in `__metadata__`;
-/// - `trainer.safetensors`: optimizer buffers, each rank's RNG states, and in its metadata the
-///   position (epoch, step) and the run's configuration, so `--resume` continues bit-exactly.
+/// - `trainer.safetensors`: optimizer buffers, each rank's RNG states and BatchNorm running
+///   statistics, the current epoch's running loss and accuracy sums, and in its metadata the
+///   position (epoch, step) and the run's configuration, so `--resume` continues bit-exactly;
+/// - `timing.json`: the run's elapsed seconds, so a resumed run's `elapsed_s` goes on. Apart
+///   from the other two so that they hold only what training computed: the same seed gives the
+///   same bytes, however long it took.
 public enum Checkpoint {
     public static let modelFile = "model.safetensors"
     public static let trainerFile = "trainer.safetensors"
+    public static let timingFile = "timing.json"
     static let formatVersion = "ddp-checkpoint-1"
 
     /// What a model file says about itself.
@@ -23,7 +28,8 @@ public enum Checkpoint {
     }
 
     static func write(to dir: String, model: Model, normalization: Normalization, optimizer: any Optimizer,
-                      state: RunState, rankRNGs: [[UInt64]], config: TrainConfig, ranks: Int) throws {
+                      state: RunState, rankRNGs: [[UInt64]], rankRunningStats: [[Float]], config: TrainConfig,
+                      ranks: Int) throws {
         try writeModel(to: dir + "/" + modelFile, model: model, normalization: normalization, dataset: config.dataset)
         var entries: [(name: String, entry: SafeTensorEntry)] = []
         for (name, values) in optimizer.stateTensors() {
@@ -31,6 +37,16 @@ public enum Checkpoint {
         }
         let words = rankRNGs.flatMap { $0 }.map { Int64(bitPattern: $0) }
         entries.append(("rng", try SafeTensorEntry(int64s: words, shape: [rankRNGs.count, rankRNGs.first?.count ?? 0])))
+        if let first = rankRunningStats.first, !first.isEmpty {
+            entries.append(("running_stats", try SafeTensorEntry(floats: rankRunningStats.flatMap { $0 },
+                                                                shape: [rankRunningStats.count, first.count])))
+        }
+        // Mid-epoch only: at a boundary the next epoch starts its sums afresh.
+        if state.stepInEpoch != 0 {
+            let totals = state.epochTotals
+            entries.append(("epoch_totals", try SafeTensorEntry(doubles: [totals.loss, totals.correct, totals.samples], shape: [3])))
+            entries.append(("epoch_step_losses", try SafeTensorEntry(doubles: totals.stepLosses, shape: [totals.stepLosses.count])))
+        }
         // Paths are where this run happened to write, not what it trained: leave them out so the
         // same training gives the same bytes wherever it is saved.
         var portable = config
@@ -44,6 +60,10 @@ public enum Checkpoint {
             "config": configJSON,
         ]
         try SafeTensors.write(entries, metadata: meta, to: dir + "/" + trainerFile)
+        let timing = try JSONSerialization.data(withJSONObject: ["elapsed_s": state.elapsed])
+        guard FileManager.default.createFile(atPath: dir + "/" + timingFile, contents: timing) else {
+            throw TrainError.checkpoint("cannot write \(dir)/\(timingFile)")
+        }
     }
 
     public static func writeModel(to path: String, model: Model, normalization: Normalization?, dataset: String?) throws {
@@ -145,6 +165,25 @@ public enum Checkpoint {
         do { try model.load(state) } catch { throw TrainError.checkpoint("\(path): \(error)") }
     }
 
+    /// The elapsed seconds `timing.json` records; 0 for a checkpoint without one (written before
+    /// it existed), so such a run's `elapsed_s` starts over rather than failing the resume.
+    static func elapsed(checkpoint dir: String) throws -> Double {
+        let path = dir + "/" + timingFile
+        guard let bytes = FileManager.default.contents(atPath: path) else { return 0 }
+        guard let object = try? JSONSerialization.jsonObject(with: bytes) as? [String: Any],
+              let seconds = (object["elapsed_s"] as? NSNumber)?.doubleValue, seconds.isFinite, seconds >= 0 else {
+            throw TrainError.checkpoint("\(path): expected {\"elapsed_s\": seconds >= 0}")
+        }
+        return seconds
+    }
+
+    private static func doubles(_ entry: SafeTensorEntry, count: Int, name: String, path: String) throws -> [Double] {
+        guard entry.dtype == .f64, entry.elementCount == count else {
+            throw TrainError.checkpoint("\(path): tensor '\(name)' is \(entry.dtype.rawValue) \(entry.shape), expected F64 [\(count)]")
+        }
+        return try entry.doubles()
+    }
+
     /// Restores model, optimizer and position from a checkpoint for `--resume`.
     static func resume(from given: String, model: Model, optimizer: any Optimizer, rank: Int, ranks: Int,
                        config: TrainConfig, stepsPerEpoch: Int) throws -> RunState {
@@ -196,6 +235,25 @@ public enum Checkpoint {
             let mine = Array(words[(rank * 8)..<(rank * 8 + 8)])
             state.dropoutRNG = SeededRNG(state: Array(mine[0..<4]))
             state.augmentRNG = SeededRNG(state: Array(mine[4..<8]))
+        }
+        // Written by as many ranks: each takes its own running statistics back (they differ
+        // mid-epoch without SyncBN). Older checkpoints have none; the model file's then serve all.
+        if savedRanks == ranks, model.buffers.count > 0, let stats = trainer.entries["running_stats"] {
+            guard stats.dtype == .f32, stats.shape == [ranks, model.buffers.count] else {
+                throw TrainError.checkpoint("\(trainerPath): tensor 'running_stats' is \(stats.dtype.rawValue) \(stats.shape), "
+                    + "expected F32 [\(ranks), \(model.buffers.count)] (the BatchNorm statistics of \(ranks) ranks)")
+            }
+            let n = model.buffers.count
+            state.ownRunningStats = Array(try stats.floats()[(rank * n)..<(rank * n + n)])
+        }
+        state.elapsed = try elapsed(checkpoint: dir)
+        // Mid-epoch, the epoch's loss and accuracy so far go on; at a boundary a new epoch starts.
+        if stepInEpoch != 0, let totals = trainer.entries["epoch_totals"] {
+            let sums = try doubles(totals, count: 3, name: "epoch_totals", path: trainerPath)
+            let losses = try trainer.entries["epoch_step_losses"].map {
+                try doubles($0, count: $0.elementCount, name: "epoch_step_losses", path: trainerPath)
+            } ?? []
+            state.epochTotals = EpochTotals(loss: sums[0], correct: sums[1], samples: sums[2], stepLosses: losses)
         }
         return state
     }

@@ -23,16 +23,23 @@ final class ProgressLine {
         let interval = interactive ? 0.25 : 10.0
         guard now - lastPrint >= interval || step == steps else { return }
         lastPrint = now
-        let rate = Double(images) / max(elapsed, 1e-9)
-        let eta = Double(steps - step) * elapsed / Double(max(step, 1))
-        let line = String(format: "epoch %d/%d  step %d/%d  loss %.4f  %.0f img/s  ETA %@",
-                          epoch, epochs, step, steps, smoothed ?? loss, rate, Self.duration(eta))
+        let line = Self.text(epoch: epoch, epochs: epochs, step: step, steps: steps, loss: smoothed ?? loss,
+                             elapsed: elapsed, images: images)
         if interactive {
             FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K").utf8))
             drawn = true
         } else if step != steps {
             log(line)
         }
+    }
+
+    /// "epoch 2/10  step 50/100  loss 0.3142  800 img/s  ETA 1m05s": `images` were trained in the
+    /// `elapsed` seconds of this epoch's first `step` steps; the ETA assumes the rest go as fast.
+    static func text(epoch: Int, epochs: Int, step: Int, steps: Int, loss: Double, elapsed: Double, images: Int) -> String {
+        let rate = Double(images) / max(elapsed, 1e-9)
+        let eta = Double(steps - step) * elapsed / Double(max(step, 1))
+        return String(format: "epoch %d/%d  step %d/%d  loss %.4f  %.0f img/s  ETA %@",
+                      epoch, epochs, step, steps, loss, rate, duration(eta))
     }
 
     func finish() {

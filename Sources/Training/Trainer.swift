@@ -10,6 +10,10 @@ public struct TrainSummary: Sendable {
     public var globalStep: Int
     public var lastCheckpoint: String?
     public var parameters: [Float]   // final parameters (tests compare runs with them)
+    /// This rank's BatchNorm running statistics at the end (its own, after a mid-epoch stop).
+    public var runningStats: [Float]
+    /// The global loss of every step this run made (tests compare runs with them).
+    public var losses: [Double]
 }
 
 /// One rank's training loop (DESIGN.md, "Data flow of one step").
@@ -65,6 +69,11 @@ public final class Trainer {
         // Whatever each rank built or loaded, rank 0's numbers are the ones everybody trains.
         try comm.broadcast(model.parameters.data, count: model.parameterCount, root: 0)
         try comm.broadcast(model.buffers.data, count: model.buffers.count, root: 0)
+        // ... except the running statistics of a run stopped mid-epoch without SyncBN: there each
+        // rank's own had not been averaged yet, and the uninterrupted run would go on with them.
+        if let own = state.ownRunningStats {
+            own.withUnsafeBufferPointer { model.buffers.data.update(from: $0.baseAddress!, count: $0.count) }
+        }
         try ConsistencyCheck.verifyStart(comm: comm, model: model, data: data, config: config)
         if config.syncBN { model.batchNormReducer = CommunicatorBatchNormReducer(comm) }
         model.dropoutRNG = state.dropoutRNG
@@ -77,19 +86,20 @@ public final class Trainer {
         let metrics = rank == 0 ? try config.metricsPath.map { try MetricsWriter(path: $0, append: config.resume != nil) } : nil
         try comm.barrier()
         let origin = Clock.now()
+        // elapsed_s counts the time of the whole run, across resumes.
+        let runOrigin = origin - state.elapsed
         let timeline = config.timelinePath != nil ? Timeline(rank: rank, origin: origin, maxSteps: config.timelineSteps) : nil
         let progress = ProgressLine(log: log, enabled: rank == 0 && !config.quiet)
 
-        var summary = TrainSummary(epochs: [], globalStep: state.globalStep, lastCheckpoint: nil, parameters: [])
-        var epochLoss = 0.0, epochCorrect = 0.0, epochSeen = 0.0
-        var stepLosses: [Double] = []
+        var summary = TrainSummary(epochs: [], globalStep: state.globalStep, lastCheckpoint: nil, parameters: [],
+                                   runningStats: [], losses: [])
         var stopped = false
         var stopSignal: (signal: Int32, epoch: Int, step: Int)? = nil
 
         epochLoop: for epoch in state.epoch..<config.epochs {
             let epochStart = Clock.now()
             var imagesThisEpoch = 0
-            if state.stepInEpoch == 0 { epochLoss = 0; epochCorrect = 0; epochSeen = 0; stepLosses.removeAll(keepingCapacity: true) }
+            if state.stepInEpoch == 0 { state.epochTotals = EpochTotals() }
             for step in state.stepInEpoch..<stepsPerEpoch {
                 if config.maxSteps > 0 && state.globalStep >= config.maxSteps { stopped = true; break epochLoop }
                 let g = state.globalStep
@@ -109,8 +119,8 @@ public final class Trainer {
                 let globalLoss = outcome.loss
                 state.globalStep += 1
                 state.stepInEpoch = step + 1
-                epochLoss += outcome.loss * outcome.samples; epochCorrect += outcome.correct; epochSeen += outcome.samples
-                stepLosses.append(globalLoss)
+                state.epochTotals.add(loss: globalLoss, correct: outcome.correct, samples: outcome.samples)
+                summary.losses.append(globalLoss)
                 imagesThisEpoch += config.batchSize * ranks
                 if config.logEvery > 0 && state.globalStep % config.logEvery == 0 {
                     try metrics?.step(epoch: epoch + 1, step: state.globalStep, loss: globalLoss, lr: stepLR)
@@ -131,14 +141,15 @@ public final class Trainer {
             state.epoch = epoch + 1
             state.stepInEpoch = 0
             // Without SyncBN every rank's running statistics saw only its own shards: average them so
-            // evaluation and checkpoints use the statistics of all the data (DESIGN.md).
+            // evaluation and checkpoints use the statistics of all the data (DESIGN.md). The ranks
+            // go on from the average, so an epoch-end checkpoint holds exactly what they continue with.
             if !config.syncBN && model.buffers.count > 0 {
                 try comm.allReduce(model.buffers.data, count: model.buffers.count, op: .average)
             }
             var m = EpochMetrics(epoch: epoch + 1, step: state.globalStep,
-                                 trainLoss: epochLoss / max(epochSeen, 1), trainAcc: epochCorrect / max(epochSeen, 1),
+                                 trainLoss: state.epochTotals.meanLoss, trainAcc: state.epochTotals.accuracy,
                                  testLoss: nil, testAcc: nil, lr: schedule.learningRate(at: max(state.globalStep - 1, 0)),
-                                 elapsed: Clock.now() - origin, imagesPerSecond: Double(imagesThisEpoch) / max(Clock.now() - epochStart, 1e-9))
+                                 elapsed: Clock.now() - runOrigin, imagesPerSecond: Double(imagesThisEpoch) / max(Clock.now() - epochStart, 1e-9))
             if config.evalEvery > 0 && ((epoch + 1) % config.evalEvery == 0 || epoch + 1 == config.epochs) {
                 let t = Clock.now()
                 let result = try Evaluator.evaluate(model: model, batches: data.testBatches, comm: comm,
@@ -146,22 +157,26 @@ public final class Trainer {
                 m.testLoss = result.loss; m.testAcc = result.accuracy
                 timeline?.record("eval", step: state.globalStep - 1, from: t, to: Clock.now())
             }
-            m.elapsed = Clock.now() - origin
+            m.elapsed = Clock.now() - runOrigin
             summary.epochs.append(m)
             try metrics?.epoch(m)
             log(m.humanLine(epochs: config.epochs))
-            if let hint = LossNoise(losses: stepLosses)?.hint { log("hint: " + hint) }
+            if let hint = LossNoise(losses: state.epochTotals.stepLosses)?.hint { log("hint: " + hint) }
             if let checkpoints, config.checkpointEvery > 0,
                (epoch + 1) % config.checkpointEvery == 0 || epoch + 1 == config.epochs {
-                summary.lastCheckpoint = try saveCheckpoint(checkpoints, model, optimizer, &state, data)
+                state.elapsed = Clock.now() - runOrigin
+                summary.lastCheckpoint = try saveCheckpoint(checkpoints, model, optimizer, &state, data,
+                                                            averageRunningStats: false)
             }
         }
         progress.finish()
-        if stopped, let checkpoints {
-            if !config.syncBN && model.buffers.count > 0 {
-                try comm.allReduce(model.buffers.data, count: model.buffers.count, op: .average)
-            }
-            summary.lastCheckpoint = try saveCheckpoint(checkpoints, model, optimizer, &state, data)
+        // A stop right after an epoch's checkpoint has nothing new to save.
+        if stopped, let checkpoints, summary.lastCheckpoint != checkpoints.checkpointPath(globalStep: state.globalStep) {
+            state.elapsed = Clock.now() - runOrigin
+            // At an epoch boundary the statistics are already averaged: averaging them again could
+            // move them by an ulp (x = s / P added up over P ranks and divided by P need not be x).
+            summary.lastCheckpoint = try saveCheckpoint(checkpoints, model, optimizer, &state, data,
+                                                        averageRunningStats: !config.syncBN && state.stepInEpoch != 0)
         }
         if let path = config.timelinePath, let timeline {
             let all = try comm.allGather(timeline.packed())
@@ -173,6 +188,7 @@ public final class Trainer {
         }
         summary.globalStep = state.globalStep
         summary.parameters = Array(model.parameters.buffer)
+        summary.runningStats = Array(model.buffers.buffer)
         return summary
     }
 
@@ -186,12 +202,28 @@ public final class Trainer {
         }
     }
 
-    /// All ranks gather their RNG states to rank 0, which writes the checkpoint; the others wait
-    /// so no rank runs ahead of a checkpoint that might still fail. Returns its path on every rank.
+    /// All ranks gather their RNG states and running statistics to rank 0, which writes the
+    /// checkpoint; the others wait so no rank runs ahead of a checkpoint that might still fail.
+    /// Returns its path on every rank.
+    ///
+    /// `averageRunningStats` (a stop mid-epoch without SyncBN): the model file, what eval and
+    /// PyTorch load, gets the ranks' average running statistics, as after an epoch; each rank
+    /// keeps its own live ones, which the trainer state records for `--resume`.
     private func saveCheckpoint(_ dir: CheckpointDirectory, _ model: Model, _ optimizer: any Optimizer,
-                                _ state: inout RunState, _ data: TrainingData) throws -> String? {
+                                _ state: inout RunState, _ data: TrainingData,
+                                averageRunningStats: Bool) throws -> String? {
         state.dropoutRNG = model.dropoutRNG
         let rngs = try comm.allGather(state.rngWords().map { Int64(bitPattern: $0) })
+        let live = Array(model.buffers.buffer)
+        let runningStats = try comm.allGather(live)
+        if averageRunningStats && !live.isEmpty {
+            try comm.allReduce(model.buffers.data, count: model.buffers.count, op: .average)
+        }
+        defer {
+            if averageRunningStats && !live.isEmpty {
+                live.withUnsafeBufferPointer { model.buffers.data.update(from: $0.baseAddress!, count: $0.count) }
+            }
+        }
         var path: String? = nil
         var failure: String? = nil
         if rank == 0 {
@@ -200,6 +232,7 @@ public final class Trainer {
                     try Checkpoint.write(to: tmp, model: model, normalization: data.normalization,
                                          optimizer: optimizer, state: state,
                                          rankRNGs: rngs.map { $0.map { UInt64(bitPattern: $0) } },
+                                         rankRunningStats: runningStats,
                                          config: config, ranks: ranks)
                 }
                 log("checkpoint: \(path!)")
@@ -211,23 +244,6 @@ public final class Trainer {
         if flag[0] != 0 { throw TrainError.checkpoint(failure ?? "checkpoint failed on rank 0") }
         return path ?? dir.checkpointPath(globalStep: state.globalStep)
     }
-}
-
-/// Where a run is: what resume restores besides the model and optimizer.
-struct RunState {
-    var epoch = 0
-    var stepInEpoch = 0
-    var globalStep = 0
-    var dropoutRNG: SeededRNG
-    var augmentRNG: SeededRNG
-
-    /// Per-rank streams: ranks must not draw the same dropout masks or crops.
-    init(rank: Int, seed: UInt64) {
-        dropoutRNG = SeededRNG(seed: seed &* 0x9E37_79B9 &+ 0x1000 &+ UInt64(rank))
-        augmentRNG = SeededRNG(seed: seed &* 0x9E37_79B9 &+ 0x2000 &+ UInt64(rank))
-    }
-
-    func rngWords() -> [UInt64] { dropoutRNG.stateWords + augmentRNG.stateWords }
 }
 
 enum Clock {

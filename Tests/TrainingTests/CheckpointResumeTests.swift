@@ -1,3 +1,4 @@
+import AllReduce
 import Layers
 import XCTest
 @testable import Training
@@ -61,7 +62,8 @@ final class CheckpointResumeTests: XCTestCase {
         XCTAssertNotEqual(a.parameters, d.parameters)
     }
 
-    /// The checkpoint loads back into a model whose evaluation matches the trainer's own.
+    /// The checkpoint loads back into a model whose evaluation, on one rank, matches the one the
+    /// trainer's two ranks made at the end of the epoch (averaged running statistics included).
     func testCheckpointRoundTripAndEvaluation() throws {
         var c = TrainingFixture.config(batch: 8, epochs: 1)
         c.checkpointDir = TrainingFixture.temporaryDirectory("eval")
@@ -70,6 +72,17 @@ final class CheckpointResumeTests: XCTestCase {
         XCTAssertEqual(Array(model.parameters.buffer), s.parameters)
         XCTAssertEqual(info.inputShape, [1, 12, 12])
         XCTAssertEqual(CheckpointDirectory.resolve(c.checkpointDir!), s.lastCheckpoint)
+
+        let data = try TrainingData(config: c)
+        var result: Evaluator.Result?
+        try InProcessWorld.run(size: 1) { comm in
+            result = try Evaluator.evaluate(model: model, batches: data.testBatches, comm: comm, batchSize: 8)
+        }
+        let trainer = try XCTUnwrap(s.epochs.last)
+        XCTAssertEqual(result?.samples, 64)
+        XCTAssertEqual(result?.accuracy, trainer.testAcc)
+        // Two ranks sum their halves' losses in another order than one rank does.
+        XCTAssertEqual(result?.loss ?? .nan, trainer.testLoss ?? .infinity, accuracy: 1e-12 * max(trainer.testLoss ?? 1, 1))
     }
 
     /// A corrupt checkpoint is refused with one line naming the file; --resume never overwrites it.

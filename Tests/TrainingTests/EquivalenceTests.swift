@@ -18,6 +18,16 @@ final class EquivalenceTests: XCTestCase {
             let diff = TrainingFixture.maxRelativeDifference(big.parameters, split.parameters)
             print("P=\(ranks): max relative parameter difference after 6 steps \(diff)")
             XCTAssertLessThan(diff, 1e-5, "P=\(ranks)")
+            // The loss each step reports is the mean over all P x B samples (the ranks' losses
+            // averaged): it must be the one big batch's loss at every step.
+            XCTAssertEqual(big.losses.count, 6)
+            XCTAssertEqual(split.losses.count, 6)
+            var lossDiff = 0.0
+            for (x, y) in zip(big.losses, split.losses) { lossDiff = max(lossDiff, abs(x - y) / max(abs(x), abs(y), 1e-3)) }
+            print("P=\(ranks): max relative loss difference over 6 steps \(lossDiff)")
+            XCTAssertLessThan(lossDiff, 1e-5, "P=\(ranks)")
+            // The losses did change, so they are a per-step comparison, not one number repeated.
+            XCTAssertGreaterThan(Set(big.losses).count, 1)
             // And the parameters did move: the comparison is not between two untouched inits.
             let initial = try Model(spec: one.model, inputShape: [1, 12, 12], classes: 4, seed: one.seed)
             XCTAssertGreaterThan(TrainingFixture.maxRelativeDifference(Array(initial.parameters.buffer), big.parameters), 1e-3)

@@ -1,8 +1,10 @@
+import Foundation
 import XCTest
 @testable import Training
 
-/// Reference values printed by PyTorch 1.13 (OneCycleLR and CosineAnnealingLR stepped once per
-/// batch) for the same settings.
+/// One-cycle and cosine against reference values printed by PyTorch 1.13 (OneCycleLR and
+/// CosineAnnealingLR stepped once per batch) for the same settings; the others, and --scale-lr,
+/// against their definitions.
 final class LRScheduleTests: XCTestCase {
     func testOneCycleMatchesTorch() {
         let s = LRSchedule(kind: .onecycle, baseLR: 0.05, totalSteps: 100, stepsPerEpoch: 10)
@@ -32,5 +34,38 @@ final class LRScheduleTests: XCTestCase {
         XCTAssertEqual(s.learningRate(at: 30), 0.5)
         XCTAssertEqual(s.learningRate(at: 60), 0.25)
         XCTAssertEqual(s.momentum(at: 5, fixed: 0.9), 0.9)
+    }
+
+    func testConstantHoldsTheBaseRateAfterItsWarmup() {
+        let s = LRSchedule(kind: .constant, baseLR: 0.05, totalSteps: 100, stepsPerEpoch: 10)
+        for step in [0, 1, 37, 99, 150] { XCTAssertEqual(s.learningRate(at: step), 0.05, "step \(step)") }
+        XCTAssertEqual(s.momentum(at: 42, fixed: 0.9), 0.9)
+        let warm = LRSchedule(kind: .constant, baseLR: 0.05, totalSteps: 100, stepsPerEpoch: 10, warmupSteps: 5)
+        for (step, lr) in [(0, 0.01), (1, 0.02), (3, 0.04), (4, 0.05), (5, 0.05), (60, 0.05)] {
+            XCTAssertEqual(warm.learningRate(at: step), lr, accuracy: 1e-15, "step \(step)")
+        }
+    }
+
+    /// --scale-lr (the linear scaling rule): the top of the schedule is --lr x ranks, in what the
+    /// metrics report and in what the optimizer applies.
+    func testScaleLRMultipliesTheRateByTheRanks() throws {
+        var c = TrainingFixture.config(batch: 8, steps: 3)
+        XCTAssertEqual(c.effectiveLR(ranks: 4), 0.05)
+        c.scaleLR = true
+        XCTAssertEqual(c.effectiveLR(ranks: 4), 0.2)
+        c.metricsPath = TrainingFixture.temporaryDirectory("scale-lr") + "/m.jsonl"
+        c.logEvery = 1
+        let scaled = try TrainingFixture.train(c, ranks: 2)
+        let text = try String(contentsOfFile: c.metricsPath!, encoding: .utf8)
+        let rates = try text.split(separator: "\n").map { line in
+            try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["lr"] as? Double)
+        }
+        XCTAssertEqual(rates, [0.1, 0.1, 0.1])
+
+        var plain = TrainingFixture.config(batch: 8, steps: 3)
+        plain.lr = 0.1
+        XCTAssertEqual(try TrainingFixture.train(plain, ranks: 2).parameters, scaled.parameters)
+        plain.lr = 0.05
+        XCTAssertNotEqual(try TrainingFixture.train(plain, ranks: 2).parameters, scaled.parameters)
     }
 }

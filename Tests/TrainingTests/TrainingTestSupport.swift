@@ -27,13 +27,18 @@ enum TrainingFixture {
 
     /// Runs `config` on `ranks` threads; returns rank 0's summary.
     static func train(_ config: TrainConfig, ranks: Int) throws -> TrainSummary {
+        try trainAllRanks(config, ranks: ranks)[0]
+    }
+
+    /// Runs `config` on `ranks` threads; returns every rank's summary, in rank order.
+    static func trainAllRanks(_ config: TrainConfig, ranks: Int) throws -> [TrainSummary] {
         let lock = NSLock()
-        var result: TrainSummary?
+        var results = [TrainSummary?](repeating: nil, count: ranks)
         try InProcessWorld.run(size: ranks, timeoutSeconds: 60) { comm in
             let s = try Trainer(config: config, communicator: comm, log: { _ in }).run()
-            if comm.rank == 0 { lock.lock(); result = s; lock.unlock() }
+            lock.lock(); results[comm.rank] = s; lock.unlock()
         }
-        return result!
+        return results.map { $0! }
     }
 
     static func temporaryDirectory(_ name: String) -> String {
