@@ -112,7 +112,9 @@ public final class Model {
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         var x = enter(input)
         guard let profile else {
-            for layer in layers { x = layer.forward(x, training: training) }
+            // By index: a for-in over the array allocates its iterator's coroutine frames in
+            // debug builds, and the step allocates nothing (StepAllocationTests).
+            for i in layers.indices { x = layers[i].forward(x, training: training) }
             return x
         }
         for (i, layer) in layers.enumerated() {
@@ -135,7 +137,8 @@ public final class Model {
     /// single channel the two layouts coincide and it is a copy).
     func enter(_ input: Tensor) -> Tensor {
         let shape = input.shape
-        precondition(shape.count == 4 && Array(shape[1...]) == inputShape,
+        // Compared element by element: `Array(shape[1...])` would allocate on every forward.
+        precondition(shape.count == 4 && shape[1] == inputShape[0] && shape[2] == inputShape[1] && shape[3] == inputShape[2],
                      "model input \(shape) is not [N, \(inputShape.map(String.init).joined(separator: ", "))]")
         let batch = shape[0], c = inputShape[0], plane = inputShape[1] * inputShape[2]
         let x = inputBuffer.tensor(batch: batch, shape: layers[0].inputShape)
