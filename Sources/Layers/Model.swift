@@ -47,7 +47,7 @@ public final class Model {
     /// Builds `spec` (a preset name or a spec string) for inputs [C, H, W] and `classes` outputs
     /// and initializes it from `seed`. Throws a one-line `ModelError` for an unknown preset, a bad
     /// token, or an input too small for the layers.
-    public init(spec: String, inputShape: [Int], classes: Int, seed: UInt64, options: ModelOptions = ModelOptions()) throws {
+    public convenience init(spec: String, inputShape: [Int], classes: Int, seed: UInt64, options: ModelOptions = ModelOptions()) throws {
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
             throw ModelError("model input shape must be [channels, height, width] with positive sizes, got \(inputShape)")
         }
@@ -62,11 +62,17 @@ public final class Model {
                 }
             }
         }
+        self.init(layers: layers, spec: spec, inputShape: inputShape, classes: classes, seed: seed, weightInit: options.weightInit)
+    }
+
+    /// A model over layers built elsewhere (tests put a layer with a deliberately wrong backward
+    /// into a model this way); `layers` must chain from `inputShape` to `classes` features.
+    init(layers: [any Layer], spec: String, inputShape: [Int], classes: Int, seed: UInt64, weightInit: WeightInit) {
         self.spec = spec
         self.inputShape = inputShape
         self.classes = classes
         self.layers = layers
-        store = ParameterStore(layers: layers, weightInit: options.weightInit, seed: seed)
+        store = ParameterStore(layers: layers, weightInit: weightInit, seed: seed)
         parameters = store.parameters
         gradients = store.gradients
         buffers = store.buffers
