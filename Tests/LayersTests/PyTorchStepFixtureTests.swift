@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import Tensor
 @testable import Layers
@@ -35,6 +36,9 @@ final class PyTorchStepFixtureTests: XCTestCase {
         let f = try FixtureFiles.load(fixture)
         let seed = try XCTUnwrap(UInt64(f.metadata["seed"] ?? ""), "fixture seed")
         let model = try Model(spec: spec, inputShape: [1, 28, 28], classes: 10, seed: 0)
+        let torchState = try fixtureStateDict(f)
+        XCTAssertEqual(model.stateDict().map(\.name), torchState.map(\.name), "state-dict names and order")
+        XCTAssertEqual(model.stateDict().map(\.shape), torchState.map(\.shape), "state-dict shapes")
         var worst = Worst()
 
         // The initial state from the formula; its statistics must be the fixture's (rounding of
@@ -130,6 +134,13 @@ final class PyTorchStepFixtureTests: XCTestCase {
         print("\(fixture): updates of 3 SGD steps within \(worst["update"]) (elements, of max |update|) "
               + "and \(worst["update stats"]) (sum, norm, max)")
     }
+}
+
+/// The fixture's metadata `state_dict`: torch's state-dict names and shapes, in order.
+func fixtureStateDict(_ file: SafeTensorsFile) throws -> [(name: String, shape: [Int])] {
+    let text = try XCTUnwrap(file.metadata["state_dict"], "metadata state_dict")
+    let pairs = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[Any]])
+    return try pairs.map { (try XCTUnwrap($0[0] as? String), try XCTUnwrap($0[1] as? [Int])) }
 }
 
 /// The comparisons of the step fixtures (the same measures as make_fixtures.py).
