@@ -38,8 +38,10 @@ let package = Package(
             dependencies: ["Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: Tests (one target per module)
+        // Counts heap calls by replacing malloc & co. in the test binary (never linked into ddp).
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "LayersTests", dependencies: ["Layers"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "CAllocationCounter"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AllReduceTests", dependencies: ["AllReduce"]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),

@@ -26,7 +26,7 @@ public final class BasicBlock: Layer {
     private var context: LayerContext!
     private var lastOutput: Tensor?
     private var scratch: [Tensor] = []
-    private var scratchBatch = -1, scratchGeneration = -1
+    private var scratchBatch = -1
 
     /// Throws when the input is not a feature map or too small for the 3x3 convolutions.
     public init(name: String, input: FeatureShape, outChannels: Int, stride: Int = 1) throws {
@@ -92,22 +92,33 @@ public final class BasicBlock: Layer {
         }
         let out = bn2.forward(t3, training: training, residual: shortcut, relu: true)
         lastOutput = out
+        if training { reserveScratch(batch: out.shape[1]) }
         return out
     }
 
-    /// Three output-shaped gradient buffers in the shared workspace, views rebuilt only when the
-    /// batch size changes or the workspace moved.
+    /// Grows the workspace's block-gradient slots to this block's need. Done in the training
+    /// forward so that every block has asked before the first backward caches its views: the
+    /// slots then have their final size and the views built in the first step stay valid (a
+    /// later step rebuilding them would allocate).
+    private func reserveScratch(batch: Int) {
+        let count = batch * outputShape.elementsPerSample, ws = context.workspace
+        _ = ws.floats(.blockGradient0, count: count)
+        _ = ws.floats(.blockGradient1, count: count)
+        _ = ws.floats(.blockGradient2, count: count)
+    }
+
+    /// Three output-shaped gradient buffers in the shared workspace; the views are rebuilt only
+    /// when the batch size changes or a slot moved.
     private func scratchTensors(batch: Int) -> [Tensor] {
         let count = batch * outputShape.elementsPerSample
         let ws = context.workspace
         let p0 = ws.floats(.blockGradient0, count: count)
         let p1 = ws.floats(.blockGradient1, count: count)
         let p2 = ws.floats(.blockGradient2, count: count)
-        if batch != scratchBatch || ws.generation != scratchGeneration {
+        if batch != scratchBatch || scratch[0].data != p0 || scratch[1].data != p1 || scratch[2].data != p2 {
             let shape = outputShape.tensorShape(batch: batch)
             scratch = [p0, p1, p2].map { Tensor(viewing: $0, shape: shape, owner: ws) }
             scratchBatch = batch
-            scratchGeneration = ws.generation
         }
         return scratch
     }

@@ -47,7 +47,7 @@ public final class Model {
     /// Builds `spec` (a preset name or a spec string) for inputs [C, H, W] and `classes` outputs
     /// and initializes it from `seed`. Throws a one-line `ModelError` for an unknown preset, a bad
     /// token, or an input too small for the layers.
-    public init(spec: String, inputShape: [Int], classes: Int, seed: UInt64, options: ModelOptions = ModelOptions()) throws {
+    public convenience init(spec: String, inputShape: [Int], classes: Int, seed: UInt64, options: ModelOptions = ModelOptions()) throws {
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
             throw ModelError("model input shape must be [channels, height, width] with positive sizes, got \(inputShape)")
         }
@@ -62,11 +62,17 @@ public final class Model {
                 }
             }
         }
+        self.init(layers: layers, spec: spec, inputShape: inputShape, classes: classes, seed: seed, weightInit: options.weightInit)
+    }
+
+    /// A model over layers built elsewhere (tests put a layer with a deliberately wrong backward
+    /// into a model this way); `layers` must chain from `inputShape` to `classes` features.
+    init(layers: [any Layer], spec: String, inputShape: [Int], classes: Int, seed: UInt64, weightInit: WeightInit) {
         self.spec = spec
         self.inputShape = inputShape
         self.classes = classes
         self.layers = layers
-        store = ParameterStore(layers: layers, weightInit: options.weightInit, seed: seed)
+        store = ParameterStore(layers: layers, weightInit: weightInit, seed: seed)
         parameters = store.parameters
         gradients = store.gradients
         buffers = store.buffers
@@ -112,7 +118,9 @@ public final class Model {
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         var x = enter(input)
         guard let profile else {
-            for layer in layers { x = layer.forward(x, training: training) }
+            // By index: a for-in over the array allocates its iterator's coroutine frames in
+            // debug builds, and the step allocates nothing (StepAllocationTests).
+            for i in layers.indices { x = layers[i].forward(x, training: training) }
             return x
         }
         for (i, layer) in layers.enumerated() {
@@ -135,7 +143,8 @@ public final class Model {
     /// single channel the two layouts coincide and it is a copy).
     func enter(_ input: Tensor) -> Tensor {
         let shape = input.shape
-        precondition(shape.count == 4 && Array(shape[1...]) == inputShape,
+        // Compared element by element: `Array(shape[1...])` would allocate on every forward.
+        precondition(shape.count == 4 && shape[1] == inputShape[0] && shape[2] == inputShape[1] && shape[3] == inputShape[2],
                      "model input \(shape) is not [N, \(inputShape.map(String.init).joined(separator: ", "))]")
         let batch = shape[0], c = inputShape[0], plane = inputShape[1] * inputShape[2]
         let x = inputBuffer.tensor(batch: batch, shape: layers[0].inputShape)

@@ -12,9 +12,11 @@ import Tensor
 /// Bit-exactness: each line is one torch kernel, so it rounds to Float once; `x + alpha * y` is a
 /// fused multiply-add in torch's AVX2/AVX-512 kernels, so it is `addingProduct` (correctly rounded
 /// fma) here, and the scalars are the Doubles rounded to Float as torch's kernels round them.
-/// `addingProduct` compiles to a libm `fmaf` call on the baseline x86-64 target (no FMA
-/// instructions): with Nesterov and weight decay, three calls per parameter, about 6 ms per step
-/// for fmnist-cnn's 468k parameters, small beside the forward/backward of the same step.
+/// Where the CPU has AVX-512, `step` runs `SGDKernel` (CKernels): the same operations 16 lanes at
+/// a time with vfmadd/vmul/vadd, hence the same bits, the buffer split over the BLAS threads.
+/// Elsewhere (and with `forceScalar`) the element loop below runs; there `addingProduct` compiles
+/// to a libm `fmaf` call on the baseline x86-64 target (no FMA instructions), three calls per
+/// parameter with Nesterov and weight decay.
 public final class SGD: Optimizer {
     public var learningRate: Double
     /// Settable between steps so schedules can cycle it (one-cycle); a run built without momentum

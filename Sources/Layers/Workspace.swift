@@ -4,8 +4,8 @@
 /// serves all of them (darknet's single workspace), and one set of block-gradient buffers serves
 /// every residual block. A slot only grows (to the largest request seen), so after the first
 /// step at a batch size nothing is allocated. A slot's memory may move when it grows: users
-/// take the pointer when they need it and do not keep it across another layer's work
-/// (`generation` changes whenever any slot moved, for users that cache views).
+/// take the pointer when they need it and do not keep it across another layer's work, or check
+/// it is still the slot's (BasicBlock's cached views). `generation` counts the reallocations.
 public final class Workspace {
     /// The independent scratch areas. Different slots never alias.
     public enum Slot: Int, CaseIterable {

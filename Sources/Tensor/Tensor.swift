@@ -13,12 +13,17 @@ public final class Tensor {
     public let capacity: Int
     private let owned: Bool
     private let owner: AnyObject?
+    /// Number of elements of the current shape. Stored, not recomputed from `shape`: the layers
+    /// ask for it in every forward and backward, and the step must not allocate (an
+    /// unspecialized `reduce` over the shape does, in debug builds).
+    public private(set) var count: Int
 
     /// A zero-filled tensor that owns its storage.
     public init(shape: [Int]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         let n = shape.reduce(1, *)
         self.shape = shape
+        self.count = n
         self.capacity = n
         self.data = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
         self.data.initialize(repeating: 0, count: max(n, 1))
@@ -36,7 +41,8 @@ public final class Tensor {
     /// A view of `shape.product` elements starting at `data`, kept alive by `owner`.
     public init(viewing data: UnsafeMutablePointer<Float>, shape: [Int], owner: AnyObject?) {
         self.shape = shape
-        self.capacity = shape.reduce(1, *)
+        self.count = shape.reduce(1, *)
+        self.capacity = count
         self.data = data
         self.owned = false
         self.owner = owner
@@ -46,14 +52,12 @@ public final class Tensor {
         if owned { data.deallocate() }
     }
 
-    /// Number of elements of the current shape.
-    public var count: Int { shape.reduce(1, *) }
-
     /// Changes the shape without moving data; the new shape must fit the storage.
     public func reshape(_ newShape: [Int]) {
         let n = newShape.reduce(1, *)
         precondition(n <= capacity, "reshape \(shape) -> \(newShape) exceeds capacity \(capacity)")
         shape = newShape
+        count = n
     }
 
     /// The elements of the current shape.

@@ -1,5 +1,5 @@
 import XCTest
-import Layers
+@testable import Layers
 import Tensor
 
 /// A test double: y = x * w per feature, with a backward that is deliberately wrong in one place
@@ -60,7 +60,29 @@ final class GradientCheckTests: XCTestCase {
         assertPassed(GradientCheck.check(layer: MiscalibratedScale(features: 6, inputScale: 1, weightScale: 1), batch: 3, seed: 133))
     }
 
-    /// A model whose backward is wrong is caught by the whole-model check too.
+    /// The whole-model check fails a model with one wrong backward, whether the layer gets its own
+    /// weight gradient wrong or the input gradient it hands to the layers before it; the same
+    /// model with a correct backward passes.
+    func testWholeModelCheckDetectsAWrongLayer() throws {
+        let input = FeatureShape.map(channels: 1, height: 6, width: 6)
+        for (inputScale, weightScale, fails) in [(Float(1), Float(0.9), true), (1.1, 1, true), (1, 1, false)] {
+            let layers = try ModelSpec.layers(for: "c4nb-bn-relu-flatten-fc", input: input, classes: 3)
+                + [MiscalibratedScale(features: 3, inputScale: inputScale, weightScale: weightScale)]
+            let model = Model(layers: layers, spec: "c4nb-bn-relu-flatten-fc + wrong", inputShape: [1, 6, 6],
+                              classes: 3, seed: 142, weightInit: .kaimingNormal)
+            let row = GradientCheck.checkModel(model, batch: 2, seed: 143)
+            print("  model with dx*\(inputScale), dw*\(weightScale): \(row)")
+            if fails {
+                XCTAssertFalse(row.passed, "dx*\(inputScale), dw*\(weightScale)")
+                XCTAssertGreaterThan(row.parameterError ?? 0, 0.05, "dx*\(inputScale), dw*\(weightScale)")
+            } else {
+                assertPassed(row)
+            }
+        }
+    }
+
+    /// Checking every layer, the loss and the whole model changes nothing in the model: not its
+    /// parameters, running statistics, dropout generator or batch counter.
     func testCheckLeavesTheModelUntouched() throws {
         let model = try Model(spec: "c4nb-bn-relu-mp2-flatten-drop0.3-fc", inputShape: [1, 6, 6], classes: 3, seed: 134)
         _ = model.forward(Tensor(shape: [2, 1, 6, 6]), training: true)

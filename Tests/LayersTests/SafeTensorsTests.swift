@@ -307,8 +307,10 @@ final class SafeTensorsTests: XCTestCase {
 
     // MARK: The PyTorch model fixtures
 
-    /// The model fixtures hold what scripts/fixtures/README.md promises: every state_dict entry as
-    /// init./step3., every parameter's gradient, the buffers after one forward, and the batch.
+    /// The model fixtures hold what scripts/fixtures/README.md promises, and nothing else: the
+    /// state-dict list in the metadata, `init_stats.` of every float entry, every parameter's
+    /// gradient and update (whole, or 512 samples at sorted distinct indices with the first and
+    /// the last) with their statistics, the buffers after one forward and after 3 steps, the batch.
     func testModelFixturesAreComplete() throws {
         let expected: [(file: String, parameters: Int, names: [String: [Int]])] = [
             ("fmnist_cnn", 468_010, ["0.weight": [32, 1, 3, 3], "1.weight": [32], "1.running_var": [32], "1.num_batches_tracked": [],
@@ -322,22 +324,46 @@ final class SafeTensorsTests: XCTestCase {
         ]
         for (name, parameterCount, names) in expected {
             let file = try FixtureFiles.load(name)
-            let stateNames = file.names.filter { $0.hasPrefix("init.") }.map { String($0.dropFirst(5)) }
-            for (key, shape) in names {
-                XCTAssertEqual(try file.entry("init." + key).shape, shape, "\(name) init.\(key)")
-            }
+            let state = try fixtureStateDict(file)
+            let shapes = Dictionary(uniqueKeysWithValues: state.map { ($0.name, $0.shape) })
+            for (key, shape) in names { XCTAssertEqual(shapes[key], shape, "\(name) \(key)") }
             var parameters = 0
-            for key in stateNames {
-                let initial = try file.entry("init." + key)
-                XCTAssertEqual(try file.entry("step3." + key).shape, initial.shape, key)
-                let isBuffer = key.hasSuffix("running_mean") || key.hasSuffix("running_var") || key.hasSuffix("num_batches_tracked")
-                if isBuffer {
-                    XCTAssertEqual(try file.entry("after_fwd." + key).shape, initial.shape, key)
-                } else {
-                    XCTAssertEqual(try file.entry("grad." + key).shape, initial.shape, key)
-                    parameters += initial.elementCount
-                }
+            var promised: Set<String> = ["x", "y", "logits", "eval_logits", "loss", "losses"]
+            func has(_ tensor: String, _ shape: [Int], _ dtype: SafeTensorDType) throws {
+                let entry = try file.entry(tensor)
+                XCTAssertEqual(entry.shape, shape, "\(name) \(tensor)")
+                XCTAssertEqual(entry.dtype, dtype, "\(name) \(tensor)")
+                promised.insert(tensor)
             }
+            for (key, shape) in state {
+                let count = shape.reduce(1, *)
+                if key.hasSuffix("num_batches_tracked") {
+                    try has("after_fwd." + key, shape, .i64)
+                    try has("step3." + key, shape, .i64)
+                    continue
+                }
+                try has("init_stats." + key, [3], .f64)
+                if key.hasSuffix("running_mean") || key.hasSuffix("running_var") {
+                    try has("after_fwd." + key, shape, .f32)
+                    try has("step3." + key, shape, .f32)
+                    continue
+                }
+                parameters += count
+                try has("grad_stats." + key, [3], .f64)
+                try has("update_stats." + key, [3], .f64)
+                var stored = count
+                if count > 1024 {
+                    stored = 512
+                    try has("sample." + key, [stored], .i64)
+                    let indices = try file.int64s("sample." + key)
+                    XCTAssertEqual(indices.first, 0, key)
+                    XCTAssertEqual(indices.last, Int64(count - 1), key)
+                    XCTAssertTrue(zip(indices, indices.dropFirst()).allSatisfy { $0 < $1 }, "\(key): sorted, distinct")
+                }
+                try has("grad." + key, [stored], .f32)
+                try has("update." + key, [stored], .f64)
+            }
+            XCTAssertEqual(Set(file.names), promised, "\(name): the tensors the README lists")
             XCTAssertEqual(parameters, parameterCount, name)
             XCTAssertEqual(try file.entry("x").shape, [4, 1, 28, 28])
             XCTAssertEqual(try file.int64s("y", shape: [4]).filter { !(0..<10).contains($0) }, [])
