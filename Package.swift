@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "CAllocationCounter"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AllReduceTests", dependencies: ["AllReduce"]),
+        .testTarget(name: "AllReduceTests", dependencies: ["AllReduce", "CAllocationCounter"]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "ddpTests", dependencies: ["ddp"]),

@@ -27,13 +27,15 @@ public final class InProcessWorld: @unchecked Sendable {
         var length: Int
     }
 
-    /// A FIFO without `removeFirst`'s O(n) shifting: a read index that resets when drained.
-    private struct MessageQueue {
+    /// A FIFO without `removeFirst`'s O(n) shifting: a read index that resets when drained. A
+    /// class, so the mailbox dictionary is only read once a channel exists: mutating a value in
+    /// place through the dictionary's subscript costs a heap call per access in debug builds.
+    private final class MessageQueue {
         var messages: [Message] = []
         var head = 0
         var isEmpty: Bool { head == messages.count }
-        mutating func push(_ message: Message) { messages.append(message) }
-        mutating func pop() -> Message {
+        func push(_ message: Message) { messages.append(message) }
+        func pop() -> Message {
             let message = messages[head]
             head += 1
             if head == messages.count { messages.removeAll(keepingCapacity: true); head = 0 }
@@ -114,19 +116,32 @@ public final class InProcessWorld: @unchecked Sendable {
         if failures[context] != nil, let error = failure(context: context, rank: source, waitingFor: nil) {
             condition.unlock(); throw error
         }
-        var storage = storagePool.popLast()
+        // Any pooled buffer that fits: messages of mixed sizes (segments, small collectives) must
+        // not make the pool trade small buffers for large ones on every call.
+        var storage: Storage?
+        var i = storagePool.count
+        while storage == nil && i > 0 {
+            i -= 1
+            if storagePool[i].capacity >= bytes.count { storage = storagePool.remove(at: i) }
+        }
         condition.unlock()
 
-        if storage == nil || storage!.capacity < bytes.count {
-            storage?.memory.deallocate()
+        if storage == nil {
             let capacity = max(bytes.count, 64)
             storage = Storage(memory: .allocate(byteCount: capacity, alignment: 64), capacity: capacity)
         }
         if bytes.count > 0 { storage!.memory.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
 
         condition.lock()
-        channels[ChannelKey(context: context, source: source, destination: destination), default: MessageQueue()]
-            .push(Message(tag: tag, storage: storage!, length: bytes.count))
+        let key = ChannelKey(context: context, source: source, destination: destination)
+        let queue: MessageQueue
+        if let existing = channels[key] {
+            queue = existing
+        } else {
+            queue = MessageQueue()
+            channels[key] = queue
+        }
+        queue.push(Message(tag: tag, storage: storage!, length: bytes.count))
         condition.broadcast()
         condition.unlock()
     }
@@ -139,7 +154,7 @@ public final class InProcessWorld: @unchecked Sendable {
         let message: Message
         while true {
             if failures[context] == nil, let queue = channels[key], !queue.isEmpty {
-                message = channels[key]!.pop()
+                message = queue.pop()
                 break
             }
             if let error = failure(context: context, rank: destination, waitingFor: source) { condition.unlock(); throw error }

@@ -68,17 +68,24 @@ enum RingAllReduce {
         let right = (rank &+ 1) % ranks, left = (rank &+ ranks &- 1) % ranks
         let scratch = communicator.workspace.scratch(bytes: segmentElements &* elementSize)
 
-        for step in 0..<(ranks &- 1) {
+        // While loops, not for-in over ranges: in debug builds (the tests') a range's iterator
+        // allocates a coroutine frame per element, and a call must allocate nothing
+        // (AllocationTests).
+        var step = 0
+        while step < ranks &- 1 {
             let sendChunk = (rank &- step &+ ranks) % ranks
             let receiveChunk = (rank &- step &- 1 &+ 2 &* ranks) % ranks
-            for j in 0..<segments {
+            var j = 0
+            while j < segments {
                 let incoming = segment(receiveChunk, j)
                 let envelope = try communicator.exchange(
                     sending: UnsafeRawBufferPointer(segment(sendChunk, j)), to: right, tag: tag,
                     receivingInto: UnsafeMutableRawBufferPointer(start: scratch, count: incoming.count), from: left)
                 try call.check(envelope, from: left, expectedBytes: incoming.count, on: communicator)
                 ReductionKernel.accumulate(incoming.baseAddress!, scratch, count: incoming.count / elementSize, kind: kind)
+                j &+= 1
             }
+            step &+= 1
         }
 
         let owned = (rank &+ 1) % ranks
@@ -86,16 +93,20 @@ enum RingAllReduce {
             ReductionKernel.divide(chunkBytes(owned).baseAddress!, count: chunkCount(owned), by: ranks, kind: kind)
         }
 
-        for step in 0..<(ranks &- 1) {
+        step = 0
+        while step < ranks &- 1 {
             let sendChunk = (rank &+ 1 &- step &+ ranks) % ranks
             let receiveChunk = (rank &- step &+ ranks) % ranks
-            for j in 0..<segments {
+            var j = 0
+            while j < segments {
                 let incoming = segment(receiveChunk, j)
                 let envelope = try communicator.exchange(
                     sending: UnsafeRawBufferPointer(segment(sendChunk, j)), to: right, tag: tag,
                     receivingInto: incoming, from: left)
                 try call.check(envelope, from: left, expectedBytes: incoming.count, on: communicator)
+                j &+= 1
             }
+            step &+= 1
         }
     }
 }
