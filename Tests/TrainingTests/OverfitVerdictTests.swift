@@ -64,6 +64,17 @@ final class OverfitVerdictTests: XCTestCase {
         XCTAssertTrue(verdict.advice.contains("augmentation") && verdict.advice.contains("--weight-decay"), verdict.advice)
     }
 
+    /// A widening that speeds up (the test loss turning up after epoch 10) still starts at 7.
+    func testAnAcceleratingWideningIsNamedFromWhereItStarts() {
+        let bend = epochs.map { 0.004 * pow(Swift.max(0, $0 - 10), 2) }
+        let test = zip(flatTest, bend).map(+)
+        let train = zip(flatTestTrain(slope: 0.03), bend).map { $0 + $1 - 2 * $1 }
+        let verdict = OverfitVerdict(epochs: run(train: train, test: test))
+        XCTAssertEqual(verdict.kind, .overfitting, verdict.summary)
+        XCTAssertEqual(verdict.overfitEpoch, 7)
+        XCTAssertEqual(verdict.testRiseEpoch, 7)
+    }
+
     func testWideningMustLastTwoEpochs() {
         // Cut one epoch after the narrowest gap: a single wider epoch is not yet a trend.
         let train = flatTestTrain(slope: 0.03)
