@@ -13,8 +13,8 @@ struct Plot: ParsableCommand {
             --log-every) and accuracy per epoch (right). It prints, and writes under the panels, \
             a verdict: over-fitting (the gap test loss - train loss widens after having \
             narrowed: for at least 2 epochs, by more than its noise and 5% of the test loss, and \
-            by more than the test loss fell meanwhile; named from the epoch of the narrowest gap, \
-            and saying whether the test loss has also risen), diverging, under-fitting (both \
+            faster than the test loss still falls; named from the epoch where the widening \
+            starts, and saying whether the test loss has also risen), diverging, under-fitting (both \
             losses still falling, or both high and flat), or no over-fitting yet; and what to do \
             (early stop at the best test epoch, regularisation, more epochs, a lower learning \
             rate; the schedule advice follows the logged learning rates). When step losses were \
