@@ -98,6 +98,22 @@ public enum ModelSpec {
         return layers
     }
 
+    /// Builds the single layer of one spec token (`c8k3p1`, `bn`, `fc10`, ...) on `input`,
+    /// named after the token: what `ddp gradcheck --layer` checks. A layer added to `makeLayer`
+    /// is reachable here, and so checked, with no other change.
+    public static func layer(token: String, input: FeatureShape, classes: Int) throws -> any Layer {
+        guard !token.isEmpty, !token.contains("-") else {
+            throw ModelError("'\(token)' is not one layer token (one token, no '-'; e.g. c8k3p1, bn, fc10)")
+        }
+        do {
+            return try makeLayer(token.lowercased(), name: token, input: input, classes: classes)
+        } catch let error as ModelError {
+            let own = "layer \(token): "
+            let message = error.message.hasPrefix(own) ? String(error.message.dropFirst(own.count)) : error.message
+            throw ModelError("layer token '\(token)' on a \(input) input: \(message)")
+        }
+    }
+
     private static func shapeNoun(_ shape: FeatureShape) -> String {
         if case .map = shape { return "feature maps" }
         return "features"

@@ -5,7 +5,14 @@ import Training
 struct LRFind: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lr-find",
-        abstract: "Learning-rate range test: train with an exponentially growing LR, plot the loss, suggest an LR.")
+        abstract: "Learning-rate range test: train with an exponentially growing LR, plot the loss, suggest an LR.",
+        discussion: """
+            The suggestion is a tenth of the LR at the smoothed loss's minimum: a safe constant LR, \
+            or the start of a schedule. A one-cycle schedule warms up and anneals around its peak, \
+            so its peak (--lr with --schedule onecycle) can go up to about the LR at the minimum. \
+            Both hold for the global batch of the sweep (--batch-size x ranks); for a larger \
+            global batch scale them about linearly (e.g. 4x the batch, about 4x the LR).
+            """)
 
     @OptionGroup var common: ModelDataOptions
     @Option(help: "Smallest learning rate.") var startLr = 1e-6
@@ -43,6 +50,9 @@ struct LRFind: ParsableCommand {
                 }
                 print(String(format: "suggested lr %.3g (a tenth of the lr at the loss minimum, %.3g)%@", r.suggested,
                              r.minimumLR, r.diverged ? ", loss diverged beyond it" : ""))
+                print(String(format: "  a constant-LR starting point; a one-cycle peak can go up to about %.3g; both for a "
+                             + "global batch of %d (--batch-size x ranks), scale them with it", r.minimumLR,
+                             config.batchSize * comm.size))
                 print("curve: \(output)")
             }
         }

@@ -11,16 +11,19 @@ struct Plot: ParsableCommand {
             Reads the metrics file written by `ddp train --metrics FILE.jsonl` and draws one \
             picture: loss per epoch (left; per-step loss faint behind it when logged with \
             --log-every) and accuracy per epoch (right). It prints, and writes under the panels, \
-            a verdict: over-fitting (the test loss rising for at least 2 epochs while the train \
-            loss keeps falling, so the train/test gap widens; named from the epoch of lowest \
-            test loss), diverging, under-fitting (both losses still falling, or both high and \
-            flat), or no over-fitting yet; and what to do (early stop at the best test epoch, \
-            regularisation, more epochs, a lower learning rate). When step losses were logged it \
-            also says whether they are noisy enough that a larger batch or a lower learning \
-            rate would help.
+            a verdict: over-fitting (the gap test loss - train loss widens after having \
+            narrowed: for at least 2 epochs, by more than its noise and 5% of the test loss, and \
+            faster than the test loss still falls; named from the epoch where the widening \
+            starts, and saying whether the test loss has also risen), diverging, under-fitting (both \
+            losses still falling, or both high and flat), or no over-fitting yet; and what to do \
+            (early stop at the best test epoch, regularisation, more epochs, a lower learning \
+            rate; the schedule advice follows the logged learning rates). When step losses were \
+            logged it also says whether they are noisy enough that a larger batch or a lower \
+            learning rate would help.
 
-            --json prints one object: verdict, message, advice, overfit_epoch, best_test_epoch, \
-            best_test_acc (0...1), svg, and with step losses loss_noise_ratio and loss_noise_hint.
+            --json prints one object: verdict, message, advice, overfit_epoch, test_rise_epoch, \
+            best_test_epoch, best_test_acc (0...1), svg, and with step losses loss_noise_ratio and \
+            loss_noise_hint.
             """)
 
     @Argument(help: "The metrics JSONL file of a run (ddp train --metrics).")
@@ -59,6 +62,7 @@ struct Plot: ParsableCommand {
                 "message": verdict.summary,
                 "advice": verdict.advice,
                 "overfit_epoch": verdict.overfitEpoch.map { $0 as Any } ?? NSNull(),
+                "test_rise_epoch": verdict.testRiseEpoch.map { $0 as Any } ?? NSNull(),
                 "best_test_epoch": verdict.bestTestEpoch.map { $0 as Any } ?? NSNull(),
                 "best_test_acc": verdict.bestTestAccuracy.map { $0 as Any } ?? NSNull(),
                 "svg": outputURL.path,

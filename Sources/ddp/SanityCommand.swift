@@ -28,7 +28,7 @@ struct Sanity: ParsableCommand {
         options.overfitSteps = overfitSteps; options.overfitLR = overfitLr
         var failed = false
         let code = World.run(localRanks: common.localRanks, threads: common.threads, timeout: 300) { comm in
-            let verdicts = try SanityCheck.run(config: config, options: options, comm: comm, log: { print($0) })
+            let verdicts = try SanityCheck.run(config: config, options: options, comm: comm)
             guard comm.rank == 0 else { return }
             for v in verdicts {
                 if json {

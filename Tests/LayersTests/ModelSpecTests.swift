@@ -94,6 +94,22 @@ final class ModelSpecTests: XCTestCase {
         }
     }
 
+    /// One token alone, as `ddp gradcheck --layer` builds it: named after the token, shaped by its input.
+    func testSingleLayerFromItsToken() throws {
+        let maps = FeatureShape.map(channels: 3, height: 8, width: 8)
+        let conv = try ModelSpec.layer(token: "c8k3p1", input: maps, classes: 10)
+        XCTAssertEqual(conv.name, "c8k3p1")
+        XCTAssertEqual(conv.kind, "Conv2d(3->8, 3x3, s1, p1)")
+        XCTAssertEqual(conv.outputShape, .map(channels: 8, height: 8, width: 8))
+        XCTAssertEqual(try ModelSpec.layer(token: "fc", input: .flat(12), classes: 7).outputShape, .flat(7))
+        for (token, fragment) in [("c8-bn", "not one layer token"), ("", "not one layer token"),
+                                  ("fc10", "Linear needs flat features"), ("zz", "not a layer")] {
+            XCTAssertThrowsError(try ModelSpec.layer(token: token, input: maps, classes: 10), token) { error in
+                XCTAssertTrue("\(error)".contains(fragment), "'\(token)': \(error)")
+            }
+        }
+    }
+
     func testHelpMentionsEveryToken() {
         for token in ["c<out>", "bn", "relu", "lrelu", "tanh", "sigmoid", "flatten", "gap", "drop", "mp<k>", "ap<k>", "fc", "res<out>",
                       "mlp", "lenet5", "fmnist-cnn", "resnet20"] {

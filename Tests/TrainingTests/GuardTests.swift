@@ -13,6 +13,7 @@ final class GuardTests: XCTestCase {
             let text = "\(error)"
             XCTAssertTrue(text.contains("learning rate"), text)
             XCTAssertTrue(text.contains("epoch 1"), text)
+            XCTAssertNotNil(text.range(of: #"step [0-9]+ "#, options: .regularExpression), text)
             XCTAssertTrue(text.contains("lr 1000000"), text)
         }
         XCTAssertLessThan(Date().timeIntervalSince(started), 30, "ranks waited on each other instead of stopping")

@@ -24,27 +24,126 @@ final class OverfitVerdictTests: XCTestCase {
         values.map { $0 + sigma * Double(rng.normal()) }
     }
 
-    func testClassicOverfittingNamesTheEpochOfLowestTestLoss() {
+    /// Both losses fall until epoch 7 with the gap narrowing to almost nothing; after it the test
+    /// loss stays flat while the train loss keeps falling by 0.03 an epoch (8 epochs of widening).
+    private var flatTest: [Double] {
+        epochs.map { 0.42 + 0.6 * exp(-0.5 * Swift.min($0, 7)) }
+    }
+    private func flatTestTrain(slope: Double) -> [Double] {
+        zip(epochs, flatTest).map { e, test in test - 0.3 * exp(-0.6 * Swift.min(e, 7)) - slope * Swift.max(0, e - 7) }
+    }
+
+    func testClassicOverfittingNamesTheNarrowestGapAndTheTestLossRise() {
         let verdict = OverfitVerdict(epochs: run(train: overfitTrain, test: overfitTest))
         XCTAssertEqual(verdict.kind, .overfitting)
-        XCTAssertEqual(verdict.overfitEpoch, 7)
+        // The curves meet at epoch 3 (gap -0.002); from there train loss falls much faster than test loss.
+        XCTAssertEqual(verdict.overfitEpoch, 3)
+        XCTAssertEqual(verdict.testRiseEpoch, 7)
         XCTAssertEqual(verdict.minTestLossEpoch, 7)
         XCTAssertEqual(verdict.minTestLoss ?? 0, 0.35, accuracy: 1e-12)
         XCTAssertEqual(verdict.bestTestEpoch, 7)
         XCTAssertEqual(verdict.bestTestAccuracy ?? 0, 0.95 - 0.2 * 0.35, accuracy: 1e-12)
-        XCTAssertTrue(verdict.summary.hasPrefix("over-fitting since epoch 7: test loss rose from 0.350 to 0.606"), verdict.summary)
+        XCTAssertTrue(verdict.summary.hasPrefix("over-fitting since epoch 3: test loss minus train loss widened from -0.002 to "),
+                      verdict.summary)
+        XCTAssertTrue(verdict.summary.contains("the test loss has risen since epoch 7, from 0.350 to 0.606"), verdict.summary)
         XCTAssertTrue(verdict.advice.hasPrefix("stop early at epoch 7 (best test accuracy 88.00%)"), verdict.advice)
         XCTAssertTrue(verdict.advice.contains("--weight-decay"))
     }
 
-    func testOverfittingNeedsTwoEpochsOfRise() {
-        // Cut the U one epoch after its minimum: a single higher epoch is not yet a trend.
-        let verdict = OverfitVerdict(epochs: run(train: Array(overfitTrain.prefix(8)), test: Array(overfitTest.prefix(8))))
+    /// The case the issue names: train loss falling, test loss flat, the gap growing for 8 epochs.
+    func testWideningGapWithFlatTestLossIsOverfittingFromTheNarrowestEpoch() {
+        let verdict = OverfitVerdict(epochs: run(train: flatTestTrain(slope: 0.03), test: flatTest))
+        XCTAssertEqual(verdict.kind, .overfitting, verdict.summary)
+        XCTAssertEqual(verdict.overfitEpoch, 7)
+        XCTAssertNil(verdict.testRiseEpoch)
+        XCTAssertTrue(verdict.summary.hasPrefix("over-fitting since epoch 7: test loss minus train loss widened from 0.004 to 0.244 (epoch 15)"),
+                      verdict.summary)
+        XCTAssertTrue(verdict.summary.hasSuffix("test loss went from 0.438 to 0.438; the test loss has not turned up: "
+                                                + "it is at or near its minimum 0.438 (epoch 7)"), verdict.summary)
+        XCTAssertFalse(verdict.advice.contains("stop early at epoch"), verdict.advice)
+        XCTAssertTrue(verdict.advice.contains("augmentation") && verdict.advice.contains("--weight-decay"), verdict.advice)
+    }
+
+    /// A widening that speeds up (the test loss turning up after epoch 10) still starts at 7.
+    func testAnAcceleratingWideningIsNamedFromWhereItStarts() {
+        let bend = epochs.map { 0.004 * pow(Swift.max(0, $0 - 10), 2) }
+        let test = zip(flatTest, bend).map(+)
+        let train = zip(flatTestTrain(slope: 0.03), bend).map { $0 + $1 - 2 * $1 }
+        let verdict = OverfitVerdict(epochs: run(train: train, test: test))
+        XCTAssertEqual(verdict.kind, .overfitting, verdict.summary)
+        XCTAssertEqual(verdict.overfitEpoch, 7)
+        XCTAssertEqual(verdict.testRiseEpoch, 7)
+    }
+
+    func testWideningMustLastTwoEpochs() {
+        // Cut one epoch after the narrowest gap: a single wider epoch is not yet a trend.
+        let train = flatTestTrain(slope: 0.03)
+        let verdict = OverfitVerdict(epochs: run(train: Array(train.prefix(8)), test: Array(flatTest.prefix(8))))
         XCTAssertNotEqual(verdict.kind, .overfitting)
         XCTAssertNil(verdict.overfitEpoch)
-        let confirmed = OverfitVerdict(epochs: run(train: Array(overfitTrain.prefix(9)), test: Array(overfitTest.prefix(9))))
+        let confirmed = OverfitVerdict(epochs: run(train: Array(train.prefix(9)), test: Array(flatTest.prefix(9))))
         XCTAssertEqual(confirmed.kind, .overfitting)
         XCTAssertEqual(confirmed.overfitEpoch, 7)
+    }
+
+    func testASmallWideningIsNoFinding() {
+        // 8 x 0.002 = 0.016 of widening: below 5% of the test loss (0.021), however smooth.
+        let verdict = OverfitVerdict(epochs: run(train: flatTestTrain(slope: 0.002), test: flatTest))
+        XCTAssertNotEqual(verdict.kind, .overfitting, verdict.summary)
+        XCTAssertEqual(OverfitVerdict(epochs: run(train: flatTestTrain(slope: 0.004), test: flatTest)).kind, .overfitting)
+    }
+
+    func testNarrowingThenStableGapIsNotOverfitting() {
+        // After epoch 7 both losses level off together: the gap stays at its narrowest.
+        let test = epochs.map { 0.42 + 0.6 * exp(-0.5 * Swift.min($0, 7)) - 0.02 * (1 - exp(-Swift.max(0, $0 - 7) / 2)) }
+        let train = zip(epochs, test).map { e, t in t - 0.3 * exp(-0.6 * Swift.min(e, 7)) }
+        let verdict = OverfitVerdict(epochs: run(train: train, test: test))
+        XCTAssertEqual(verdict.kind, .noOverfitting, verdict.summary)
+        XCTAssertNil(verdict.overfitEpoch)
+    }
+
+    func testSmallNoisyWigglesOfTheGapAreNotOverfitting() {
+        var rng = SeededRNG(seed: 5)
+        let train = flatTestTrain(slope: 0)
+        for _ in 0..<100 {
+            let verdict = OverfitVerdict(epochs: run(train: noisy(train, 0.004, &rng), test: noisy(flatTest, 0.004, &rng)))
+            XCTAssertNotEqual(verdict.kind, .overfitting, verdict.summary)
+        }
+    }
+
+    /// A gap that grows while the test loss falls as fast is convergence to a lower train loss.
+    func testGapGrowingSlowerThanTheTestLossFallsIsNotOverfitting() {
+        let test = epochs.map { 0.3 + 0.5 * exp(-0.25 * $0) }
+        let train = epochs.map { 0.26 + 0.55 * exp(-0.25 * $0) }  // the gap grows from 0.001 to 0.039
+        let verdict = OverfitVerdict(epochs: run(train: train, test: test))
+        XCTAssertNotEqual(verdict.kind, .overfitting, verdict.summary)
+    }
+
+    /// The 4-rank Fashion-MNIST run of docs/GUIDE.md: the curves meet at epoch 8 and the gap
+    /// reaches 0.034 two epochs later while the test loss still falls; three epochs of that are
+    /// not yet a significant widening. Its one-cycle LR already decayed: no schedule advice.
+    func testTheDocumentedRunIsNotYetOverfittingAndGetsNoScheduleAdvice() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let log = try MetricsLog(contentsOf: repo.appendingPathComponent("docs/runs/fmnist-4ranks-metrics.jsonl"))
+        let verdict = OverfitVerdict(epochs: log.epochs)
+        XCTAssertEqual(verdict.kind, .noOverfitting, verdict.summary)
+        XCTAssertTrue(verdict.summary.hasSuffix("test loss minus train loss is 0.034 at epoch 10 (narrowest 0.000 at epoch 8)"),
+                      verdict.summary)
+        XCTAssertTrue(verdict.advice.hasPrefix("the learning rate already decays"), verdict.advice)
+        XCTAssertFalse(verdict.advice.contains("--schedule"), verdict.advice)
+    }
+
+    func testScheduleAdviceFollowsTheLoggedLearningRates() {
+        // A run that already annealed its LR (one-cycle) is not told to decay it.
+        let annealed = OverfitVerdict.scheduleAdvice([0.03, 0.1, 0.08, 0.04, 0.004])
+        XCTAssertTrue(annealed.hasPrefix("the learning rate already decays (0.1 at its peak, 0.004 at the end)"), annealed)
+        XCTAssertFalse(annealed.contains("--schedule"))
+        XCTAssertTrue(OverfitVerdict.scheduleAdvice([0.05, 0.05, 0.05]).contains("--schedule cosine"))
+        XCTAssertTrue(OverfitVerdict.scheduleAdvice([.nan, .nan, .nan]).hasPrefix("more epochs or a decaying learning rate"))
+        // Through the verdict: a flat, healthy run at a constant LR.
+        var records = run(train: healthyTrain, test: healthyTest)
+        for i in records.indices { records[i].learningRate = 0.05 }
+        XCTAssertTrue(OverfitVerdict(epochs: records).advice.contains("was constant (0.05)"))
     }
 
     func testNoisyOverfittingIsFoundNearTheTrueOnset() {
@@ -53,7 +152,7 @@ final class OverfitVerdictTests: XCTestCase {
             let verdict = OverfitVerdict(epochs: run(train: noisy(overfitTrain, 0.0025, &rng),
                                                      test: noisy(overfitTest, 0.005, &rng)))
             XCTAssertEqual(verdict.kind, .overfitting)
-            XCTAssertTrue((5...9).contains(verdict.overfitEpoch ?? 0), "onset \(String(describing: verdict.overfitEpoch))")
+            XCTAssertTrue((2...4).contains(verdict.overfitEpoch ?? 0), "onset \(String(describing: verdict.overfitEpoch))")
         }
     }
 
@@ -64,13 +163,15 @@ final class OverfitVerdictTests: XCTestCase {
         XCTAssertTrue(verdict.summary.hasPrefix("no over-fitting yet"), verdict.summary)
     }
 
-    func testNoisyPlateauRaisesNoFalseAlarm() {
+    func testNoisyPlateauRaisesFewFalseAlarms() {
         var rng = SeededRNG(seed: 11)
-        for _ in 0..<50 {
+        var falseAlarms = 0
+        for _ in 0..<200 {
             let verdict = OverfitVerdict(epochs: run(train: noisy(healthyTrain, 0.01, &rng),
                                                      test: noisy(healthyTest, 0.02, &rng)))
-            XCTAssertNotEqual(verdict.kind, .overfitting, verdict.summary)
+            if verdict.kind == .overfitting { falseAlarms += 1 }
         }
+        XCTAssertLessThanOrEqual(falseAlarms, 12, "documented: 3.3% of runs")
     }
 
     /// The rates the type documents, re-measured on fresh seeds (fewer runs, looser bounds).
@@ -86,7 +187,7 @@ final class OverfitVerdictTests: XCTestCase {
             if healthy.kind == .overfitting { falseAlarms += 1 }
         }
         XCTAssertGreaterThanOrEqual(Double(detected) / Double(runs), 0.95)
-        XCTAssertLessThanOrEqual(Double(falseAlarms) / Double(runs), 0.02)
+        XCTAssertLessThanOrEqual(Double(falseAlarms) / Double(runs), 0.03)
     }
 
     func testBothStillFallingIsUnderfittingStillImproving() {
@@ -135,7 +236,8 @@ final class OverfitVerdictTests: XCTestCase {
         let verdict = OverfitVerdict(epochs: records.reversed())  // order of records does not matter
         XCTAssertEqual(verdict.bestTestEpoch, 7)
         XCTAssertEqual(verdict.kind, .overfitting)
-        XCTAssertEqual(verdict.overfitEpoch, 7)
+        XCTAssertEqual(verdict.overfitEpoch, 3)
+        XCTAssertEqual(verdict.testRiseEpoch, 7)
     }
 
     func testNoiseEstimateMatchesTheStandardDeviationOfWhiteNoise() {

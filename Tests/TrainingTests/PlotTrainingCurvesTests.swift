@@ -33,7 +33,9 @@ final class PlotTrainingCurvesTests: XCTestCase {
     func testOverfittingRunIsDrawnWithItsVerdict() throws {
         let (svg, verdict, noise) = try render(overfittingJSONL(stepNoise: 0.1))
         XCTAssertEqual(verdict.kind, .overfitting)
-        XCTAssertEqual(verdict.overfitEpoch, 5)
+        // The curves meet at epoch 4; the test loss is lowest at 5 and rises after it.
+        XCTAssertEqual(verdict.overfitEpoch, 4)
+        XCTAssertEqual(verdict.testRiseEpoch, 5)
         XCTAssertNil(noise?.hint)
         let parsed = SVGInspector.parse(svg)
         XCTAssertNil(parsed.error)
@@ -41,11 +43,12 @@ final class PlotTrainingCurvesTests: XCTestCase {
                      "cross-entropy on the training and the test set; lower is better",
                      "share of images classified correctly; higher is better",
                      "train loss per logged step", "train loss (epoch mean)", "test loss", "train accuracy",
-                     "test accuracy", "epoch", "accuracy (%)", "over-fitting starts: epoch 5",
-                     "best test accuracy 88.00% (epoch 5)", "over-fitting: test loss up, train loss down"] {
+                     "test accuracy", "epoch", "accuracy (%)", "over-fitting starts: epoch 4",
+                     "test loss rises after epoch 5", "stop here: epoch 5",
+                     "best test accuracy 88.00% (epoch 5)", "over-fitting: train/test gap widening"] {
             XCTAssertTrue(parsed.texts.contains(text), "missing \(text)")
         }
-        XCTAssertTrue(parsed.texts.contains { $0.hasPrefix("Verdict: over-fitting since epoch 5") }, "\(parsed.texts.suffix(4))")
+        XCTAssertTrue(parsed.texts.contains { $0.hasPrefix("Verdict: over-fitting since epoch 4") }, "\(parsed.texts.suffix(4))")
         XCTAssertTrue(parsed.texts.contains { $0.hasPrefix("What to do: stop early at epoch 5") })
         XCTAssertTrue(parsed.texts.contains { $0.hasPrefix("Loss noise: noise/trend ratio 0.") })
         // Five series (per-step loss, train and test loss, train and test accuracy), one polyline each.

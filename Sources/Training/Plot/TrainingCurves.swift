@@ -67,10 +67,14 @@ public enum TrainingCurves {
         var accuracyMarkers: [ChartMarker] = []
         var bands: [ChartBand] = []
         if let k = verdict.overfitEpoch {
-            bands.append(ChartBand(from: Double(k), to: lastEpoch, label: "over-fitting: test loss up, train loss down",
+            bands.append(ChartBand(from: Double(k), to: lastEpoch, label: "over-fitting: train/test gap widening",
                                    color: ChartColor.vermillion))
-            lossMarkers.append(ChartMarker(x: Double(k), y: verdict.minTestLoss,
+            lossMarkers.append(ChartMarker(x: Double(k), y: epochs.first { $0.epoch == k }?.testLoss,
                                            label: "over-fitting starts: epoch \(k)", color: ChartColor.vermillion))
+            if let r = verdict.testRiseEpoch, let loss = verdict.minTestLoss {
+                lossMarkers.append(ChartMarker(x: Double(r), y: loss, label: "test loss rises after epoch \(r)",
+                                               color: ChartColor.gray))
+            }
         } else if let j = verdict.divergenceEpoch {
             bands.append(ChartBand(from: Double(j), to: lastEpoch, label: "diverging: train loss rising",
                                    color: ChartColor.purple))
@@ -84,7 +88,7 @@ public enum TrainingCurves {
             accuracyMarkers.append(ChartMarker(x: Double(b), y: accuracy * 100,
                                                label: "best test accuracy \(OverfitVerdict.percent(accuracy)) (epoch \(b))",
                                                color: ChartColor.green))
-            if verdict.kind == .overfitting {
+            if verdict.testRiseEpoch != nil {
                 lossMarkers.append(ChartMarker(x: Double(b), label: "stop here: epoch \(b)", color: ChartColor.green))
             }
         }
