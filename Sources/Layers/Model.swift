@@ -97,6 +97,9 @@ public final class Model {
     /// model's own storage.
     public func stateDict() -> [StateEntry] { store.stateDict() }
 
+    /// The trainable tensors with their state-dict names, in `parameters` order (views).
+    public func namedParameters() -> [(name: String, value: Tensor)] { store.namedParameters() }
+
     /// Replaces parameters, statistics and counters from a state dict (strict: every name, shape
     /// and dtype must match; nothing is changed when anything does not).
     public func load(_ state: [String: StateValue]) throws { try store.load(state) }
