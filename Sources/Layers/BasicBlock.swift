@@ -72,6 +72,16 @@ public final class BasicBlock: Layer {
         children.flatMap { prefix, layer in layer.stateSpecs.map { $0.prefixed(prefix) } }
     }
 
+    /// The children's outputs (bn2's is the block's) and the three gradient scratch buffers.
+    public var activationsPerSample: Int {
+        let children = self.children.reduce(0) { total, child in
+            let n = child.1.activationsPerSample
+            return total > Int.max - n ? Int.max : total + n
+        }
+        let scratch = 3 * outputShape.elementsPerSample
+        return children > Int.max - scratch ? Int.max : children + scratch
+    }
+
     public func bind(_ binding: LayerBinding) {
         var rest = binding
         for (_, child) in children {

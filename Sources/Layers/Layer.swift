@@ -20,6 +20,9 @@ public protocol Layer: AnyObject {
     var outputShape: FeatureShape { get }
     /// State entries in PyTorch state_dict order, names relative to the layer.
     var stateSpecs: [StateSpec] { get }
+    /// Floats the layer keeps or works in per sample of a batch (its output by default), what
+    /// `ModelLimits` budgets before any of it is allocated.
+    var activationsPerSample: Int { get }
     /// Attaches the layer to its storage (once, before the first forward).
     func bind(_ binding: LayerBinding)
     /// Computes the output for `input` (memory order of `inputShape`); `training` selects batch
@@ -46,6 +49,7 @@ public protocol Layer: AnyObject {
 extension Layer {
     public var passesInputThrough: Bool { false }
     public var kinkSignature: UInt64 { 0 }
+    public var activationsPerSample: Int { outputShape.elementsPerSample }
     public func freezeKinks(_ frozen: Bool) {}
 
     /// Number of trainable scalars.
