@@ -21,10 +21,10 @@ usage: scripts/launch.sh [-n P] [--hostfile FILE] [--iface NAME|CIDR] [--tcp] [-
                     when mpirun gets SIGTERM or SIGINT (Ctrl-C), it waits S seconds, sends
                     the ranks SIGTERM, waits S seconds more, then SIGKILLs them (MCA
                     odls_base_sigkill_timeout; Open MPI's default 1 s is too short for ddp
-                    to finish the step and write its checkpoint). Default 10, or
-                    $DDP_SIGKILL_TIMEOUT. mpirun returns after 2S even when the ranks are
-                    done sooner, also when it ends a job because a rank died; kill -USR1
-                    <mpirun> stops a job without that wait
+                    to finish the step and write its checkpoint). Default 5, or
+                    $DDP_SIGKILL_TIMEOUT. mpirun runs the same two waits in full whenever
+                    it ends a job early (a rank died or exited nonzero, as ddp does after
+                    any error or stop); kill -USR1 <mpirun> reaches the ranks at once
   --mca KEY VALUE   extra MCA parameter for mpirun (repeatable; wins over launch.sh's own)
   --program PATH    run PATH instead of ddp (e.g. an MPI check program)
   --dry-run         print the mpirun command instead of running it
@@ -39,7 +39,7 @@ fail() { echo "launch.sh: $*" >&2; echo "run 'scripts/launch.sh --help' for usag
 is_count() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
 
 ranks=""; hostfile=""; iface=""; tcp=0; bind_to="none"; program=""; dry_run=0
-sigkill_timeout="${DDP_SIGKILL_TIMEOUT:-10}"
+sigkill_timeout="${DDP_SIGKILL_TIMEOUT:-5}"
 mca_keys=(); mca_values=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -149,11 +149,13 @@ mca btl_vader_single_copy_mechanism none
 # odls_base_default_kill_local_procs: SIGCONT to the ranks, sleep(T), SIGTERM, sleep(T),
 # SIGKILL, with T = odls_base_sigkill_timeout (default 1; SIGTERM cannot be forwarded as is
 # through ess_base_forward_signals). ddp stops on SIGTERM at the end of the step and writes a
-# checkpoint, which can take more than 1 s. mpirun sleeps both waits in full, and it runs the
-# same sequence when it ends a job because a rank died, so T is a trade-off: the ranks' time
-# to act against how long every stop and every crash takes (2T). 10 s is many times a step and
-# a checkpoint of the models here (well under a second each); a dead rank still ends the job
-# in about 20 s.
+# checkpoint, which can take more than 1 s on a loaded node. mpirun sleeps both waits in full,
+# and it runs the same sequence whenever it ends a job early: a rank that died, MPI_Abort, or
+# ranks exiting nonzero (a clean stop by signal exits 128 + signal, an error 1), and
+# orte_abort_on_non_zero_status=0 would hide those statuses (mpirun then exits 0). So T is a
+# trade-off between the ranks' time to act and how long every such end takes (2T): 5 s is
+# several times a step and a checkpoint of the models here (well under a second each), and a
+# failed or stopped job returns about 10 s after its ranks are done.
 mca odls_base_sigkill_timeout "$sigkill_timeout"
 [ $tcp = 1 ] && mca btl tcp,self
 if [ -n "$iface" ]; then

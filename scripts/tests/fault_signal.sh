@@ -8,7 +8,7 @@
 #     allreduce); the resume completes.
 #  C. SIGTERM to mpirun, as `kill <mpirun>` or a scheduler sends it: mpirun (Open MPI 4.1) sends
 #     the ranks SIGCONT, waits odls_base_sigkill_timeout seconds, sends SIGTERM, waits as long
-#     again, then SIGKILL. launch.sh sets that timeout (10 s by default),
+#     again, then SIGKILL. launch.sh sets that timeout (5 s by default),
 #     so the ranks stop as in B (the line names SIGTERM, what they received), mpirun exits 1,
 #     and the checkpoint resumes to the same bytes as a run never stopped.
 #  D. SIGINT to mpirun (Ctrl-C: the ranks run in process groups of their own, so the terminal's

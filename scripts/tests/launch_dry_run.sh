@@ -69,10 +69,10 @@ expect "--iface, --tcp" "+--mca btl tcp,self" "+--mca btl_tcp_if_include eth1" "
 expect "--mca of the user replaces a default" "+--mca btl_vader_single_copy_mechanism cma" \
     "-btl_vader_single_copy_mechanism none" -- \
     "$launch" -n 2 --mca btl_vader_single_copy_mechanism cma --program /bin/true --dry-run
-expect "ranks get 10 s between mpirun's SIGTERM and its SIGKILL" "+--mca odls_base_sigkill_timeout 10" -- \
+expect "ranks get 5 s between mpirun's SIGTERM and its SIGKILL" "+--mca odls_base_sigkill_timeout 5" -- \
     "$launch" -n 2 --program /bin/true --dry-run
-expect "--sigkill-timeout, not exported to the ranks" "+--mca odls_base_sigkill_timeout 5" "--x DDP_SIGKILL_TIMEOUT" -- \
-    env DDP_SIGKILL_TIMEOUT=9 "$launch" -n 2 --sigkill-timeout 5 --program /bin/true --dry-run
+expect "--sigkill-timeout, not exported to the ranks" "+--mca odls_base_sigkill_timeout 7" "--x DDP_SIGKILL_TIMEOUT" -- \
+    env DDP_SIGKILL_TIMEOUT=9 "$launch" -n 2 --sigkill-timeout 7 --program /bin/true --dry-run
 expect "DDP_SIGKILL_TIMEOUT" "+--mca odls_base_sigkill_timeout 9" -- \
     env DDP_SIGKILL_TIMEOUT=9 "$launch" -n 2 --program /bin/true --dry-run
 expect "--bind-to" "+--bind-to core" "---bind-to none" -- "$launch" -n 2 --bind-to core --program /bin/true --dry-run
