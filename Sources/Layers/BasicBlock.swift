@@ -72,14 +72,19 @@ public final class BasicBlock: Layer {
         children.flatMap { prefix, layer in layer.stateSpecs.map { $0.prefixed(prefix) } }
     }
 
-    /// The children's outputs (bn2's is the block's) and the three gradient scratch buffers.
+    /// The children's outputs (bn2's is the block's).
     public var activationsPerSample: Int {
-        let children = self.children.reduce(0) { total, child in
+        children.reduce(0) { total, child in
             let n = child.1.activationsPerSample
             return total > Int.max - n ? Int.max : total + n
         }
-        let scratch = 3 * outputShape.elementsPerSample
-        return children > Int.max - scratch ? Int.max : children + scratch
+    }
+
+    /// The three output-sized gradient buffers in the workspace, besides a child's columns.
+    public var scratchPerSample: Int {
+        let columns = children.map { $0.1.scratchPerSample }.max() ?? 0
+        let gradients = 3 * outputShape.elementsPerSample
+        return columns > Int.max - gradients ? Int.max : columns + gradients
     }
 
     public func bind(_ binding: LayerBinding) {

@@ -121,14 +121,11 @@ public final class Conv2d: Layer {
         }
     }
 
-    /// The output, and on the im2col path the column matrix of one image (the workspace holds
-    /// at least that much): `ModelLimits` budgets it before it exists. Saturates instead of
-    /// overflowing for absurd sizes.
-    public var activationsPerSample: Int {
-        let out = outputShape.elementsPerSample
-        guard !usesDirect && !isPointwise else { return out }
-        let columns = ModelLimits.elements([inChannels, kernelSize, kernelSize, plane.outPixels]) ?? Int.max
-        return columns > Int.max - out ? Int.max : out + columns
+    /// On the im2col path, the column matrix of one image (the workspace holds at least that
+    /// much, whatever `columnBudget` says). Saturates instead of overflowing for absurd sizes.
+    public var scratchPerSample: Int {
+        guard !usesDirect && !isPointwise else { return 0 }
+        return ModelLimits.elements([inChannels, kernelSize, kernelSize, plane.outPixels]) ?? Int.max
     }
 
     /// Rows of the column matrix: one per (input channel, kernel row, kernel column).

@@ -18,10 +18,11 @@ public enum ModelLimits {
     /// gradients and SGD's momentum, 4 GiB with Adam's moments). VGG-16 (138M) fits.
     public static let maxParameters = 1 << 28
 
-    /// Floats every layer of the model outputs for one sample, summed (each layer keeps its
-    /// output for backward): 2^26 = 67M floats, 256 MiB per sample. VGG-16 at 224x224, whose
-    /// ReLUs are layers of their own here, needs about 30M; fmnist-cnn 0.1M.
-    public static let maxActivationsPerSample = 1 << 26
+    /// Floats one sample needs: every layer's output (each is kept for backward) plus the
+    /// largest scratch a layer uses (im2col columns, a residual block's gradients). 2^27 = 134M
+    /// floats, 512 MiB per sample. VGG-16 at 224x224, whose ReLUs are layers of their own here,
+    /// needs 29M of outputs and 29M of columns on the im2col path; fmnist-cnn on 28x28 0.2M.
+    public static let maxActivationsPerSample = 1 << 27
 
     /// Elements of a tensor of `shape`, or nil when the product does not fit in an Int
     /// (a crafted shape must give an error, not an overflow trap).
@@ -55,6 +56,7 @@ public enum ModelLimits {
     struct Budget {
         private(set) var parameters = 0
         private(set) var activations = 0
+        private(set) var scratch = 0
 
         /// Adds `layer` and throws when the model is now over a limit.
         mutating func add(_ layer: any Layer) throws {
@@ -71,9 +73,10 @@ public enum ModelLimits {
             }
             let output = layer.activationsPerSample
             activations = activations > Int.max - output ? Int.max : activations + output
-            guard activations <= maxActivationsPerSample else {
-                throw ModelError("the layers' outputs reach more than \(maxActivationsPerSample) values per sample (the limit) "
-                    + "at this layer, whose output is \(layer.outputShape)")
+            scratch = max(scratch, layer.scratchPerSample)
+            guard activations <= maxActivationsPerSample - min(scratch, maxActivationsPerSample) else {
+                throw ModelError("one sample needs more than \(maxActivationsPerSample) floats of layer outputs and scratch "
+                    + "(the limit) at this layer, whose output is \(layer.outputShape)")
             }
         }
     }

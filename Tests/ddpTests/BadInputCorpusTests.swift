@@ -176,10 +176,10 @@ final class BadInputCorpusTests: XCTestCase {
             ("32 billion parameters in one layer", "c60000-c60000-flatten-fc",
              ["token 1 'c60000': the model reaches more than 268435456 parameters (the limit) at this layer, which alone has 32400060000"]),
             ("feature maps of 8 x 60006 x 60006", "c8k3p30000-flatten-fc",
-             ["token 0 'c8k3p30000': the layers' outputs reach more than 67108864 values per sample (the limit)",
+             ["token 0 'c8k3p30000': one sample needs more than 134217728 floats of layer outputs and scratch (the limit)",
               "whose output is 8x60006x60006"]),
             ("an im2col matrix of 1 GB per image", "c1k2001p1000-flatten-fc",
-             ["token 0 'c1k2001p1000': the layers' outputs reach more than 67108864 values per sample"]),
+             ["token 0 'c1k2001p1000': one sample needs more than 134217728 floats"]),
         ]
         for (what, spec, fragments) in cases {
             var args = train(f.fashion)
@@ -198,7 +198,7 @@ final class BadInputCorpusTests: XCTestCase {
             ("10^12 classes", ["spec": "flatten-fc", "input_shape": "1,8,8", "classes": "1000000000000"],
              "bad input_shape '1,8,8' or classes '1000000000000'"),
             ("an input of 4 G values", ["spec": "flatten-fc", "input_shape": "1,65536,65536", "classes": "10"],
-             "model.safetensors: its metadata describes a model ddp cannot build: model input 1x65536x65536 is 4294967296 values per sample, above the limit of 67108864"),
+             "model.safetensors: its metadata describes a model ddp cannot build: model input 1x65536x65536 is 4294967296 values per sample, above the limit of 134217728"),
             ("a channel count of 10^11", ["spec": "c99999999999-flatten-fc", "input_shape": "1,8,8", "classes": "10"],
              "model.safetensors: its metadata describes a model ddp cannot build: model spec 'c99999999999-flatten-fc', token 0 'c99999999999': number 99999999999 is above the limit"),
             ("4 billion parameters", ["spec": "flatten-fc65536-fc65536-fc", "input_shape": "1,8,8", "classes": "10"],
