@@ -4,7 +4,9 @@
 # (scripts/fuzz/IDXFuzzTarget.swift) and safetensors (scripts/fuzz/SafeTensorsFuzzTarget.swift).
 # Each target is compiled with the module sources it needs, seeded with small valid files, and
 # run for SECONDS (default 30) with a 64 MB limit on any single allocation (a parser must never
-# trust a length from the file). The corpus grows in .build/fuzz/ across runs.
+# trust a length from the file). The corpus grows in .build/fuzz/ across runs. Each target's
+# final figures (date, time, executions, corpus, findings) go to .build/fuzz/TARGET-summary.txt
+# (docs/runs/fuzz-TARGET.txt keeps the ones docs/RESULTS.md quotes).
 #
 # usage: scripts/fuzz.sh [SECONDS]     exit 0: no finding; 1: a finding (input kept, path printed);
 #                                      77: this toolchain cannot build fuzz targets (skipped)
@@ -34,15 +36,22 @@ for target in idx safetensors; do
     mkdir -p "$out/corpus-$target" "$out/findings-$target"
     log="$out/$target.log"
     # The run limit (timeout) is a second line of defence: libFuzzer stops itself at -max_total_time.
+    started="$(date -u '+%Y-%m-%d %H:%M UTC')"
     if timeout $((seconds + 60)) "$out/$target-fuzz" -max_total_time="$seconds" -max_len=8192 -timeout=10 \
             -malloc_limit_mb=64 -rss_limit_mb=2048 -print_final_stats=1 \
             -artifact_prefix="$out/findings-$target/" "$out/corpus-$target" "$out/seeds-$target" > "$log" 2>&1; then
         runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")"
         echo "fuzz.sh: $target: ${runs:-?} inputs in $seconds s, no finding (corpus $(ls "$out/corpus-$target" | wc -l) files)"
+        findings=0
     else
         echo "fuzz.sh: $target: FINDING (log $log):" >&2
         grep -E 'ERROR|SUMMARY|Fatal|Test unit written' "$log" | head -5 >&2
         status=1
+        findings="$(ls "$out/findings-$target" | wc -l)"
     fi
+    { echo "scripts/fuzz.sh $seconds: target $target, started $started on $(nproc) cores"
+      grep -E '^(Done [0-9]+ runs|stat::)' "$log" || true
+      echo "corpus files: $(ls "$out/corpus-$target" | wc -l); findings: $findings"
+    } > "$out/$target-summary.txt"
 done
 exit "$status"

@@ -17,6 +17,14 @@ usage: scripts/launch.sh [-n P] [--hostfile FILE] [--iface NAME|CIDR] [--tcp] [-
   --tcp             TCP between all ranks, also those on one host (btl tcp,self)
   --bind-to POLICY  mpirun process binding (default none: each rank's BLAS threads need
                     more than the one core mpirun would bind it to)
+  --sigkill-timeout S
+                    when mpirun gets SIGTERM or SIGINT (Ctrl-C), it waits S seconds, sends
+                    the ranks SIGTERM, waits S seconds more, then SIGKILLs them (MCA
+                    odls_base_sigkill_timeout; Open MPI's default 1 s is too short for ddp
+                    to finish the step and write its checkpoint). Default 5, or
+                    $DDP_SIGKILL_TIMEOUT. mpirun runs the same two waits in full whenever
+                    it ends a job early (a rank died or exited nonzero, as ddp does after
+                    any error or stop); kill -USR1 <mpirun> reaches the ranks at once
   --mca KEY VALUE   extra MCA parameter for mpirun (repeatable; wins over launch.sh's own)
   --program PATH    run PATH instead of ddp (e.g. an MPI check program)
   --dry-run         print the mpirun command instead of running it
@@ -31,6 +39,7 @@ fail() { echo "launch.sh: $*" >&2; echo "run 'scripts/launch.sh --help' for usag
 is_count() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
 
 ranks=""; hostfile=""; iface=""; tcp=0; bind_to="none"; program=""; dry_run=0
+sigkill_timeout="${DDP_SIGKILL_TIMEOUT:-5}"
 mca_keys=(); mca_values=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -40,6 +49,7 @@ while [ $# -gt 0 ]; do
         --iface) [ $# -ge 2 ] || fail "--iface needs an interface name or CIDR subnet"; iface="$2"; shift 2 ;;
         --tcp) tcp=1; shift ;;
         --bind-to) [ $# -ge 2 ] || fail "--bind-to needs a policy (none, core, socket, ...)"; bind_to="$2"; shift 2 ;;
+        --sigkill-timeout) [ $# -ge 2 ] || fail "--sigkill-timeout needs a number of seconds"; sigkill_timeout="$2"; shift 2 ;;
         --mca) [ $# -ge 3 ] || fail "--mca needs KEY VALUE"; mca_keys+=("$2"); mca_values+=("$3"); shift 3 ;;
         --program) [ $# -ge 2 ] || fail "--program needs a path"; program="$2"; shift 2 ;;
         --dry-run) dry_run=1; shift ;;
@@ -92,6 +102,8 @@ if [ -z "$ranks" ]; then
     else fail "-n P is required (number of ranks) outside a SLURM job"; fi
 fi
 is_count "$ranks" || fail "-n expects a positive number of ranks, got '$ranks'"
+[[ "$sigkill_timeout" =~ ^[0-9]+$ ]] ||
+    fail "--sigkill-timeout / DDP_SIGKILL_TIMEOUT expects whole seconds >= 0, got '$sigkill_timeout'"
 
 # ---- the program ---------------------------------------------------------------------------
 if [ -z "$program" ]; then
@@ -133,6 +145,18 @@ mca() {
 }
 # Containers usually forbid the cross-memory attach (ptrace) that vader's single copy uses.
 mca btl_vader_single_copy_mechanism none
+# On SIGTERM or SIGINT (kill, Ctrl-C, a scheduler) Open MPI 4.1's mpirun runs
+# odls_base_default_kill_local_procs: SIGCONT to the ranks, sleep(T), SIGTERM, sleep(T),
+# SIGKILL, with T = odls_base_sigkill_timeout (default 1; SIGTERM cannot be forwarded as is
+# through ess_base_forward_signals). ddp stops on SIGTERM at the end of the step and writes a
+# checkpoint, which can take more than 1 s on a loaded node. mpirun sleeps both waits in full,
+# and it runs the same sequence whenever it ends a job early: a rank that died, MPI_Abort, or
+# ranks exiting nonzero (a clean stop by signal exits 128 + signal, an error 1), and
+# orte_abort_on_non_zero_status=0 would hide those statuses (mpirun then exits 0). So T is a
+# trade-off between the ranks' time to act and how long every such end takes (2T): 5 s is
+# several times a step and a checkpoint of the models here (well under a second each), and a
+# failed or stopped job returns about 10 s after its ranks are done.
+mca odls_base_sigkill_timeout "$sigkill_timeout"
 [ $tcp = 1 ] && mca btl tcp,self
 if [ -n "$iface" ]; then
     mca btl_tcp_if_include "$iface"
@@ -143,7 +167,7 @@ for i in "${!mca_keys[@]}"; do cmd+=(--mca "${mca_keys[$i]}" "${mca_values[$i]}"
 # Environment for the ranks: only what the user set explicitly (remote ranks do not inherit it).
 while IFS= read -r name; do
     cmd+=(-x "$name")
-done < <(compgen -e | grep -E '^(OPENBLAS_[A-Z_]+|OMP_NUM_THREADS|DDP_[A-Z0-9_]+)$' | sort)
+done < <(compgen -e | grep -E '^(OPENBLAS_[A-Z_]+|OMP_NUM_THREADS|DDP_[A-Z0-9_]+)$' | grep -vx DDP_SIGKILL_TIMEOUT | sort)
 
 cmd+=("$program" "${program_args[@]+"${program_args[@]}"}")
 

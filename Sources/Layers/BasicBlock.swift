@@ -72,6 +72,21 @@ public final class BasicBlock: Layer {
         children.flatMap { prefix, layer in layer.stateSpecs.map { $0.prefixed(prefix) } }
     }
 
+    /// The children's outputs (bn2's is the block's).
+    public var activationsPerSample: Int {
+        children.reduce(0) { total, child in
+            let n = child.1.activationsPerSample
+            return total > Int.max - n ? Int.max : total + n
+        }
+    }
+
+    /// The three output-sized gradient buffers in the workspace, besides a child's columns.
+    public var scratchPerSample: Int {
+        let columns = children.map { $0.1.scratchPerSample }.max() ?? 0
+        let gradients = 3 * outputShape.elementsPerSample
+        return columns > Int.max - gradients ? Int.max : columns + gradients
+    }
+
     public func bind(_ binding: LayerBinding) {
         var rest = binding
         for (_, child) in children {

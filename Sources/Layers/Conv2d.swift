@@ -35,8 +35,12 @@ public final class Conv2d: Layer {
     /// Geometry of one channel plane of one image; the batch loops over (channel, image).
     private let plane: ConvGeometry
     private let isPointwise: Bool
-    /// The direct path's buffers; nil on the im2col path.
-    private let direct: DirectBuffers?
+    /// True when the direct kernels compute this layer (fixed at construction).
+    private let usesDirect: Bool
+    /// The direct path's buffers, made by `bind`: a model is checked against `ModelLimits`
+    /// after its layers are constructed, so construction allocates nothing that grows with
+    /// the sizes. nil on the im2col path.
+    private var direct: DirectBuffers?
     private var weight: Tensor!, weightGradient: Tensor!
     private var bias: Tensor?, biasGradient: Tensor?
     private var context: LayerContext!
@@ -54,7 +58,7 @@ public final class Conv2d: Layer {
     public enum Algorithm: String, Sendable { case direct, im2col }
 
     /// The path this layer takes (fixed at construction).
-    public var algorithm: Algorithm { direct == nil ? .im2col : .direct }
+    public var algorithm: Algorithm { usesDirect ? .direct : .im2col }
 
     /// Throws when the input is not a feature map or the window does not fit it. `allowDirect:
     /// false` keeps the im2col path even where the direct kernels could run (tests compare them).
@@ -78,9 +82,8 @@ public final class Conv2d: Layer {
                                   strideH: stride, strideW: stride, padH: padding, padW: padding)
         self.outputShape = .map(channels: outChannels, height: plane.outHeight, width: plane.outWidth)
         self.isPointwise = kernelSize == 1 && stride == 1 && padding == 0
-        self.direct = allowDirect && DirectConvolution.supports(kernelSize: kernelSize, stride: stride, padding: padding,
-                                                                outChannels: outChannels)
-            ? DirectBuffers(inChannels: c, outChannels: outChannels, height: h, width: w) : nil
+        self.usesDirect = allowDirect && DirectConvolution.supports(kernelSize: kernelSize, stride: stride, padding: padding,
+                                                                    outChannels: outChannels)
     }
 
     /// The direct path's tap masks (fixed by the geometry) and the weights arranged for the
@@ -113,6 +116,16 @@ public final class Conv2d: Layer {
         weight = binding.parameters[0]; weightGradient = binding.gradients[0]
         if hasBias { bias = binding.parameters[1]; biasGradient = binding.gradients[1] }
         context = binding.context
+        if usesDirect, case let .map(_, h, w) = inputShape {
+            direct = DirectBuffers(inChannels: inChannels, outChannels: outChannels, height: h, width: w)
+        }
+    }
+
+    /// On the im2col path, the column matrix of one image (the workspace holds at least that
+    /// much, whatever `columnBudget` says). Saturates instead of overflowing for absurd sizes.
+    public var scratchPerSample: Int {
+        guard !usesDirect && !isPointwise else { return 0 }
+        return ModelLimits.elements([inChannels, kernelSize, kernelSize, plane.outPixels]) ?? Int.max
     }
 
     /// Rows of the column matrix: one per (input channel, kernel row, kernel column).

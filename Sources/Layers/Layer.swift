@@ -20,6 +20,12 @@ public protocol Layer: AnyObject {
     var outputShape: FeatureShape { get }
     /// State entries in PyTorch state_dict order, names relative to the layer.
     var stateSpecs: [StateSpec] { get }
+    /// Floats per sample of a batch the layer keeps from forward to backward (its output by
+    /// default); `ModelLimits` budgets them before any is allocated.
+    var activationsPerSample: Int { get }
+    /// Floats of the model's shared scratch (`Workspace`) the layer needs for one sample while
+    /// it runs (0 by default; layers run one at a time, so the model needs the largest).
+    var scratchPerSample: Int { get }
     /// Attaches the layer to its storage (once, before the first forward).
     func bind(_ binding: LayerBinding)
     /// Computes the output for `input` (memory order of `inputShape`); `training` selects batch
@@ -46,6 +52,8 @@ public protocol Layer: AnyObject {
 extension Layer {
     public var passesInputThrough: Bool { false }
     public var kinkSignature: UInt64 { 0 }
+    public var activationsPerSample: Int { outputShape.elementsPerSample }
+    public var scratchPerSample: Int { 0 }
     public func freezeKinks(_ frozen: Bool) {}
 
     /// Number of trainable scalars.

@@ -46,12 +46,10 @@ public final class Model {
 
     /// Builds `spec` (a preset name or a spec string) for inputs [C, H, W] and `classes` outputs
     /// and initializes it from `seed`. Throws a one-line `ModelError` for an unknown preset, a bad
-    /// token, or an input too small for the layers.
+    /// token, an input too small for the layers, or a model beyond `ModelLimits` (checked before
+    /// anything is allocated).
     public convenience init(spec: String, inputShape: [Int], classes: Int, seed: UInt64, options: ModelOptions = ModelOptions()) throws {
-        guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
-            throw ModelError("model input shape must be [channels, height, width] with positive sizes, got \(inputShape)")
-        }
-        guard classes > 0 else { throw ModelError("model needs at least one class, got \(classes)") }
+        try ModelLimits.checkInput(inputShape, classes: classes)
         let input = FeatureShape.map(channels: inputShape[0], height: inputShape[1], width: inputShape[2])
         let layers = try ModelSpec.layers(for: spec, input: input, classes: classes)
         if options.fuseBatchNormReLU {
@@ -102,6 +100,9 @@ public final class Model {
     /// Every state entry in PyTorch state_dict order and naming, float values viewing the
     /// model's own storage.
     public func stateDict() -> [StateEntry] { store.stateDict() }
+
+    /// The trainable tensors with their state-dict names, in `parameters` order (views).
+    public func namedParameters() -> [(name: String, value: Tensor)] { store.namedParameters() }
 
     /// Replaces parameters, statistics and counters from a state dict (strict: every name, shape
     /// and dtype must match; nothing is changed when anything does not).

@@ -76,10 +76,12 @@ public enum ModelSpec {
         let names = presetNames(spec) ?? tokens.indices.map(String.init)
         var shape = input
         var layers: [any Layer] = []
+        var budget = ModelLimits.Budget()
         for (index, token) in tokens.enumerated() {
             let layer: any Layer
             do {
                 layer = try makeLayer(token.lowercased(), name: names[index], input: shape, classes: classes)
+                try budget.add(layer)
             } catch let error as ModelError {
                 // The layer names itself; here the token and its position say where.
                 let own = "layer \(names[index]): "
@@ -190,7 +192,10 @@ private struct TokenScanner {
         let digits = rest.prefix(while: \.isNumber)
         guard !digits.isEmpty else { return nil }
         rest = rest.dropFirst(digits.count)
-        guard let v = Int(digits) else { throw ModelError("number '\(digits)' is out of range") }
+        // Every size in a token is bounded: see ModelLimits.
+        guard let v = Int(digits), v <= ModelLimits.maxSize else {
+            throw ModelError("number \(digits) is above the limit of \(ModelLimits.maxSize)")
+        }
         return v
     }
 

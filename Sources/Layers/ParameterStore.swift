@@ -121,6 +121,14 @@ public final class ParameterStore {
     }
 
     /// The state dict: every layer's entries in order, values viewing this store's memory.
+    /// The trainable entries alone, in `parameters` order, each a view into the flat buffer.
+    public func namedParameters() -> [(name: String, value: Tensor)] {
+        entries.flatMap { $0 }.compactMap { name, _, slot in
+            guard case let .parameter(value, _) = slot else { return nil }
+            return (name, value)
+        }
+    }
+
     public func stateDict() -> [StateEntry] {
         entries.flatMap { layerEntries in
             layerEntries.map { name, spec, slot in

@@ -97,8 +97,10 @@ public enum Checkpoint {
             throw TrainError.checkpoint("\(path) has no ddp metadata (spec, input_shape, classes): not a ddp checkpoint")
         }
         let shape = shapeText.split(separator: ",").compactMap { Int($0) }
-        guard shape.count == 3, shape.allSatisfy({ $0 > 0 }), let classes = Int(classesText), classes > 0 else {
-            throw TrainError.checkpoint("\(path): bad input_shape '\(shapeText)' or classes '\(classesText)' in metadata")
+        let sizes = 1...ModelLimits.maxSize
+        guard shape.count == 3, shape.allSatisfy(sizes.contains), let classes = Int(classesText), sizes.contains(classes) else {
+            throw TrainError.checkpoint("\(path): bad input_shape '\(shapeText)' or classes '\(classesText)' in metadata "
+                + "(expected C,H,W and a class count, each between 1 and \(ModelLimits.maxSize))")
         }
         var norm: Normalization? = nil
         if let m = meta["normalization_mean"], let s = meta["normalization_std"] {
@@ -115,9 +117,15 @@ public enum Checkpoint {
     public static func loadModel(checkpoint given: String) throws -> (Model, ModelInfo) {
         let dir = try CheckpointDirectory.locate(given, flag: "")
         let file = try readModelFile(dir)
-        let info = try info(file.metadata, path: dir + "/" + modelFile)
-        let model = try Model(spec: info.spec, inputShape: info.inputShape, classes: info.classes, seed: 0)
-        try load(file.entries, into: model, path: dir + "/" + modelFile)
+        let path = dir + "/" + modelFile
+        let info = try info(file.metadata, path: path)
+        // The spec and shape come from the file: ModelLimits refuses absurd ones before any
+        // allocation, and the message names the file they came from.
+        let model: Model
+        do { model = try Model(spec: info.spec, inputShape: info.inputShape, classes: info.classes, seed: 0) } catch {
+            throw TrainError.checkpoint("\(path): its metadata describes a model ddp cannot build: \(error)")
+        }
+        try load(file.entries, into: model, path: path)
         return (model, info)
     }
 

@@ -27,10 +27,10 @@ enum ConsistencyCheck {
         let whole = Double(fingerprint(model.parameters.buffer))
         let all = try comm.allGather([whole])
         guard all.contains(where: { $0[0] != all[0][0] }) else { return }
-        let tensors = model.stateDict().compactMap { e -> (String, Tensor)? in
-            if case .float(let t) = e.value { return (e.name, t) } else { return nil }
-        }
-        let mine = tensors.map { Double(fingerprint($0.1.buffer)) }
+        // Parameters only, as the whole fingerprint: without SyncBN each rank's BN running
+        // statistics legitimately differ until the epoch's end averages them.
+        let tensors = model.namedParameters()
+        let mine = tensors.map { Double(fingerprint($0.value.buffer)) }
         let perRank = try comm.allGather(mine)
         for (i, (name, _)) in tensors.enumerated() {
             let differing = perRank.indices.filter { perRank[$0][i] != perRank[0][i] }

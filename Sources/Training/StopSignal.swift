@@ -14,10 +14,11 @@ import Synchronization
 /// 128 + signal. A signal sent to one rank is enough. The handler is one-shot (SA_RESETHAND): a
 /// second signal ends the process at once.
 ///
-/// Under mpirun: mpirun turns a SIGINT or SIGTERM it receives into SIGTERM for the ranks followed
-/// by SIGKILL `odls_base_sigkill_timeout` seconds later (1 s by default), which is only enough
-/// when a step and a checkpoint take less. mpirun forwards SIGUSR1 as it is, without killing
-/// anybody: `kill -USR1 <mpirun>` stops a job cleanly however long its steps are.
+/// Under mpirun (Open MPI 4.1): on a SIGINT or SIGTERM of its own, mpirun sends the ranks
+/// SIGCONT, waits `odls_base_sigkill_timeout` seconds, sends SIGTERM, waits as long again, and
+/// sends SIGKILL. Its default of 1 s can be too short for a step and a checkpoint;
+/// scripts/launch.sh sets 5 (`--sigkill-timeout`). mpirun forwards SIGUSR1 as it is, without
+/// killing anybody: `kill -USR1 <mpirun>` stops a job cleanly at once, however long its steps are.
 public enum StopSignal {
     /// The signals that request a stop, in the order one is reported when ranks got different ones.
     public static let handled: [Int32] = [SIGTERM, SIGINT, SIGUSR1]

@@ -28,6 +28,11 @@ public final class Trainer {
     public let log: (String) -> Void
     private var rank: Int { comm.rank }
     private var ranks: Int { comm.size }
+    /// Fault injection for tests (internal, so only `@testable` code can set it): called on this
+    /// rank after each step's update, with the model and the global step just completed, before
+    /// the periodic desync check. Tests perturb one rank's parameters here to see the trainer
+    /// itself catch the desync. nil in every real run.
+    var afterStep: ((Model, Int) -> Void)?
 
     /// `log` receives rank 0's human-readable lines (progress, banner); other ranks get none.
     public init(config: TrainConfig, communicator: any Communicator, log: @escaping (String) -> Void) {
@@ -66,6 +71,9 @@ public final class Trainer {
                                       config: config, stepsPerEpoch: stepsPerEpoch)
             }
         }
+        // Before the broadcast: ranks that built different models would otherwise meet there
+        // with buffers of different lengths, a collective error that does not say why.
+        try ConsistencyCheck.verifyStart(comm: comm, model: model, data: data, config: config)
         // Whatever each rank built or loaded, rank 0's numbers are the ones everybody trains.
         try comm.broadcast(model.parameters.data, count: model.parameterCount, root: 0)
         try comm.broadcast(model.buffers.data, count: model.buffers.count, root: 0)
@@ -74,7 +82,6 @@ public final class Trainer {
         if let own = state.ownRunningStats {
             own.withUnsafeBufferPointer { model.buffers.data.update(from: $0.baseAddress!, count: $0.count) }
         }
-        try ConsistencyCheck.verifyStart(comm: comm, model: model, data: data, config: config)
         if config.syncBN { model.batchNormReducer = CommunicatorBatchNormReducer(comm) }
         model.dropoutRNG = state.dropoutRNG
 
@@ -125,6 +132,7 @@ public final class Trainer {
                 if config.logEvery > 0 && state.globalStep % config.logEvery == 0 {
                     try metrics?.step(epoch: epoch + 1, step: state.globalStep, loss: globalLoss, lr: stepLR)
                 }
+                afterStep?(model, state.globalStep)
                 if config.desyncCheckEvery > 0 && state.globalStep % config.desyncCheckEvery == 0 {
                     try ConsistencyCheck.verifyParameters(comm: comm, model: model, step: state.globalStep)
                 }

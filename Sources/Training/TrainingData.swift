@@ -28,7 +28,11 @@ final class TrainingData {
 
     /// The model `spec` for these data, built on every rank; a bad spec fails on all of them together.
     func model(spec: String, seed: UInt64, comm: any Communicator) throws -> Model {
-        try World.agree(comm) { try Model(spec: spec, inputShape: inputShape, classes: classes, seed: seed) }
+        try World.agree(comm) {
+            do { return try Model(spec: spec, inputShape: inputShape, classes: classes, seed: seed) } catch let e as ModelError {
+                throw ModelError("--model: \(e.message)")
+            }
+        }
     }
 
     /// `model(spec:seed:comm:)` with rank 0's parameters on every rank: identical replicas.

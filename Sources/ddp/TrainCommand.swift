@@ -46,9 +46,17 @@ struct Train: ParsableCommand {
 
         SIGINT, SIGTERM or SIGUSR1 (to any rank) stops the run after the step in progress: \
         every rank stops at the same step, a checkpoint is written (with --checkpoint-dir) and \
-        the exit status is 128 + signal. mpirun kills its ranks 1 s after passing on a SIGINT or \
-        SIGTERM of its own (odls_base_sigkill_timeout) but forwards SIGUSR1 as it is: send \
-        SIGUSR1 to mpirun to stop a job cleanly however long a step takes.
+        the exit status is 128 + signal. SIGUSR1 to mpirun is forwarded as it is and reaches \
+        the ranks at once: the prompt way to stop a job. On SIGINT (Ctrl-C) or SIGTERM mpirun waits odls_base_sigkill_timeout \
+        seconds, sends the ranks SIGTERM, waits as long again and SIGKILLs them; Open MPI's \
+        default of 1 s can be too short for the checkpoint, so scripts/launch.sh sets 5 \
+        (--sigkill-timeout, DDP_SIGKILL_TIMEOUT): the ranks stop and checkpoint, mpirun exits \
+        nonzero 10 s after the signal. With plain mpirun: --mca odls_base_sigkill_timeout 5. \
+        Raise it when a step and a checkpoint take longer than that.
+
+        Faults: a rank that dies or stops answering ends the job within seconds (mpirun notices \
+        a death; --timeout names a rank that stopped answering); --desync-check-every N \
+        compares the parameters across ranks and names the first differing tensor and the ranks.
         """)
 
     @OptionGroup var common: ModelDataOptions

@@ -52,6 +52,57 @@ final class DesyncTests: XCTestCase {
         XCTAssertEqual(zero[2], "ranks out of sync: after step 40, tensor '1.weight' differs between rank 0 and rank(s) 1, 2")
     }
 
+    /// Runs `config` on 2 thread ranks, rank 1 with `change` applied, and returns the error.
+    private func startError(_ change: (inout TrainConfig) -> Void) -> String {
+        let base = TrainingFixture.config(steps: 2)
+        var other = base
+        change(&other)
+        do {
+            try InProcessWorld.run(size: 2, timeoutSeconds: 30) { [other] comm in
+                _ = try Trainer(config: comm.rank == 1 ? other : base, communicator: comm, log: { _ in }).run()
+            }
+        } catch { return "\(error)" }
+        return "no error"
+    }
+
+    /// Same spec, but rank 1's data have 5 classes: its last layer and parameter count differ.
+    /// The start check speaks before the parameter broadcast could fail on the lengths.
+    func testADifferentParameterCountIsNamedBeforeTheBroadcast() {
+        let error = startError { $0.synthetic.classes = 5 }
+        XCTAssertTrue(error.hasPrefix("ranks out of sync: rank 1 has a different parameter count than rank 0 (1357 vs 1340)"), error)
+    }
+
+    func testADifferentDatasetSizeIsCaughtAtStart() {
+        let error = startError { $0.trainSubset = 128 }
+        XCTAssertEqual(error, "ranks out of sync: rank 1 has a different training set size than rank 0 (128 vs 256): "
+            + "start every rank with the same flags and data")
+    }
+
+    /// The trainer's own periodic check (`--desync-check-every 5`) catches parameters that
+    /// drifted on one rank mid-run, here moved by the test hook on rank 2 after step 5, and
+    /// stops every rank with the tensor and the rank named.
+    func testTheTrainerCatchesADesyncMidRun() throws {
+        var config = TrainingFixture.config(steps: 12)
+        config.desyncCheckEvery = 5
+        let lock = NSLock()
+        var errors = [String](repeating: "no error", count: 3)
+        var steps = [Int](repeating: 0, count: 3)
+        try InProcessWorld.run(size: 3, timeoutSeconds: 30) { comm in
+            let trainer = Trainer(config: config, communicator: comm, log: { _ in })
+            trainer.afterStep = { model, step in
+                lock.lock(); steps[comm.rank] = step; lock.unlock()
+                guard comm.rank == 2, step == 5 else { return }
+                for entry in model.stateDict() where entry.name == "4.weight" {
+                    if case .float(let t) = entry.value { t.data[3] += 0.5 }
+                }
+            }
+            do { _ = try trainer.run() } catch { lock.lock(); errors[comm.rank] = "\(error)"; lock.unlock() }
+        }
+        let expected = "ranks out of sync: after step 5, tensor '4.weight' differs between rank 0 and rank(s) 2"
+        XCTAssertEqual(errors, [expected, expected, expected])
+        XCTAssertEqual(steps, [5, 5, 5], "every rank must stop at the check that found the desync")
+    }
+
     /// Two specs with the same parameters (relu vs tanh) pass the broadcast; the start check
     /// must catch them before a single step.
     func testDifferentModelSpecsAreCaughtAtStart() throws {

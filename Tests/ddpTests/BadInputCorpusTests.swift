@@ -47,9 +47,9 @@ final class BadInputCorpusTests: XCTestCase {
     /// Runs the case and checks exit status, the one error line and its fragments, and the deadline.
     @discardableResult
     private func expectError(_ what: String, _ arguments: [String], status: Int32 = 1, _ fragments: [String],
-                             environment: [String: String] = [:], within seconds: Double = 30,
+                             environment: [String: String] = [:], memoryLimitMB: Int? = nil, within seconds: Double = 30,
                              file: StaticString = #filePath, line: UInt = #line) throws -> DDPProcess.Result {
-        let r = try DDPProcess.run(arguments, environment: environment, within: seconds)
+        let r = try DDPProcess.run(arguments, environment: environment, memoryLimitMB: memoryLimitMB, within: seconds)
         XCTAssertFalse(r.hung, "\(what): still running after \(seconds) s", file: file, line: line)
         XCTAssertFalse(r.killedBySignal, "\(what): died of signal \(r.status):\n\(r.stderr)", file: file, line: line)
         XCTAssertEqual(r.status, status, "\(what): exit status; stderr:\n\(r.stderr)", file: file, line: line)
@@ -157,6 +157,58 @@ final class BadInputCorpusTests: XCTestCase {
         try expectError("kernel larger than the 8x8 images", args, ["model spec 'c8k9p0-flatten-fc'"])
         try expectError("unknown dataset", ["train", "--dataset", "imagenet", "--quiet"],
                         ["unknown dataset 'imagenet' (expected one of: fashion-mnist, mnist, cifar10, synthetic)"])
+    }
+
+    /// Address space for the cases that once allocated what the input asked for: ddp trains the
+    /// fixture's models in far less, and an allocation of gigabytes fails at once (a crash the
+    /// test reports) instead of succeeding on overcommit.
+    private static let modelMemoryMB = 1024
+
+    /// Sizes beyond `ModelLimits` in a --model spec: one line naming the flag, the token and the
+    /// limit, before anything is allocated.
+    func testModelSpecsBeyondTheLimitsAreRefused() throws {
+        let f = try Self.fixture()
+        let cases: [(String, String, [String])] = [
+            ("a channel count of 10^11", "c99999999999-flatten-fc",
+             ["--model: model spec 'c99999999999-flatten-fc', token 0 'c99999999999': number 99999999999 is above the limit of 65536"]),
+            ("a number that is no Int", "flatten-fc99999999999999999999",
+             ["token 1 'fc99999999999999999999': number 99999999999999999999 is above the limit of 65536"]),
+            ("32 billion parameters in one layer", "c60000-c60000-flatten-fc",
+             ["token 1 'c60000': the model reaches more than 268435456 parameters (the limit) at this layer, which alone has 32400060000"]),
+            ("feature maps of 8 x 60006 x 60006", "c8k3p30000-flatten-fc",
+             ["token 0 'c8k3p30000': one sample needs more than 134217728 floats of layer outputs and scratch (the limit)",
+              "whose output is 8x60006x60006"]),
+            ("an im2col matrix of 1 GB per image", "c1k2001p1000-flatten-fc",
+             ["token 0 'c1k2001p1000': one sample needs more than 134217728 floats"]),
+        ]
+        for (what, spec, fragments) in cases {
+            var args = train(f.fashion)
+            args[args.firstIndex(of: "flatten-fc")!] = spec
+            try expectError(what, args, fragments, memoryLimitMB: Self.modelMemoryMB)
+        }
+    }
+
+    /// A checkpoint's metadata is input too: `eval --checkpoint` builds the model it describes,
+    /// so sizes from the file are held to `ModelLimits` and the file is named.
+    func testCheckpointMetadataBeyondTheLimitsIsRefused() throws {
+        let f = try Self.fixture()
+        let cases: [(String, [String: String], String)] = [
+            ("an input of 100000 x 100000", ["spec": "flatten-fc", "input_shape": "1,100000,100000", "classes": "10"],
+             "model.safetensors: bad input_shape '1,100000,100000' or classes '10' in metadata (expected C,H,W and a class count, each between 1 and 65536)"),
+            ("10^12 classes", ["spec": "flatten-fc", "input_shape": "1,8,8", "classes": "1000000000000"],
+             "bad input_shape '1,8,8' or classes '1000000000000'"),
+            ("an input of 4 G values", ["spec": "flatten-fc", "input_shape": "1,65536,65536", "classes": "10"],
+             "model.safetensors: its metadata describes a model ddp cannot build: model input 1x65536x65536 is 4294967296 values per sample, above the limit of 134217728"),
+            ("a channel count of 10^11", ["spec": "c99999999999-flatten-fc", "input_shape": "1,8,8", "classes": "10"],
+             "model.safetensors: its metadata describes a model ddp cannot build: model spec 'c99999999999-flatten-fc', token 0 'c99999999999': number 99999999999 is above the limit"),
+            ("4 billion parameters", ["spec": "flatten-fc65536-fc65536-fc", "input_shape": "1,8,8", "classes": "10"],
+             "token 2 'fc65536': the model reaches more than 268435456 parameters (the limit)"),
+        ]
+        for (i, (what, metadata, fragment)) in cases.enumerated() {
+            let dir = try damagedCheckpoint("limits-\(i)", from: f.run, Self.modelDamage { $0.header["__metadata__"] = metadata })
+            try expectError("eval: \(what)", ["eval", "--checkpoint", dir, "--data-dir", f.fashion], [fragment],
+                            memoryLimitMB: Self.modelMemoryMB)
+        }
     }
 
     func testNonsensicalFlags() throws {

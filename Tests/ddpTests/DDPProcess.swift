@@ -25,13 +25,21 @@ final class DDPProcess {
     private let started = Date()
 
     /// Starts `ddp arguments` in an environment without the variables that steer ddp's BLAS and
-    /// rank set-up (as `DDPBinary.run` does), plus `environment`.
-    init(_ arguments: [String], environment extra: [String: String] = [:]) throws {
+    /// rank set-up (as `DDPBinary.run` does), plus `environment`. With `memoryLimitMB` the child
+    /// runs under `ulimit -v` (through /bin/sh): an allocation beyond it fails at once, so a
+    /// ddp that tries to allocate what a crafted input asks for dies of a signal the test sees,
+    /// instead of being saved (or the machine swamped) by overcommit.
+    init(_ arguments: [String], environment extra: [String: String] = [:], memoryLimitMB: Int? = nil) throws {
         var environment = ProcessInfo.processInfo.environment
         for name in DDPBinary.steeringVariables { environment[name] = nil }
         environment.merge(extra) { _, new in new }
-        process.executableURL = try DDPBinary.url()
-        process.arguments = arguments
+        if let memoryLimitMB {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -v \(memoryLimitMB * 1024) && exec \"$0\" \"$@\"", try DDPBinary.url().path] + arguments
+        } else {
+            process.executableURL = try DDPBinary.url()
+            process.arguments = arguments
+        }
         process.environment = environment
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("ddp-child-\(UUID().uuidString)")
         outURL = base.appendingPathExtension("out")
@@ -64,7 +72,8 @@ final class DDPProcess {
     }
 
     /// Runs `ddp arguments` to its end, at most `seconds`.
-    static func run(_ arguments: [String], environment: [String: String] = [:], within seconds: Double) throws -> Result {
-        try DDPProcess(arguments, environment: environment).finish(within: seconds)
+    static func run(_ arguments: [String], environment: [String: String] = [:], memoryLimitMB: Int? = nil,
+                    within seconds: Double) throws -> Result {
+        try DDPProcess(arguments, environment: environment, memoryLimitMB: memoryLimitMB).finish(within: seconds)
     }
 }

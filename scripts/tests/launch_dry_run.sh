@@ -69,6 +69,12 @@ expect "--iface, --tcp" "+--mca btl tcp,self" "+--mca btl_tcp_if_include eth1" "
 expect "--mca of the user replaces a default" "+--mca btl_vader_single_copy_mechanism cma" \
     "-btl_vader_single_copy_mechanism none" -- \
     "$launch" -n 2 --mca btl_vader_single_copy_mechanism cma --program /bin/true --dry-run
+expect "ranks get 5 s between mpirun's SIGTERM and its SIGKILL" "+--mca odls_base_sigkill_timeout 5" -- \
+    "$launch" -n 2 --program /bin/true --dry-run
+expect "--sigkill-timeout, not exported to the ranks" "+--mca odls_base_sigkill_timeout 7" "--x DDP_SIGKILL_TIMEOUT" -- \
+    env DDP_SIGKILL_TIMEOUT=9 "$launch" -n 2 --sigkill-timeout 7 --program /bin/true --dry-run
+expect "DDP_SIGKILL_TIMEOUT" "+--mca odls_base_sigkill_timeout 9" -- \
+    env DDP_SIGKILL_TIMEOUT=9 "$launch" -n 2 --program /bin/true --dry-run
 expect "--bind-to" "+--bind-to core" "---bind-to none" -- "$launch" -n 2 --bind-to core --program /bin/true --dry-run
 expect "exports OPENBLAS_*, OMP_NUM_THREADS, DDP_* set by the user, nothing else" \
     "+-x DDP_SEED" "+-x OMP_NUM_THREADS" "+-x OPENBLAS_CORETYPE" "+-x OPENBLAS_NUM_THREADS" "--x HOME" -- \
@@ -92,6 +98,7 @@ usage_error "bad slots" "$launch" -n 2 --hostfile "$work/bad" --program /bin/tru
 printf '# only a comment\n' > "$work/empty"
 usage_error "hostfile without hosts" "$launch" -n 2 --hostfile "$work/empty" --program /bin/true --dry-run
 usage_error "unknown option" "$launch" -n 2 --frobnicate --program /bin/true
+usage_error "--sigkill-timeout 1.5" "$launch" -n 2 --sigkill-timeout 1.5 --program /bin/true --dry-run
 usage_error "--mca without value" "$launch" -n 2 --mca btl
 usage_error "program not executable" "$launch" -n 2 --program "$work/hosts"
 

@@ -1,7 +1,8 @@
 # Shared by the fault and bad-input scripts in scripts/tests/ (sourced, not run: test.sh runs
 # only scripts/tests/*.sh). The sourcing script sets $name first. Provides: $repo, $ddp (the
 # release build), $work (a scratch directory removed at exit), launch (scripts/launch.sh with
-# that binary, an array), bounded waits, rank lookup and assertions.
+# that binary, an array), bounded waits, rank lookup and assertions. KEEP_WORK=1 keeps $work
+# (the logs) for inspection.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 cd "$repo"
@@ -18,7 +19,7 @@ cleanup() {
     # TERM on to mpirun, which ends its ranks.
     local pid
     for pid in "${jobs_started[@]+"${jobs_started[@]}"}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
+    [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 
