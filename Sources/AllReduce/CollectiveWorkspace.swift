@@ -32,14 +32,15 @@ public final class CollectiveWorkspace {
     /// The allreduce algorithm (default from `DDP_ALLREDUCE_ALGORITHM`, else automatic).
     public var algorithm: AllReduceAlgorithm
     /// With `.automatic`, messages up to this many bytes take recursive doubling (log2 P rounds
-    /// of the whole vector), larger ones the ring (2(P-1) rounds of 1/P of it). Measured on this
-    /// machine under `mpirun -n 2..4`: see `ddp bench allreduce --algorithm`.
+    /// of the whole vector), larger ones the ring (2(P-1) rounds of 1/P of it). Measured under
+    /// `mpirun -n 2..4` with `ddp bench allreduce --algorithm` (docs/RESULTS.md, "Allreduce"):
+    /// recursive doubling wins up to 64 KiB, the ring from 1 MiB, 256 KiB is a draw.
     public var latencyPathMaxBytes: Int
     /// The ring sends each step's chunk in segments of at most this many bytes and reduces each
     /// as it arrives, while it is still in cache (0: whole chunks). Results do not depend on it;
-    /// all ranks must agree on it. 256 KiB measured best under `mpirun -n 2` on this machine
-    /// (2 MiB L2 per core): 5-10 % more bus bandwidth than whole chunks at 4-16 MiB, where whole
-    /// chunks fell 5-8 % behind MPI_Allreduce; 64 KiB costs latency, 1 MiB+ loses the cache.
+    /// all ranks must agree on it. 256 KiB fits the 2 MiB L2 per core with room; whole chunks
+    /// (`--ring-segment 0`) fell to 0.5-0.8 of MPI_Allreduce at 16-64 MiB with 3 and 4 ranks,
+    /// segments kept 1.1-1.9 (docs/RESULTS.md, "Allreduce"); smaller segments cost latency.
     public var ringSegmentBytes: Int
 
     private var scratch: UnsafeMutableRawPointer?
