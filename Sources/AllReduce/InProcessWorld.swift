@@ -116,14 +116,18 @@ public final class InProcessWorld: @unchecked Sendable {
         if failures[context] != nil, let error = failure(context: context, rank: source, waitingFor: nil) {
             condition.unlock(); throw error
         }
-        // Any pooled buffer that fits: messages of mixed sizes (segments, small collectives) must
-        // not make the pool trade small buffers for large ones on every call.
-        var storage: Storage?
-        var i = storagePool.count
-        while storage == nil && i > 0 {
-            i -= 1
-            if storagePool[i].capacity >= bytes.count { storage = storagePool.remove(at: i) }
+        // The smallest pooled buffer that fits: messages of mixed sizes (segments, small
+        // collectives) must neither trade small buffers for large ones on every call nor tie up
+        // large ones with small messages.
+        var best = -1
+        var i = 0
+        while i < storagePool.count {
+            if storagePool[i].capacity >= bytes.count && (best < 0 || storagePool[i].capacity < storagePool[best].capacity) {
+                best = i
+            }
+            i += 1
         }
+        var storage: Storage? = best >= 0 ? storagePool.remove(at: best) : nil
         condition.unlock()
 
         if storage == nil {

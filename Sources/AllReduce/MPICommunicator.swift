@@ -130,10 +130,14 @@ public final class MPICommunicator: Communicator {
         try Self.check(MPI_Finalized(&finalized), "MPI_Finalized")
         guard finalized == 0 else { return }
         // Every rank created the same communicators in the same order, so freeing them all here
-        // (MPI_Comm_free is collective) matches across ranks.
-        for comm in Self.created.takeAll().reversed() {
-            var handle: MPI_Comm? = comm
-            try Self.check(MPI_Comm_free(&handle), "MPI_Comm_free")
+        // (MPI_Comm_free is collective) matches across ranks. Not after a failure: the other
+        // ranks may not get here.
+        let created = Self.created.takeAll()
+        if failure == nil {
+            for comm in created.reversed() {
+                var handle: MPI_Comm? = comm
+                Self.bestEffort(MPI_Comm_free(&handle), "MPI_Comm_free", rank: rank)
+            }
         }
         try Self.check(MPI_Finalize(), "MPI_Finalize")
     }
@@ -295,8 +299,8 @@ public final class MPICommunicator: Communicator {
                            ddp_mpi_status_ignore()) == MPI_SUCCESS else { return }
             answers[asker] = Int32(peer)
             var request: MPI_Request? = ddp_mpi_request_null()
-            if MPI_Isend(answers + asker, 4, ddp_mpi_byte(), status.MPI_SOURCE, Self.answerTag, control,
-                         &request) == MPI_SUCCESS {
+            if Self.bestEffort(MPI_Isend(answers + asker, 4, ddp_mpi_byte(), status.MPI_SOURCE, Self.answerTag,
+                                         control, &request), "MPI_Isend", rank: rank) {
                 Self.bestEffort(MPI_Request_free(&request), "MPI_Request_free", rank: rank)
             }
         }

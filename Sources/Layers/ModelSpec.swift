@@ -108,7 +108,14 @@ public enum ModelSpec {
             throw ModelError("'\(token)' is not one layer token (one token, no '-'; e.g. c8k3p1, bn, fc10)")
         }
         do {
-            return try makeLayer(token.lowercased(), name: token, input: input, classes: classes)
+            switch input {
+            case let .map(c, h, w): try ModelLimits.checkInput([c, h, w], classes: classes)
+            case let .flat(f): try ModelLimits.checkInput([f, 1, 1], classes: classes)
+            }
+            let layer = try makeLayer(token.lowercased(), name: token, input: input, classes: classes)
+            var budget = ModelLimits.Budget()
+            try budget.add(layer)
+            return layer
         } catch let error as ModelError {
             let own = "layer \(token): "
             let message = error.message.hasPrefix(own) ? String(error.message.dropFirst(own.count)) : error.message

@@ -120,7 +120,6 @@ public final class ParameterStore {
         context.dropoutRNG = ParameterStore.dropoutStream(seed: seed)
     }
 
-    /// The state dict: every layer's entries in order, values viewing this store's memory.
     /// The trainable entries alone, in `parameters` order, each a view into the flat buffer.
     public func namedParameters() -> [(name: String, value: Tensor)] {
         entries.flatMap { $0 }.compactMap { name, _, slot in
@@ -129,6 +128,7 @@ public final class ParameterStore {
         }
     }
 
+    /// The state dict: every layer's entries in order, values viewing this store's memory.
     public func stateDict() -> [StateEntry] {
         entries.flatMap { layerEntries in
             layerEntries.map { name, spec, slot in

@@ -215,7 +215,8 @@ public enum BLASRuntime {
                 return BLASThreadPlan(threads: nil, source: "\(name)=\(n) (user)")
             }
         }
-        let usable = min(cpu.cores, max(1, cpu.allowedCPUs))
+        // The affinity mask counts logical CPUs; hyperthreads do not count as cores for BLAS.
+        let usable = max(1, min(cpu.cores, cpu.allowedCPUs * cpu.cores / max(1, cpu.logicalCPUs)))
         let localRanks = localRanksVariables.lazy.compactMap { environment[$0].flatMap { Int($0) } }.first { $0 > 0 } ?? 1
         if environment[boundAtLaunchVariable] == "1" {
             // A bound set may still be shared (--bind-to socket), so never above the node's share.

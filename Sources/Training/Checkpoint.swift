@@ -259,7 +259,7 @@ public enum Checkpoint {
         if stepInEpoch != 0, let totals = trainer.entries["epoch_totals"] {
             let sums = try doubles(totals, count: 3, name: "epoch_totals", path: trainerPath)
             let losses = try trainer.entries["epoch_step_losses"].map {
-                try doubles($0, count: $0.elementCount, name: "epoch_step_losses", path: trainerPath)
+                try doubles($0, count: stepInEpoch, name: "epoch_step_losses", path: trainerPath)
             } ?? []
             state.epochTotals = EpochTotals(loss: sums[0], correct: sums[1], samples: sums[2], stepLosses: losses)
         }

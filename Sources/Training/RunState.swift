@@ -26,7 +26,7 @@ struct RunState {
 
 /// Running sums of one epoch's train loss and accuracy, over all ranks (every rank holds the
 /// same: they come out of the step's allreduce).
-struct EpochTotals: Equatable {
+struct EpochTotals {
     /// Sum of loss x samples over the epoch's steps.
     var loss = 0.0
     var correct = 0.0

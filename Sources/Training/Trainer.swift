@@ -79,9 +79,7 @@ public final class Trainer {
         try comm.broadcast(model.buffers.data, count: model.buffers.count, root: 0)
         // ... except the running statistics of a run stopped mid-epoch without SyncBN: there each
         // rank's own had not been averaged yet, and the uninterrupted run would go on with them.
-        if let own = state.ownRunningStats {
-            own.withUnsafeBufferPointer { model.buffers.data.update(from: $0.baseAddress!, count: $0.count) }
-        }
+        if let own = state.ownRunningStats { Self.setBuffers(of: model, to: own) }
         if config.syncBN { model.batchNormReducer = CommunicatorBatchNormReducer(comm) }
         model.dropoutRNG = state.dropoutRNG
 
@@ -210,6 +208,11 @@ public final class Trainer {
         }
     }
 
+    /// Puts `values` (running statistics saved earlier) back into the model's buffers.
+    private static func setBuffers(of model: Model, to values: [Float]) {
+        values.withUnsafeBufferPointer { model.buffers.data.update(from: $0.baseAddress!, count: $0.count) }
+    }
+
     /// All ranks gather their RNG states and running statistics to rank 0, which writes the
     /// checkpoint; the others wait so no rank runs ahead of a checkpoint that might still fail.
     /// Returns its path on every rank.
@@ -228,9 +231,7 @@ public final class Trainer {
             try comm.allReduce(model.buffers.data, count: model.buffers.count, op: .average)
         }
         defer {
-            if averageRunningStats && !live.isEmpty {
-                live.withUnsafeBufferPointer { model.buffers.data.update(from: $0.baseAddress!, count: $0.count) }
-            }
+            if averageRunningStats && !live.isEmpty { Self.setBuffers(of: model, to: live) }
         }
         var path: String? = nil
         var failure: String? = nil

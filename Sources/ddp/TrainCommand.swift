@@ -51,7 +51,7 @@ struct Train: ParsableCommand {
         seconds, sends the ranks SIGTERM, waits as long again and SIGKILLs them; Open MPI's \
         default of 1 s can be too short for the checkpoint, so scripts/launch.sh sets 5 \
         (--sigkill-timeout, DDP_SIGKILL_TIMEOUT): the ranks stop and checkpoint, mpirun exits \
-        nonzero 10 s after the signal. With plain mpirun: --mca odls_base_sigkill_timeout 5. \
+        nonzero up to 10 s after the signal. With plain mpirun: --mca odls_base_sigkill_timeout 5. \
         Raise it when a step and a checkpoint take longer than that.
 
         Faults: a rank that dies or stops answering ends the job within seconds (mpirun notices \

@@ -44,6 +44,8 @@ final class ModelLimitsTests: XCTestCase {
         XCTAssertNil(ModelLimits.elements([1 << 40, 1 << 40]))
         XCTAssertEqual(ModelLimits.elements([3, 4, 5]), 60)
         XCTAssertThrowsError(try ModelSpec.layers(for: "c65536k65536p65536-flatten-fc", input: .map(channels: 65536, height: 1, width: 1),
-                                                  classes: 10))
+                                                  classes: 10)) { error in
+            XCTAssertTrue((error as? ModelError)?.message.contains("(the limit)") == true, "\(error)")
+        }
     }
 }

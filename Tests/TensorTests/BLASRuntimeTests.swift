@@ -147,6 +147,8 @@ final class BLASRuntimeTests: XCTestCase {
         XCTAssertEqual(cpuset.threads, 8)
         XCTAssertEqual(cpuset.source, "allowed CPUs/local ranks = 16/2 (of 64 cores)")
         XCTAssertEqual(plan(cpu([], cores: 8, allowed: 1), ["OMPI_COMM_WORLD_LOCAL_SIZE": "2"]).threads, 1)
+        // A cpuset of 8 hyperthreads is 4 cores' worth.
+        XCTAssertEqual(plan(cpu([], cores: 8, logical: 16, allowed: 8), [:]).threads, 4)
         // The user's variables win, in OpenBLAS's order; nonsense is ignored.
         let user = plan(cpu([], cores: 8), ["OMP_NUM_THREADS": "3", "OPENBLAS_NUM_THREADS": "5"])
         XCTAssertNil(user.threads)

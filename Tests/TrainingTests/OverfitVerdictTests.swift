@@ -51,7 +51,7 @@ final class OverfitVerdictTests: XCTestCase {
     }
 
     /// The case the issue names: train loss falling, test loss flat, the gap growing for 8 epochs.
-    func testWideningGapWithFlatTestLossIsOverfittingFromTheNarrowestEpoch() {
+    func testWideningGapWithFlatTestLossIsOverfittingFromWhereItStartsToWiden() {
         let verdict = OverfitVerdict(epochs: run(train: flatTestTrain(slope: 0.03), test: flatTest))
         XCTAssertEqual(verdict.kind, .overfitting, verdict.summary)
         XCTAssertEqual(verdict.overfitEpoch, 7)

@@ -34,6 +34,10 @@ final class DDPProcess {
         for name in DDPBinary.steeringVariables { environment[name] = nil }
         environment.merge(extra) { _, new in new }
         if let memoryLimitMB {
+            // One thread and few malloc arenas: on a many-core machine the threads' stacks and
+            // per-thread arenas alone could reach the limit and fake a crash.
+            environment["OPENBLAS_NUM_THREADS"] = "1"
+            environment["MALLOC_ARENA_MAX"] = "2"
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", "ulimit -v \(memoryLimitMB * 1024) && exec \"$0\" \"$@\"", try DDPBinary.url().path] + arguments
         } else {

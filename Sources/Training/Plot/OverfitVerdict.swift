@@ -73,8 +73,8 @@ public struct OverfitVerdict: Sendable, Equatable {
     public static let slopeSignificance = 2.0
 
     public let kind: Kind
-    /// The epoch over-fitting started (the epoch of the narrowest train/test gap, N above);
-    /// only for `.overfitting`.
+    /// The epoch over-fitting started (the onset S above, where the gap starts to widen from its
+    /// narrowest); only for `.overfitting`.
     public let overfitEpoch: Int?
     /// The epoch of minimum test loss when the test loss has risen since (K above); only for
     /// `.overfitting`.
