@@ -25,7 +25,7 @@ args=(train --dataset synthetic --model lenet5 --schedule constant --lr 0.02 --b
 stopped_run() {
     local run="$work/$1" signal="$2" target="$3" expected="$4" compare="$5" seen="${6:-$2}" pid
     local options=("${@:7}")
-    start "$work/$1.log" 180 "${launch[@]}" "${options[@]+"${options[@]}"}" -n 2 -- "${args[@]}" --epochs 50 --checkpoint-dir "$run"
+    start "$work/$1.log" 180 "${launch[@]}" "${options[@]+"${options[@]}"}" -n 2 -- "${args[@]}" --epochs 500 --checkpoint-dir "$run"
     wait_for "$run/latest" 90 || fail "$1: no first checkpoint within 90 s: $(cat "$work/$1.log")"
     if [ "$target" = mpirun ]; then pid="$(pgrep -P "$job" -x mpirun)"; else pid="$(rank_pid "$job" 1)"; fi
     [ -n "$pid" ] || fail "$1: cannot find the $target process"
@@ -62,6 +62,8 @@ stopped_run() {
 stopped_run usr1 USR1 mpirun 138 1
 stopped_run term-rank TERM rank1 143 0
 
-stopped_run term-mpirun TERM mpirun 1 1 TERM
+# (--epochs 500 in every case: the run must still be going when the signal arrives, which for
+# the mpirun cases is a whole sigkill timeout after it is sent.)
+stopped_run term-mpirun TERM mpirun 1 1 TERM --sigkill-timeout 2
 stopped_run int-mpirun INT mpirun 1 1 TERM
 note "passed"
