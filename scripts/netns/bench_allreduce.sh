@@ -46,15 +46,7 @@ done
 [ "$(id -u)" = 0 ] || { echo "bench_allreduce.sh: needs root (ip netns)" >&2; exit 1; }
 max_slots=0; for s in $slot_list; do [ "$s" -gt $max_slots ] && max_slots=$s; done
 
-lock=/run/lock/ddp-netns.lock; [ -d /run/lock ] || lock=/tmp/ddp-netns.lock
-exec 9> "$lock"
-flock -w 600 9 || { echo "bench_allreduce.sh: another run holds $lock" >&2; exit 1; }
-work="$(mktemp -d /tmp/ddp-netns-bench.XXXXXX)"
-trap 'status=$?; "$here/down.sh" || status=1; rm -rf "$work"; exit $status' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-"$here/down.sh"
+netns_begin bench_allreduce.sh
 "$here/up.sh" "$hosts" --slots "$max_slots" >&2
 echo "load before: $(uptime)"
 for s in $slot_list; do

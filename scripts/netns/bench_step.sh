@@ -26,15 +26,7 @@ done
 [[ "$repeats" =~ ^[1-9][0-9]*$ ]] || { echo "bench_step.sh: --repeats must be a positive integer" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "bench_step.sh: needs root (ip netns)" >&2; exit 1; }
 
-lock=/run/lock/ddp-netns.lock; [ -d /run/lock ] || lock=/tmp/ddp-netns.lock
-exec 9> "$lock"
-flock -w 600 9 || { echo "bench_step.sh: another run holds $lock" >&2; exit 1; }
-work="$(mktemp -d /tmp/ddp-netns-step.XXXXXX)"
-trap 'status=$?; "$here/down.sh" || status=1; rm -rf "$work"; exit $status' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-"$here/down.sh"
+netns_begin bench_step.sh
 "$here/up.sh" 2 --slots 1 --hostfile "$work/hostfile" >&2
 bench=(bench step --threads 1 --steps 60 --json "$@")
 run() { # run LABEL LAUNCH-ARGS...: one measurement, tagged

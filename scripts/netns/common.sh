@@ -22,3 +22,18 @@ netns_veth() { echo "$NETNS_PREFIX$1-v"; }
 netns_list() {
     ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${NETNS_PREFIX}[0-9]+\$" || true
 }
+
+# netns_begin NAME: for the benchmark scripts (run from scripts/netns/, with $here set to it):
+# takes the lock scripts/tests/multihost_netns.sh also holds, makes $work, removes any
+# namespaces left over, and on any exit tears the namespaces down and removes $work.
+netns_begin() {
+    local lock=/run/lock/ddp-netns.lock
+    [ -d /run/lock ] || lock=/tmp/ddp-netns.lock
+    exec 9> "$lock"
+    flock -w 600 9 || { echo "$1: another run holds $lock" >&2; exit 1; }
+    work="$(mktemp -d "/tmp/ddp-netns-$1.XXXXXX")"
+    trap 'status=$?; "$here/down.sh" || status=1; rm -rf "$work"; exit $status' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    "$here/down.sh"
+}
