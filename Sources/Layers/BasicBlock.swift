@@ -107,31 +107,28 @@ public final class BasicBlock: Layer {
         }
         let out = bn2.forward(t3, training: training, residual: shortcut, relu: true)
         lastOutput = out
-        if training { reserveScratch(batch: out.shape[1]) }
+        // Every block grows the workspace's gradient slots to its need before the first backward
+        // caches views of them: the slots then keep their final size and the views built in the
+        // first step stay valid (a later step rebuilding them would allocate).
+        if training { _ = gradientSlots(batch: out.shape[1]) }
         return out
     }
 
-    /// Grows the workspace's block-gradient slots to this block's need. Done in the training
-    /// forward so that every block has asked before the first backward caches its views: the
-    /// slots then have their final size and the views built in the first step stay valid (a
-    /// later step rebuilding them would allocate).
-    private func reserveScratch(batch: Int) {
+    /// The workspace's three block-gradient slots, each grown to `batch` outputs of this block
+    /// (a tuple: the step must not allocate).
+    private func gradientSlots(batch: Int)
+        -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
         let count = batch * outputShape.elementsPerSample, ws = context.workspace
-        _ = ws.floats(.blockGradient0, count: count)
-        _ = ws.floats(.blockGradient1, count: count)
-        _ = ws.floats(.blockGradient2, count: count)
+        return (ws.floats(.blockGradient0, count: count), ws.floats(.blockGradient1, count: count),
+                ws.floats(.blockGradient2, count: count))
     }
 
     /// Three output-shaped gradient buffers in the shared workspace; the views are rebuilt only
     /// when the batch size changes or a slot moved.
     private func scratchTensors(batch: Int) -> [Tensor] {
-        let count = batch * outputShape.elementsPerSample
-        let ws = context.workspace
-        let p0 = ws.floats(.blockGradient0, count: count)
-        let p1 = ws.floats(.blockGradient1, count: count)
-        let p2 = ws.floats(.blockGradient2, count: count)
+        let (p0, p1, p2) = gradientSlots(batch: batch)
         if batch != scratchBatch || scratch[0].data != p0 || scratch[1].data != p1 || scratch[2].data != p2 {
-            let shape = outputShape.tensorShape(batch: batch)
+            let shape = outputShape.tensorShape(batch: batch), ws = context.workspace
             scratch = [p0, p1, p2].map { Tensor(viewing: $0, shape: shape, owner: ws) }
             scratchBatch = batch
         }
