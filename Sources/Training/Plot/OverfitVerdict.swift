@@ -153,7 +153,7 @@ public struct OverfitVerdict: Sendable, Equatable {
         // Over-fitting: the gap test - train widened, for good and by more than noise, since its narrowest epoch.
         let gap = zip(test, train).map { $0 - $1 }
         let narrowest = Self.minimumIndex(gap.map(Swift.abs))
-        if let start = Self.wideningStart(train: train, test: test) {
+        if let start = Self.wideningStart(train: train, test: test, gap: gap, narrowest: narrowest) {
             kind = .overfitting
             overfitEpoch = epochNumbers[start]
             summary = "over-fitting since epoch \(epochNumbers[start]): test loss minus train loss widened from "
@@ -226,11 +226,9 @@ public struct OverfitVerdict: Sendable, Equatable {
     // MARK: Rules
 
     /// Rule 4: the index where a sustained, meaningful widening of the gap test - train starts,
-    /// or nil when the gap has not widened so.
-    static func wideningStart(train: [Double], test: [Double]) -> Int? {
+    /// or nil when the gap has not widened so; `narrowest` is the index of the smallest |gap|.
+    static func wideningStart(train: [Double], test: [Double], gap: [Double], narrowest: Int) -> Int? {
         let n = test.count, last = n - 1, confirm = epochsToConfirm
-        let gap = zip(test, train).map { $0 - $1 }
-        let narrowest = minimumIndex(gap.map(Swift.abs))
         guard last - narrowest >= confirm, gap[last] > 0 else { return nil }
         let gapTolerance = Swift.max(noiseMultiple * noise(gap), gapRelativeTolerance * test[narrowest])
         // The narrowest level: the median of N and its neighbours, so one noisy epoch cannot set
