@@ -84,8 +84,7 @@ public enum ModelSpec {
                 try budget.add(layer)
             } catch let error as ModelError {
                 // The layer names itself; here the token and its position say where.
-                let own = "layer \(names[index]): "
-                let message = error.message.hasPrefix(own) ? String(error.message.dropFirst(own.count)) : error.message
+                let message = reason(error, layer: names[index])
                 if tokens.count == 1 {
                     throw ModelError("model '\(spec)' is not a preset (\(presetNames.joined(separator: ", "))) and not a layer spec: \(message)")
                 }
@@ -117,10 +116,14 @@ public enum ModelSpec {
             try budget.add(layer)
             return layer
         } catch let error as ModelError {
-            let own = "layer \(token): "
-            let message = error.message.hasPrefix(own) ? String(error.message.dropFirst(own.count)) : error.message
-            throw ModelError("layer token '\(token)' on a \(input) input: \(message)")
+            throw ModelError("layer token '\(token)' on a \(input) input: \(reason(error, layer: token))")
         }
+    }
+
+    /// A layer's error without the "layer NAME: " it starts with, for a caller that says where.
+    private static func reason(_ error: ModelError, layer name: String) -> String {
+        let own = "layer \(name): "
+        return error.message.hasPrefix(own) ? String(error.message.dropFirst(own.count)) : error.message
     }
 
     private static func shapeNoun(_ shape: FeatureShape) -> String {
