@@ -15,6 +15,7 @@ struct DDP: ParsableCommand {
     static func main() {
         BLASRuntime.prepareProcess(arguments: CommandLine.arguments)
         do {
+            do { try KernelPath.validateEnvironment() } catch { throw ValidationError("\(error)") }
             var command = try parseAsRoot()
             try command.run()
         } catch {
