@@ -74,6 +74,7 @@ public final class Trainer {
         // Before the broadcast: ranks that built different models would otherwise meet there
         // with buffers of different lengths, a collective error that does not say why.
         try ConsistencyCheck.verifyStart(comm: comm, model: model, data: data, config: config)
+        let kernelPaths = try ConsistencyCheck.kernelPaths(comm: comm)
         // Whatever each rank built or loaded, rank 0's numbers are the ones everybody trains.
         try comm.broadcast(model.parameters.data, count: model.parameterCount, root: 0)
         try comm.broadcast(model.buffers.data, count: model.buffers.count, root: 0)
@@ -83,7 +84,8 @@ public final class Trainer {
         if config.syncBN { model.batchNormReducer = CommunicatorBatchNormReducer(comm) }
         model.dropoutRNG = state.dropoutRNG
 
-        log(Banner.text(config: config, model: model, data: data, ranks: ranks, stepsPerEpoch: stepsPerEpoch))
+        log(Banner.text(config: config, model: model, data: data, ranks: ranks, stepsPerEpoch: stepsPerEpoch,
+                        kernelPaths: kernelPaths))
 
         let stepper = try TrainingStep(model: model, optimizer: optimizer, comm: comm, batchSize: config.batchSize,
                                        bucketCapBytes: Int(config.bucketCapMB * 1_048_576), overlap: config.overlap)
