@@ -16,7 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-SkylakeX}"
+# No OPENBLAS_CORETYPE here: ddp picks (and verifies) the strongest kernel this CPU can run;
+# forcing one would crash a CPU that lacks it. A user's own setting still wins, as everywhere.
 
 RUNS=3 STEPS=40 TTA=0 OUT=""
 while (($#)); do
@@ -81,7 +82,15 @@ for line in sys.stdin:
 print(json.dumps(r))'; }
 
 echo "bench.sh: $(date -u '+%F %T UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), runs $RUNS x $STEPS steps" >&2
-echo "{\"event\":\"start\",\"date\":\"$(date -u +%FT%TZ)\",\"host\":\"$(hostname)\",\"cores\":$(nproc),\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"runs\":$RUNS,\"steps\":$STEPS,\"blas_core\":\"$OPENBLAS_CORETYPE\"}" > "$work/start.json"
+# The start line names the machine as `ddp info` sees it (CPU, family/model, BLAS core, kernels).
+"$ddp" info --json | "$PY" -c '
+import json, sys
+i = json.loads(sys.stdin.read())
+print(json.dumps({"event": "start", "date": sys.argv[1], "host": sys.argv[2], "cores": int(sys.argv[3]),
+                  "cpu": i["cpu_model"], "cpu_vendor": i["cpu_vendor"], "cpu_family": i["cpu_family"],
+                  "cpu_model_number": i["cpu_model_number"], "blas_core": i["blas_core_summary"],
+                  "kernels": i["kernels"], "load": sys.argv[4], "runs": int(sys.argv[5]), "steps": int(sys.argv[6])}))' \
+    "$(date -u +%FT%TZ)" "$(hostname)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$RUNS" "$STEPS" > "$work/start.json"
 
 # (a) ddp vs PyTorch, alternating runs, at 1 and 2 threads; (c) the sgemm peak in each run
 for threads in 1 2; do

@@ -20,6 +20,23 @@ if [ "$status" -ne 0 ]; then
     exit "$status"
 fi
 
+# The numerics again on the portable path (what a CPU without AVX-512 runs), on any machine:
+# PyTorch fixtures, gradient checks, the P-ranks-equal-one-batch equivalence, short training
+# runs with checkpoints and resume, the allocation count.
+numerics='KernelPathTests|TorchReferenceTests|PyTorchStepFixtureTests|OptimizerTests|GradientCheckTests'
+numerics+='|Conv2dTests|PoolingTests|BatchNorm2dTests|SyncBatchNormTests|BasicBlockTests|LinearTests'
+numerics+='|ActivationTests|ModelTests|StepAllocationTests|EquivalenceTests|CheckpointResumeTests|TrainerMetricsTests'
+echo "== swift test, portable kernel path (DDP_KERNELS=portable)"
+set +e
+DDP_KERNELS=portable swift test --skip-build --filter "$numerics" 2>&1 | tee "$log" |
+    grep --line-buffered -Ev '^\[[0-9]+/[0-9]+\] |^Test Case .* (started|passed)'
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
+    echo "test.sh: swift test on the portable path failed (exit $status; full log: $log)" >&2
+    exit "$status"
+fi
+
 echo "== multi-rank tests"
 failed=() skipped=() passed=0
 out=$(mktemp)

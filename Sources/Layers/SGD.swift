@@ -12,8 +12,9 @@ import Tensor
 /// Bit-exactness: each line is one torch kernel, so it rounds to Float once; `x + alpha * y` is a
 /// fused multiply-add in torch's AVX2/AVX-512 kernels, so it is `addingProduct` (correctly rounded
 /// fma) here, and the scalars are the Doubles rounded to Float as torch's kernels round them.
-/// Where the CPU has AVX-512, `step` runs `SGDKernel` (CKernels): the same operations 16 lanes at
-/// a time with vfmadd/vmul/vadd, hence the same bits, the buffer split over the BLAS threads.
+/// On the AVX-512 kernel path (`KernelPath`), `step` runs `SGDKernel` (CKernels): the same
+/// operations 16 lanes at a time with vfmadd/vmul/vadd, hence the same bits, the buffer split
+/// over the BLAS threads.
 /// Elsewhere (and with `forceScalar`) the element loop below runs; there `addingProduct` compiles
 /// to a libm `fmaf` call on the baseline x86-64 target (no FMA instructions), three calls per
 /// parameter with Nesterov and weight decay.

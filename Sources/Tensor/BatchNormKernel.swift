@@ -1,12 +1,12 @@
 import CKernels
 
-/// Batch normalization's passes over one channel (Layers' `BatchNorm2d`): on CPUs with AVX-512
-/// the CKernels versions (16 lanes, fused multiply-adds), elsewhere the `Elementwise` loops
-/// (8 lanes, the baseline x86-64 or ARM build). The two agree to rounding: both sum in Float
+/// Batch normalization's passes over one channel (Layers' `BatchNorm2d`): on the AVX-512 kernel
+/// path (`KernelPath`) the CKernels versions (16 lanes, fused multiply-adds), elsewhere the
+/// `Elementwise` loops (8 lanes, the baseline x86-64 or ARM build). The two agree to rounding: both sum in Float
 /// lanes over blocks of 512 values and add the block totals in Double. `scalar: true` takes
 /// the `Elementwise` loops anyway (tests compare the two).
 public enum BatchNormKernel {
-    public static let isAvailable = ddp_avx512_available() != 0
+    public static var isAvailable: Bool { KernelPath.usesAVX512 }
 
     /// Sum of (x - shift) and sum of (x - shift)^2, in one pass.
     public static func shiftedSums(_ x: UnsafePointer<Float>, shift: Float, count: Int,

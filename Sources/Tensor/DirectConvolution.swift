@@ -14,20 +14,20 @@ import Foundation
 /// transposed kernel. The weight gradient, a long reduction over pixels into a small matrix, is
 /// a second kernel. Work is split over images across `threads` threads.
 ///
-/// Used when the CPU has AVX-512 and the output channels come in 8s (the input gradient also
-/// needs the input channels in 8s); `DDP_CONV=im2col` in the environment forces the im2col +
+/// Used on the AVX-512 kernel path (`KernelPath`) when the output channels come in 8s (the input
+/// gradient also needs the input channels in 8s); `DDP_CONV=im2col` in the environment forces the im2col +
 /// BLAS path (to compare the two).
 public enum DirectConvolution {
     public static let variable = "DDP_CONV"
 
-    /// True when the kernels can run here and the environment does not ask for im2col.
+    /// True when the AVX-512 kernels run (`KernelPath`) and the environment does not ask for im2col.
     public static let isAvailable: Bool =
-        ddp_avx512_available() != 0 && ProcessInfo.processInfo.environment[variable] != "im2col"
+        KernelPath.usesAVX512 && ProcessInfo.processInfo.environment[variable] != "im2col"
 
     /// One line for `ddp info` and the start banner: how convolutions are computed here.
     public static func describe() -> String {
         if isAvailable { return "direct AVX-512 kernels for 3x3 stride-1 padding-1 layers, im2col + BLAS for others" }
-        return ddp_avx512_available() != 0 ? "im2col + BLAS (\(variable)=im2col)" : "im2col + BLAS (no AVX-512 on this CPU)"
+        return KernelPath.usesAVX512 ? "im2col + BLAS (\(variable)=im2col)" : "im2col + BLAS (portable kernel path)"
     }
 
     /// Whether a convolution of this shape can take the direct path for its output and weight

@@ -1,10 +1,10 @@
 import CKernels
 
-/// 2x2, stride-2 max pooling on CPUs with AVX-512 (CKernels): the windows of a row pair eight
+/// 2x2, stride-2 max pooling on the AVX-512 kernel path (`KernelPath`, CKernels): the windows of a row pair eight
 /// at a time, with PyTorch's choice of maximum (first on ties, NaN wins), the same choices as
 /// MaxPool2d's scalar loop.
 public enum MaxPoolKernel {
-    public static let isAvailable = ddp_avx512_available() != 0
+    public static var isAvailable: Bool { KernelPath.usesAVX512 }
 
     /// y[p][oy][ox] = the window's maximum, argmax = its index within plane p. Even height and width.
     public static func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,

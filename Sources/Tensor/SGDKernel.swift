@@ -1,10 +1,11 @@
 import CKernels
 
-/// The SGD update of Layers' `SGD`, vectorized with fused multiply-adds (CKernels) on CPUs with
-/// AVX-512. Bit-identical to the element-at-a-time loop: every operation is the same single
-/// rounding (fmaf there, vfmadd here); only the libm call per operation is gone.
+/// The SGD update of Layers' `SGD`, vectorized with fused multiply-adds (CKernels) on the
+/// AVX-512 kernel path (`KernelPath`). Bit-identical to the element-at-a-time loop: every
+/// operation is the same single rounding (fmaf there, vfmadd here); only the libm call per
+/// operation is gone.
 public enum SGDKernel {
-    public static let isAvailable = ddp_avx512_available() != 0
+    public static var isAvailable: Bool { KernelPath.usesAVX512 }
 
     /// One step over n parameters; the arguments mean what `SGD.step` computes from its settings
     /// (nil: no weight decay, no momentum).

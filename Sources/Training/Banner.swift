@@ -6,7 +6,7 @@ import Tensor
 /// go; for a resumed run, where it goes on from and what the command line changed.
 enum Banner {
     static func text(config: TrainConfig, model: Model, data: TrainingData, ranks: Int, stepsPerEpoch: Int,
-                     resumed: ResumePlan?) -> String {
+                     kernelPaths: [KernelPath], resumed: ResumePlan?) -> String {
         let g = config.batchSize * ranks
         var lines = [
             "ddp train: \(config.model) (\(model.parameterCount) parameters) on \(config.dataset) "
@@ -21,6 +21,7 @@ enum Banner {
                 + "schedule \(config.schedule.rawValue) momentum \(config.momentum)\(config.nesterov ? " nesterov" : "") "
                 + "wd \(config.weightDecay)\(config.syncBN ? " sync-bn" : "")\(config.augment ? " augment" : "") seed \(config.seed)",
             "  BLAS: \(BLASRuntime.describe())",
+            "  kernels: \(kernels(kernelPaths))",
             "  convolutions: \(DirectConvolution.describe())",
         ]
         if let resumed {
@@ -47,5 +48,16 @@ enum Banner {
         text += used == kept ? ", all used each epoch"
             : "; each epoch's \(count(stepsPerEpoch, "step")) of \(globalBatch) use \(used), leaving out \(kept - used)"
         return text
+    }
+
+    /// This process's kernel path, or which ranks run which when they differ.
+    static func kernels(_ paths: [KernelPath]) -> String {
+        guard Set(paths).count > 1 else { return KernelPath.describe() }
+        let groups = KernelPath.allCases.map { path in
+            let ranks = paths.indices.filter { paths[$0] == path }.map(String.init)
+            return "\(path.rawValue) on rank\(ranks.count == 1 ? "" : "s") \(ranks.joined(separator: ", "))"
+        }
+        return "mixed: \(groups.joined(separator: "; ")). Each rank's share of the gradient rounds its own way; "
+            + "the parameters stay identical (one allreduced gradient, an update that is bit-identical on both paths)"
     }
 }

@@ -21,6 +21,13 @@ enum ConsistencyCheck {
         }
     }
 
+    /// At start: the kernel path of every rank, in rank order. A cluster may mix CPUs with and
+    /// without AVX-512 (or a node forced to the portable path): that is allowed, and reported.
+    static func kernelPaths(comm: any Communicator) throws -> [KernelPath] {
+        let all = try comm.allGather([KernelPath.current == .avx512 ? 1.0 : 0.0])
+        return all.map { $0[0] == 1 ? .avx512 : .portable }
+    }
+
     /// Every N steps: the parameters must be bitwise identical on all ranks. One number per rank
     /// is exchanged; only on a mismatch are per-tensor fingerprints gathered to name the culprit.
     static func verifyParameters(comm: any Communicator, model: Model, step: Int) throws {

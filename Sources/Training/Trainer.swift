@@ -95,6 +95,7 @@ public final class Trainer {
         // Before the broadcast: ranks that built different models would otherwise meet there
         // with buffers of different lengths, a collective error that does not say why.
         try ConsistencyCheck.verifyStart(comm: comm, model: model, data: data, config: config)
+        let kernelPaths = try ConsistencyCheck.kernelPaths(comm: comm)
         // Whatever each rank built or loaded, rank 0's numbers are the ones everybody trains.
         try comm.broadcast(model.parameters.data, count: model.parameterCount, root: 0)
         try comm.broadcast(model.buffers.data, count: model.buffers.count, root: 0)
@@ -105,7 +106,7 @@ public final class Trainer {
         model.dropoutRNG = state.dropoutRNG
 
         log(Banner.text(config: config, model: model, data: data, ranks: ranks, stepsPerEpoch: stepsPerEpoch,
-                        resumed: resumed))
+                        kernelPaths: kernelPaths, resumed: resumed))
 
         let stepper = try TrainingStep(model: model, optimizer: optimizer, comm: comm, batchSize: config.batchSize,
                                        bucketCapBytes: Int(config.bucketCapMB * 1_048_576), overlap: config.overlap)

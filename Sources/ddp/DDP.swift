@@ -39,6 +39,7 @@ struct DDP: ParsableCommand {
         let checkOnly = arguments.first == "--check-args"
         if checkOnly { arguments.removeFirst() }
         do {
+            do { try KernelPath.validateEnvironment() } catch { throw ValidationError("\(error)") }
             var command = try parseAsRoot(arguments)
             if checkOnly {
                 // Beyond the parse, what a command checks itself. A request for help (`ddp`

@@ -10,12 +10,15 @@ import Training
 /// `--model M`, the layers of a model instead.
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the MPI library, ranks, BLAS kernel and threads, convolution kernels, and the CPU.",
+        abstract: "Show the MPI library, ranks, BLAS kernel and threads, ddp's kernel path, and the CPU.",
         discussion: """
             The BLAS core line says whether ddp corrected OpenBLAS's kernel choice at start-up \
             (set OPENBLAS_CORETYPE yourself to choose, or DDP_BLAS_AUTOCORE=0 to keep OpenBLAS's \
             own choice) and whether the start-up sgemm check passed. The convolutions line says \
-            whether 3x3 layers run ddp's direct AVX-512 kernels (DDP_CONV=im2col forces im2col + BLAS).
+            whether 3x3 layers run ddp's direct AVX-512 kernels (DDP_CONV=im2col forces im2col + BLAS). \
+            The kernels line says which code runs convolutions, batch norm, pooling and the SGD \
+            update: ddp's AVX-512 kernels or the portable code of a CPU without them \
+            (DDP_KERNELS=portable forces it, e.g. to test or time an older node's path).
 
             --model M prints the model's layers instead: each layer's state-dict name, kind, output \
             shape per sample and parameters, and the totals (for a training run's own data: \
@@ -81,6 +84,7 @@ private struct InfoReport: Encodable {
     let blasThreads: Int
     let blasThreadsSource: String
     let convolutions: String
+    let kernels: String
     let cpuModel: String
     let cpuVendor: String
     let cpuFamily: Int?
@@ -100,7 +104,7 @@ private struct InfoReport: Encodable {
         case blasAttemptedCore = "blas_attempted_core", blasUserSet = "blas_user_set"
         case blasAutocoreDisabled = "blas_autocore_disabled", blasVerified = "blas_verified"
         case blasVerifyMaxError = "blas_verify_max_error", blasThreads = "blas_threads"
-        case blasThreadsSource = "blas_threads_source", convolutions
+        case blasThreadsSource = "blas_threads_source", convolutions, kernels
         case cpuModel = "cpu_model", cpuVendor = "cpu_vendor", cpuFamily = "cpu_family"
         case cpuModelNumber = "cpu_model_number", cpuLogical = "cpu_logical", cpuCores = "cpu_cores"
         case cpuAllowed = "cpu_allowed", cpuLevel = "cpu_level", cpuFlags = "cpu_flags"
@@ -123,6 +127,7 @@ private struct InfoReport: Encodable {
             blasAutocoreDisabled: blas.autoCoreDisabled, blasVerified: blas.verified,
             blasVerifyMaxError: blas.verifyMaxError, blasThreads: blas.threads,
             blasThreadsSource: blas.threadsSource, convolutions: DirectConvolution.describe(),
+            kernels: KernelPath.describe(),
             cpuModel: cpu.modelName, cpuVendor: cpu.vendor, cpuFamily: cpu.family,
             cpuModelNumber: cpu.model, cpuLogical: cpu.logicalCPUs, cpuCores: cpu.physicalCores,
             cpuAllowed: cpu.allowedCPUs, cpuLevel: BLASKernelLevel(cpu: cpu).description,
@@ -149,6 +154,7 @@ private struct InfoReport: Encodable {
             ("BLAS core", blasCoreSummary + errorText),
             ("BLAS threads", "\(blasThreads) (\(blasThreadsSource))"),
             ("BLAS config", blasConfig),
+            ("kernels", kernels),
             ("convolutions", convolutions),
             ("CPU", cpuModel + (cpuID.isEmpty ? "" : " (\(cpuID))")),
             ("CPU cores", "\(cpuCores.map { "\($0) physical, " } ?? "")\(cpuLogical) logical, \(cpuAllowed) allowed for this process"),

@@ -3,28 +3,25 @@ import Foundation
 import XCTest
 
 /// Mismatched collectives, aborting ranks and silent peers end in clear errors on every rank,
-/// promptly: never a hang, never garbage.
+/// promptly: never a hang, never garbage. "Promptly" is shown by the kind of error, not by a
+/// stopwatch: a rank that only stopped because its timeout expired says "did not answer".
 final class FailureTests: XCTestCase {
-    /// Runs `body` on every rank and returns, per rank, the error its body threw (nil if none),
-    /// plus the wall time of the whole world.
+    /// Runs `body` on every rank and returns, per rank, the error its body threw (nil if none).
     private func errorsFromRanks(size: Int, timeoutSeconds: Double = 30,
-                                 _ body: @escaping (any Communicator) throws -> Void) throws -> ([CommunicatorError?], Double) {
-        let start = Date()
-        let errors = try gatherFromRanks(size: size, timeoutSeconds: timeoutSeconds) { communicator -> CommunicatorError? in
+                                 _ body: @escaping (any Communicator) throws -> Void) throws -> [CommunicatorError?] {
+        try gatherFromRanks(size: size, timeoutSeconds: timeoutSeconds) { communicator -> CommunicatorError? in
             do { try body(communicator); return nil } catch let error as CommunicatorError { return error }
         }
-        return (errors, Date().timeIntervalSince(start))
     }
 
     func testMismatchedLengthsThrowOnEveryRankWithoutWaitingForTheTimeout() throws {
         for ranks in 2...5 {
             for algorithm in [AllReduceAlgorithm.ring, .recursiveDoubling] {
-                let (errors, seconds) = try errorsFromRanks(size: ranks) { communicator in
+                let errors = try errorsFromRanks(size: ranks) { communicator in
                     communicator.workspace.algorithm = algorithm
                     var values = [Float](repeating: 1, count: communicator.rank == 0 ? 10 : 11)
                     try communicator.allReduce(&values)
                 }
-                XCTAssertLessThan(seconds, 10, "P=\(ranks) \(algorithm): detected by the check, not the 30 s timeout")
                 for (r, error) in errors.enumerated() {
                     let text = error.map { "\($0)" } ?? "no error"
                     XCTAssertTrue(text.contains("collective mismatch"), "P=\(ranks) \(algorithm) rank \(r): \(text)")
@@ -34,7 +31,7 @@ final class FailureTests: XCTestCase {
     }
 
     func testTheMismatchNamesBothCalls() throws {
-        let (errors, _) = try errorsFromRanks(size: 2) { communicator in
+        let errors = try errorsFromRanks(size: 2) { communicator in
             communicator.workspace.algorithm = .ring
             var values = [Float](repeating: 1, count: communicator.rank == 0 ? 10 : 11)
             try communicator.allReduce(&values)
@@ -47,14 +44,13 @@ final class FailureTests: XCTestCase {
 
     func testDifferentCollectivesThrowOnEveryRankByTheNextCall() throws {
         for ranks in 2...4 {
-            let (errors, seconds) = try errorsFromRanks(size: ranks) { communicator in
+            let errors = try errorsFromRanks(size: ranks) { communicator in
                 var values = [Float](repeating: 1, count: 8)
                 // Rank 0 broadcasts while the others allreduce; the root needs nobody to finish
                 // its part, so it meets the failure at its next call.
                 if communicator.rank == 0 { try communicator.broadcast(&values) } else { try communicator.allReduce(&values) }
                 try communicator.barrier()
             }
-            XCTAssertLessThan(seconds, 10, "P=\(ranks)")
             for (r, error) in errors.enumerated() {
                 XCTAssertTrue(error.map { "\($0)".contains("collective mismatch") } ?? false,
                               "P=\(ranks) rank \(r): \(error.map { "\($0)" } ?? "no error")")
@@ -64,7 +60,6 @@ final class FailureTests: XCTestCase {
 
     func testAnAbortingRankMakesTheOthersThrowInsteadOfHanging() throws {
         struct BadInput: Error, CustomStringConvertible { var description: String { "train.idx: wrong magic" } }
-        let start = Date()
         let lock = NSLock()
         var seen = [String](repeating: "", count: 3)
         XCTAssertThrowsError(try InProcessWorld.run(size: 3, timeoutSeconds: 60) { communicator in
@@ -83,35 +78,41 @@ final class FailureTests: XCTestCase {
         }) { error in
             XCTAssertTrue(error is BadInput, "run rethrows the cause, not an echo: \(error)")
         }
-        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
         XCTAssertEqual(seen[0], "rank 1 aborted the job: train.idx: wrong magic")
         XCTAssertEqual(seen[2], "rank 1 aborted the job: train.idx: wrong magic")
     }
 
     func testARankThatThrowsWithoutAbortingStillReleasesTheOthers() throws {
         struct Crash: Error {}
-        let start = Date()
+        let lock = NSLock()
+        var seen = [String](repeating: "", count: 4)
         XCTAssertThrowsError(try InProcessWorld.run(size: 4, timeoutSeconds: 60) { communicator in
-            if communicator.rank == 3 { throw Crash() }
-            var values = [Double](repeating: 1, count: 10)
-            try communicator.allReduce(&values)
+            do {
+                if communicator.rank == 3 { throw Crash() }
+                var values = [Double](repeating: 1, count: 10)
+                try communicator.allReduce(&values)
+            } catch {
+                lock.lock(); seen[communicator.rank] = "\(error)"; lock.unlock()
+                throw error
+            }
         }) { error in
             XCTAssertTrue(error is Crash, "\(error)")
         }
-        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
+        // Released by rank 3's failure, not by their own 60 s timeout.
+        for r in 0..<3 {
+            XCTAssertTrue(seen[r].contains("rank 3") && !seen[r].contains("did not answer"), "rank \(r): \(seen[r])")
+        }
     }
 
     func testASilentPeerIsNamedWhenTheTimeoutExpires() throws {
         for algorithm in [AllReduceAlgorithm.ring, .recursiveDoubling] {
-            let start = Date()
-            let (errors, _) = try errorsFromRanks(size: 3, timeoutSeconds: 0.3) { communicator in
+            let errors = try errorsFromRanks(size: 3, timeoutSeconds: 0.3) { communicator in
                 // Rank 0 never joins; ranks 1 and 2 allreduce and wait for it, directly or not.
                 if communicator.rank == 0 { return }
                 communicator.workspace.algorithm = algorithm
                 var values = [Float](repeating: 1, count: 100)
                 try communicator.allReduce(&values)
             }
-            XCTAssertLessThan(Date().timeIntervalSince(start), 5)
             XCTAssertNil(errors[0])
             // Every waiting rank reports a timeout (its own, or another's it heard of). Rank 1
             // waits directly for rank 0 under both algorithms: it names rank 0 as silent, or, if

@@ -122,24 +122,4 @@ final class BatchAssemblerTests: XCTestCase {
         XCTAssertThrowsError(try BatchAssembler(dataset: data, normalization: stats, augmentation: Augmentation(cropPadding: -1)))
         XCTAssertThrowsError(try BatchAssembler(dataset: data, normalization: Normalization.identity(channels: 3)))
     }
-
-    /// Timing of one 64-image Fashion-MNIST-shaped batch (meaningful in a release build).
-    func testFillSpeed() throws {
-        let data = try SyntheticDataset.make(SyntheticDataset.Options(trainCount: 4096), split: .train)
-        let stats = Normalization.statistics(of: data)
-        let sampler = try DistributedSampler(count: data.count, batchSize: 64, ranks: 1, rank: 0, seed: 1)
-        var images = [Float](repeating: 0, count: 64 * 784)
-        var labels = [Int32](repeating: 0, count: 64)
-        var rng = SeededRNG(seed: 1)
-        for aug in [Augmentation.none, Augmentation(cropPadding: 2, horizontalFlip: true)] {
-            let assembler = try BatchAssembler(dataset: data, normalization: stats, augmentation: aug)
-            let steps = sampler.stepsPerEpoch
-            let start = Date()
-            for step in 0..<steps {
-                assembler.fill(indices: sampler.indices(epoch: 0, step: step), rng: &rng, images: &images, labels: &labels)
-            }
-            let perBatch = Date().timeIntervalSince(start) / Double(steps)
-            print("fill 64 x 1x28x28 (\(aug.isEnabled ? "augmented" : "plain")): \(String(format: "%.1f", perBatch * 1e6)) us per batch")
-        }
-    }
 }

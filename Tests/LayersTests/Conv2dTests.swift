@@ -67,7 +67,7 @@ final class Conv2dTests: XCTestCase {
     /// images shorter than a vector; odd input channels take the weight gradient's lone pair.
     func testDirectPathMatchesIm2colPath() throws {
         guard DirectConvolution.isAvailable else {
-            throw XCTSkip("this CPU has no AVX-512 (or DDP_CONV=im2col): only the im2col path runs here")
+            throw XCTSkip("\(DirectConvolution.describe()): only the im2col path runs here")
         }
         let saved = BLASRuntime.threads
         defer { BLASRuntime.setThreads(saved) }

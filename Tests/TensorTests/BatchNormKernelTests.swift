@@ -13,7 +13,7 @@ final class BatchNormKernelTests: XCTestCase {
     }
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(BatchNormKernel.isAvailable, "no AVX-512 on this CPU: only the Elementwise loops run")
+        try XCTSkipUnless(BatchNormKernel.isAvailable, "the portable kernel path (\(KernelPath.describe())): only the Elementwise loops run")
     }
 
     func testShiftedSums() {

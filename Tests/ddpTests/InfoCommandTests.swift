@@ -58,6 +58,19 @@ final class InfoCommandTests: XCTestCase {
         }
     }
 
+    /// The kernels line follows the CPU and DDP_KERNELS; a value the CPU cannot honour is one line.
+    func testKernelPathFollowsTheCPUAndTheSwitch() throws {
+        let auto = try XCTUnwrap(info()["kernels"] as? String)
+        XCTAssertTrue(auto.hasPrefix(KernelPath.cpuHasAVX512 ? "avx512: " : "portable: "), auto)
+        let portable = try info(["DDP_KERNELS": "portable"])
+        XCTAssertEqual(portable["kernels"] as? String, "portable: im2col + BLAS and Swift loops (DDP_KERNELS=portable)")
+        XCTAssertEqual(portable["convolutions"] as? String, "im2col + BLAS (portable kernel path)")
+        let typo = try DDPBinary.run(["info"], environment: ["DDP_KERNELS": "avx2"])
+        XCTAssertEqual(typo.status, 64)
+        XCTAssertEqual(typo.stdout, "")
+        XCTAssertEqual(typo.stderr, "ddp: error: DDP_KERNELS must be one of avx512, portable (got 'avx2') (see 'ddp info --help')\n")
+    }
+
     func testUserCoreTypeWins() throws {
         try XCTSkipUnless(BLASKernelLevel(cpu: CPUInfo.current()) >= .avx2, "needs an AVX2 CPU to run Haswell")
         let report = try info(["OPENBLAS_CORETYPE": "Haswell"])
