@@ -29,13 +29,18 @@ usage: scripts/launch.sh [-n P] [--hostfile FILE] [--iface NAME|CIDR] [--tcp] [-
   --program PATH    run PATH instead of ddp (e.g. an MPI check program)
   --dry-run         print the mpirun command instead of running it
 
+Before mpirun starts the ranks, ddp checks its arguments once (ddp --check-args, as rank 0
+of P): a typo, a bad value or a resume that cannot go on is one line and exit status 64 at
+once, not one error per rank after the job started. A usage error of launch.sh itself
+exits 64 too.
+
 Adds --oversubscribe when P exceeds the slots (hostfile / SLURM) or this host's cores,
 --allow-run-as-root when root, and exports OPENBLAS_*, OMP_NUM_THREADS and DDP_* to the
 ranks. Without OPENBLAS_NUM_THREADS each rank of ddp sets its BLAS threads to its node's
 cores / OMPI_COMM_WORLD_LOCAL_SIZE.
 EOF
 }
-fail() { echo "launch.sh: $*" >&2; echo "run 'scripts/launch.sh --help' for usage" >&2; exit 2; }
+fail() { echo "launch.sh: $*" >&2; echo "run 'scripts/launch.sh --help' for usage" >&2; exit 64; }
 is_count() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
 
 ranks=""; hostfile=""; iface=""; tcp=0; bind_to="none"; program=""; dry_run=0
@@ -183,6 +188,12 @@ if [ $dry_run = 1 ]; then
     exit 0
 fi
 command -v mpirun >/dev/null || fail "mpirun not found (install openmpi-bin: scripts/setup.sh)"
+if [ "$(basename "$program")" = ddp ]; then
+    # ddp's own parse and checks, once, as rank 0 of this launch would make them. It prints
+    # nothing when the job can start; help or version output means there is nothing to launch.
+    checked="$(OMPI_COMM_WORLD_SIZE="$ranks" OMPI_COMM_WORLD_RANK=0 "$program" --check-args "${program_args[@]+"${program_args[@]}"}")" || exit $?
+    if [ -n "$checked" ]; then printf '%s\n' "$checked"; exit 0; fi
+fi
 [ -n "$capacity" ] && [ "$ranks" -gt "$capacity" ] &&
     echo "launch.sh: $ranks ranks > $capacity $capacity_what: oversubscribing" >&2
 exec "${cmd[@]}"

@@ -30,7 +30,8 @@ PY
 
 if [ "$ONLY" != torch ]; then
     scripts/setup.sh >/dev/null
-    rm -f "$OUT/ddp.jsonl"
+    # Each measurement is a new run: ddp refuses to mix it with the last one's outputs.
+    rm -rf "$OUT/ddp.jsonl" "$OUT/ddp-checkpoints"
     OPENBLAS_NUM_THREADS=1 scripts/launch.sh -n 2 -- train --epochs "$EPOCHS" --batch-size "$BATCH" --lr "$LR" \
         --schedule onecycle --threads 1 --metrics "$OUT/ddp.jsonl" --checkpoint-dir "$OUT/ddp-checkpoints" \
         | tee "$OUT/ddp.log"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job: set-up, then 4 ranks training the reference net (fmnist-cnn) on Fashion-MNIST.
-# Extra arguments go to `ddp train` (e.g. --epochs 3). Results land in runs/fmnist-4ranks/.
+# Extra arguments go to `ddp train` (e.g. --epochs 3). Results land in runs/fmnist-4ranks/;
+# one run per directory, so a second run there is refused: continue the first with
+# `ddp train --resume runs/fmnist-4ranks/checkpoints`, start anew with RUN=runs/other or --overwrite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

@@ -88,7 +88,9 @@ public enum ModelSpec {
                 if tokens.count == 1 {
                     throw ModelError("model '\(spec)' is not a preset (\(presetNames.joined(separator: ", "))) and not a layer spec: \(message)")
                 }
-                throw ModelError("model spec '\(spec)', token \(index) '\(token)': \(message)")
+                // Counted from 1, as a reader counts the tokens (the layer's state-dict name,
+                // like torch's, counts from 0).
+                throw ModelError("model spec '\(spec)', token \(index + 1) '\(token)': \(message)")
             }
             layers.append(layer)
             shape = layer.outputShape

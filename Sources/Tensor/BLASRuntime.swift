@@ -97,13 +97,14 @@ public enum BLASRuntime {
         return n
     }
 
-    /// Sets the thread count (an explicit `--threads` beats every default and variable).
-    public static func setThreads(_ n: Int) {
+    /// Sets the thread count (an explicit `--threads` beats every default and variable);
+    /// `source` says where the number came from, for `describe()`.
+    public static func setThreads(_ n: Int, source: String = "--threads") {
         precondition(n >= 1, "BLAS thread count must be at least 1, got \(n)")
         takeThreads(n)
         var s = status
         s.threads = n
-        s.threadsSource = "--threads"
+        s.threadsSource = source
         prepared = s
     }
 

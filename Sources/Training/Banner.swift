@@ -2,22 +2,52 @@ import Foundation
 import Layers
 import Tensor
 
-/// The start banner rank 0 prints: what is trained, on what, with which kernel, how fast it can go.
+/// The start banner rank 0 prints: what is trained, on what, with which kernel, how fast it can
+/// go; for a resumed run, where it goes on from and what the command line changed.
 enum Banner {
     static func text(config: TrainConfig, model: Model, data: TrainingData, ranks: Int, stepsPerEpoch: Int,
-                     kernelPaths: [KernelPath]) -> String {
+                     kernelPaths: [KernelPath], resumed: ResumePlan?) -> String {
         let g = config.batchSize * ranks
-        return """
-        ddp train: \(config.model) (\(model.parameterCount) parameters) on \(config.dataset) \
-        (\(data.train.count) train / \(data.test.count) test, \(data.inputShape.map(String.init).joined(separator: "x")), \(data.classes) classes)
-          ranks \(ranks) x batch \(config.batchSize) = global batch \(g), \(stepsPerEpoch) steps/epoch, \(config.epochs) epochs
-          \(config.optimizer.rawValue) lr \(config.effectiveLR(ranks: ranks))\(config.scaleLR ? " (scaled x\(ranks))" : "") \
-        schedule \(config.schedule.rawValue) momentum \(config.momentum)\(config.nesterov ? " nesterov" : "") wd \(config.weightDecay)\
-        \(config.syncBN ? " sync-bn" : "")\(config.augment ? " augment" : "") seed \(config.seed)
-          BLAS: \(BLASRuntime.describe())
-          kernels: \(kernels(kernelPaths))
-          convolutions: \(DirectConvolution.describe())
-        """
+        var lines = [
+            "ddp train: \(config.model) (\(model.parameterCount) parameters) on \(config.dataset) "
+                + "(\(data.train.count) train / \(data.test.count) test, \(data.inputShape.map(String.init).joined(separator: "x")), "
+                + "\(data.classes) classes)",
+            "  ranks \(ranks) x batch \(config.batchSize) = global batch \(g), \(stepsPerEpoch) steps/epoch, "
+                + count(config.epochs, "epoch"),
+        ]
+        if config.trainSubset > 0 { lines.append("  " + subset(config, data: data, globalBatch: g, stepsPerEpoch: stepsPerEpoch)) }
+        lines += [
+            "  \(config.optimizer.rawValue) lr \(config.effectiveLR(ranks: ranks))\(config.scaleLR ? " (scaled x\(ranks))" : "") "
+                + "schedule \(config.schedule.rawValue) momentum \(config.momentum)\(config.nesterov ? " nesterov" : "") "
+                + "wd \(config.weightDecay)\(config.syncBN ? " sync-bn" : "")\(config.augment ? " augment" : "") seed \(config.seed)",
+            "  BLAS: \(BLASRuntime.describe())",
+            "  kernels: \(kernels(kernelPaths))",
+            "  convolutions: \(DirectConvolution.describe())",
+        ]
+        if let resumed {
+            let s = resumed.saved
+            lines.append("  resumed from \(s.checkpoint): \(count(s.epoch, "epoch")) done"
+                + (s.stepInEpoch == 0 ? "" : " and \(count(s.stepInEpoch, "step")) of the next") + " (global step \(s.globalStep))")
+            if !resumed.changes.isEmpty { lines.append("  changed: " + resumed.changes.joined(separator: "; ")) }
+            lines += resumed.notes.map { "  note: " + $0 }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// "1 epoch", "10 epochs".
+    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+
+    /// What `--train-subset` keeps: the first N samples, of which each epoch's whole global
+    /// batches use all but the remainder (a different remainder each shuffled epoch).
+    static func subset(_ config: TrainConfig, data: TrainingData, globalBatch: Int, stepsPerEpoch: Int) -> String {
+        let kept = data.train.count
+        var text = "--train-subset \(config.trainSubset): "
+            + (kept < data.availableTrainCount ? "the first \(kept) of \(data.availableTrainCount) training samples"
+                : "all \(kept) training samples (the data set has no more)")
+        let used = stepsPerEpoch * globalBatch
+        text += used == kept ? ", all used each epoch"
+            : "; each epoch's \(count(stepsPerEpoch, "step")) of \(globalBatch) use \(used), leaving out \(kept - used)"
+        return text
     }
 
     /// This process's kernel path, or which ranks run which when they differ.

@@ -9,13 +9,16 @@ import Tensor
 /// - `trainer.safetensors`: optimizer buffers, each rank's RNG states and BatchNorm running
 ///   statistics, the current epoch's running loss and accuracy sums, and in its metadata the
 ///   position (epoch, step) and the run's configuration, so `--resume` continues bit-exactly;
-/// - `timing.json`: the run's elapsed seconds, so a resumed run's `elapsed_s` goes on. Apart
-///   from the other two so that they hold only what training computed: the same seed gives the
-///   same bytes, however long it took.
+/// - `timing.json`: the run's elapsed seconds, so a resumed run's `elapsed_s` goes on;
+/// - `run.json`: where the run writes besides its checkpoints (`{"metrics": PATH or null}`), so
+///   a resume goes on appending to the same metrics file.
+/// The last two are apart from the others so that those hold only what training computed: the
+/// same seed gives the same bytes, however long it took and wherever it wrote.
 public enum Checkpoint {
     public static let modelFile = "model.safetensors"
     public static let trainerFile = "trainer.safetensors"
     public static let timingFile = "timing.json"
+    public static let runFile = "run.json"
     static let formatVersion = "ddp-checkpoint-1"
 
     /// What a model file says about itself.
@@ -48,9 +51,11 @@ public enum Checkpoint {
             entries.append(("epoch_step_losses", try SafeTensorEntry(doubles: totals.stepLosses, shape: [totals.stepLosses.count])))
         }
         // Paths are where this run happened to write, not what it trained: leave them out so the
-        // same training gives the same bytes wherever it is saved.
+        // same training gives the same bytes wherever it is saved (run.json records the metrics
+        // file). --overwrite and --quiet concern one invocation, not what it trains.
         var portable = config
         portable.checkpointDir = nil; portable.resume = nil; portable.metricsPath = nil; portable.timelinePath = nil
+        portable.overwrite = false; portable.quiet = false
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let configJSON = String(decoding: try encoder.encode(portable), as: UTF8.self)
@@ -60,9 +65,15 @@ public enum Checkpoint {
             "config": configJSON,
         ]
         try SafeTensors.write(entries, metadata: meta, to: dir + "/" + trainerFile)
-        let timing = try JSONSerialization.data(withJSONObject: ["elapsed_s": state.elapsed])
-        guard FileManager.default.createFile(atPath: dir + "/" + timingFile, contents: timing) else {
-            throw TrainError.checkpoint("cannot write \(dir)/\(timingFile)")
+        try writeJSON(["elapsed_s": state.elapsed], to: dir + "/" + timingFile)
+        let metrics: Any = config.metricsPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? NSNull()
+        try writeJSON(["metrics": metrics], to: dir + "/" + runFile)
+    }
+
+    private static func writeJSON(_ object: [String: Any], to path: String) throws {
+        let bytes = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        guard FileManager.default.createFile(atPath: path, contents: bytes) else {
+            throw TrainError.checkpoint("cannot write \(path)")
         }
     }
 
@@ -192,34 +203,73 @@ public enum Checkpoint {
         return try entry.doubles()
     }
 
-    /// Restores model, optimizer and position from a checkpoint for `--resume`.
-    static func resume(from given: String, model: Model, optimizer: any Optimizer, rank: Int, ranks: Int,
-                       config: TrainConfig, stepsPerEpoch: Int) throws -> RunState {
-        let dir = try CheckpointDirectory.locate(given, flag: "--resume")
-        let modelFile = try readModelFile(dir)
-        try requireSameModel(try info(modelFile.metadata, path: dir + "/" + Self.modelFile), as: model, what: "--resume \(dir)")
-        try load(modelFile.entries, into: model, path: dir + "/" + Self.modelFile)
+    /// What a checkpoint records about the run that wrote it: how far it got, on how many
+    /// ranks, with which settings, and where its metrics went.
+    public struct SavedRun: Sendable {
+        /// The checkpoint directory itself (a run directory's `latest` resolved).
+        public let checkpoint: String
+        /// Epochs completed; the steps done of the next one.
+        public let epoch: Int
+        public let stepInEpoch: Int
+        public let globalStep: Int
+        public let ranks: Int
+        let optimizerSteps: Int
+        public let config: TrainConfig
+        /// The metrics file the run appended to (nil: none), or nil when the checkpoint is older
+        /// than `run.json` and does not say (`metricsRecorded` false).
+        public let metricsPath: String?
+        public let metricsRecorded: Bool
+    }
+
+    /// Reads what `checkpoint` (a checkpoint or a run directory) records about its run.
+    public static func savedRun(_ given: String, flag: String = "--resume") throws -> SavedRun {
+        try readTrainer(try CheckpointDirectory.locate(given, flag: flag)).run
+    }
+
+    private static func readTrainer(_ dir: String) throws -> (file: SafeTensorsFile, run: SavedRun) {
         let trainerPath = dir + "/" + trainerFile
         let trainer: SafeTensorsFile
         do { trainer = try SafeTensors.read(path: trainerPath) } catch { throw TrainError.checkpoint("\(error)") }
         let m = trainer.metadata
         guard m["format"] == formatVersion, let epoch = m["epoch"].flatMap(Int.init),
               let stepInEpoch = m["step_in_epoch"].flatMap(Int.init), let global = m["global_step"].flatMap(Int.init),
-              let savedRanks = m["ranks"].flatMap(Int.init), let optSteps = m["optimizer_steps"].flatMap(Int.init)
+              let ranks = m["ranks"].flatMap(Int.init), let optSteps = m["optimizer_steps"].flatMap(Int.init)
         else { throw TrainError.checkpoint("\(trainerPath): missing or bad position metadata") }
-        guard epoch >= 0, stepInEpoch >= 0, global >= 0, optSteps >= 0, savedRanks >= 1 else {
+        guard epoch >= 0, stepInEpoch >= 0, global >= 0, optSteps >= 0, ranks >= 1 else {
             throw TrainError.checkpoint("\(trainerPath): negative position in metadata (epoch \(epoch), step \(stepInEpoch), "
-                + "global step \(global), optimizer steps \(optSteps), ranks \(savedRanks))")
+                + "global step \(global), optimizer steps \(optSteps), ranks \(ranks))")
         }
-        guard epoch < config.epochs else {
-            throw TrainError.checkpoint("--resume \(dir) is at the end of epoch \(epoch), but --epochs is \(config.epochs): "
-                + "nothing left to train (raise --epochs to train on)")
+        let config: TrainConfig
+        do { config = try TrainConfig.decodeSaved(m["config"] ?? "") } catch {
+            throw TrainError.checkpoint("\(trainerPath): missing or unreadable 'config' metadata (the run's settings)")
         }
-        let saved = m["config"].flatMap { try? JSONDecoder().decode(TrainConfig.self, from: Data($0.utf8)) }
-        if stepInEpoch != 0 && (savedRanks != ranks || saved?.batchSize != config.batchSize) {
-            throw TrainError.checkpoint("\(dir) was written mid-epoch by \(savedRanks) ranks with batch "
-                + "\(saved?.batchSize ?? -1); resume it with the same ranks and --batch-size")
+        var metricsRecorded = false
+        var metricsPath: String? = nil
+        let runPath = dir + "/" + runFile
+        if let bytes = FileManager.default.contents(atPath: runPath) {
+            guard let object = try? JSONSerialization.jsonObject(with: bytes) as? [String: Any],
+                  let metrics = object["metrics"], metrics is NSNull || metrics is String else {
+                throw TrainError.checkpoint("\(runPath): expected {\"metrics\": a path or null}")
+            }
+            metricsRecorded = true
+            metricsPath = metrics as? String
         }
+        let run = SavedRun(checkpoint: dir, epoch: epoch, stepInEpoch: stepInEpoch, globalStep: global, ranks: ranks,
+                           optimizerSteps: optSteps, config: config, metricsPath: metricsPath, metricsRecorded: metricsRecorded)
+        return (trainer, run)
+    }
+
+    /// Restores model, optimizer and position from a checkpoint for `--resume`. Whether the run
+    /// may go on with this configuration and these ranks was settled by `ResumePlan`.
+    static func resume(from given: String, model: Model, optimizer: any Optimizer, rank: Int, ranks: Int,
+                       config: TrainConfig, stepsPerEpoch: Int) throws -> RunState {
+        let dir = try CheckpointDirectory.locate(given, flag: "--resume")
+        let modelFile = try readModelFile(dir)
+        try requireSameModel(try info(modelFile.metadata, path: dir + "/" + Self.modelFile), as: model, what: "--resume \(dir)")
+        try load(modelFile.entries, into: model, path: dir + "/" + Self.modelFile)
+        let (trainer, saved) = try readTrainer(dir)
+        let trainerPath = dir + "/" + trainerFile
+        let (epoch, stepInEpoch, global, savedRanks) = (saved.epoch, saved.stepInEpoch, saved.globalStep, saved.ranks)
         guard stepInEpoch <= stepsPerEpoch else {
             throw TrainError.checkpoint("\(dir) stopped at step \(stepInEpoch) of an epoch of only \(stepsPerEpoch) steps")
         }
@@ -229,7 +279,7 @@ public enum Checkpoint {
                 throw TrainError.checkpoint("\(trainerPath): tensor '\(name)' is \(entry.dtype.rawValue), expected F32")
             }
         }
-        do { try optimizer.loadState(states, stepCount: optSteps) } catch {
+        do { try optimizer.loadState(states, stepCount: saved.optimizerSteps) } catch {
             throw TrainError.checkpoint("\(trainerPath): \(error)")
         }
         var state = RunState(rank: rank, seed: config.seed)

@@ -10,6 +10,9 @@ import Layers
 public final class CheckpointDirectory {
     public let path: String
     public let keep: Int
+    /// Another run's checkpoints that --overwrite replaces: removed once this run's first
+    /// checkpoint is in place, so a run that fails before that leaves them as they were.
+    private var replaced: [String] = []
 
     public init(path: String, keep: Int) {
         self.path = path; self.keep = max(keep, 1)
@@ -45,9 +48,38 @@ public final class CheckpointDirectory {
         return full
     }
 
+    /// The `step-*` checkpoints in `path` (sorted) and the name `latest` points to; both empty
+    /// when there are none (or no directory).
+    static func held(in path: String) -> (steps: [String], latest: String?) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        return (names.filter { $0.hasPrefix("step-") }.sorted(),
+                try? FileManager.default.destinationOfSymbolicLink(atPath: path + "/latest"))
+    }
+
+    /// One run per directory: a run that starts in `path` (a new run, or a resume writing to a
+    /// directory other than its own) refuses one that holds checkpoints, which would otherwise
+    /// mix with its own and move `latest`, unless `overwrite` lets it replace them.
+    public static func requireUnused(_ path: String, overwrite: Bool) throws {
+        let (steps, latest) = held(in: path)
+        guard !overwrite, !steps.isEmpty || latest != nil else { return }
+        let what = latest.map { "latest \($0)" } ?? steps.last!
+        let count = steps.count == 1 ? "1 checkpoint" : "\(steps.count) checkpoints"
+        throw TrainError.badFlag("--checkpoint-dir \(path) already holds another run (\(count), \(what)): continue that run "
+            + "with --resume \(path), or give a new directory (--overwrite replaces that run)")
+    }
+
+    /// Whether `path` is the run directory `checkpoint` belongs to (the same directory, however
+    /// either is spelt).
+    public static func isRunDirectory(_ path: String, of checkpoint: String) -> Bool {
+        func real(_ p: String) -> String { URL(fileURLWithPath: p).resolvingSymlinksInPath().standardizedFileURL.path }
+        return real(path) == real(URL(fileURLWithPath: checkpoint).deletingLastPathComponent().path)
+    }
+
     /// Makes sure checkpoints can be written here before any training time is spent: the
-    /// directory exists (or is created) and is a writable directory.
-    public func prepare() throws {
+    /// directory exists (or is created) and is a writable directory. `replacing`: it is a new
+    /// run's with --overwrite, so the checkpoints of the run it held before go (with the first
+    /// checkpoint this run writes).
+    public func prepare(replacing: Bool = false) throws {
         var info = stat()
         if stat(path, &info) != 0 {
             guard errno == ENOENT else { throw Self.failure("--checkpoint-dir \(path)", errno) }
@@ -59,6 +91,7 @@ public final class CheckpointDirectory {
         }
         guard access(path, W_OK | X_OK) == 0 else { throw Self.failure("--checkpoint-dir \(path) is not writable", errno) }
         recoverInterruptedWrites()
+        if replacing { replaced = Self.held(in: path).steps }
     }
 
     /// Cleans up after a writer that died mid-write (its pid ends the names of its temporaries):
@@ -118,6 +151,8 @@ public final class CheckpointDirectory {
             guard rename(newLink, path + "/latest") == 0 else {
                 throw TrainError.checkpoint("cannot update \(path)/latest: \(String(cString: strerror(errno)))")
             }
+            for old in replaced where old != name { try? fm.removeItem(atPath: path + "/" + old) }
+            replaced = []
             try Self.fsync(path)
         } catch {
             try? fm.removeItem(atPath: tmp)

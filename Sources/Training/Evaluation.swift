@@ -1,21 +1,49 @@
 import AllReduce
 import Data
+import Foundation
 import Layers
 
 /// `ddp eval`: a checkpoint's model on a test set, with the normalization it was trained with.
 public enum Evaluation {
-    /// With `logitsPath`, also writes the logits of every test sample (safetensors, "logits"
-    /// [N, classes], "labels" [N]) so other tools (PyTorch) can compare predictions; one rank only.
+    public struct Report: Sendable {
+        public let result: Evaluator.Result
+        /// The checkpoint evaluated (a run directory's `latest` resolved) and its global step
+        /// (nil for a checkpoint without trainer state).
+        public let checkpoint: String
+        public let step: Int?
+        /// The data set evaluated on; `trainedOn` the one the checkpoint was trained on, when known.
+        public let dataset: String
+        public let trainedOn: String?
+
+        /// A warning when the test set is not the training run's.
+        public var datasetWarning: String? {
+            guard let trainedOn, trainedOn != dataset else { return nil }
+            return "evaluating on \(dataset), but \(checkpoint) was trained on \(trainedOn)"
+        }
+    }
+
+    /// The data set, its directory and (synthetic) options default to the training run's. With
+    /// `logitsPath`, also writes the logits of every test sample (safetensors, "logits"
+    /// [N, classes], "labels" [N]; the checkpoint and its step in the metadata) so other tools
+    /// (PyTorch) can compare predictions; one rank only.
     public static func run(checkpoint: String, dataset: String?, dataDir: String?, batchSize: Int,
-                           logitsPath: String? = nil, comm: any Communicator) throws -> Evaluator.Result {
+                           logitsPath: String? = nil, comm: any Communicator) throws -> Report {
         if logitsPath != nil && comm.size > 1 {
             throw AgreedFailure(description: "--save-logits needs a single rank (it writes one file of all samples)",
                                 printHere: comm.rank == 0)
         }
-        let (model, info) = try World.agree(comm) { try Checkpoint.loadModel(checkpoint: checkpoint) }
-        let name = dataset ?? info.dataset ?? "fashion-mnist"
+        let dir = try World.agree(comm) { try CheckpointDirectory.locate(checkpoint, flag: "") }
+        let (model, info) = try World.agree(comm) { try Checkpoint.loadModel(checkpoint: dir) }
+        // A checkpoint of the model alone (no trainer state) still evaluates, on the data set its
+        // model file names.
+        let run = try? Checkpoint.savedRun(dir, flag: "--checkpoint")
+        let trainedOn = run?.config.dataset ?? info.dataset
+        let name = dataset ?? trainedOn ?? "fashion-mnist"
+        let sameData = name == run?.config.dataset
+        let directory = dataDir ?? (sameData ? run?.config.dataDir : nil)
+        let synthetic = sameData ? run?.config.synthetic ?? SyntheticDataset.Options() : SyntheticDataset.Options()
         let test = try World.agree(comm) {
-            try DatasetLoader.load(name: name, dataDir: dataDir, split: .test)
+            try DatasetLoader.load(name: name, dataDir: directory, split: .test, synthetic: synthetic)
         }
         guard [test.channels, test.height, test.width] == info.inputShape, test.classes <= info.classes else {
             throw AgreedFailure(description: "\(name) images are \(test.channels)x\(test.height)x\(test.width) with "
@@ -23,18 +51,20 @@ public enum Evaluation {
                 + "with \(info.classes)", printHere: comm.rank == 0)
         }
         let normalization = try info.normalization ?? World.agree(comm) {
-            Normalization.statistics(of: try DatasetLoader.load(name: name, dataDir: dataDir, split: .train))
+            Normalization.statistics(of: try DatasetLoader.load(name: name, dataDir: directory, split: .train, synthetic: synthetic))
         }
         let batches = try BatchAssembler(dataset: test, normalization: normalization)
         var logits: [Float] = []
         let result = try Evaluator.evaluate(model: model, batches: batches, comm: comm, batchSize: batchSize,
                                             onLogits: logitsPath == nil ? nil : { logits += $0.buffer })
         if let logitsPath {
+            var metadata = ["checkpoint": dir, "dataset": name]
+            if let step = run?.globalStep { metadata["step"] = "\(step)" }
             try SafeTensors.write([
                 (name: "logits", entry: try SafeTensorEntry(floats: logits, shape: [test.count, info.classes])),
                 (name: "labels", entry: try SafeTensorEntry(int64s: test.labels.map { Int64($0) }, shape: [test.count])),
-            ], metadata: ["checkpoint": checkpoint, "dataset": name], to: logitsPath)
+            ], metadata: metadata, to: logitsPath)
         }
-        return result
+        return Report(result: result, checkpoint: dir, step: run?.globalStep, dataset: name, trainedOn: trainedOn)
     }
 }

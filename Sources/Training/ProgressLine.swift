@@ -39,7 +39,7 @@ final class ProgressLine {
         let rate = Double(images) / max(elapsed, 1e-9)
         let eta = Double(steps - step) * elapsed / Double(max(step, 1))
         return String(format: "epoch %d/%d  step %d/%d  loss %.4f  %.0f img/s  ETA %@",
-                      epoch, epochs, step, steps, loss, rate, duration(eta))
+                      epoch, epochs, step, steps, loss.printable, rate, duration(eta))
     }
 
     func finish() {

@@ -54,7 +54,7 @@ public enum SanityCheck {
         verdicts.append(Verdict(
             name: "initial loss", passed: initOK,
             detail: String(format: "%.3f over the first steps; an untrained softmax gives about ln(%d) = %.3f "
-                           + "(accepted: %.2f to %.2f)", initial, data.classes, expected,
+                           + "(accepted: %.2f to %.2f)", initial.printable, data.classes, expected,
                            Self.initialLossRange.lowerBound * expected, Self.initialLossRange.upperBound * expected),
             advice: initOK ? "" : initial >= Self.initialLossRange.upperBound * expected
                 ? "the untrained net is already confident: check the initialization (He for ReLU), the final "
@@ -87,7 +87,7 @@ public enum SanityCheck {
         verdicts.append(Verdict(
             name: "overfit \(options.overfitSamples) samples", passed: fitOK,
             detail: String(format: "loss %.4f after %d steps (target <= %.2f; started at %.3f)",
-                           last, fit.count, options.overfitTargetLoss, fit.first ?? .nan),
+                           last.printable, fit.count, options.overfitTargetLoss, (fit.first ?? .nan).printable),
             advice: fitOK ? "" : "the model cannot even memorize a few samples: the model is too small or "
                 + "its gradients are wrong (run `ddp gradcheck`), the learning rate too low, or labels are "
                 + "shuffled against images"))
@@ -145,7 +145,8 @@ public struct FlatLoss: Sendable {
         let jumpLimit = 12 * max(typicalJump, 1e-6 * abs(mean))
         let ok = losses.allSatisfy(\.isFinite) && abs(last - first) <= driftLimit && maxJump <= jumpLimit
         let summary = String(format: "mean %.4f, drift %+.4f (limit %.4f), step noise %.4f, largest jump %.4f (limit %.4f) over %d steps",
-                             mean, last - first, driftLimit, sd, maxJump, jumpLimit, losses.count)
+                             mean.printable, (last - first).printable, driftLimit.printable, sd.printable, maxJump.printable,
+                             jumpLimit.printable, losses.count)
         return FlatLoss(isFlat: ok, drift: last - first, noise: sd, maxJump: maxJump, summary: summary)
     }
 }

@@ -1,6 +1,5 @@
 import Data
 import Foundation
-import Layers
 
 /// Everything a training run is configured by. `ddp train` fills it from flags; tests build it
 /// directly. Codable so checkpoints record what produced them.
@@ -59,8 +58,22 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// Subsample of the training set (0 = all); for sanity checks and quick experiments.
     public var trainSubset = 0
     public var quiet = false
+    /// Lets a new run replace another run's checkpoints in `checkpointDir` and truncate a
+    /// metrics file that holds lines (refused otherwise: one run per directory and file).
+    public var overwrite = false
 
     public init() {}
+
+    /// Decodes the configuration a checkpoint recorded, written by this or an older version of
+    /// ddp: a setting an older version did not record keeps its default.
+    public static func decodeSaved(_ json: String) throws -> TrainConfig {
+        let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainConfig())) as? [String: Any] ?? [:]
+        guard let saved = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
+            throw TrainError.checkpoint("the recorded configuration is not a JSON object")
+        }
+        let merged = defaults.merging(saved) { _, recorded in recorded }
+        return try JSONDecoder().decode(TrainConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+    }
 
     /// Bounds that keep `epochs * stepsPerEpoch` and the bucket size in bytes far from Int's limits.
     public static let maximumEpochs = 1_000_000
@@ -68,6 +81,9 @@ public struct TrainConfig: Codable, Sendable, Equatable {
 
     /// The learning rate actually used at the top of the schedule.
     public func effectiveLR(ranks: Int) -> Double { scaleLR ? lr * Double(ranks) : lr }
+
+    /// The step schedule's decay period in epochs: `stepEpochs`, or a third of the run.
+    public var effectiveStepEpochs: Int { stepEpochs > 0 ? stepEpochs : max(1, epochs / 3) }
 
     /// Flags that make no sense, as one line naming the flag; nil when all is well. Every number
     /// that later becomes an Int or a product is bounded here (NaN and infinity included), so no
@@ -97,12 +113,6 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         if desyncCheckEvery < 0 { return "--desync-check-every must be >= 0 (got \(desyncCheckEvery))" }
         if trainSubset < 0 { return "--train-subset must be >= 0 (got \(trainSubset))" }
         if resume != nil && initFrom != nil { return "--resume and --init-from exclude each other" }
-        // No single layer token maps an image to class logits, so a word without '-' that is no
-        // preset is a misspelt preset, not a spec.
-        if !model.contains("-") && ModelSpec.presetSpec(model) == nil {
-            return "unknown model '\(model)' (expected a preset: \(ModelSpec.presetNames.joined(separator: ", ")); "
-                + "or layer tokens joined by '-', see --help)"
-        }
-        return nil
+        return KnownName.datasetProblem(dataset) ?? KnownName.modelProblem(model)
     }
 }

@@ -23,7 +23,13 @@ public struct TrainSummary: Sendable {
 /// that buffer in buckets while backward runs, and applies the same optimizer step. Rank 0 alone
 /// prints, writes metrics and checkpoints.
 public final class Trainer {
-    public let config: TrainConfig
+    /// The run's configuration: as given, or, for `--resume`, the resumed run's (`ResumePlan`).
+    public private(set) var config: TrainConfig
+    /// The flags a command line gave (nil: `config` was built in code and gives every setting).
+    /// A resume takes the others from the checkpoint.
+    public let flagsGiven: Set<String>?
+    /// How the user started ddp, for the command a stopped run prints to continue it.
+    public var program = "ddp"
     public let comm: any Communicator
     public let log: (String) -> Void
     private var rank: Int { comm.rank }
@@ -35,18 +41,30 @@ public final class Trainer {
     var afterStep: ((Model, Int) -> Void)?
 
     /// `log` receives rank 0's human-readable lines (progress, banner); other ranks get none.
-    public init(config: TrainConfig, communicator: any Communicator, log: @escaping (String) -> Void) {
+    public init(config: TrainConfig, flagsGiven: Set<String>? = nil, communicator: any Communicator,
+                log: @escaping (String) -> Void) {
         self.config = config
+        self.flagsGiven = flagsGiven
         self.comm = communicator
         self.log = communicator.rank == 0 && !config.quiet ? log : { _ in }
     }
 
     public func run() throws -> TrainSummary {
-        if let p = config.problem() { throw TrainError.badFlag(p) }
         // Failures on any rank (a missing file, a bad spec) end every rank together with one message.
-        // Only rank 0 writes checkpoints: it checks the directory before any time is spent.
+        var resumed: ResumePlan? = nil
+        if config.resume != nil {
+            let flags = config, given = flagsGiven ?? TrainSetting.allFlags
+            resumed = try World.agree(comm) { try ResumePlan(flags: flags, given: given, launch: .ranks(ranks)) }
+            config = resumed!.config
+        }
+        if let p = config.problem() { throw TrainError.badFlag(p) }
+        // Only rank 0 writes checkpoints and metrics: it checks both before any time is spent.
         let checkpoints = config.checkpointDir.map { CheckpointDirectory(path: $0, keep: config.keepCheckpoints) }
-        try World.agree(comm) { if rank == 0 { try checkpoints?.prepare() } }
+        try World.agree(comm) {
+            guard rank == 0 else { return }
+            let replacing = try RunOutputs.check(config)
+            try checkpoints?.prepare(replacing: replacing)
+        }
         let data = try World.agree(comm) { try TrainingData(config: config) }
         let model = try data.model(spec: config.model, seed: config.seed, comm: comm)
         let sampler = try World.agree(comm) {
@@ -55,10 +73,13 @@ public final class Trainer {
         }
         let stepsPerEpoch = sampler.stepsPerEpoch
         let lr = config.effectiveLR(ranks: ranks)
+        // Positions in the schedule count this run's steps per epoch: epoch e, step s is at
+        // e * stepsPerEpoch + s (the global step, unless a resume changed the batch or the ranks
+        // at an epoch boundary, which must not move the schedule).
         let schedule = LRSchedule(
             kind: config.schedule, baseLR: lr, totalSteps: config.epochs * stepsPerEpoch,
             stepsPerEpoch: stepsPerEpoch, warmupSteps: Int(config.warmupEpochs * Double(stepsPerEpoch)),
-            stepEpochs: config.stepEpochs > 0 ? config.stepEpochs : max(1, config.epochs / 3), gamma: config.gamma)
+            stepEpochs: config.effectiveStepEpochs, gamma: config.gamma)
         let optimizer = try makeOptimizer(count: model.parameterCount, lr: lr)
 
         var state = RunState(rank: rank, seed: config.seed)
@@ -85,12 +106,13 @@ public final class Trainer {
         model.dropoutRNG = state.dropoutRNG
 
         log(Banner.text(config: config, model: model, data: data, ranks: ranks, stepsPerEpoch: stepsPerEpoch,
-                        kernelPaths: kernelPaths))
+                        kernelPaths: kernelPaths, resumed: resumed))
 
         let stepper = try TrainingStep(model: model, optimizer: optimizer, comm: comm, batchSize: config.batchSize,
                                        bucketCapBytes: Int(config.bucketCapMB * 1_048_576), overlap: config.overlap)
         stepper.clipGradNorm = Float(config.clipGradNorm)
         let metrics = rank == 0 ? try config.metricsPath.map { try MetricsWriter(path: $0, append: config.resume != nil) } : nil
+        try metrics?.run(config: config, ranks: ranks, resumedAt: resumed.map { _ in state.globalStep })
         try comm.barrier()
         let origin = Clock.now()
         // elapsed_s counts the time of the whole run, across resumes.
@@ -102,16 +124,22 @@ public final class Trainer {
                                    runningStats: [], losses: [])
         var stopped = false
         var stopSignal: (signal: Int32, epoch: Int, step: Int)? = nil
+        var stoppedAtMaxSteps: (epoch: Int, step: Int)? = nil
 
         epochLoop: for epoch in state.epoch..<config.epochs {
             let epochStart = Clock.now()
             var imagesThisEpoch = 0
             if state.stepInEpoch == 0 { state.epochTotals = EpochTotals() }
             for step in state.stepInEpoch..<stepsPerEpoch {
-                if config.maxSteps > 0 && state.globalStep >= config.maxSteps { stopped = true; break epochLoop }
+                if config.maxSteps > 0 && state.globalStep >= config.maxSteps {
+                    stopped = true
+                    stoppedAtMaxSteps = (epoch + 1, step)
+                    break epochLoop
+                }
                 let g = state.globalStep
-                let stepLR = schedule.learningRate(at: g)
-                if let sgd = optimizer as? SGD { sgd.momentum = schedule.momentum(at: g, fixed: config.momentum) }
+                let position = epoch * stepsPerEpoch + step
+                let stepLR = schedule.learningRate(at: position)
+                if let sgd = optimizer as? SGD { sgd.momentum = schedule.momentum(at: position, fixed: config.momentum) }
 
                 let outcome: TrainingStep.Outcome
                 do {
@@ -156,7 +184,7 @@ public final class Trainer {
             }
             var m = EpochMetrics(epoch: epoch + 1, step: state.globalStep,
                                  trainLoss: state.epochTotals.meanLoss, trainAcc: state.epochTotals.accuracy,
-                                 testLoss: nil, testAcc: nil, lr: schedule.learningRate(at: max(state.globalStep - 1, 0)),
+                                 testLoss: nil, testAcc: nil, lr: schedule.learningRate(at: (epoch + 1) * stepsPerEpoch - 1),
                                  elapsed: Clock.now() - runOrigin, imagesPerSecond: Double(imagesThisEpoch) / max(Clock.now() - epochStart, 1e-9))
             if config.evalEvery > 0 && ((epoch + 1) % config.evalEvery == 0 || epoch + 1 == config.epochs) {
                 let t = Clock.now()
@@ -190,9 +218,16 @@ public final class Trainer {
             let all = try comm.allGather(timeline.packed())
             if rank == 0 { try Timeline.write(ranks: all, to: path); log("timeline: \(path)") }
         }
+        let resume = config.checkpointDir.map { ShellCommand.line([program, "train", "--resume", $0]) }
         if let stop = stopSignal {
             throw TrainError.stopped(signal: stop.signal, epoch: stop.epoch, step: stop.step,
-                                     checkpoint: summary.lastCheckpoint, runDirectory: config.checkpointDir)
+                                     checkpoint: summary.lastCheckpoint, resume: resume)
+        }
+        if let (epoch, step) = stoppedAtMaxSteps {
+            let at = step == 0 ? "after epoch \(epoch - 1)" : "in epoch \(epoch), after step \(step) of \(stepsPerEpoch)"
+            var saved = "; no checkpoint (no --checkpoint-dir)"
+            if let checkpoint = summary.lastCheckpoint, let resume { saved = "; checkpoint \(checkpoint) (continue with: \(resume))" }
+            log("stopped at --max-steps \(config.maxSteps), \(at)" + saved)
         }
         summary.globalStep = state.globalStep
         summary.parameters = Array(model.parameters.buffer)

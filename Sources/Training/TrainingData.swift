@@ -9,6 +9,8 @@ import Tensor
 final class TrainingData {
     let train: Dataset
     let test: Dataset
+    /// Training samples in the data set, before `--train-subset`.
+    let availableTrainCount: Int
     let normalization: Normalization
     let trainBatches: BatchAssembler
     let testBatches: BatchAssembler
@@ -19,6 +21,7 @@ final class TrainingData {
         let (fullTrain, test) = try DatasetLoader.loadSplits(name: config.dataset, dataDir: config.dataDir,
                                                              synthetic: config.synthetic)
         train = config.trainSubset > 0 ? fullTrain.subset(0..<min(config.trainSubset, fullTrain.count)) : fullTrain
+        availableTrainCount = fullTrain.count
         self.test = test
         normalization = Normalization.statistics(of: fullTrain)
         let augmentation = config.augment ? Augmentation.standard(forDataset: config.dataset) : .none
@@ -30,7 +33,7 @@ final class TrainingData {
     func model(spec: String, seed: UInt64, comm: any Communicator) throws -> Model {
         try World.agree(comm) {
             do { return try Model(spec: spec, inputShape: inputShape, classes: classes, seed: seed) } catch let e as ModelError {
-                throw ModelError("--model: \(e.message)")
+                throw ModelError("--model: " + KnownName.specProblem(spec, e))
             }
         }
     }

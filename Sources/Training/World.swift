@@ -1,5 +1,6 @@
 import AllReduce
 import Foundation
+import Layers
 import Tensor
 
 /// An error every rank reaches together (a collective decision), so only rank 0 reports it and
@@ -12,6 +13,7 @@ extension TrainError: CollectiveError {}
 public struct AgreedFailure: CollectiveError {
     public let description: String
     public let printHere: Bool
+    public var exitCode: Int32 = 1
 }
 
 /// Starting ranks: threads in this process (`--local-ranks P`), MPI processes (under mpirun), or
@@ -42,7 +44,10 @@ public enum World {
         if threads > 0 { BLASRuntime.setThreads(threads) }
         if localRanks > 0 {
             // The ranks share this process's BLAS: split the cores between them.
-            if threads == 0 { BLASRuntime.setThreads(max(1, CPUInfo.current().cores / localRanks)) }
+            if threads == 0 {
+                let cores = CPUInfo.current().cores
+                BLASRuntime.setThreads(max(1, cores / localRanks), source: "cores/--local-ranks = \(cores)/\(localRanks)")
+            }
             // A collective error reaches every rank by itself: it must not abort the world, or a rank
             // still finishing the collective that decided it would see the abort instead.
             let lock = NSLock()
@@ -88,25 +93,35 @@ public enum World {
     }
 
     /// Runs `body` on every rank and agrees on the outcome: when any rank fails, all ranks throw
-    /// `AgreedFailure` together (the lowest failing rank carries the message to print).
+    /// `AgreedFailure` together (the lowest failing rank carries the message to print, and its
+    /// exit status is everybody's).
     public static func agree<T>(_ comm: any Communicator, _ body: () throws -> T) throws -> T {
         var result: Result<T, Error>
         do { result = .success(try body()) } catch { result = .failure(error) }
         var failed = 0.0
-        if case .failure = result { failed = 1 }
+        if case .failure(let e) = result { failed = Double(exitCode(for: e)) }
         let all = try comm.allGather([failed])
         guard let first = all.firstIndex(where: { $0[0] != 0 }) else { return try result.get() }
+        let code = Int32(all[first][0])
         switch result {
         case .failure(let e as AgreedFailure): throw e
-        case .failure(let e): throw AgreedFailure(description: "\(e)", printHere: comm.rank == first)
-        case .success: throw AgreedFailure(description: "rank \(first) failed", printHere: false)
+        case .failure(let e): throw AgreedFailure(description: "\(e)", printHere: comm.rank == first, exitCode: code)
+        case .success: throw AgreedFailure(description: "rank \(first) failed", printHere: false, exitCode: code)
         }
     }
 
     private static let printLock = NSLock()
 
-    /// 1 for a failure, 128 + signal for a run stopped by a signal.
-    static func exitCode(for error: Error) -> Int32 { (error as? TrainError)?.exitCode ?? 1 }
+    /// 1 for a failure, 64 for a wrong command line (a flag, or a model spec that does not fit the
+    /// data), 128 + signal for a run stopped by a signal.
+    public static func exitCode(for error: Error) -> Int32 {
+        switch error {
+        case let e as TrainError: return e.exitCode
+        case let e as AgreedFailure: return e.exitCode
+        case is ModelError: return TrainError.usageExitCode
+        default: return 1
+        }
+    }
 
     /// Prints `error` if this rank is the one to tell it.
     static func report(_ error: Error, rank: Int) {

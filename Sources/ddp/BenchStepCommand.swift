@@ -22,8 +22,7 @@ struct BenchStep: ParsableCommand {
     }
 
     func config() -> TrainConfig {
-        var config = TrainConfig()
-        common.apply(to: &config)
+        var config = common.config
         config.bucketCapMB = bucketCapMb
         config.overlap = overlap
         return config
@@ -31,7 +30,7 @@ struct BenchStep: ParsableCommand {
 
     func run() throws {
         let config = config()
-        let code = World.run(localRanks: common.localRanks, threads: common.threads, timeout: 300) { comm in
+        let code = World.run(localRanks: common.localRanks ?? 0, threads: common.threads ?? 0, timeout: 300) { comm in
             let r = try StepBenchmark.run(config: config, warmup: warmup, steps: steps,
                                           threads: BLASRuntime.status.threads, layers: layers, comm: comm)
             guard comm.rank == 0 else { return }

@@ -2,13 +2,18 @@ import ArgumentParser
 import Foundation
 import Training
 
-struct Eval: ParsableCommand {
+struct Eval: ParsableCommand, CheckableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a checkpoint on a test set: loss and accuracy.")
+        abstract: "Evaluate a checkpoint on a test set: loss and accuracy.",
+        discussion: """
+            Prints the checkpoint evaluated (a run directory's 'latest' resolved) and its step; \
+            --save-logits records both in the file's metadata. The data set, its directory and \
+            options default to the training run's; another --dataset is evaluated with a warning.
+            """)
 
     @Option(help: "Checkpoint directory, or a run directory (its 'latest').") var checkpoint: String
     @Option(help: "Dataset (default: the one the checkpoint was trained on).") var dataset: String?
-    @Option(help: "Directory with the dataset files.") var dataDir: String?
+    @Option(help: "Directory with the dataset files (default: the training run's).") var dataDir: String?
     @Option(parsing: .unconditional, help: "Evaluation batch size per rank.") var batchSize = 500
     @Option(parsing: .unconditional, help: "Run P ranks as threads in this process.") var localRanks = 0
     @Option(help: "Also write every test sample's logits to this safetensors file (one rank).") var saveLogits: String?
@@ -17,18 +22,27 @@ struct Eval: ParsableCommand {
     func validate() throws {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1 (got \(batchSize))") }
         if let p = World.localRanksProblem(localRanks) { throw ValidationError(p) }
+        if let dataset, let p = KnownName.datasetProblem(dataset) { throw ValidationError(p) }
     }
+
+    func check() throws { _ = try CheckpointDirectory.locate(checkpoint, flag: "--checkpoint") }
 
     func run() throws {
         let code = World.run(localRanks: localRanks, threads: 0, timeout: 300) { comm in
-            let r = try Evaluation.run(checkpoint: checkpoint, dataset: dataset, dataDir: dataDir,
-                                       batchSize: batchSize, logitsPath: saveLogits, comm: comm)
+            let report = try Evaluation.run(checkpoint: checkpoint, dataset: dataset, dataDir: dataDir,
+                                            batchSize: batchSize, logitsPath: saveLogits, comm: comm)
             guard comm.rank == 0 else { return }
+            if let warning = report.datasetWarning { FileHandle.standardError.write(Data("ddp: warning: \(warning)\n".utf8)) }
+            let r = report.result
             if json {
-                print("{\"test_loss\":\(r.loss),\"test_acc\":\(r.accuracy),\"samples\":\(r.samples)}")
+                print(JSONLine.object(["test_loss": .number(r.loss), "test_acc": .number(r.accuracy),
+                                       "samples": .number(Double(r.samples)), "checkpoint": .string(report.checkpoint),
+                                       "step": report.step.map { .number(Double($0)) } ?? .null,
+                                       "dataset": .string(report.dataset)]))
             } else {
-                print(String(format: "checkpoint %@\n  test loss %.4f\n  test accuracy %.2f%% (%d samples)",
-                             checkpoint, r.loss, r.accuracy * 100, r.samples))
+                print("checkpoint \(report.checkpoint)" + (report.step.map { " (step \($0))" } ?? ""))
+                print(String(format: "  test loss %.4f\n  test accuracy %.2f%% (%d samples of %@)",
+                             r.loss.printable, r.accuracy.printable * 100, r.samples, report.dataset))
             }
         }
         if code != 0 { throw ExitCode(code) }

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import Layers
+import Training
 
 struct GradCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gradcheck",
         abstract: "Finite-difference check of every layer's backward (inputs and parameters), the loss and the whole model.",
         discussion: """
-            Prints the largest relative error per layer and exits nonzero when any layer fails.
+            Prints the largest relative error per layer and exits with status 2 when any layer fails.
 
             --layer TOKEN checks one layer alone: the layer of that model-spec token (c8k3p1, bn, \
             lrelu0.1, mp2, fc10, res16s2, ...) on a random batch of --input (default 3x8x8; a layer \
@@ -43,6 +44,7 @@ struct GradCheck: ParsableCommand {
         if batch < 1 || classes < 2 { throw ValidationError("--batch must be >= 1 and --classes >= 2") }
         if layer != nil && spec != nil { throw ValidationError("--layer checks one layer; leave out --spec") }
         if !(tolerance > 0) { throw ValidationError("--tolerance must be > 0 (got \(tolerance))") }
+        if layer == nil, let p = KnownName.modelProblem(spec ?? model) { throw ValidationError(p) }
     }
 
     func run() throws {
@@ -57,8 +59,8 @@ struct GradCheck: ParsableCommand {
             subject = "layer \(token) on a random \(batch)x\(built.inputShape) batch"
         } else {
             let net: Model
-            do { net = try Model(spec: spec ?? model, inputShape: dims, classes: classes, seed: seed) } catch {
-                throw ValidationError("\(error)")
+            do { net = try Model(spec: spec ?? model, inputShape: dims, classes: classes, seed: seed) } catch let e as ModelError {
+                throw ValidationError(KnownName.specProblem(spec ?? model, e))
             }
             rows = GradientCheck.checkAll(net, batch: batch, seed: seed, options: options)
             subject = "\(spec ?? model) on a random \(batch)x\(inputText) batch"
@@ -75,7 +77,7 @@ struct GradCheck: ParsableCommand {
             print("gradient check of \(subject) (tolerance \(tolerance))")
             printTable(rows)
         }
-        if rows.contains(where: { !$0.passed }) { throw ExitCode(1) }
+        if rows.contains(where: { !$0.passed }) { throw ExitCode(2) }
     }
 
     /// The layer of `token` on C x H x W maps, or, when it takes only flat features (fc), on
@@ -92,7 +94,7 @@ struct GradCheck: ParsableCommand {
     }
 
     private func printTable(_ rows: [GradientCheckRow]) {
-        func fmt(_ x: Double?) -> String { x.map { String(format: "%.2e", $0) } ?? "-" }
+        func fmt(_ x: Double?) -> String { x.map { String(format: "%.2e", $0.printable) } ?? "-" }
         let width = max(8, rows.map(\.name.count).max() ?? 8)
         print("layer".padding(toLength: width, withPad: " ", startingAt: 0) + "  input err  param err  checked  kinks  verdict  kind")
         for r in rows {

@@ -1,10 +1,13 @@
 import AllReduce
 import ArgumentParser
 import Foundation
+import Layers
 import Tensor
+import Training
 
 /// `ddp info`: what this process runs on. Everything here is known without MPI_Init, so it
-/// works alone or under mpirun (where rank 0 reports unless --all-ranks is given).
+/// works alone or under mpirun (where rank 0 reports unless --all-ranks is given). With
+/// `--model M`, the layers of a model instead.
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the MPI library, ranks, BLAS kernel and threads, ddp's kernel path, and the CPU.",
@@ -16,6 +19,10 @@ struct Info: ParsableCommand {
             The kernels line says which code runs convolutions, batch norm, pooling and the SGD \
             update: ddp's AVX-512 kernels or the portable code of a CPU without them \
             (DDP_KERNELS=portable forces it, e.g. to test or time an older node's path).
+
+            --model M prints the model's layers instead: each layer's state-dict name, kind, output \
+            shape per sample and parameters, and the totals (for a training run's own data: \
+            ddp train --summary).
             """)
 
     @Flag(help: "Print one JSON object instead of a table.")
@@ -24,7 +31,32 @@ struct Info: ParsableCommand {
     @Flag(help: "Under mpirun, report from every rank instead of rank 0 only.")
     var allRanks = false
 
+    @Option(help: ArgumentHelp("Print this model's layers: a preset or a spec string.", discussion: ModelSpec.help))
+    var model: String?
+
+    @Option(help: "With --model: the input shape CxHxW.")
+    var input = "1x28x28"
+
+    @Option(help: "With --model: the number of classes.")
+    var classes: Int = 10
+
+    private var inputShape: [Int]? {
+        let dims = input.split(separator: "x").compactMap { Int($0) }
+        return dims.count == 3 && dims.allSatisfy { $0 > 0 } ? dims : nil
+    }
+
+    func validate() throws {
+        guard inputShape != nil else { throw ValidationError("--input must look like 1x28x28 (got \(input))") }
+        if classes < 2 { throw ValidationError("--classes must be at least 2 (got \(classes))") }
+        if let model, let p = KnownName.modelProblem(model) { throw ValidationError(p) }
+    }
+
     func run() throws {
+        if let model {
+            let built = try ModelTable.build(model, input: inputShape!, classes: classes)
+            print(json ? ModelTable.jsonLines(built) : ModelTable.text(built))
+            return
+        }
         let report = InfoReport.current()
         guard allRanks || report.rank == 0 else { return }
         print(json ? try report.jsonLine() : report.table())

@@ -29,12 +29,11 @@ struct LRFind: ParsableCommand {
     }
 
     func run() throws {
-        var config = TrainConfig()
-        common.apply(to: &config)
+        var config = common.config
         config.momentum = momentum; config.weightDecay = weightDecay; config.nesterov = momentum > 0
         var options = LRFinder.Options()
         options.startLR = startLr; options.endLR = endLr; options.steps = steps
-        let code = World.run(localRanks: common.localRanks, threads: common.threads, timeout: 300) { comm in
+        let code = World.run(localRanks: common.localRanks ?? 0, threads: common.threads ?? 0, timeout: 300) { comm in
             let r = try LRFinder.run(config: config, options: options, comm: comm)
             guard comm.rank == 0 else { return }
             try LRFinderPlot.write(r, title: "LR range test: \(config.model) on \(config.dataset)", to: output)
@@ -46,7 +45,7 @@ struct LRFind: ParsableCommand {
                 let stride = max(1, r.points.count / 12)
                 print("       lr      loss  smoothed")
                 for (i, p) in r.points.enumerated() where i % stride == 0 {
-                    print(String(format: "%9.2e  %8.4f  %8.4f", p.lr, p.loss, p.smoothed))
+                    print(String(format: "%9.2e  %8.4f  %8.4f", p.lr, p.loss.printable, p.smoothed.printable))
                 }
                 print(String(format: "suggested lr %.3g (a tenth of the lr at the loss minimum, %.3g)%@", r.suggested,
                              r.minimumLR, r.diverged ? ", loss diverged beyond it" : ""))

@@ -5,7 +5,7 @@ import Training
 struct Sanity: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Sanity checks before a long run: initial loss, lr=0 keeps the loss flat, a tiny set is overfit.",
-        discussion: "Exits nonzero when a check fails, with what to do about it.")
+        discussion: "Exits with status 2 when a check fails, with what to do about it.")
 
     @OptionGroup var common: ModelDataOptions
     @Option(help: "Steps of the lr=0 run.") var flatSteps = 200
@@ -20,14 +20,12 @@ struct Sanity: ParsableCommand {
     }
 
     func run() throws {
-        var config = TrainConfig()
-        common.apply(to: &config)
-        config.batchSize = common.batchSize
+        let config = common.config
         var options = SanityCheck.Options()
         options.flatSteps = flatSteps; options.overfitSamples = overfitSamples
         options.overfitSteps = overfitSteps; options.overfitLR = overfitLr
         var failed = false
-        let code = World.run(localRanks: common.localRanks, threads: common.threads, timeout: 300) { comm in
+        let code = World.run(localRanks: common.localRanks ?? 0, threads: common.threads ?? 0, timeout: 300) { comm in
             let verdicts = try SanityCheck.run(config: config, options: options, comm: comm)
             guard comm.rank == 0 else { return }
             for v in verdicts {

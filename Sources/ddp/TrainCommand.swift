@@ -1,4 +1,6 @@
+import AllReduce
 import ArgumentParser
+import Data
 import Foundation
 import Layers
 import Training
@@ -8,35 +10,54 @@ import Training
 
 /// Flags shared by every command that builds a model and data (train, sanity, lr-find, bench step).
 struct ModelDataOptions: ParsableArguments {
-    @Option(help: "Dataset: fashion-mnist, mnist, cifar10 or synthetic.")
-    var dataset = "fashion-mnist"
+    private static var defaults: TrainConfig { GivenSettings.defaults }
+
+    @Option(help: "Dataset: \(DatasetLoader.names.joined(separator: ", ")) (default \(defaults.dataset)).")
+    var dataset: String?
     @Option(help: "Directory with the dataset files (default: where Debian's package installs it).")
     var dataDir: String?
-    @Option(help: ArgumentHelp("Model: a preset (mlp, lenet5, fmnist-cnn, resnet20) or a spec string.",
-                               discussion: ModelSpec.help))
-    var model = "fmnist-cnn"
-    @Option(parsing: .unconditional, help: "Samples per rank per step (the global batch is this times the ranks).")
-    var batchSize = 64
-    @Option(parsing: .unconditional, help: "Random seed: weights, data order, dropout, augmentation.")
-    var seed: UInt64 = 0
+    @Option(help: ArgumentHelp("Model: a preset (\(ModelSpec.presetNames.joined(separator: ", "))) or a spec string "
+                                + "(default \(defaults.model)).", discussion: ModelSpec.help))
+    var model: String?
+    @Option(parsing: .unconditional,
+            help: "Samples per rank per step; the global batch is this times the ranks (default \(defaults.batchSize)).")
+    var batchSize: Int?
+    @Option(parsing: .unconditional, help: "Random seed: weights, data order, dropout, augmentation (default \(defaults.seed)).")
+    var seed: UInt64?
     @Option(parsing: .unconditional, help: "BLAS threads per rank (default: cores / ranks on this node).")
-    var threads = 0
+    var threads: Int?
     @Option(parsing: .unconditional, help: "Run P ranks as threads in this process (the single-process test mode; no mpirun).")
-    var localRanks = 0
+    var localRanks: Int?
 
-    func apply(to c: inout TrainConfig) {
-        c.dataset = dataset; c.dataDir = dataDir; c.model = model; c.batchSize = batchSize
-        c.seed = seed; c.threads = threads
+    func apply(to s: inout GivenSettings) {
+        s.set("--dataset", dataset, \.dataset)
+        s.set("--data-dir", path: dataDir, \.dataDir, absolute: true)
+        s.set("--model", model, \.model)
+        s.set("--batch-size", batchSize, \.batchSize)
+        s.set("--seed", seed, \.seed)
+        s.set("--threads", threads, \.threads)
+    }
+
+    /// The options as a config (defaults where none is given).
+    var config: TrainConfig {
+        var s = GivenSettings()
+        apply(to: &s)
+        return s.config
     }
 
     func validate() throws {
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1 (got \(batchSize))") }
-        if threads < 0 { throw ValidationError("--threads must be >= 0 (got \(threads))") }
-        if let p = World.localRanksProblem(localRanks) { throw ValidationError(p) }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1 (got \(batchSize))") }
+        if let threads, threads < 0 { throw ValidationError("--threads must be >= 0 (got \(threads))") }
+        if let p = World.localRanksProblem(localRanks ?? 0) { throw ValidationError(p) }
+        if let p = KnownName.datasetProblem(dataset ?? Self.defaults.dataset) ?? KnownName.modelProblem(model ?? Self.defaults.model) {
+            throw ValidationError(p)
+        }
     }
 }
 
-struct Train: ParsableCommand {
+struct Train: ParsableCommand, CheckableCommand {
+    private static var defaults: TrainConfig { GivenSettings.defaults }
+
     static let configuration = CommandConfiguration(
         abstract: "Train a CNN data-parallel: every rank a replica, gradients ring-allreduced each step.",
         discussion: """
@@ -44,15 +65,31 @@ struct Train: ParsableCommand {
         of one, or with --local-ranks P as P threads in one process. Rank 0 prints progress; \
         --metrics writes one JSON line per epoch (and per step with --log-every).
 
+        One run per checkpoint directory and metrics file: a new run refuses a --checkpoint-dir \
+        that holds another run's checkpoints and a --metrics file that holds lines (--overwrite \
+        replaces them).
+
+        --resume DIR alone continues the run a checkpoint holds (DIR: its run directory, or one \
+        checkpoint of it): the checkpoint restores every setting (model, data, schedule and its \
+        length, batch size, ranks, and the rest), the run directory, and the metrics file, to which \
+        it appends. A flag given again with the same value changes nothing. A new value is applied \
+        when the run stays the same run (more --epochs for the constant and step schedules, \
+        --threads, --metrics elsewhere, --checkpoint-dir elsewhere, the batch size and the ranks \
+        at an epoch boundary), and the banner lists it; otherwise (model, data, subset, seed, \
+        optimizer, LR, schedule) it is refused: --init-from DIR starts a new run from the \
+        checkpoint's weights. Under mpirun the ranks are mpirun's; started alone, the run's own \
+        number of ranks runs as threads.
+
         SIGINT, SIGTERM or SIGUSR1 (to any rank) stops the run after the step in progress: \
-        every rank stops at the same step, a checkpoint is written (with --checkpoint-dir) and \
-        the exit status is 128 + signal. SIGUSR1 to mpirun is forwarded as it is and reaches \
-        the ranks at once: the prompt way to stop a job. On SIGINT (Ctrl-C) or SIGTERM mpirun waits odls_base_sigkill_timeout \
-        seconds, sends the ranks SIGTERM, waits as long again and SIGKILLs them; Open MPI's \
-        default of 1 s can be too short for the checkpoint, so scripts/launch.sh sets 5 \
-        (--sigkill-timeout, DDP_SIGKILL_TIMEOUT): the ranks stop and checkpoint, mpirun exits \
-        nonzero up to 10 s after the signal. With plain mpirun: --mca odls_base_sigkill_timeout 5. \
-        Raise it when a step and a checkpoint take longer than that.
+        every rank stops at the same step, a checkpoint is written (with --checkpoint-dir), the \
+        command that continues the run is printed, and the exit status is 128 + signal. SIGUSR1 \
+        to mpirun is forwarded as it is and reaches the ranks at once: the prompt way to stop a \
+        job. On SIGINT (Ctrl-C) or SIGTERM mpirun waits odls_base_sigkill_timeout seconds, sends \
+        the ranks SIGTERM, waits as long again and SIGKILLs them; Open MPI's default of 1 s can be \
+        too short for the checkpoint, so scripts/launch.sh sets 5 (--sigkill-timeout, \
+        DDP_SIGKILL_TIMEOUT): the ranks stop and checkpoint, mpirun exits nonzero up to 10 s \
+        after the signal. With plain mpirun: --mca odls_base_sigkill_timeout 5. Raise it when a \
+        step and a checkpoint take longer than that.
 
         Faults: a rank that dies or stops answering ends the job within seconds (mpirun notices \
         a death; --timeout names a rank that stopped answering); --desync-check-every N \
@@ -60,67 +97,130 @@ struct Train: ParsableCommand {
         """)
 
     @OptionGroup var common: ModelDataOptions
-    @Option(parsing: .unconditional, help: "Epochs to train.") var epochs = 10
-    @Option(parsing: .unconditional, help: "Peak learning rate (the top of the schedule).") var lr = 0.1
+    @Option(parsing: .unconditional, help: "Epochs to train (default \(defaults.epochs)).") var epochs: Int?
+    @Option(parsing: .unconditional, help: "Peak learning rate, the top of the schedule (default \(defaults.lr)).") var lr: Double?
     @Flag(help: "Multiply --lr by the number of ranks (Horovod's linear scaling rule).") var scaleLr = false
-    @Option(help: "Optimizer: sgd or adam.") var optimizer = "sgd"
-    @Option(parsing: .unconditional, help: "SGD momentum (cycled 0.95->0.85->0.95 by the onecycle schedule).") var momentum = 0.9
-    @Flag(inversion: .prefixedNo, help: "Nesterov momentum.") var nesterov = true
-    @Option(parsing: .unconditional, help: "L2 weight decay (torch.optim.SGD's weight_decay).") var weightDecay = 5e-4
-    @Option(help: "LR schedule: constant, step, cosine or onecycle.") var schedule = "onecycle"
-    @Option(parsing: .unconditional, help: "Linear warmup over this many epochs (fractions allowed).") var warmupEpochs = 0.0
-    @Option(parsing: .unconditional, help: "step schedule: decay every N epochs (default epochs/3).") var stepEpochs = 0
-    @Option(parsing: .unconditional, help: "step schedule: decay factor.") var gamma = 0.1
+    @Option(help: "Optimizer: sgd or adam (default \(defaults.optimizer.rawValue)).") var optimizer: String?
+    @Option(parsing: .unconditional, help: "SGD momentum, cycled 0.95->0.85->0.95 by the onecycle schedule (default \(defaults.momentum)).")
+    var momentum: Double?
+    @Flag(inversion: .prefixedNo, help: "Nesterov momentum (default on with sgd).") var nesterov: Bool?
+    @Option(parsing: .unconditional, help: "L2 weight decay, torch.optim.SGD's weight_decay (default \(defaults.weightDecay)).")
+    var weightDecay: Double?
+    @Option(help: "LR schedule: \(LRSchedule.Kind.allCases.map(\.rawValue).joined(separator: ", ")) (default \(defaults.schedule.rawValue)).")
+    var schedule: String?
+    @Option(parsing: .unconditional, help: "Linear warmup over this many epochs, fractions allowed (default 0).") var warmupEpochs: Double?
+    @Option(parsing: .unconditional, help: "step schedule: decay every N epochs (default: a third of --epochs).") var stepEpochs: Int?
+    @Option(parsing: .unconditional, help: "step schedule: decay factor (default \(defaults.gamma)).") var gamma: Double?
     @Flag(help: "Synchronized BatchNorm: batch statistics over all ranks.") var syncBn = false
     @Flag(help: "Augment: random crop with padding (4 px CIFAR-10, 2 px MNIST and Fashion-MNIST) and horizontal flips (CIFAR-10 and Fashion-MNIST; not MNIST); none for synthetic.") var augment = false
-    @Option(help: "Directory for checkpoints (step-N/ and a 'latest' link).") var checkpointDir: String?
-    @Option(parsing: .unconditional, help: "Checkpoint every N epochs (0: only at the end).") var checkpointEvery = 1
-    @Option(parsing: .unconditional, help: "Checkpoints to keep.") var keepCheckpoints = 2
-    @Option(help: "Continue a run bit-exactly from a checkpoint (run directory or checkpoint).") var resume: String?
-    @Option(help: "Start from a checkpoint's weights (fresh optimizer and schedule).") var initFrom: String?
-    @Option(parsing: .unconditional, help: "Stop after N steps in total (a checkpoint is written there).") var maxSteps = 0
+    @Option(help: "Directory for checkpoints (step-N/ and a 'latest' link); one run per directory.") var checkpointDir: String?
+    @Option(parsing: .unconditional, help: "Checkpoint every N epochs, 0: only at the end (default \(defaults.checkpointEvery)).")
+    var checkpointEvery: Int?
+    @Option(parsing: .unconditional, help: "Checkpoints to keep (default \(defaults.keepCheckpoints)).") var keepCheckpoints: Int?
+    @Option(help: "Continue the run of a checkpoint (its run directory, or one checkpoint), with its settings.") var resume: String?
+    @Option(help: "Start a new run from a checkpoint's weights (fresh optimizer and schedule).") var initFrom: String?
+    @Flag(help: "Let a new run replace another run's checkpoints in --checkpoint-dir and its lines in --metrics.") var overwrite = false
+    @Option(parsing: .unconditional, help: "Stop after N steps in total; a checkpoint is written there (default 0: no limit; a resume goes on past it once reached).")
+    var maxSteps: Int?
     @Flag(help: "Keep the data in file order.") var noShuffle = false
-    @Option(help: "Metrics file (JSON lines).") var metrics: String?
-    @Option(parsing: .unconditional, help: "Also log every N steps into the metrics file.") var logEvery = 0
+    @Option(help: "Metrics file (JSON lines); a resumed run appends to it.") var metrics: String?
+    @Option(parsing: .unconditional, help: "Also log every N steps into the metrics file (default 0: never).") var logEvery: Int?
     @Option(help: "Write a Chrome trace (chrome://tracing, ui.perfetto.dev) of the first steps.") var timeline: String?
-    @Option(parsing: .unconditional, help: "Clip the global gradient norm to this (0: off).") var clipGradNorm = 0.0
-    @Option(parsing: .unconditional, help: "Gradient bucket size in MiB.") var bucketCapMb = 4.0
-    @Flag(inversion: .prefixedNo, help: "Overlap bucket allreduce with the rest of backward (pays when cores are spare).") var overlap = false
-    @Option(parsing: .unconditional, help: "Seconds a rank may wait for a peer before the job is aborted (0: forever).") var timeout = 300.0
-    @Option(parsing: .unconditional, help: "Compare parameter fingerprints across ranks every N steps (0: never).") var desyncCheckEvery = 100
-    @Option(parsing: .unconditional, help: "Train on the first N samples only (0: all).") var trainSubset = 0
+    @Option(parsing: .unconditional, help: "Clip the global gradient norm to this (default 0: off).") var clipGradNorm: Double?
+    @Option(parsing: .unconditional, help: "Gradient bucket size in MiB (default \(defaults.bucketCapMB)).") var bucketCapMb: Double?
+    @Flag(inversion: .prefixedNo, help: "Overlap bucket allreduce with the rest of backward; pays when cores are spare (default off).")
+    var overlap: Bool?
+    @Option(parsing: .unconditional, help: "Seconds a rank may wait for a peer before the job is aborted, 0: forever (default \(defaults.timeout)).")
+    var timeout: Double?
+    @Option(parsing: .unconditional, help: "Compare parameter fingerprints across ranks every N steps, 0: never (default \(defaults.desyncCheckEvery)).")
+    var desyncCheckEvery: Int?
+    @Option(parsing: .unconditional, help: "Train on the first N samples only (default 0: all).") var trainSubset: Int?
+    @Flag(help: "Print the model's layers (output shapes, parameters) for these data, and train nothing.") var summary = false
     @Flag(help: "Print nothing but errors.") var quiet = false
 
     func validate() throws {
-        if LRSchedule.Kind(rawValue: schedule) == nil {
+        if let schedule, LRSchedule.Kind(rawValue: schedule) == nil {
             throw ValidationError("--schedule must be one of \(LRSchedule.Kind.allCases.map(\.rawValue).joined(separator: ", ")) (got \(schedule))")
         }
-        if TrainConfig.OptimizerKind(rawValue: optimizer) == nil { throw ValidationError("--optimizer must be sgd or adam (got \(optimizer))") }
-        if let p = config().problem() { throw ValidationError(p) }
+        if let optimizer, TrainConfig.OptimizerKind(rawValue: optimizer) == nil {
+            throw ValidationError("--optimizer must be sgd or adam (got \(optimizer))")
+        }
+        // A resumed run's settings are checked once merged with the checkpoint's (`ResumePlan`).
+        if resume != nil && initFrom != nil { throw ValidationError("--resume and --init-from exclude each other") }
+        if resume == nil, let p = settings().config.problem() { throw ValidationError(p) }
     }
 
-    func config() -> TrainConfig {
-        var c = TrainConfig()
-        common.apply(to: &c)
-        c.epochs = epochs; c.lr = lr; c.scaleLR = scaleLr
-        c.optimizer = TrainConfig.OptimizerKind(rawValue: optimizer) ?? .sgd
-        c.momentum = momentum; c.nesterov = nesterov && (TrainConfig.OptimizerKind(rawValue: optimizer) ?? .sgd) == .sgd
-        c.weightDecay = weightDecay; c.schedule = LRSchedule.Kind(rawValue: schedule) ?? .onecycle
-        c.warmupEpochs = warmupEpochs; c.stepEpochs = stepEpochs; c.gamma = gamma
-        c.syncBN = syncBn; c.augment = augment; c.checkpointDir = checkpointDir; c.checkpointEvery = checkpointEvery
-        c.keepCheckpoints = keepCheckpoints; c.resume = resume; c.initFrom = initFrom; c.maxSteps = maxSteps
-        c.shuffle = !noShuffle; c.metricsPath = metrics; c.logEvery = logEvery; c.timelinePath = timeline
-        c.clipGradNorm = clipGradNorm; c.bucketCapMB = bucketCapMb; c.overlap = overlap; c.timeout = timeout
-        c.desyncCheckEvery = desyncCheckEvery; c.trainSubset = trainSubset; c.quiet = quiet
-        return c
+    /// The config of the flags given (defaults for the rest) and which flags those were.
+    func settings() -> GivenSettings {
+        var s = GivenSettings()
+        common.apply(to: &s)
+        s.set("--epochs", epochs, \.epochs)
+        s.set("--lr", lr, \.lr)
+        s.set("--scale-lr", scaleLr, \.scaleLR)
+        s.set("--optimizer", optimizer.flatMap(TrainConfig.OptimizerKind.init), \.optimizer)
+        s.set("--momentum", momentum, \.momentum)
+        s.set("--nesterov", nesterov, \.nesterov)
+        // Nesterov is an SGD option.
+        if s.config.optimizer != .sgd { s.config.nesterov = false }
+        s.set("--weight-decay", weightDecay, \.weightDecay)
+        s.set("--schedule", schedule.flatMap(LRSchedule.Kind.init), \.schedule)
+        s.set("--warmup-epochs", warmupEpochs, \.warmupEpochs)
+        s.set("--step-epochs", stepEpochs, \.stepEpochs)
+        s.set("--gamma", gamma, \.gamma)
+        s.set("--sync-bn", syncBn, \.syncBN)
+        s.set("--augment", augment, \.augment)
+        s.set("--checkpoint-dir", path: checkpointDir, \.checkpointDir)
+        s.set("--checkpoint-every", checkpointEvery, \.checkpointEvery)
+        s.set("--keep-checkpoints", keepCheckpoints, \.keepCheckpoints)
+        s.set("--max-steps", maxSteps, \.maxSteps)
+        s.set("--no-shuffle", noShuffle, \.shuffle, to: false)
+        s.set("--metrics", path: metrics, \.metricsPath)
+        s.set("--log-every", logEvery, \.logEvery)
+        s.set("--clip-grad-norm", clipGradNorm, \.clipGradNorm)
+        s.set("--bucket-cap-mb", bucketCapMb, \.bucketCapMB)
+        s.set("--overlap", overlap, \.overlap)
+        s.set("--timeout", timeout, \.timeout)
+        s.set("--desync-check-every", desyncCheckEvery, \.desyncCheckEvery)
+        s.set("--train-subset", trainSubset, \.trainSubset)
+        // What concerns this invocation only.
+        s.config.resume = resume; s.config.initFrom = initFrom; s.config.timelinePath = timeline
+        s.config.overwrite = overwrite; s.config.quiet = quiet
+        return s
     }
+
+    /// What will run, settled before any rank starts (so `--check-args` settles the same): the
+    /// configuration (a resumed run's from its checkpoint), the threads-as-ranks to start, and
+    /// (`checkingOutputs`) that its checkpoint directory and metrics file are its own.
+    func plan(checkingOutputs: Bool = true) throws -> (config: TrainConfig, localRanks: Int) {
+        let flags = settings()
+        var config = flags.config
+        var localRanks = common.localRanks ?? 0
+        if config.resume != nil {
+            let launch: ResumePlan.Launch = localRanks > 0 ? .ranks(localRanks)
+                : MPILaunchEnvironment.current.map { .ranks($0.size) } ?? .alone
+            let resumed = try ResumePlan(flags: config, given: flags.given, launch: launch)
+            config = resumed.config
+            if launch == .alone && resumed.ranks > 1 { localRanks = resumed.ranks }
+        }
+        if checkingOutputs { try RunOutputs.check(config) }
+        return (config, localRanks)
+    }
+
+    func check() throws { _ = try plan(checkingOutputs: !summary) }
 
     func run() throws {
-        let config = config()
-        let code = World.run(localRanks: common.localRanks, threads: common.threads, timeout: timeout) { comm in
+        let (config, localRanks) = try plan(checkingOutputs: !summary)
+        if summary {
+            print(try ModelTable.text(ModelTable.model(for: config)))
+            return
+        }
+        let s = settings()
+        let code = World.run(localRanks: localRanks, threads: config.threads, timeout: config.timeout) { comm in
             // After MPI_Init, so ours are the handlers in place; from here a signal stops cleanly.
             StopSignal.install()
-            _ = try Trainer(config: config, communicator: comm, log: { print($0); fflush(stdout) }).run()
+            let trainer = Trainer(config: s.config, flagsGiven: s.given, communicator: comm, log: { print($0); fflush(stdout) })
+            trainer.program = CommandLine.arguments[0]
+            _ = try trainer.run()
         }
         if code != 0 { throw ExitCode(code) }
     }

@@ -26,12 +26,12 @@ final class ModelLimitsTests: XCTestCase {
             return "built"
         }
         XCTAssertEqual(message("c65537-flatten-fc"),
-                       "model spec 'c65537-flatten-fc', token 0 'c65537': number 65537 is above the limit of 65536")
+                       "model spec 'c65537-flatten-fc', token 1 'c65537': number 65537 is above the limit of 65536")
         XCTAssertEqual(message("flatten-fc65536-fc65536-fc"),
-                       "model spec 'flatten-fc65536-fc65536-fc', token 2 'fc65536': the model reaches more than 268435456 "
+                       "model spec 'flatten-fc65536-fc65536-fc', token 3 'fc65536': the model reaches more than 268435456 "
                        + "parameters (the limit) at this layer, which alone has 4295032832")
         XCTAssertTrue(message("c8k3p30000-flatten-fc").contains(
-            "token 0 'c8k3p30000': one sample needs more than 134217728 floats of layer outputs and scratch (the limit)"))
+            "token 1 'c8k3p30000': one sample needs more than 134217728 floats of layer outputs and scratch (the limit)"))
         XCTAssertEqual(message("flatten-fc", [1, 65536, 65536]),
                        "model input 1x65536x65536 is 4294967296 values per sample, above the limit of 134217728")
         XCTAssertEqual(message("flatten-fc", [1, 8, 70000]),

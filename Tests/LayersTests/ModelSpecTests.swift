@@ -69,10 +69,10 @@ final class ModelSpecTests: XCTestCase {
     /// Errors name the spec, the token and its position, and say what was expected, on one line.
     func testErrorsAreOneClearLine() {
         let cases: [(String, String)] = [
-            ("c8-bogus-fc", "token 1 'bogus': not a layer"),
+            ("c8-bogus-fc", "token 2 'bogus': not a layer"),
             ("c8--fc", "empty token"),
             ("", "empty"),
-            ("c8-fc", "token 1 'fc': Linear needs flat features, got a 8x16x16 feature map (put flatten or gap before it)"),
+            ("c8-fc", "token 2 'fc': Linear needs flat features, got a 8x16x16 feature map (put flatten or gap before it)"),
             ("flatten-c8-fc", "Conv2d needs a feature map input"),
             ("c8-flatten-fc12", "ends with 12 features, but the model needs 5 class logits"),
             ("c8-gap", "ends with 8 features"),
@@ -81,7 +81,7 @@ final class ModelSpecTests: XCTestCase {
             ("mp32-gap-fc", "smaller than the 32x32 MaxPool2d window"),
             ("c8k40p0-gap-fc", "smaller than the 40x40 Conv2d kernel with padding 0"),
             ("drop1.5-flatten-fc", "dropout probability must be in [0, 1)"),
-            ("lrelu-1-flatten-fc", "token 1 '1': not a layer"),
+            ("lrelu-1-flatten-fc", "token 2 '1': not a layer"),
             ("c0-gap-fc", "Conv2d needs out channels"),
             ("res-gap-fc", "res needs an output width"),
         ]

@@ -42,6 +42,31 @@ final class CheckpointResumeTests: XCTestCase {
         XCTAssertEqual(a.parameters, b.parameters)
     }
 
+    /// A resume may change the batch size at an epoch boundary; the schedule then goes on from
+    /// where the run is in it (the start of epoch 2 of 2: half way through the one cycle), not
+    /// from the global step, which counted the smaller steps of epoch 1.
+    func testABatchChangeAtAnEpochBoundaryKeepsTheSchedulesPlace() throws {
+        var first = TrainingFixture.config(batch: 8, epochs: 2, steps: 32)  // 256 samples: 32 steps per epoch
+        first.schedule = .onecycle
+        first.checkpointDir = TrainingFixture.temporaryDirectory("batch-change")
+        first.metricsPath = first.checkpointDir! + "/m.jsonl"
+        first.logEvery = 1
+        _ = try TrainingFixture.train(first, ranks: 1)
+        var rest = first
+        rest.resume = first.checkpointDir
+        rest.batchSize = 16
+        rest.maxSteps = 0
+        _ = try TrainingFixture.train(rest, ranks: 1)
+        let stepLines = try String(contentsOfFile: first.metricsPath!, encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["event"] as? String == "step" && $0["epoch"] as? Int == 2 }
+        XCTAssertEqual(stepLines.count, 16)
+        let schedule = LRSchedule(kind: .onecycle, baseLR: first.lr, totalSteps: 32, stepsPerEpoch: 16)
+        XCTAssertEqual(stepLines.first?["lr"] as? Double, schedule.learningRate(at: 16))
+        XCTAssertEqual(stepLines.last?["lr"] as? Double, schedule.learningRate(at: 31))
+        XCTAssertGreaterThan(schedule.learningRate(at: 16), 100 * schedule.learningRate(at: 31))
+    }
+
     /// Same seed, same ranks: identical checkpoint files, byte for byte.
     func testSameSeedGivesIdenticalCheckpoints() throws {
         var c = TrainingFixture.config(spec: "c8k3p1nb-bn-relu-mp2-flatten-drop0.3-fc", batch: 8, epochs: 1)

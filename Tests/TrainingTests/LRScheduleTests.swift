@@ -57,10 +57,12 @@ final class LRScheduleTests: XCTestCase {
         c.logEvery = 1
         let scaled = try TrainingFixture.train(c, ranks: 2)
         let text = try String(contentsOfFile: c.metricsPath!, encoding: .utf8)
-        let rates = try text.split(separator: "\n").map { line in
-            try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["lr"] as? Double)
+        let lines = try text.split(separator: "\n").map { line in
+            try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         }
-        XCTAssertEqual(rates, [0.1, 0.1, 0.1])
+        // The run line's peak LR, then each step's.
+        XCTAssertEqual(lines.map { $0["event"] as? String }, ["run", "step", "step", "step"])
+        XCTAssertEqual(lines.map { $0["lr"] as? Double }, [0.1, 0.1, 0.1, 0.1])
 
         var plain = TrainingFixture.config(batch: 8, steps: 3)
         plain.lr = 0.1

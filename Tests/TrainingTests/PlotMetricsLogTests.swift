@@ -41,6 +41,24 @@ final class PlotMetricsLogTests: XCTestCase {
                                    MetricsLog.Step(epoch: 2, step: 150, loss: 0.75, learningRate: 0.05)])
     }
 
+    /// The first run line gives the run's settings; a resume's run line after it and files of
+    /// older versions (none) read as well.
+    func testTheFirstRunLineGivesTheRunsSettings() throws {
+        let text = [
+            #"{"event":"run","model":"fmnist-cnn","dataset":"fashion-mnist","ranks":4,"batch_size":64,"lr":0.1,"schedule":"onecycle","epochs":2,"seed":0}"#,
+            epochLine(1, step: 100),
+            #"{"event":"run","model":"fmnist-cnn","ranks":2,"lr":0.05,"resumed_at_step":100}"#,
+            epochLine(2, step: 200),
+        ].joined(separator: "\n")
+        let log = try MetricsLog(parsing: text, source: "m")
+        XCTAssertEqual(log.run, MetricsLog.Run(model: "fmnist-cnn", ranks: 4, learningRate: 0.1, dataset: "fashion-mnist",
+                                               batchSize: 64, schedule: "onecycle"))
+        XCTAssertEqual(log.epochs.map(\.epoch), [1, 2])
+        XCTAssertNil(try MetricsLog(parsing: epochLine(1, step: 10), source: "old").run)
+        XCTAssertEqual(parseError(#"{"event":"run","model":"m","ranks":"four","lr":0.1}"# + "\n" + epochLine(1, step: 10))?.description,
+                       "run/metrics.jsonl:1: \"ranks\" must be a number, found a string")
+    }
+
     func testResumedRunKeepsTheLastRecordPerEpochInEpochOrder() throws {
         let text = [epochLine(1, step: 10, testLoss: 0.9), epochLine(2, step: 20, testLoss: 0.8),
                     epochLine(2, step: 20, testLoss: 0.7), epochLine(3, step: 30, testLoss: 0.6)].joined(separator: "\n")

@@ -71,7 +71,6 @@ final class PlotSVGChartTests: XCTestCase {
         // One polyline per series; the test-loss series has a dot per point.
         XCTAssertEqual(parsed.elements.filter { $0 == "polyline" }.count, 3)
         XCTAssertGreaterThanOrEqual(parsed.elements.filter { $0 == "circle" }.count, 10)
-        XCTAssertEqual(parsed.elements.filter { $0 == "clipPath" }.count, 2)
     }
 
     func testRenderingIsDeterministic() {
@@ -96,6 +95,39 @@ final class PlotSVGChartTests: XCTestCase {
         XCTAssertThrowsError(try sampleChart().write(to: bad)) { error in
             XCTAssertTrue("\(error)".contains(bad.path), "\(error)")
         }
+    }
+
+    /// A background series beyond the y range (early step losses far above the epoch curves, late
+    /// ones below) is cut at the frame, without relying on the viewer to honour a clip path: every
+    /// point of every line lies inside the frame, the points where it crosses lie on it, and a
+    /// line that leaves and comes back is two lines.
+    func testALineBeyondTheAxesIsCutAtTheFrame() throws {
+        // Above the axis, inside, above, inside, below: two pieces.
+        let panel = ChartPanel(title: "loss", xAxis: ChartAxis(label: "epoch"), yAxis: ChartAxis(label: "loss"),
+                               series: [ChartSeries(name: "steps", x: [0, 1, 2, 3, 4], y: [10, 0.4, 10, 0.4, -10],
+                                                    color: ChartColor.skyBlue, affectsYRange: false),
+                                        ChartSeries(name: "epochs", x: [0, 4], y: [0.3, 0.5], color: ChartColor.blue)])
+        let parsed = SVGInspector.parse(SVGChart(title: "t", panels: [panel]).render())
+        XCTAssertNil(parsed.error)
+        XCTAssertFalse(parsed.elements.contains("clipPath"))
+        let frame = try XCTUnwrap(parsed.attributes.first { $0["fill"] == "none" && $0["stroke"] == "#333333" })
+        let left = Double(frame["x"]!)!, top = Double(frame["y"]!)!
+        let right = left + Double(frame["width"]!)!, bottom = top + Double(frame["height"]!)!
+        let lines = parsed.attributes.compactMap { $0["points"] }.map { points in
+            points.split(separator: " ").map { pair in pair.split(separator: ",").map { Double($0)! } }
+        }
+        for line in lines {
+            for p in line {
+                XCTAssertTrue(p[0] >= left - 0.01 && p[0] <= right + 0.01 && p[1] >= top - 0.01 && p[1] <= bottom + 0.01,
+                              "\(p) outside the frame \(left)...\(right) x \(top)...\(bottom)")
+            }
+        }
+        func onTop(_ p: [Double]?) -> Bool { p.map { abs($0[1] - top) < 0.01 } ?? false }
+        func onBottom(_ p: [Double]?) -> Bool { p.map { abs($0[1] - bottom) < 0.01 } ?? false }
+        XCTAssertEqual(lines.count, 3, "two pieces of the step line, one epoch line: \(lines)")
+        XCTAssertEqual(lines[0].count, 3)
+        XCTAssertTrue(onTop(lines[0].first) && onTop(lines[0].last), "in from the top and out again: \(lines[0])")
+        XCTAssertTrue(onTop(lines[1].first) && onBottom(lines[1].last), "in from the top, out at the bottom: \(lines[1])")
     }
 
     func testNonFiniteValuesBreakTheLine() {

@@ -51,8 +51,31 @@ final class PlotTrainingCurvesTests: XCTestCase {
         XCTAssertTrue(parsed.texts.contains { $0.hasPrefix("Verdict: over-fitting since epoch 4") }, "\(parsed.texts.suffix(4))")
         XCTAssertTrue(parsed.texts.contains { $0.hasPrefix("What to do: stop early at epoch 5") })
         XCTAssertTrue(parsed.texts.contains { $0.hasPrefix("Loss noise: noise/trend ratio 0.") })
-        // Five series (per-step loss, train and test loss, train and test accuracy), one polyline each.
-        XCTAssertEqual(parsed.elements.filter { $0 == "polyline" }.count, 5)
+        // Five series (per-step loss, train and test loss, train and test accuracy), each one line
+        // but the per-step loss, which runs above the axis and is cut there into pieces.
+        let series = parsed.attributes.filter { $0["class"] == "series" }.compactMap { $0["data-name"] }
+        XCTAssertEqual(series, ["train loss per logged step", "train loss (epoch mean)", "test loss", "train accuracy", "test accuracy"])
+        XCTAssertGreaterThan(parsed.elements.filter { $0 == "polyline" }.count, 5)
+    }
+
+    /// With the run line, the title says what was trained, on how many ranks, at which LR; both
+    /// panels show the same epoch range (from 0, where the first epoch's step losses start),
+    /// labelled alike.
+    func testTitleNamesTheRunAndBothPanelsShareTheEpochAxis() throws {
+        let run = #"{"event":"run","model":"lenet5","dataset":"mnist","ranks":2,"batch_size":32,"lr":0.05,"schedule":"cosine","epochs":12,"seed":0}"#
+        let (svg, _, _) = try render(run + "\n" + overfittingJSONL(stepNoise: 0.1))
+        let parsed = SVGInspector.parse(svg)
+        XCTAssertNil(parsed.error)
+        XCTAssertTrue(parsed.texts.contains("Training curves of lenet5 on mnist: 2 ranks x batch 32, lr 0.05 (cosine)"),
+                      "\(parsed.texts.prefix(3))")
+        XCTAssertTrue(parsed.texts.contains { $0.hasPrefix("metrics.jsonl: 12 epochs, final test accuracy") }, "\(parsed.texts.prefix(3))")
+        // The epoch labels (the whole numbers up to 12: loss labels have decimals, accuracy ones
+        // are above 80), panel after panel: the same under both, from 0 to 12.
+        let epochLabels = parsed.texts.filter { Int($0).map { $0 <= 12 } ?? false }
+        let half = epochLabels.count / 2
+        XCTAssertEqual(Array(epochLabels.prefix(half)), Array(epochLabels.suffix(half)), "\(epochLabels)")
+        XCTAssertEqual(epochLabels.first, "0")
+        XCTAssertEqual(epochLabels.last, "12")
     }
 
     func testSameLogGivesTheSameBytes() throws {

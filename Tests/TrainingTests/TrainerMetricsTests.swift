@@ -29,7 +29,11 @@ final class TrainerMetricsTests: XCTestCase {
         let steps = all.filter { $0["event"] as? String == "step" }
         XCTAssertEqual(epochs.count, 2)
         XCTAssertEqual(steps.count, 2 * 16 / 4) // 16 steps per epoch, every 4th logged
-        XCTAssertEqual(epochs.count + steps.count, all.count, "a line that is neither an epoch nor a step line")
+        XCTAssertEqual(epochs.count + steps.count + 1, all.count, "a line that is neither the run, an epoch nor a step line")
+        XCTAssertEqual(all.first?["event"] as? String, "run")
+        XCTAssertEqual(all.first?["model"] as? String, c.model)
+        XCTAssertEqual(all.first?["ranks"] as? Int, 2)
+        XCTAssertEqual(all.first?["lr"] as? Double, c.lr)
         let epochKeys: Set = ["event", "epoch", "step", "train_loss", "train_acc", "test_loss", "test_acc", "lr",
                               "elapsed_s", "images_per_s"]
         for line in epochs { XCTAssertEqual(Set(line.keys), epochKeys) }

@@ -1,6 +1,7 @@
 import AllReduce
 import Data
 import Foundation
+import Layers
 @testable import Training
 
 /// Small, fast runs on the synthetic set: every test here trains for real, through the same
@@ -55,5 +56,20 @@ enum TrainingFixture {
             worst = max(worst, d)
         }
         return worst
+    }
+}
+
+/// Checkpoints as an older ddp wrote them, made from new ones.
+enum OlderCheckpoint {
+    /// Removes `keys` from the configuration `trainer.safetensors` records (settings an older
+    /// version did not have), leaving every tensor as it was.
+    static func dropConfigKeys(_ keys: [String], in checkpoint: String) throws {
+        let path = checkpoint + "/" + Checkpoint.trainerFile
+        let file = try SafeTensors.read(path: path)
+        var metadata = file.metadata
+        var config = try JSONSerialization.jsonObject(with: Data((metadata["config"] ?? "").utf8)) as? [String: Any] ?? [:]
+        for key in keys { config[key] = nil }
+        metadata["config"] = String(decoding: try JSONSerialization.data(withJSONObject: config, options: .sortedKeys), as: UTF8.self)
+        try SafeTensors.write(file.names.map { (name: $0, entry: file.entries[$0]!) }, metadata: metadata, to: path)
     }
 }

@@ -152,10 +152,10 @@ final class BadInputCorpusTests: XCTestCase {
         var args = train(f.fashion)
         args[args.firstIndex(of: "flatten-fc")!] = "resnet21"
         try expectError("misspelt preset", args, status: 64,
-                        ["unknown model 'resnet21' (expected a preset: mlp, lenet5, fmnist-cnn, resnet20"])
+                        ["unknown model 'resnet21'; did you mean 'resnet20'? (expected a preset: mlp, lenet5, fmnist-cnn, resnet20"])
         args[args.firstIndex(of: "resnet21")!] = "c8k9p0-flatten-fc"
-        try expectError("kernel larger than the 8x8 images", args, ["model spec 'c8k9p0-flatten-fc'"])
-        try expectError("unknown dataset", ["train", "--dataset", "imagenet", "--quiet"],
+        try expectError("kernel larger than the 8x8 images", args, status: 64, ["model spec 'c8k9p0-flatten-fc'"])
+        try expectError("unknown dataset", ["train", "--dataset", "imagenet", "--quiet"], status: 64,
                         ["unknown dataset 'imagenet' (expected one of: fashion-mnist, mnist, cifar10, synthetic)"])
     }
 
@@ -170,21 +170,21 @@ final class BadInputCorpusTests: XCTestCase {
         let f = try Self.fixture()
         let cases: [(String, String, [String])] = [
             ("a channel count of 10^11", "c99999999999-flatten-fc",
-             ["--model: model spec 'c99999999999-flatten-fc', token 0 'c99999999999': number 99999999999 is above the limit of 65536"]),
+             ["--model: model spec 'c99999999999-flatten-fc', token 1 'c99999999999': number 99999999999 is above the limit of 65536"]),
             ("a number that is no Int", "flatten-fc99999999999999999999",
-             ["token 1 'fc99999999999999999999': number 99999999999999999999 is above the limit of 65536"]),
+             ["token 2 'fc99999999999999999999': number 99999999999999999999 is above the limit of 65536"]),
             ("32 billion parameters in one layer", "c60000-c60000-flatten-fc",
-             ["token 1 'c60000': the model reaches more than 268435456 parameters (the limit) at this layer, which alone has 32400060000"]),
+             ["token 2 'c60000': the model reaches more than 268435456 parameters (the limit) at this layer, which alone has 32400060000"]),
             ("feature maps of 8 x 60006 x 60006", "c8k3p30000-flatten-fc",
-             ["token 0 'c8k3p30000': one sample needs more than 134217728 floats of layer outputs and scratch (the limit)",
+             ["token 1 'c8k3p30000': one sample needs more than 134217728 floats of layer outputs and scratch (the limit)",
               "whose output is 8x60006x60006"]),
             ("an im2col matrix of 1 GB per image", "c1k2001p1000-flatten-fc",
-             ["token 0 'c1k2001p1000': one sample needs more than 134217728 floats"]),
+             ["token 1 'c1k2001p1000': one sample needs more than 134217728 floats"]),
         ]
         for (what, spec, fragments) in cases {
             var args = train(f.fashion)
             args[args.firstIndex(of: "flatten-fc")!] = spec
-            try expectError(what, args, fragments, memoryLimitMB: Self.modelMemoryMB)
+            try expectError(what, args, status: 64, fragments, memoryLimitMB: Self.modelMemoryMB)
         }
     }
 
@@ -200,9 +200,9 @@ final class BadInputCorpusTests: XCTestCase {
             ("an input of 4 G values", ["spec": "flatten-fc", "input_shape": "1,65536,65536", "classes": "10"],
              "model.safetensors: its metadata describes a model ddp cannot build: model input 1x65536x65536 is 4294967296 values per sample, above the limit of 134217728"),
             ("a channel count of 10^11", ["spec": "c99999999999-flatten-fc", "input_shape": "1,8,8", "classes": "10"],
-             "model.safetensors: its metadata describes a model ddp cannot build: model spec 'c99999999999-flatten-fc', token 0 'c99999999999': number 99999999999 is above the limit"),
+             "model.safetensors: its metadata describes a model ddp cannot build: model spec 'c99999999999-flatten-fc', token 1 'c99999999999': number 99999999999 is above the limit"),
             ("4 billion parameters", ["spec": "flatten-fc65536-fc65536-fc", "input_shape": "1,8,8", "classes": "10"],
-             "token 2 'fc65536': the model reaches more than 268435456 parameters (the limit)"),
+             "token 3 'fc65536': the model reaches more than 268435456 parameters (the limit)"),
         ]
         for (i, (what, metadata, fragment)) in cases.enumerated() {
             let dir = try damagedCheckpoint("limits-\(i)", from: f.run, Self.modelDamage { $0.header["__metadata__"] = metadata })
@@ -378,18 +378,20 @@ final class BadInputCorpusTests: XCTestCase {
 
     func testCheckpointsOfAnotherModelOrShapeAreRefused() throws {
         let f = try Self.fixture()
-        try expectError("--resume of another model", train(f.fashion, ["--epochs", "3", "--resume", f.foreign]),
-                        ["--resume \(f.foreign)/step-", "holds model 'flatten-fc16-relu-fc' for 1x8x8 inputs and 10 classes, but this run trains 'flatten-fc' for 1x8x8 inputs"])
+        // A resume takes the model from the checkpoint: another --model is refused as a flag.
+        try expectError("--resume of another model", train(f.fashion, ["--epochs", "3", "--resume", f.foreign]), status: 64,
+                        ["--model flatten-fc differs from the run resumed from \(f.foreign) (--model flatten-fc16-relu-fc)",
+                         "--init-from \(f.foreign)"])
         try expectError("--init-from another model", train(f.fashion, ["--init-from", f.foreign]),
                         ["--init-from \(f.foreign)/step-", "holds model 'flatten-fc16-relu-fc'"])
         try expectError("--init-from another input shape", train(f.fashion, ["--init-from", f.cifarRun]),
                         ["holds model 'flatten-fc' for 3x32x32 inputs and 10 classes, but this run trains 'flatten-fc' for 1x8x8 inputs"])
-        try expectError("--resume another input shape", train(f.fashion, ["--epochs", "3", "--resume", f.cifarRun]),
-                        ["for 3x32x32 inputs"])
+        try expectError("--resume another data set", train(f.fashion, ["--epochs", "3", "--resume", f.cifarRun]), status: 64,
+                        ["--dataset fashion-mnist differs from the run resumed from \(f.cifarRun) (--dataset cifar10)"])
         try expectError("eval on images of another shape", ["eval", "--checkpoint", f.cifarRun, "--dataset", "fashion-mnist", "--data-dir", f.fashion],
                         ["fashion-mnist images are 1x8x8 with 10 classes, but the checkpoint's model takes 3x32x32"])
-        try expectError("--resume of a finished run", train(f.fashion, ["--resume", f.run]),
-                        ["is at the end of epoch 1, but --epochs is 1: nothing left to train"])
+        try expectError("--resume of a finished run", train(f.fashion, ["--resume", f.run]), status: 64,
+                        ["the run in \(f.run) has trained 1 of --epochs 1: nothing left to train; raise --epochs to train on"])
         let dangling = try directory("dangling")
         try FileManager.default.createDirectory(atPath: dangling, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: dangling + "/latest", withDestinationPath: "step-00000009")
@@ -407,16 +409,28 @@ final class BadInputCorpusTests: XCTestCase {
         XCTAssertEqual(seeded.status, 0, seeded.stderr)
     }
 
-    /// A run that fails after loading (here the loss turns NaN) keeps the good checkpoint it
-    /// resumed from, and says where it is.
+    /// A run that fails after loading (here the loss turns NaN: the checkpoint records a learning
+    /// rate far too high, which a resume keeps) leaves the good checkpoint it resumed from, and
+    /// says where it is; a new run that fails (bad data) leaves the directory of another run as
+    /// it was, even with --overwrite, which replaces a run only once the new one has a checkpoint.
     func testAFailedRunKeepsTheGoodCheckpoint() throws {
         let f = try Self.fixture()
-        let dir = try damagedCheckpoint("keep", from: f.run) { _, _ in }
+        let dir = try damagedCheckpoint("keep", from: f.run) { _, trainer in
+            var parts = try BadInputFiles.SafeTensorsParts(path: trainer)
+            var metadata = try XCTUnwrap(parts.header["__metadata__"] as? [String: String])
+            var config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(metadata["config"]!.utf8)) as? [String: Any])
+            config["lr"] = 1e30
+            metadata["config"] = String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self)
+            parts.header["__metadata__"] = metadata
+            try BadInputFiles.write(try parts.bytes(), to: trainer)
+        }
         let before = try snapshot(dir)
-        try expectError("NaN after resume", train(f.fashion, ["--epochs", "3", "--lr", "1e30", "--resume", dir, "--checkpoint-dir", dir]),
-                        ["at epoch 2, step ", "the last good checkpoint is kept at \(dir)/step-00000016"])
+        try expectError("NaN after resume", train(f.fashion, ["--epochs", "3", "--resume", dir]),
+                        ["at epoch 2, step ", "the last good checkpoint is kept at \(dir)/step-00000016",
+                         "start again from it with a lower --lr: --init-from \(dir)/step-00000016"])
         XCTAssertEqual(try snapshot(dir), before)
-        try expectError("bad data, good checkpoint dir", train(f.root + "/nowhere", ["--checkpoint-dir", dir]), ["file not found"])
+        try expectError("bad data into another run's directory", train(f.root + "/nowhere", ["--checkpoint-dir", dir, "--overwrite"]),
+                        ["file not found"])
         XCTAssertEqual(try snapshot(dir), before)
     }
 }

@@ -28,12 +28,17 @@ final class DDPProcess {
     /// rank set-up (as `DDPBinary.run` does), plus `environment`. With `memoryLimitMB` the child
     /// runs under `ulimit -v` (through /bin/sh): an allocation beyond it fails at once, so a
     /// ddp that tries to allocate what a crafted input asks for dies of a signal the test sees,
-    /// instead of being saved (or the machine swamped) by overcommit.
-    init(_ arguments: [String], environment extra: [String: String] = [:], memoryLimitMB: Int? = nil) throws {
+    /// instead of being saved (or the machine swamped) by overcommit. With `shellCommand`, that
+    /// line runs through /bin/sh instead, in the same environment (`arguments` unused).
+    init(_ arguments: [String], environment extra: [String: String] = [:], memoryLimitMB: Int? = nil,
+         shellCommand: String? = nil) throws {
         var environment = ProcessInfo.processInfo.environment
         for name in DDPBinary.steeringVariables { environment[name] = nil }
         environment.merge(extra) { _, new in new }
-        if let memoryLimitMB {
+        if let shellCommand {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", shellCommand]
+        } else if let memoryLimitMB {
             // One thread and few malloc arenas: on a many-core machine the threads' stacks and
             // per-thread arenas alone could reach the limit and fake a crash.
             environment["OPENBLAS_NUM_THREADS"] = "1"
@@ -73,6 +78,12 @@ final class DDPProcess {
                       hung: hung, seconds: Date().timeIntervalSince(started),
                       stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
                       stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+    }
+
+    /// Runs `command` through /bin/sh, as a user pastes a line ddp printed, in the environment
+    /// `ddp` runs in here, to its end, at most `seconds`.
+    static func shell(_ command: String, within seconds: Double) throws -> Result {
+        try DDPProcess([], shellCommand: command).finish(within: seconds)
     }
 
     /// Runs `ddp arguments` to its end, at most `seconds`.

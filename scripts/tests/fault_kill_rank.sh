@@ -5,8 +5,10 @@
 # job must end within 60 s with a nonzero exit, and because the death was noticed: mpirun's
 # line about rank 1 (that pid, signal 9) or ddp's watchdog naming rank 1. `latest` must name
 # the epoch-boundary checkpoint the run had passed, complete and read by `ddp eval`; and
-# --resume from it must end with parameters byte-identical to a resume from an untouched copy
-# of it and to a run never interrupted.
+# `train --resume DIR` (no other flag: the checkpoint restores them) must end byte-identical to
+# a resume from an untouched copy of it (every flag repeated, as before checkpoints restored
+# them) and to a run never interrupted (with the same --log-every, a setting the checkpoints
+# record).
 name=fault_kill_rank
 source "$(dirname "$0")/lib/common.sh"
 
@@ -50,14 +52,14 @@ note "latest -> $latest (the run was at step $passed, mid-epoch 2), complete and
 leftovers="$(find "$run" -maxdepth 1 -name '.*-*' | wc -l)"
 
 cp -a "$run" "$work/copy"
-start "$work/resume.log" 180 "${launch[@]}" -n 3 -- "${args[@]}" --resume "$run" --checkpoint-dir "$run"
+start "$work/resume.log" 180 "${launch[@]}" -n 3 -- train --resume "$run"
 finish
 [ "$status" -eq 0 ] || fail "--resume after the crash failed (exit $status): $(cat "$work/resume.log")"
 [ "$(find "$run" -maxdepth 1 -name '.*-*' | wc -l)" -eq 0 ] || fail "temporaries of the killed writer are still in $run"
 start "$work/copy.log" 180 "${launch[@]}" -n 3 -- "${args[@]}" --resume "$work/copy" --checkpoint-dir "$work/copy"
 finish
 [ "$status" -eq 0 ] || fail "--resume from the copy failed (exit $status): $(cat "$work/copy.log")"
-start "$work/straight.log" 180 "${launch[@]}" -n 3 -- "${args[@]}" --checkpoint-dir "$work/straight"
+start "$work/straight.log" 180 "${launch[@]}" -n 3 -- "${args[@]}" --checkpoint-dir "$work/straight" --log-every 1
 finish
 [ "$status" -eq 0 ] || fail "the uninterrupted run failed (exit $status): $(cat "$work/straight.log")"
 

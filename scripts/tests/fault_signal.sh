@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stopping a job with a signal, 2 ranks (lenet5, 1280 synthetic images, 20 steps per epoch):
 #  A. SIGUSR1 to mpirun (forwarded as is): every rank finishes the step it is in, a checkpoint is
-#     written, one line "ddp: stopped by SIGUSR1 at epoch E step S; checkpoint ...", exit 138;
+#     written, one line "ddp: stopped by SIGUSR1 at epoch E step S; checkpoint ... (continue
+#     with: DDP train --resume RUN)", exit 138;
 #     --resume from it to the end of epoch E ends byte-identical to a run of E epochs never
 #     stopped (constant LR, so the planned length changes nothing else).
 #  B. SIGTERM to one rank only: the same, exit 143 (the other rank learns it in the step's
@@ -37,7 +38,7 @@ stopped_run() {
     lt "$took" 30 || fail "$1: took $took s to stop"
     local lines; lines="$(ddp_lines "$work/$1.log")"
     [ "$(echo "$lines" | wc -l)" -eq 1 ] || fail "$1: expected one line from ddp, got: $lines"
-    [[ "$lines" =~ ^ddp:\ stopped\ by\ SIG$seen\ at\ epoch\ ([0-9]+)\ step\ ([0-9]+)\;\ checkpoint\ (.*)\ \(continue\ with\ --resume\ $run\)$ ]] ||
+    [[ "$lines" =~ ^ddp:\ stopped\ by\ SIG$seen\ at\ epoch\ ([0-9]+)\ step\ ([0-9]+)\;\ checkpoint\ (.*)\ \(continue\ with:\ $ddp\ train\ --resume\ $run\)$ ]] ||
         fail "$1: unexpected line: $lines"
     local epoch="${BASH_REMATCH[1]}" step="${BASH_REMATCH[2]}" checkpoint="${BASH_REMATCH[3]}"
     local global=$(( (epoch - 1) * 20 + step ))

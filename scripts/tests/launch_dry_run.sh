@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/launch.sh --dry-run: the mpirun flags it derives from ranks, cores, hostfile slots,
-# SLURM variables, root, environment and options; and its usage errors (exit 2, one clear line).
+# SLURM variables, root, environment and options; and its usage errors (exit 64, one clear line).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 launch="$repo/scripts/launch.sh"
@@ -32,12 +32,12 @@ expect() {
     done
     echo "ok   $name"
 }
-# usage_error NAME LAUNCH ARGS: exit status 2 and one "launch.sh: ..." line naming the problem.
+# usage_error NAME LAUNCH ARGS: exit status 64 and one "launch.sh: ..." line naming the problem.
 usage_error() {
     local name="$1"; shift
     local status=0 err
     err="$("$@" 2>&1 >/dev/null)" || status=$?
-    if [ $status = 2 ] && [[ "$err" == launch.sh:* ]]; then echo "ok   $name: ${err%%$'\n'*}"
+    if [ $status = 64 ] && [[ "$err" == launch.sh:* ]]; then echo "ok   $name: ${err%%$'\n'*}"
     else echo "FAIL $name: status $status, stderr: $err"; failures=$((failures + 1)); fi
 }
 

@@ -5,7 +5,9 @@ import Foundation
 /// One JSON object per line (DESIGN.md, key names fixed):
 /// - `{"event":"epoch", "epoch", "step", "train_loss", "train_acc", "test_loss", "test_acc",
 ///   "lr", "elapsed_s", "images_per_s"}` once per epoch; accuracies are fractions in 0...1;
-/// - `{"event":"step", "epoch", "step", "loss", "lr"}` every `--log-every` steps.
+/// - `{"event":"step", "epoch", "step", "loss", "lr"}` every `--log-every` steps;
+/// - `{"event":"run", "model", "ranks", "lr", ...}` first, the run's settings (files written
+///   before ddp recorded them have none).
 ///
 /// Other events and unknown keys are ignored, so the format can grow. Blank lines are skipped.
 /// A number may be `null` (not measured); it reads as NaN and is left out of curves and verdicts.
@@ -57,14 +59,38 @@ public struct MetricsLog: Sendable, Equatable {
         }
     }
 
+    /// The first `"event":"run"` line: what the run trained, on how many ranks, at which LR.
+    public struct Run: Sendable, Equatable {
+        public var model: String
+        public var ranks: Int
+        /// The peak learning rate (scaled with the ranks when the run asked for it).
+        public var learningRate: Double
+        public var dataset: String?
+        public var batchSize: Int?
+        public var schedule: String?
+
+        public init(model: String, ranks: Int, learningRate: Double, dataset: String? = nil, batchSize: Int? = nil,
+                    schedule: String? = nil) {
+            self.model = model
+            self.ranks = ranks
+            self.learningRate = learningRate
+            self.dataset = dataset
+            self.batchSize = batchSize
+            self.schedule = schedule
+        }
+    }
+
+    /// nil for a file without a run line.
+    public var run: Run?
     /// Ascending by epoch, one record per epoch.
     public var epochs: [Epoch]
     /// Ascending by (epoch, step), one record per (epoch, step).
     public var steps: [Step]
 
-    public init(epochs: [Epoch], steps: [Step] = []) {
+    public init(epochs: [Epoch], steps: [Step] = [], run: Run? = nil) {
         self.epochs = epochs
         self.steps = steps
+        self.run = run
     }
 
     /// Reads and parses a metrics file.
@@ -89,6 +115,7 @@ public struct MetricsLog: Sendable, Equatable {
     public init(parsing text: String, source: String) throws {
         var epochByNumber: [Int: Epoch] = [:]
         var stepByKey: [[Int]: Step] = [:]
+        var run: Run? = nil
         var lineNumber = 0
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
@@ -108,8 +135,12 @@ public struct MetricsLog: Sendable, Equatable {
                 let record = Step(epoch: try fields.integer("epoch"), step: try fields.integer("step"),
                                   loss: try fields.number("loss"), learningRate: try fields.number("lr"))
                 stepByKey[[record.epoch, record.step]] = record
+            case "run" where run == nil:
+                run = Run(model: try fields.string("model"), ranks: try fields.integer("ranks"),
+                          learningRate: try fields.number("lr"), dataset: fields.optionalString("dataset"),
+                          batchSize: try fields.optionalInteger("batch_size"), schedule: fields.optionalString("schedule"))
             default:
-                continue  // other events (e.g. run start, checkpoint) are not plotted
+                continue  // other events (a resume's run line) are not plotted
             }
         }
         if epochByNumber.isEmpty {
@@ -118,6 +149,7 @@ public struct MetricsLog: Sendable, Equatable {
         }
         epochs = epochByNumber.values.sorted { $0.epoch < $1.epoch }
         steps = stepByKey.values.sorted { ($0.epoch, $0.step) < ($1.epoch, $1.step) }
+        self.run = run
     }
 }
 
@@ -164,6 +196,12 @@ private struct LineFields {
             throw fail("\"\(key)\" must be a number, found \(Self.describe(value))")
         }
         return number.doubleValue
+    }
+
+    func optionalString(_ key: String) -> String? { object[key] as? String }
+
+    func optionalInteger(_ key: String) throws -> Int? {
+        object[key] == nil ? nil : try integer(key)
     }
 
     func integer(_ key: String) throws -> Int {

@@ -315,16 +315,16 @@ public struct OverfitVerdict: Sendable, Equatable {
     // MARK: Formatting
 
     static func loss(_ value: Double) -> String {
-        Swift.abs(value) >= 0.01 || value == 0 ? String(format: "%.3f", value) : String(format: "%.2e", value)
+        Swift.abs(value) >= 0.01 || value == 0 ? String(format: "%.3f", value.printable) : String(format: "%.2e", value.printable)
     }
 
     /// A train/test gap: three decimals, signed (it is often a few thousandths either side of 0).
-    static func gap(_ value: Double) -> String { String(format: "%.3f", value) }
+    static func gap(_ value: Double) -> String { String(format: "%.3f", value.printable) }
 
-    static func rate(_ value: Double) -> String { String(format: "%.3g", value) }
+    static func rate(_ value: Double) -> String { String(format: "%.3g", value.printable) }
 
     static func percent(_ fraction: Double) -> String {
-        String(format: "%.2f%%", fraction * 100)
+        String(format: "%.2f%%", fraction.printable * 100)
     }
 
     /// "-4.1%" style relative change from `from` to `to`.

@@ -143,7 +143,7 @@ public struct SVGChart: Sendable, Equatable {
 
         for (index, panel) in panels.enumerated() {
             let left = Self.margin + Double(index) * (panelWidth + Self.panelGap)
-            PanelRenderer(panel: panel, index: index, left: left, top: panelsTop,
+            PanelRenderer(panel: panel, left: left, top: panelsTop,
                           width: panelWidth, height: panelHeight).render(into: &svg)
         }
 
@@ -165,7 +165,6 @@ public struct SVGChart: Sendable, Equatable {
 /// Draws one panel at a given place in the picture.
 private struct PanelRenderer {
     let panel: ChartPanel
-    let index: Int
     let left: Double
     let top: Double
     let width: Double
@@ -228,19 +227,11 @@ private struct PanelRenderer {
                             xScale: panel.xAxis.scale, yScale: panel.yAxis.scale)
         renderAxes(into: &svg, area: area)
 
-        let clipID = "plot-area-\(index)"
-        svg.open("defs")
-        svg.open("clipPath", [("id", clipID)])
-        svg.leaf("rect", [("x", SVGWriter.number(area.left)), ("y", SVGWriter.number(area.top)),
-                          ("width", SVGWriter.number(area.right - area.left)),
-                          ("height", SVGWriter.number(area.bottom - area.top))])
-        svg.close("clipPath")
-        svg.close("defs")
-        svg.open("g", [("clip-path", "url(#\(clipID))")])
+        // Everything inside the frame is cut to it here, not by an SVG clip path, which some
+        // viewers ignore (lines then ran over the axes and the legend).
         for band in panel.bands { renderBand(band, into: &svg, area: area) }
         for series in panel.series { renderSeriesLines(series, into: &svg, area: area) }
         for marker in panel.markers { renderMarkerLine(marker, into: &svg, area: area) }
-        svg.close("g")
         svg.leaf("rect", [("x", SVGWriter.number(area.left)), ("y", SVGWriter.number(area.top)),
                           ("width", SVGWriter.number(area.right - area.left)),
                           ("height", SVGWriter.number(area.bottom - area.top)),
@@ -403,8 +394,9 @@ private struct PanelRenderer {
 
     private func renderBand(_ band: ChartBand, into svg: inout SVGWriter, area: PlotArea) {
         guard drawable(band.from, panel.xAxis.scale), drawable(band.to, panel.xAxis.scale) else { return }
-        let a = area.xPosition(Swift.min(band.from, band.to))
-        let b = area.xPosition(Swift.max(band.from, band.to))
+        let a = Swift.max(area.xPosition(Swift.min(band.from, band.to)), area.left)
+        let b = Swift.min(area.xPosition(Swift.max(band.from, band.to)), area.right)
+        guard b > a else { return }
         svg.leaf("rect", [("x", SVGWriter.number(a)), ("y", SVGWriter.number(area.top)),
                           ("width", SVGWriter.number(b - a)), ("height", SVGWriter.number(area.bottom - area.top)),
                           ("fill", band.color), ("fill-opacity", "0.12")])
@@ -423,7 +415,7 @@ private struct PanelRenderer {
         return segments
     }
 
-    /// The lines, drawn inside the clip (a background series may run off the axis).
+    /// The lines, cut where they leave the plot area (a background series may run off the axis).
     private func renderSeriesLines(_ series: ChartSeries, into svg: inout SVGWriter, area: PlotArea) {
         var attributes = [("fill", "none"), ("stroke", series.color),
                           ("stroke-width", SVGWriter.number(series.lineWidth)),
@@ -431,7 +423,7 @@ private struct PanelRenderer {
         if series.opacity < 1 { attributes.append(("stroke-opacity", SVGWriter.number(series.opacity))) }
         if let dash = series.dash { attributes.append(("stroke-dasharray", dash)) }
         svg.open("g", [("class", "series"), ("data-name", series.name)])
-        for segment in segments(of: series, area: area) where segment.count >= 2 {
+        for segment in segments(of: series, area: area).flatMap({ area.clip($0) }) {
             let points = segment.map { "\(SVGWriter.number($0.x)),\(SVGWriter.number($0.y))" }.joined(separator: " ")
             svg.leaf("polyline", [("points", points)] + attributes)
         }
@@ -456,6 +448,7 @@ private struct PanelRenderer {
     private func renderMarkerLine(_ marker: ChartMarker, into svg: inout SVGWriter, area: PlotArea) {
         guard drawable(marker.x, panel.xAxis.scale) else { return }
         let x = area.xPosition(marker.x)
+        guard area.contains((x, area.top)) else { return }
         svg.leaf("line", [("x1", SVGWriter.number(x)), ("y1", SVGWriter.number(area.top)),
                           ("x2", SVGWriter.number(x)), ("y2", SVGWriter.number(area.bottom)),
                           ("stroke", marker.color), ("stroke-width", "1.5"), ("stroke-dasharray", "5 4")])
@@ -531,5 +524,45 @@ private struct PlotArea {
     /// Whether a pixel position lies in the area (half a pixel of slack for rounding).
     func contains(_ point: (x: Double, y: Double)) -> Bool {
         point.x >= left - 0.5 && point.x <= right + 0.5 && point.y >= top - 0.5 && point.y <= bottom + 0.5
+    }
+
+    /// The pieces of a polyline (pixel positions) inside the area, each of at least two points:
+    /// every segment is cut where it crosses the frame, and a line that leaves the area and
+    /// comes back makes two pieces.
+    func clip(_ line: [(x: Double, y: Double)]) -> [[(x: Double, y: Double)]] {
+        var pieces: [[(x: Double, y: Double)]] = []
+        var piece: [(x: Double, y: Double)] = []
+        func close() {
+            if piece.count >= 2 { pieces.append(piece) }
+            piece = []
+        }
+        for (a, b) in zip(line, line.dropFirst()) {
+            guard let (p, q) = clip(from: a, to: b) else { close(); continue }
+            if let last = piece.last, last != p { close() }
+            if piece.isEmpty { piece = [p] }
+            piece.append(q)
+            if q != b { close() }
+        }
+        close()
+        return pieces
+    }
+
+    /// The part of the segment a-b inside the area (Liang-Barsky), or nil when none is.
+    private func clip(from a: (x: Double, y: Double), to b: (x: Double, y: Double)) -> ((x: Double, y: Double), (x: Double, y: Double))? {
+        let dx = b.x - a.x, dy = b.y - a.y
+        var enter = 0.0, leave = 1.0
+        // For each edge: p < 0 where the segment heads inside, q the distance to that edge.
+        for (p, q) in [(-dx, a.x - left), (dx, right - a.x), (-dy, a.y - top), (dy, bottom - a.y)] {
+            if p == 0 {
+                if q < 0 { return nil }
+                continue
+            }
+            let t = q / p
+            if p < 0 { enter = Swift.max(enter, t) } else { leave = Swift.min(leave, t) }
+            if enter > leave { return nil }
+        }
+        let p = enter == 0 ? a : (a.x + enter * dx, a.y + enter * dy)
+        let q = leave == 1 ? b : (a.x + leave * dx, a.y + leave * dy)
+        return (p, q)
     }
 }

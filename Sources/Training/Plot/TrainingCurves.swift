@@ -38,17 +38,19 @@ public enum TrainingCurves {
         return LossNoise(losses: recent) ?? LossNoise(losses: log.steps.map(\.loss))
     }
 
-    /// The two-panel chart for `log`, judged by `verdict`; `source` names the run in the title.
+    /// The two-panel chart for `log`, judged by `verdict`; `source` (the file name) and the run's
+    /// settings, when the log records them, name the run in the title.
     public static func chart(log: MetricsLog, verdict: OverfitVerdict, noise: LossNoise?, source: String) -> SVGChart {
         let epochs = log.epochs
         let x = epochs.map { Double($0.epoch) }
         let lastEpoch = x.last ?? 0
+        let stepX = stepPositions(log)
         let trainColor = ChartColor.blue
         let testColor = ChartColor.vermillion
 
         var lossSeries: [ChartSeries] = []
         if !log.steps.isEmpty {
-            lossSeries.append(ChartSeries(name: "train loss per logged step", x: stepPositions(log),
+            lossSeries.append(ChartSeries(name: "train loss per logged step", x: stepX,
                                           y: log.steps.map(\.loss), color: ChartColor.skyBlue, lineWidth: 1,
                                           opacity: 0.45, affectsYRange: false))
         }
@@ -97,7 +99,12 @@ public enum TrainingCurves {
                                                color: ChartColor.vermillion))
         }
 
-        let epochAxis = ChartAxis(label: "epoch", integerTicks: true)
+        // One epoch range for both panels (the loss panel's step losses start inside epoch 1),
+        // so the two read side by side.
+        let allX = (x + stepX).filter(\.isFinite)
+        let epochRange = allX.min().flatMap { low in allX.max().map { Foundation.floor(low)...Foundation.ceil($0) } }
+        let epochAxis = ChartAxis(label: "epoch", range: epochRange.flatMap { $0.lowerBound < $0.upperBound ? $0 : nil },
+                                  integerTicks: true)
         let lossPanel = ChartPanel(
             title: "Loss per epoch",
             subtitle: "cross-entropy on the training and the test set; lower is better",
@@ -109,7 +116,7 @@ public enum TrainingCurves {
             xAxis: epochAxis, yAxis: ChartAxis(label: "accuracy (%)"),
             series: accuracySeries, markers: accuracyMarkers, bands: bands)
 
-        var subtitle = "\(epochs.count) epoch\(epochs.count == 1 ? "" : "s")"
+        var subtitle = (log.run == nil ? "" : source + ": ") + "\(epochs.count) epoch\(epochs.count == 1 ? "" : "s")"
         if let final = epochs.last {
             subtitle += ", final test accuracy \(OverfitVerdict.percent(final.testAccuracy))"
                 + ", final test loss \(OverfitVerdict.loss(final.testLoss))"
@@ -132,8 +139,15 @@ public enum TrainingCurves {
                     color: "#444444"))
             }
         }
-        return SVGChart(title: "Training curves: \(source)", subtitle: subtitle,
+        return SVGChart(title: log.run.map(title) ?? "Training curves: \(source)", subtitle: subtitle,
                         panels: [lossPanel, accuracyPanel], notes: notes)
+    }
+
+    /// "Training curves of fmnist-cnn on fashion-mnist: 4 ranks x batch 64, lr 0.1 (onecycle)".
+    static func title(_ run: MetricsLog.Run) -> String {
+        let ranks = "\(run.ranks) rank\(run.ranks == 1 ? "" : "s")" + (run.batchSize.map { " x batch \($0)" } ?? "")
+        let lr = "lr \(OverfitVerdict.rate(run.learningRate))" + (run.schedule.map { " (\($0))" } ?? "")
+        return "Training curves of \(run.model)" + (run.dataset.map { " on \($0)" } ?? "") + ": \(ranks), \(lr)"
     }
 
     /// Red for a problem to act on, amber for "not done yet", green for fine.

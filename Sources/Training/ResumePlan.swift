@@ -1,0 +1,135 @@
+import Foundation
+
+/// `--resume`: the run a checkpoint recorded, continued with the flags given again.
+///
+/// Every setting of `TrainSetting.all` comes from the checkpoint unless its flag is given. A flag
+/// given with the recorded value changes nothing; a new value is applied when the run stays
+/// well-defined (listed in `changes`, which the banner prints) and refused otherwise, with one
+/// line naming the flag, the recorded value and the way out. Besides those settings:
+/// - the checkpoint directory is the run directory the checkpoint lies in;
+/// - the metrics file is the one the run appended to (`run.json`);
+/// - `--max-steps` holds until the run reaches it, and no longer after that;
+/// - the ranks are the launch's (mpirun's or `--local-ranks`), or, for a process started alone,
+///   the recorded number, run as threads; so `ddp train --resume DIR` continues any run.
+public struct ResumePlan: Sendable {
+    public enum Launch: Equatable, Sendable {
+        /// Ranks fixed by this launch: mpirun's, or `--local-ranks P`.
+        case ranks(Int)
+        /// A process started alone: it runs the recorded number of ranks.
+        case alone
+    }
+
+    public let saved: Checkpoint.SavedRun
+    /// The configuration the resumed run trains with.
+    public private(set) var config: TrainConfig
+    /// The ranks the resumed run has.
+    public let ranks: Int
+    /// "--epochs 20 (was 10)": each setting that differs from the recorded run.
+    public private(set) var changes: [String] = []
+    /// What the checkpoint could not restore, and what to do about it.
+    public private(set) var notes: [String] = []
+
+    /// `flags` holds the command line's values (defaults where not given), `given` the flags
+    /// that were given (`TrainSetting.allFlags` for a config built in code); `flags.resume` is set.
+    public init(flags: TrainConfig, given: Set<String>, launch: Launch) throws {
+        precondition(flags.resume != nil, "ResumePlan needs flags.resume")
+        let resume = flags.resume!
+        saved = try Checkpoint.savedRun(resume)
+        let recorded = saved.config
+        if case .ranks(let n) = launch { ranks = n } else { ranks = saved.ranks }
+        let midEpoch = "stopped mid-epoch (step \(saved.stepInEpoch) of epoch \(saved.epoch + 1))"
+        let newRun = "start a new run from its weights with --init-from \(resume)"
+        func refuse(_ flag: String, _ value: String, _ was: String, _ why: String) -> TrainError {
+            .badFlag("\(flag) \(value) differs from the run resumed from \(resume) (\(flag) \(was)): \(why); "
+                + "leave \(flag) out to continue it as it was, or \(newRun)")
+        }
+
+        // What concerns this invocation only comes from the command line.
+        config = recorded
+        config.resume = resume; config.initFrom = flags.initFrom; config.overwrite = flags.overwrite
+        config.quiet = flags.quiet; config.timelinePath = flags.timelinePath
+
+        for setting in TrainSetting.all where given.contains(setting.flag) {
+            let was = setting.text(recorded), value = setting.text(flags)
+            guard value != was else { continue }
+            switch setting.onResume {
+            case .fixed:
+                throw refuse(setting.flag, value, was, "a resume continues the same run, and this would make another one")
+            case .epochBoundary where saved.stepInEpoch != 0:
+                throw refuse(setting.flag, value, was, "the run \(midEpoch), and the rest of that epoch needs the same steps")
+            case .length where ![.constant, .step].contains(recorded.schedule):
+                throw refuse(setting.flag, value, was, "its \(recorded.schedule.rawValue) schedule is laid out over "
+                    + "\(Banner.count(recorded.epochs, "epoch")) and cannot be stretched mid-run")
+            default:
+                break
+            }
+            setting.copy(&config, flags)
+            changes.append("\(setting.flag) \(value) (was \(was))")
+        }
+        if recorded.schedule == .step && config.effectiveStepEpochs != recorded.effectiveStepEpochs {
+            // A longer run with the default period (a third of --epochs) would move the decays
+            // the run has already made: keep the period it had.
+            config.stepEpochs = recorded.effectiveStepEpochs
+        }
+        if ranks != saved.ranks {
+            if saved.stepInEpoch != 0 {
+                throw TrainError.badFlag("this launch has \(ranks) rank\(ranks == 1 ? "" : "s"), but the run resumed from \(resume) "
+                    + "had \(saved.ranks) and \(midEpoch), and the rest of that epoch needs the same ranks; resume it with "
+                    + "\(saved.ranks) (`ddp train --resume \(resume)` alone runs them as threads), or \(newRun)")
+            }
+            changes.append("ranks \(ranks) (was \(saved.ranks))")
+        }
+        if config.epochs <= saved.epoch {
+            let extend = [.constant, .step].contains(recorded.schedule)
+                ? "raise --epochs to train on" : "its \(recorded.schedule.rawValue) schedule ended there: \(newRun)"
+            throw TrainError.badFlag("the run in \(resume) has trained \(saved.epoch) of --epochs \(config.epochs): "
+                + "nothing left to train; \(extend)")
+        }
+
+        if given.contains("--max-steps") {
+            config.maxSteps = flags.maxSteps
+            if flags.maxSteps != recorded.maxSteps { changes.append("--max-steps \(flags.maxSteps) (was \(recorded.maxSteps))") }
+        } else if recorded.maxSteps > 0 && recorded.maxSteps <= saved.globalStep {
+            // The run stopped there; resuming it means going on.
+            config.maxSteps = 0
+            changes.append("--max-steps 0 (was \(recorded.maxSteps), reached)")
+        }
+
+        let runDirectory = URL(fileURLWithPath: saved.checkpoint).deletingLastPathComponent().path
+        if given.contains("--checkpoint-dir") {
+            config.checkpointDir = flags.checkpointDir
+            if let dir = flags.checkpointDir, !CheckpointDirectory.isRunDirectory(dir, of: saved.checkpoint) {
+                changes.append("--checkpoint-dir \(dir) (the run's was \(runDirectory))")
+            } else if flags.checkpointDir == nil {
+                notes.append("no --checkpoint-dir: this run writes no checkpoints")
+            }
+        } else {
+            guard let latest = CheckpointDirectory.resolve(runDirectory) else {
+                throw TrainError.badFlag("--resume \(resume) lies in no run directory (no 'latest' beside it), so there "
+                    + "is no run directory to go on in: give --checkpoint-dir DIR for the resumed run's checkpoints")
+            }
+            func real(_ path: String) -> String { URL(fileURLWithPath: path).resolvingSymlinksInPath().path }
+            guard real(latest) == real(saved.checkpoint) else {
+                throw TrainError.badFlag("--resume \(resume) is not the latest checkpoint of \(runDirectory) (that is "
+                    + "\(URL(fileURLWithPath: latest).lastPathComponent)): going on there would mix two runs; give "
+                    + "--checkpoint-dir DIR for this one, or --resume \(runDirectory) to continue from the latest")
+            }
+            config.checkpointDir = resume == saved.checkpoint ? runDirectory : resume
+        }
+
+        if given.contains("--metrics") {
+            config.metricsPath = flags.metricsPath
+            let path = flags.metricsPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            if saved.metricsRecorded && path != saved.metricsPath {
+                changes.append("--metrics \(flags.metricsPath ?? "none") (was \(saved.metricsPath ?? "none"))")
+            }
+        } else if saved.metricsRecorded {
+            config.metricsPath = saved.metricsPath
+        } else {
+            notes.append("\(saved.checkpoint) is older than ddp's record of the metrics file: give --metrics FILE "
+                + "to go on appending to the run's metrics")
+        }
+
+        if let problem = config.problem() { throw TrainError.badFlag(problem) }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+/// One setting of a run as the `ddp train` flag that sets it, with what `--resume` does when the
+/// command line gives it again with another value than the checkpoint recorded.
+///
+/// The table is the one place that says which settings make up a run: a resume restores each of
+/// them from the checkpoint unless its flag is given, and the banner names every one given with
+/// a new value.
+public struct TrainSetting: Sendable {
+    public enum OnResume: Sendable {
+        /// Part of what the run is (model, data, optimizer, schedule): a new value makes another
+        /// run, refused in favour of `--init-from`.
+        case fixed
+        /// Changes the steps of an epoch: applied at an epoch boundary, refused mid-epoch.
+        case epochBoundary
+        /// How the run is carried out or recorded, not what it computes: applied.
+        case free
+        /// `--epochs`: applied when the schedule can be extended (`ResumePlan`).
+        case length
+    }
+
+    public let flag: String
+    public let onResume: OnResume
+    /// The value as a user would read it, also what two values are compared by.
+    let text: @Sendable (TrainConfig) -> String
+    /// Copies this setting from `source` into `target`.
+    let copy: @Sendable (inout TrainConfig, TrainConfig) -> Void
+
+    private static func field<T>(_ flag: String, _ key: WritableKeyPath<TrainConfig, T> & Sendable, _ onResume: OnResume,
+                                 _ text: @escaping @Sendable (T) -> String = { "\($0)" }) -> TrainSetting {
+        TrainSetting(flag: flag, onResume: onResume, text: { text($0[keyPath: key]) },
+                     copy: { $0[keyPath: key] = $1[keyPath: key] })
+    }
+
+    private static let path: @Sendable (String?) -> String = { value in
+        value.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? "none"
+    }
+
+    private static let onOff: @Sendable (Bool) -> String = { $0 ? "on" : "off" }
+
+    /// Every setting a checkpoint restores. Not here, because they concern one invocation only:
+    /// --resume, --init-from, --overwrite, --quiet, --timeline, --local-ranks, --summary.
+    /// `--checkpoint-dir`, `--metrics` and `--max-steps` are restored by `ResumePlan` itself
+    /// (from where the checkpoint lies, its `run.json`, and how far the run got).
+    public static let all: [TrainSetting] = [
+        field("--dataset", \.dataset, .fixed),
+        field("--data-dir", \.dataDir, .fixed, path),
+        TrainSetting(flag: "(synthetic data set options)", onResume: .fixed, text: { "\($0.synthetic)" },
+                     copy: { $0.synthetic = $1.synthetic }),
+        field("--train-subset", \.trainSubset, .fixed),
+        field("--model", \.model, .fixed),
+        field("--seed", \.seed, .fixed),
+        field("--no-shuffle", \.shuffle, .fixed) { $0 ? "off (shuffled)" : "on (file order)" },
+        field("--augment", \.augment, .fixed, onOff),
+        field("--optimizer", \.optimizer, .fixed) { $0.rawValue },
+        field("--lr", \.lr, .fixed),
+        field("--scale-lr", \.scaleLR, .fixed, onOff),
+        field("--momentum", \.momentum, .fixed),
+        field("--nesterov", \.nesterov, .fixed, onOff),
+        field("--weight-decay", \.weightDecay, .fixed),
+        field("--schedule", \.schedule, .fixed) { $0.rawValue },
+        field("--warmup-epochs", \.warmupEpochs, .fixed),
+        // Compared by the period it gives: 0 means a third of --epochs (`ResumePlan` pins it
+        // when --epochs changes).
+        TrainSetting(flag: "--step-epochs", onResume: .fixed, text: { "\($0.effectiveStepEpochs)" },
+                     copy: { $0.stepEpochs = $1.stepEpochs }),
+        field("--gamma", \.gamma, .fixed),
+        field("--sync-bn", \.syncBN, .fixed, onOff),
+        field("--clip-grad-norm", \.clipGradNorm, .fixed),
+        field("--epochs", \.epochs, .length),
+        field("--batch-size", \.batchSize, .epochBoundary),
+        field("--threads", \.threads, .free) { $0 == 0 ? "0 (cores / ranks)" : "\($0)" },
+        field("--checkpoint-every", \.checkpointEvery, .free),
+        field("--keep-checkpoints", \.keepCheckpoints, .free),
+        field("--log-every", \.logEvery, .free),
+        field("--bucket-cap-mb", \.bucketCapMB, .free),
+        field("--overlap", \.overlap, .free, onOff),
+        field("--timeout", \.timeout, .free),
+        field("--desync-check-every", \.desyncCheckEvery, .free),
+        TrainSetting(flag: "(evaluation and timeline cadence)", onResume: .free,
+                     text: { "\($0.evalEvery) \($0.timelineSteps)" },
+                     copy: { $0.evalEvery = $1.evalEvery; $0.timelineSteps = $1.timelineSteps }),
+    ]
+
+    /// The flags of every setting, `--checkpoint-dir`, `--metrics` and `--max-steps`: what a
+    /// config built in code (rather than from a command line) gives in full.
+    public static let allFlags: Set<String> = Set(all.map(\.flag) + ["--checkpoint-dir", "--metrics", "--max-steps"])
+}
