@@ -27,15 +27,19 @@ let package = Package(
 
         // MARK: Library modules (dependency arrows point one way)
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
-        .target(name: "Layers", dependencies: ["Tensor"]),
+        // File formats and durable I/O (safetensors, JSON lines): Foundation only.
+        .target(name: "Formats"),
+        .target(name: "Layers", dependencies: ["Tensor", "Formats"]),
         .target(name: "AllReduce", dependencies: ["CMPI"]),
         .target(name: "Data", dependencies: ["Tensor", "CZlib"]),
-        .target(name: "Training", dependencies: ["Layers", "Data", "AllReduce", "Tensor"]),
+        .target(name: "Training", dependencies: ["Layers", "Data", "AllReduce", "Tensor", "Plot", "Formats"]),
+        // Charts of training runs (SVG) and their reading: Foundation only.
+        .target(name: "Plot", dependencies: ["Formats"]),
 
         // MARK: Command line
         .executableTarget(
             name: "ddp",
-            dependencies: ["Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Training", "Plot", "Formats", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: Tests (one target per module)
         // Counts heap calls by replacing malloc & co. in the test binary (never linked into ddp).
@@ -45,6 +49,8 @@ let package = Package(
         .testTarget(name: "AllReduceTests", dependencies: ["AllReduce", "CAllocationCounter"]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "PlotTests", dependencies: ["Plot", "Tensor"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ddpTests", dependencies: ["ddp"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// End-of-epoch figures, reduced over all ranks.

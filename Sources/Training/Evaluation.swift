@@ -1,5 +1,6 @@
 import AllReduce
 import Data
+import Formats
 import Foundation
 import Layers
 

@@ -1,4 +1,5 @@
 import Foundation
+import Plot
 
 /// The LR range test's picture: raw and smoothed loss against a log LR axis, with the suggested
 /// LR and the loss minimum marked.

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// Rank 0's live progress: epoch, step, loss, images/s and the epoch's ETA. On a terminal it

@@ -1,3 +1,4 @@
+import Formats
 /// Errors a run ends with; each description is the one line the user sees.
 public enum TrainError: Error, CustomStringConvertible {
     /// The command line is wrong, by itself or for the run, directory or file it names.

@@ -2,6 +2,7 @@ import AllReduce
 import Data
 import Foundation
 import Layers
+import Plot
 import Tensor
 
 /// What a finished (or stopped) run reports.

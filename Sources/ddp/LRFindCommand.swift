@@ -1,5 +1,7 @@
 import ArgumentParser
+import Formats
 import Foundation
+import Plot
 import Training
 
 struct LRFind: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Data
+import Formats
 import Foundation
 import Layers
 import Training

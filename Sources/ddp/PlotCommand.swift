@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Plot
 import Training
 
 /// `ddp plot METRICS.jsonl -o curves.svg`: training curves as SVG and a verdict on over-fitting.

@@ -1,4 +1,5 @@
 import Data
+import Formats
 import Layers
 import Tensor
 import XCTest

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// Tiny dataset and checkpoint files, good and deliberately broken, written byte by byte the way

@@ -1,19 +1,19 @@
 import Foundation
 
 /// One JSON object on one line, keys in the order given (stable output for scripts and tests).
-enum JSONLine {
-    enum Value {
+public enum JSONLine {
+    public enum Value {
         case string(String), number(Double), bool(Bool), null
         case array([Value])
         /// A nested object, keys in the order given.
         case object([(String, Value)])
     }
 
-    static func object(_ fields: KeyValuePairs<String, Value>) -> String {
+    public static func object(_ fields: KeyValuePairs<String, Value>) -> String {
         object(fields.map { ($0.key, $0.value) })
     }
 
-    static func object(_ fields: [(String, Value)]) -> String {
+    public static func object(_ fields: [(String, Value)]) -> String {
         "{" + fields.map { "\(quote($0.0)):\(encode($0.1))" }.joined(separator: ",") + "}"
     }
 

@@ -3,7 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import XCTest
-@testable import Training
+@testable import Plot
 
 /// Collects what an XML parse saw: whether it succeeded, element names, text, attributes.
 /// Shared by the Plot tests.

@@ -1,7 +1,7 @@
 import Foundation
 import Tensor
 import XCTest
-@testable import Training
+@testable import Plot
 
 final class OverfitVerdictTests: XCTestCase {
     /// Epoch records from loss curves; test accuracy falls as test loss rises (a common shape).

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Training
+@testable import Plot
 
 final class PlotMetricsLogTests: XCTestCase {
     private func epochLine(_ e: Int, step: Int, trainLoss: Double = 0.5, testLoss: Double = 0.4,

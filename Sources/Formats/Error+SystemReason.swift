@@ -4,7 +4,7 @@ extension Error {
     /// The system's one-line reason behind a Foundation file error ("No such file or directory",
     /// "Permission denied") rather than its generic text ("The operation could not be
     /// completed") or a multi-line dump; any other error's description, on one line.
-    var systemReason: String {
+    public var systemReason: String {
         let ns = self as NSError
         // On Linux the underlying error is a `POSIXError` value, elsewhere an NSError.
         if let posix = ns.userInfo[NSUnderlyingErrorKey] as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// The records of a metrics JSONL file written by `ddp train --metrics FILE.jsonl`.

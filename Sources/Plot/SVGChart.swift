@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// A picture of one or more line-chart panels side by side, with a title and notes below,

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// What the per-epoch train and test losses of a run say: over-fitting (and since when),

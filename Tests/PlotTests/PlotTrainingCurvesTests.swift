@@ -1,7 +1,7 @@
 import Foundation
 import Tensor
 import XCTest
-@testable import Training
+@testable import Plot
 
 final class PlotTrainingCurvesTests: XCTestCase {
     /// A 12-epoch over-fitting run as JSONL, 100 steps per epoch, a step record every 10 steps.

@@ -1,8 +1,7 @@
-import AllReduce
 import Foundation
 import Tensor
 import XCTest
-@testable import Training
+@testable import Plot
 
 final class LossNoiseTests: XCTestCase {
     private let steps = 600
@@ -73,29 +72,6 @@ final class LossNoiseTests: XCTestCase {
         let noise = try XCTUnwrap(LossNoise(losses: losses))
         XCTAssertLessThan(noise.ratio, 0.2)
         XCTAssertNil(noise.hint)
-    }
-
-    /// The trainer's epoch end: one sample per step makes the per-step loss jump between the
-    /// easy and the hard samples (measured noise/trend ratio 0.87), and the hint must be printed;
-    /// a batch of 32 averages that out (0.09).
-    func testTrainerPrintsTheHintWhenStepLossesAreVeryNoisy() throws {
-        func hints(batch: Int) throws -> [String] {
-            var c = TrainingFixture.config(batch: batch)
-            c.synthetic.trainCount = batch == 1 ? 512 : 1024  // 512 and 32 steps (20 give an estimate)
-            c.quiet = false
-            let lock = NSLock()
-            var lines: [String] = []
-            try InProcessWorld.run(size: 1, timeoutSeconds: 60) { comm in
-                _ = try Trainer(config: c, communicator: comm, log: { line in lock.lock(); lines.append(line); lock.unlock() }).run()
-            }
-            XCTAssertTrue(lines.contains { $0.contains("epoch 1/1") }, "no epoch line in \(lines)")
-            return lines.filter { $0.hasPrefix("hint: ") }
-        }
-        let noisy = try hints(batch: 1)
-        XCTAssertEqual(noisy.count, 1, "\(noisy)")
-        XCTAssertTrue(noisy.first?.hasPrefix("hint: the per-step loss is very noisy relative to its trend") == true, "\(noisy)")
-        XCTAssertTrue(noisy.first?.contains("--batch-size") == true)
-        XCTAssertEqual(try hints(batch: 32), [])
     }
 
     /// The definition written out plainly: centred median of `window`, interior points only,
