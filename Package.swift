@@ -22,34 +22,43 @@ let package = Package(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
 
+        // CPU and BLAS policy at process start: the OpenBLAS kernel check and correction, threads,
+        // the monotonic clock.
+        .target(name: "Platform", dependencies: ["CBLAS"]),
+
         // Hand-vectorized kernels (AVX-512, chosen at run time) that only Tensor calls.
         .target(name: "CKernels", path: "Sources/CKernels"),
 
         // MARK: Library modules (dependency arrows point one way)
-        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
+        .target(name: "Tensor", dependencies: ["Platform", "CBLAS", "CKernels"]),
         // File formats and durable I/O (safetensors, JSON lines): Foundation only.
         .target(name: "Formats"),
-        .target(name: "Layers", dependencies: ["Tensor", "Formats"]),
-        .target(name: "AllReduce", dependencies: ["CMPI"]),
+        .target(name: "Layers", dependencies: ["Platform", "Tensor", "Formats"]),
+        .target(name: "AllReduce", dependencies: ["Platform", "CMPI"]),
         .target(name: "Data", dependencies: ["Tensor", "CZlib"]),
-        .target(name: "Training", dependencies: ["Layers", "Data", "AllReduce", "Tensor", "Plot", "Formats"]),
+        .target(name: "Training", dependencies: ["Layers", "Data", "AllReduce", "Tensor", "Platform", "Plot", "Formats"]),
         // Charts of training runs (SVG) and their reading: Foundation only.
         .target(name: "Plot", dependencies: ["Formats"]),
+
+        // Benchmarks, self-tests and studies (what `ddp bench` runs), apart from the product.
+        .target(name: "Bench", dependencies: ["Training", "Layers", "Data", "AllReduce", "Tensor", "Platform"]),
 
         // MARK: Command line
         .executableTarget(
             name: "ddp",
-            dependencies: ["Training", "Plot", "Formats", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Training", "Bench", "Plot", "Formats", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: Tests (one target per module)
         // Counts heap calls by replacing malloc & co. in the test binary (never linked into ddp).
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "Tensor"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "Platform"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "CAllocationCounter"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AllReduceTests", dependencies: ["AllReduce", "CAllocationCounter"]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "Tensor"]),
+        .testTarget(name: "BenchTests", dependencies: ["Bench"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ddpTests", dependencies: ["ddp"]),
     ],

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 
 /// The flat gradient buffer cut into buckets that are averaged across ranks as soon as backward
 /// has finished them, optionally while the rest of backward still runs.

@@ -1,5 +1,6 @@
 import CMPI
 import Foundation
+import Platform
 
 /// The MPI transport: point-to-point messages on a private duplicate of MPI_COMM_WORLD.
 ///

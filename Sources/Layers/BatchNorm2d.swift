@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Tensor
 
 /// Batch normalization over feature maps, PyTorch's `nn.BatchNorm2d(C)` (eps 1e-5, momentum 0.1,

@@ -1,3 +1,4 @@
+import Platform
 import Tensor
 
 /// 2-D convolution, PyTorch's `nn.Conv2d(in, out, kernel, stride, padding, bias)` (square

@@ -1,4 +1,4 @@
-import Dispatch
+import Platform
 
 /// Wall time per top-level layer of a model, forward and backward, summed over the passes made
 /// while it is attached (`Model.profile`; `ddp bench step --layers` prints it).
@@ -23,15 +23,13 @@ public final class LayerProfile {
         backwardPasses = 0
     }
 
-    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
-
-    func addForward(layer: Int, since start: UInt64) {
-        forwardSeconds[layer] += Double(Self.now() &- start) * 1e-9
+    func addForward(layer: Int, since start: Double) {
+        forwardSeconds[layer] += MonotonicClock.seconds() - start
         if layer == names.count - 1 { forwardPasses += 1 }
     }
 
-    func addBackward(layer: Int, since start: UInt64) {
-        backwardSeconds[layer] += Double(Self.now() &- start) * 1e-9
+    func addBackward(layer: Int, since start: Double) {
+        backwardSeconds[layer] += MonotonicClock.seconds() - start
         if layer == 0 { backwardPasses += 1 }
     }
 }

@@ -1,3 +1,4 @@
+import Platform
 import Tensor
 
 /// Max pooling, PyTorch's `nn.MaxPool2d(kernel, stride)` (no padding, floor output size).

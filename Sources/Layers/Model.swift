@@ -1,3 +1,4 @@
+import Platform
 import Tensor
 
 /// Options of model construction beyond the spec.
@@ -125,7 +126,7 @@ public final class Model {
             return x
         }
         for (i, layer) in layers.enumerated() {
-            let start = LayerProfile.now()
+            let start = MonotonicClock.seconds()
             x = layer.forward(x, training: training)
             profile.addForward(layer: i, since: start)
         }
@@ -172,7 +173,7 @@ public final class Model {
         for i in stride(from: layers.count - 1, through: 0, by: -1) {
             let layer = layers[i]
             let dx: Tensor? = i == 0 ? nil : (layer.passesInputThrough ? dy : gradientViews[i])
-            let start = profile == nil ? 0 : LayerProfile.now()
+            let start = profile == nil ? 0 : MonotonicClock.seconds()
             layer.backward(dy, inputGradient: dx)
             profile?.addBackward(layer: i, since: start)
             gradientReady?(offsets[i])

@@ -1,3 +1,4 @@
+import Platform
 import Tensor
 
 /// Stochastic gradient descent with momentum, dampening, Nesterov momentum and L2 weight decay,

@@ -66,7 +66,6 @@ public enum DirectConvolution {
     /// y [out][N][H][W] = x [in][N][H][W] (*) the kernel, with `blocks` from `arrangeForward`.
     public static func forward(input x: UnsafePointer<Float>, inChannels: Int, masks: TapMasks, blocks: UnsafePointer<Float>,
                                output y: UnsafeMutablePointer<Float>, outChannels: Int, batch: Int, threads: Int) {
-        countProducts(outChannels: outChannels, inChannels: inChannels, batch: batch, masks: masks)
         Parallel.forEach(count: batch, threads: threads) { _, images in
             convolve(x, channels: inChannels, batch: batch, masks: masks, blocks: blocks, into: y,
                      outChannels: outChannels, accumulate: false, images: images)
@@ -103,8 +102,6 @@ public enum DirectConvolution {
     public static func backward(outputGradient dy: UnsafePointer<Float>, outChannels: Int, input x: UnsafePointer<Float>,
                                 inChannels: Int, batch: Int, masks: TapMasks, weightGradient dw: UnsafeMutablePointer<Float>,
                                 partials: UnsafeMutablePointer<Float>, inputGradient: InputGradient?, threads: Int) {
-        countProducts(outChannels: outChannels, inChannels: inChannels, batch: batch, masks: masks)
-        if inputGradient != nil { countProducts(outChannels: outChannels, inChannels: inChannels, batch: batch, masks: masks) }
         precondition(inputGradient == nil || supportsInputGradient(inChannels: inChannels),
                      "direct convolution: no input gradient for \(inChannels) input channels")
         let size = partialsPerThread(outChannels: outChannels, inChannels: inChannels)
@@ -140,13 +137,6 @@ public enum DirectConvolution {
             ddp_conv3x3_direct(input, pixels, Int32(channels), blocks, Int32(outChannels), output, pixels,
                                accumulate ? 1 : 0, Int32(masks.height), Int32(masks.width), table.baseAddress,
                                Int32(images.lowerBound), Int32(images.upperBound))
-        }
-    }
-
-    /// Adds the products im2col + GEMM would make (padding taps included), for `ddp bench step`.
-    private static func countProducts(outChannels: Int, inChannels: Int, batch: Int, masks: TapMasks) {
-        if GEMM.flopCounter != nil {
-            GEMM.flopCounter! += 2 * outChannels * inChannels * 9 * batch * masks.height * masks.width
         }
     }
 }

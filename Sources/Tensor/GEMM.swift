@@ -1,12 +1,8 @@
 import CBLAS
+import Platform
 
 /// The one door to BLAS: every matrix product in ddp goes through here.
 public enum GEMM {
-    /// Floating-point operations of the products since it was set to 0 (2mnk each), for
-    /// `ddp bench step`'s achieved GFLOP/s; nil (the default) counts nothing. Not synchronized:
-    /// set it only while a single thread computes.
-    nonisolated(unsafe) public static var flopCounter: Int? = nil
-
     /// C = alpha * op(A) * op(B) + beta * C, all row-major.
     ///
     /// op(A) is m x k, op(B) is k x n, C is m x n. `lda`, `ldb`, `ldc` are the row strides of
@@ -19,7 +15,6 @@ public enum GEMM {
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         if m == 0 || n == 0 { return }
-        if flopCounter != nil { flopCounter! += 2 * m * n * k }
         if k == 0 {
             // BLAS would only scale C; keep the definition exact without calling it.
             for i in 0..<m {

@@ -1,4 +1,5 @@
 import Dispatch
+import Platform
 
 /// Splits `count` independent items (images, channels, planes) into `threads` contiguous ranges
 /// and runs them at once: ddp's own kernels use as many threads as BLAS (`BLASRuntime.threads`,

@@ -1,5 +1,6 @@
 import Foundation
 import Layers
+import Platform
 import Tensor
 
 /// The start banner rank 0 prints: what is trained, on what, with which kernel, how fast it can

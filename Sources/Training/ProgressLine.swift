@@ -1,5 +1,6 @@
 import Formats
 import Foundation
+import Platform
 
 /// Rank 0's live progress: epoch, step, loss, images/s and the epoch's ETA. On a terminal it
 /// rewrites one line; in a log file it prints a line every few seconds instead.
@@ -20,7 +21,7 @@ final class ProgressLine {
     func update(epoch: Int, epochs: Int, step: Int, steps: Int, loss: Double, elapsed: Double, images: Int) {
         guard enabled else { return }
         smoothed = smoothed.map { 0.95 * $0 + 0.05 * loss } ?? loss
-        let now = Clock.now()
+        let now = MonotonicClock.seconds()
         let interval = interactive ? 0.25 : 10.0
         guard now - lastPrint >= interval || step == steps else { return }
         lastPrint = now

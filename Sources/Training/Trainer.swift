@@ -2,6 +2,7 @@ import AllReduce
 import Data
 import Foundation
 import Layers
+import Platform
 import Plot
 import Tensor
 
@@ -115,7 +116,7 @@ public final class Trainer {
         let metrics = rank == 0 ? try config.metricsPath.map { try MetricsWriter(path: $0, append: config.resume != nil) } : nil
         try metrics?.run(config: config, ranks: ranks, resumedAt: resumed.map { _ in state.globalStep })
         try comm.barrier()
-        let origin = Clock.now()
+        let origin = MonotonicClock.seconds()
         // elapsed_s counts the time of the whole run, across resumes.
         let runOrigin = origin - state.elapsed
         let timeline = config.timelinePath != nil ? Timeline(rank: rank, origin: origin, maxSteps: config.timelineSteps) : nil
@@ -128,7 +129,7 @@ public final class Trainer {
         var stoppedAtMaxSteps: (epoch: Int, step: Int)? = nil
 
         epochLoop: for epoch in state.epoch..<config.epochs {
-            let epochStart = Clock.now()
+            let epochStart = MonotonicClock.seconds()
             var imagesThisEpoch = 0
             if state.stepInEpoch == 0 { state.epochTotals = EpochTotals() }
             for step in state.stepInEpoch..<stepsPerEpoch {
@@ -166,7 +167,7 @@ public final class Trainer {
                     try ConsistencyCheck.verifyParameters(comm: comm, model: model, step: state.globalStep)
                 }
                 progress.update(epoch: epoch + 1, epochs: config.epochs, step: step + 1, steps: stepsPerEpoch,
-                                loss: globalLoss, elapsed: Clock.now() - epochStart, images: imagesThisEpoch)
+                                loss: globalLoss, elapsed: MonotonicClock.seconds() - epochStart, images: imagesThisEpoch)
                 // Every rank saw the same sum in this step's allreduce: all stop here together.
                 if outcome.stopSignal != 0 {
                     stopSignal = (outcome.stopSignal, epoch + 1, step + 1)
@@ -186,22 +187,22 @@ public final class Trainer {
             var m = EpochMetrics(epoch: epoch + 1, step: state.globalStep,
                                  trainLoss: state.epochTotals.meanLoss, trainAcc: state.epochTotals.accuracy,
                                  testLoss: nil, testAcc: nil, lr: schedule.learningRate(at: (epoch + 1) * stepsPerEpoch - 1),
-                                 elapsed: Clock.now() - runOrigin, imagesPerSecond: Double(imagesThisEpoch) / max(Clock.now() - epochStart, 1e-9))
+                                 elapsed: MonotonicClock.seconds() - runOrigin, imagesPerSecond: Double(imagesThisEpoch) / max(MonotonicClock.seconds() - epochStart, 1e-9))
             if config.evalEvery > 0 && ((epoch + 1) % config.evalEvery == 0 || epoch + 1 == config.epochs) {
-                let t = Clock.now()
+                let t = MonotonicClock.seconds()
                 let result = try Evaluator.evaluate(model: model, batches: data.testBatches, comm: comm,
                                                         batchSize: config.batchSize)
                 m.testLoss = result.loss; m.testAcc = result.accuracy
-                timeline?.record("eval", step: state.globalStep - 1, from: t, to: Clock.now())
+                timeline?.record("eval", step: state.globalStep - 1, from: t, to: MonotonicClock.seconds())
             }
-            m.elapsed = Clock.now() - runOrigin
+            m.elapsed = MonotonicClock.seconds() - runOrigin
             summary.epochs.append(m)
             try metrics?.epoch(m)
             log(m.humanLine(epochs: config.epochs))
             if let hint = LossNoise(losses: state.epochTotals.stepLosses)?.hint { log("hint: " + hint) }
             if let checkpoints, config.checkpointEvery > 0,
                (epoch + 1) % config.checkpointEvery == 0 || epoch + 1 == config.epochs {
-                state.elapsed = Clock.now() - runOrigin
+                state.elapsed = MonotonicClock.seconds() - runOrigin
                 summary.lastCheckpoint = try saveCheckpoint(checkpoints, model, optimizer, &state, data,
                                                             averageRunningStats: false)
             }
@@ -209,7 +210,7 @@ public final class Trainer {
         progress.finish()
         // A stop right after an epoch's checkpoint has nothing new to save.
         if stopped, let checkpoints, summary.lastCheckpoint != checkpoints.checkpointPath(globalStep: state.globalStep) {
-            state.elapsed = Clock.now() - runOrigin
+            state.elapsed = MonotonicClock.seconds() - runOrigin
             // At an epoch boundary the statistics are already averaged: averaging them again could
             // move them by an ulp (x = s / P added up over P ranks and divided by P need not be x).
             summary.lastCheckpoint = try saveCheckpoint(checkpoints, model, optimizer, &state, data,
@@ -290,13 +291,5 @@ public final class Trainer {
         try comm.allReduce(&flag)
         if flag[0] != 0 { throw TrainError.checkpoint(failure ?? "checkpoint failed on rank 0") }
         return path ?? dir.checkpointPath(globalStep: state.globalStep)
-    }
-}
-
-enum Clock {
-    static func now() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
 }

@@ -6,18 +6,18 @@ import Tensor
 
 /// The training and test sets of a run, with the normalization computed from the training set
 /// and the batch assemblers that turn indices into normalized float batches.
-final class TrainingData {
-    let train: Dataset
-    let test: Dataset
+public final class TrainingData {
+    public let train: Dataset
+    public let test: Dataset
     /// Training samples in the data set, before `--train-subset`.
     let availableTrainCount: Int
     let normalization: Normalization
-    let trainBatches: BatchAssembler
+    public let trainBatches: BatchAssembler
     let testBatches: BatchAssembler
     var inputShape: [Int] { [train.channels, train.height, train.width] }
     var classes: Int { train.classes }
 
-    init(config: TrainConfig) throws {
+    public init(config: TrainConfig) throws {
         let (fullTrain, test) = try DatasetLoader.loadSplits(name: config.dataset, dataDir: config.dataDir,
                                                              synthetic: config.synthetic)
         train = config.trainSubset > 0 ? fullTrain.subset(0..<min(config.trainSubset, fullTrain.count)) : fullTrain
@@ -39,7 +39,7 @@ final class TrainingData {
     }
 
     /// `model(spec:seed:comm:)` with rank 0's parameters on every rank: identical replicas.
-    func replica(spec: String, seed: UInt64, comm: any Communicator) throws -> Model {
+    public func replica(spec: String, seed: UInt64, comm: any Communicator) throws -> Model {
         let m = try model(spec: spec, seed: seed, comm: comm)
         try comm.broadcast(m.parameters.data, count: m.parameterCount, root: 0)
         return m

@@ -1,6 +1,7 @@
 import AllReduce
 import Foundation
 import Layers
+import Platform
 import Tensor
 
 /// An error every rank reaches together (a collective decision), so only rank 0 reports it and

@@ -1,5 +1,6 @@
 import AllReduce
 import ArgumentParser
+import Bench
 import Foundation
 
 /// `ddp bench allreduce`: our allreduce against MPI_Allreduce per message size, a self-check

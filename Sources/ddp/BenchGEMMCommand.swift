@@ -1,5 +1,7 @@
 import ArgumentParser
+import Bench
 import Foundation
+import Platform
 import Tensor
 
 /// `ddp bench gemm`: sgemm GFLOP/s with the kernel this process runs, against a baseline
@@ -74,7 +76,8 @@ struct BenchGEMM: ParsableCommand {
         }
         var results = shapes.map { GEMMResult(shape: $0, threads: threadCount, core: core, gflops: $0.measure(minTime: minTime)) }
         if !noBaseline {
-            let baseline = try runBaseline(threads: threadCount)
+            let baseline = try GEMMResult.baseline(core: baselineCore, arguments: ["bench", "gemm", "--child", "--sizes", sizes, "--batch", String(batch),
+                                                                         "--threads", String(threadCount), "--min-time", String(minTime)])
             guard baseline.count == results.count else {
                 throw BenchError("baseline run with OPENBLAS_CORETYPE=\(baselineCore) reported \(baseline.count) shapes, expected \(results.count)")
             }
@@ -101,37 +104,6 @@ struct BenchGEMM: ParsableCommand {
         }
     }
 
-    /// The same shapes in a child process of this binary under the baseline kernel. The
-    /// child gets OPENBLAS_CORETYPE as if the user had set it (ddp's re-exec marker removed),
-    /// so it neither corrects nor re-executes.
-    private func runBaseline(threads: Int) throws -> [GEMMResult] {
-        let executable = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-        var environment = ProcessInfo.processInfo.environment
-        environment[BLASRuntime.coreTypeVariable] = baselineCore
-        environment[BLASRuntime.markerVariable] = nil
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["bench", "gemm", "--child", "--sizes", sizes, "--batch", String(batch),
-                             "--threads", String(threads), "--min-time", String(minTime)]
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            throw BenchError("baseline run (\(executable.path) with OPENBLAS_CORETYPE=\(baselineCore)) failed with status \(process.terminationStatus)")
-        }
-        let decoder = JSONDecoder()
-        return try String(decoding: data, as: UTF8.self).split(separator: "\n").map { line in
-            do {
-                return try decoder.decode(GEMMResult.self, from: Data(line.utf8))
-            } catch {
-                throw BenchError("baseline run printed an unreadable line: \(line)")
-            }
-        }
-    }
-
     private func table(_ results: [GEMMResult]) -> String {
         let coreName = results.first?.core ?? "current"
         var header = ["shape", "m", "n", "k", "\(coreName) GFLOP/s"]
@@ -150,99 +122,5 @@ struct BenchGEMM: ParsableCommand {
                 return c == 0 ? cell + pad : pad + cell
             }.joined(separator: "  ")
         }.joined(separator: "\n")
-    }
-}
-
-/// One row of `ddp bench gemm --json`; the JSON keys are its CodingKeys.
-struct GEMMResult: Codable {
-    var name: String
-    var m: Int, n: Int, k: Int
-    var transA: Bool, transB: Bool
-    var threads: Int
-    var core: String
-    var gflops: Double
-    var baselineCore: String?
-    var baselineGflops: Double?
-    var speedup: Double?
-
-    enum CodingKeys: String, CodingKey {
-        case name, m, n, k, transA = "trans_a", transB = "trans_b", threads, core, gflops
-        case baselineCore = "baseline_core", baselineGflops = "baseline_gflops", speedup
-    }
-
-    init(shape: GEMMShape, threads: Int, core: String, gflops: Double) {
-        (name, m, n, k, transA, transB) = (shape.name, shape.m, shape.n, shape.k, shape.transposeA, shape.transposeB)
-        self.threads = threads
-        self.core = core
-        self.gflops = gflops
-    }
-
-    func jsonLine() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
-}
-
-/// A product C[m x n] = op(A)[m x k] * op(B)[k x n] to time.
-struct GEMMShape {
-    var name: String
-    var m: Int, n: Int, k: Int
-    var transposeA = false, transposeB = false
-
-    /// Squares, then the fmnist-cnn products at a per-rank batch (28x28 and 14x14 feature
-    /// maps, 3x3 kernels, im2col columns of the whole batch side by side).
-    static func benchmarkSet(squares: [Int], batch: Int) -> [GEMMShape] {
-        var shapes = squares.map { GEMMShape(name: "square \($0)", m: $0, n: $0, k: $0) }
-        guard batch > 0 else { return shapes }
-        let p28 = batch * 28 * 28, p14 = batch * 14 * 14
-        shapes += [
-            GEMMShape(name: "conv1 fwd", m: 32, n: p28, k: 9),
-            GEMMShape(name: "conv2 fwd", m: 32, n: p28, k: 288),
-            GEMMShape(name: "conv2 wgrad", m: 32, n: 288, k: p28, transposeB: true),
-            GEMMShape(name: "conv2 dgrad", m: 288, n: p28, k: 32, transposeA: true),
-            GEMMShape(name: "conv4 fwd", m: 64, n: p14, k: 576),
-            GEMMShape(name: "fc1 fwd", m: batch, n: 128, k: 3136, transposeB: true),
-        ]
-        return shapes
-    }
-
-    /// Median GFLOP/s (2mnk flops per product) over timed runs after one warm-up: at least
-    /// 3 runs, more until `minTime` seconds have passed, at most 200.
-    func measure(minTime: Double) -> Double {
-        let (rowsA, lda) = transposeA ? (k, m) : (m, k)
-        let (rowsB, ldb) = transposeB ? (n, k) : (k, n)
-        let a = Tensor(shape: [rowsA, lda]), b = Tensor(shape: [rowsB, ldb]), c = Tensor(shape: [m, n])
-        var rng = SeededRNG(seed: 1)
-        for t in [a, b] { for i in 0..<t.count { t.data[i] = rng.uniform() - 0.5 } }
-        let product = {
-            GEMM.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                          a: a.data, lda: lda, b: b.data, ldb: ldb, c: c.data, ldc: n)
-        }
-        product()
-        let clock = ContinuousClock()
-        var seconds: [Double] = []
-        let start = clock.now
-        while seconds.count < 3 || (seconds.count < 200 && (clock.now - start).seconds < minTime) {
-            seconds.append(clock.measure(product).seconds)
-        }
-        seconds.sort()
-        let median = seconds.count % 2 == 1
-            ? seconds[seconds.count / 2]
-            : (seconds[seconds.count / 2 - 1] + seconds[seconds.count / 2]) / 2
-        return 2 * Double(m) * Double(n) * Double(k) / median / 1e9
-    }
-}
-
-/// A benchmark that could not complete, in one line.
-struct BenchError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-extension Duration {
-    fileprivate var seconds: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) * 1e-18
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Bench
 import Formats
 import Foundation
+import Platform
 import Tensor
 import Training
 

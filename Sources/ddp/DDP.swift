@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Tensor
 import Training
 
 /// A command that can check, without running anything, that it would run: what
@@ -34,12 +33,12 @@ struct DDP: ParsableCommand {
     /// re-executing this binary, which must happen before MPI_Init, before any BLAS call and
     /// before any output. So the check runs first, then the command line is parsed.
     static func main() {
-        BLASRuntime.prepareProcess(arguments: CommandLine.arguments)
+        ProcessStartup.prepareBLAS(arguments: CommandLine.arguments)
         var arguments = Array(CommandLine.arguments.dropFirst())
         let checkOnly = arguments.first == "--check-args"
         if checkOnly { arguments.removeFirst() }
         do {
-            do { try KernelPath.validateEnvironment() } catch { throw ValidationError("\(error)") }
+            do { try ProcessStartup.checkKernelPath() } catch { throw ValidationError("\(error)") }
             var command = try parseAsRoot(arguments)
             if checkOnly {
                 // Beyond the parse, what a command checks itself. A request for help (`ddp`
@@ -81,7 +80,7 @@ struct DDP: ParsableCommand {
         var path = ["ddp"]
         var commands: [ParsableCommand.Type] = configuration.subcommands
         for word in arguments {
-            guard let next = commands.first(where: { $0._commandName == word }) else { break }
+            guard let next = commands.first(where: { $0.configuration.commandName == word }) else { break }
             path.append(word)
             commands = next.configuration.subcommands
         }

@@ -5,6 +5,7 @@ import Training
 
 struct Eval: ParsableCommand, CheckableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "eval",
         abstract: "Evaluate a checkpoint on a test set: loss and accuracy.",
         discussion: """
             Prints the checkpoint evaluated (a run directory's 'latest' resolved) and its step; \

@@ -2,6 +2,7 @@ import AllReduce
 import ArgumentParser
 import Foundation
 import Layers
+import Platform
 import Tensor
 import Training
 
@@ -10,6 +11,7 @@ import Training
 /// `--model M`, the layers of a model instead.
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "info",
         abstract: "Show the MPI library, ranks, BLAS kernel and threads, ddp's kernel path, and the CPU.",
         discussion: """
             The BLAS core line says whether ddp corrected OpenBLAS's kernel choice at start-up \

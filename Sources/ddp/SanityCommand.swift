@@ -5,6 +5,7 @@ import Training
 
 struct Sanity: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "sanity",
         abstract: "Sanity checks before a long run: initial loss, lr=0 keeps the loss flat, a tiny set is overfit.",
         discussion: "Exits with status 2 when a check fails, with what to do about it.")
 

@@ -59,6 +59,7 @@ struct Train: ParsableCommand, CheckableCommand {
     private static var defaults: TrainConfig { GivenSettings.defaults }
 
     static let configuration = CommandConfiguration(
+        commandName: "train",
         abstract: "Train a CNN data-parallel: every rank a replica, gradients ring-allreduced each step.",
         discussion: """
         Run as `mpirun -n P ddp train ...` (or scripts/launch.sh -n P -- train ...), alone as a world \

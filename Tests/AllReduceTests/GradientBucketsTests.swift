@@ -1,5 +1,6 @@
 import AllReduce
 import Foundation
+import Platform
 import XCTest
 
 /// Gradient buckets against one plain allreduce of the whole buffer and a Double reference.

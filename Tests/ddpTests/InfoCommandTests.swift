@@ -1,3 +1,4 @@
+import Platform
 import Tensor
 import XCTest
 

@@ -2,7 +2,9 @@ import AllReduce
 import Data
 import Foundation
 import Layers
+import Platform
 import Tensor
+import Training
 
 /// `ddp bench step`: images/s of full training steps (allreduce included) and where the time goes.
 public enum StepBenchmark {
@@ -59,30 +61,25 @@ public enum StepBenchmark {
             if s == warmup { profile?.reset() }
             try comm.barrier()
             stepper.resetTiming()
-            let t = Clock.now(), c = processCPUSeconds()
+            let t = MonotonicClock.seconds(), c = processCPUSeconds()
             _ = try stepper.run(batches: data.trainBatches,
                                 indices: sampler.indices(epoch: s / sampler.stepsPerEpoch, step: s % sampler.stepsPerEpoch),
                                 rng: &rng, lr: 0.01,
                                 position: (1, s + 1), timeline: nil, globalStep: s)
             guard s >= warmup else { continue }
             let tm = stepper.timing
-            stepTimes.append(Clock.now() - t)
+            stepTimes.append(MonotonicClock.seconds() - t)
             cpu.append(processCPUSeconds() - c)
             compute.append(tm.data + tm.forward + tm.backward + tm.update)
             for (i, t) in [tm.data, tm.forward, tm.backward, tm.update].enumerated() { phases[i].append(t) }
             wait.append(tm.wait)
         }
         model.profile = nil
-        // Count the products' FLOPs on rank 0 while every other rank waits in the barriers.
-        try comm.barrier()
-        let flops = comm.rank == 0 ? stepper.countMatrixFlops() / Double(config.batchSize) : 0
-        try comm.barrier()
+        let flops = Double(model.stepFLOPsPerSample)
         // The step is as slow as the slowest rank: take each step's maximum over ranks.
-        let slowest = try comm.allGather(stepTimes)
-        let perStep = (0..<stepTimes.count).map { i in slowest.map { $0[i] }.max()! }
-        let step = median(perStep)
+        let step = try Median.ofSlowestRank(stepTimes, comm)
         // One process clock per distinct process: sum the ranks' medians over distinct pids.
-        let perRank = try comm.allGather([Double(getpid()), median(cpu)])
+        let perRank = try comm.allGather([Double(getpid()), Median.of(cpu)])
         var cpuByProcess: [Double: Double] = [:]
         for r in perRank { cpuByProcess[r[0]] = r[1] }
         let cpuTotal = cpuByProcess.values.reduce(0, +)
@@ -94,11 +91,11 @@ public enum StepBenchmark {
         } ?? []
         return Result(model: config.model, ranks: comm.size, batchSize: config.batchSize, threads: threads,
                       imagesPerSecond: Double(config.batchSize * comm.size) / step,
-                      computeSeconds: median(compute),
-                      phaseSeconds: (median(phases[0]), median(phases[1]), median(phases[2]), median(phases[3])),
-                      commSeconds: median(wait), stepSeconds: step,
+                      computeSeconds: Median.of(compute),
+                      phaseSeconds: (Median.of(phases[0]), Median.of(phases[1]), Median.of(phases[2]), Median.of(phases[3])),
+                      commSeconds: Median.of(wait), stepSeconds: step,
                       gflopsPerRank: flops * Double(config.batchSize) / step / 1e9, flopsPerSample: flops,
-                      cpuSeconds: median(cpu), imagesPerCPUSecond: Double(config.batchSize * comm.size) / cpuTotal,
+                      cpuSeconds: Median.of(cpu), imagesPerCPUSecond: Double(config.batchSize * comm.size) / cpuTotal,
                       layerTimes: layerTimes, buckets: stepper.buckets.ranges.count, overlap: config.overlap)
     }
 
@@ -107,11 +104,5 @@ public enum StepBenchmark {
         var ts = timespec()
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-
-    static func median(_ xs: [Double]) -> Double {
-        guard !xs.isEmpty else { return .nan }
-        let s = xs.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 }

@@ -1,3 +1,6 @@
+import AllReduce
+import Layers
+import Platform
 /// Does overlapping bucket allreduces with backward pay? A simulated backward of fmnist-cnn's
 /// layer shapes (scaled to a parameter count) with real CPU work per layer, timed three ways.
 ///
@@ -23,27 +26,27 @@ public enum BucketOverlapStudy {
         public var waitSeconds: Double
     }
 
-    /// fmnist-cnn (DESIGN.md) in forward order: parameters and backward work of each layer, the
-    /// work in multiply-adds per sample of the forward pass (backward is about twice that for
-    /// every layer alike, so the shares are what matters). BatchNorm and the activations around
-    /// it are elementwise; they are given their activation counts.
-    static let layers: [(parameters: Int, work: Double)] = [
-        (288, 225_792),       // Conv2d(1, 32, 3): 28*28*32*9
-        (64, 25_088),         // BatchNorm2d(32) + ReLU: 28*28*32
-        (9_216, 7_225_344),   // Conv2d(32, 32, 3): 28*28*32*288
-        (64, 25_088),         // BatchNorm2d(32) + ReLU (+ MaxPool)
-        (18_432, 3_612_672),  // Conv2d(32, 64, 3): 14*14*64*288
-        (128, 12_544),        // BatchNorm2d(64) + ReLU
-        (36_864, 7_225_344),  // Conv2d(64, 64, 3): 14*14*64*576
-        (128, 12_544),        // BatchNorm2d(64) + ReLU (+ MaxPool)
-        (401_536, 401_408),   // Linear(3136, 128): 3136*128 (+ bias)
-        (1_290, 1_280),       // Linear(128, 10)
-    ]
+    /// fmnist-cnn's layers that hold parameters, in forward order, built from the model itself:
+    /// their parameter counts and their work in multiply-adds per sample of the forward pass
+    /// (backward is about twice that for every layer alike, so the shares are what matters).
+    /// Convolutions and linear layers count their products; BatchNorm, elementwise, counts its
+    /// activations.
+    static func fmnistLayers() throws -> [(parameters: Int, work: Double)] {
+        let model = try Model(spec: "fmnist-cnn", inputShape: [1, 28, 28], classes: 10, seed: 0)
+        let offsets = model.store.parameterOffsets
+        return model.layers.indices.compactMap { i in
+            let parameters = offsets[i + 1] - offsets[i]
+            guard parameters > 0 else { return nil }
+            let layer = model.layers[i]
+            return (parameters, Double((layer as? ProductLayer)?.multiplyAddsPerSample ?? layer.activationsPerSample))
+        }
+    }
 
     /// Collective. For each cap and mode, `steps` timed steps after two untimed ones, the
     /// configurations taking turns step by step.
     public static func run(on communicator: any Communicator, parameters: Int, backwardSeconds: Double,
                            capsBytes: [Int], steps: Int) throws -> [Row] {
+        let layers = try fmnistLayers()
         guard parameters >= layers.count, steps >= 1, backwardSeconds >= 0 else {
             throw CommunicatorError.invalidArgument(
                 "overlap study: need parameters >= \(layers.count), steps >= 1, backward time >= 0")
@@ -95,9 +98,9 @@ public enum BucketOverlapStudy {
         return try configurations.enumerated().map { k, configuration in
             Row(capBytes: configuration.capBytes, buckets: configuration.buckets?.ranges.count ?? 0,
                 mode: configuration.mode,
-                stepSeconds: try AllReduceBenchmark.slowestRankMedian(stepTimes[k], communicator),
-                communicationSeconds: try AllReduceBenchmark.slowestRankMedian(commTimes[k], communicator),
-                waitSeconds: try AllReduceBenchmark.slowestRankMedian(waitTimes[k], communicator))
+                stepSeconds: try Median.ofSlowestRank(stepTimes[k], communicator),
+                communicationSeconds: try Median.ofSlowestRank(commTimes[k], communicator),
+                waitSeconds: try Median.ofSlowestRank(waitTimes[k], communicator))
         }
     }
 }

@@ -1,3 +1,5 @@
+import AllReduce
+import Platform
 /// One message size of `ddp bench allreduce`: our allreduce and `MPI_Allreduce` on the same
 /// data in the same run.
 public struct AllReduceMeasurement: Sendable {
@@ -83,16 +85,7 @@ public enum AllReduceBenchmark {
         }
         return AllReduceMeasurement(
             ranks: communicator.size, bytes: bytes, algorithm: communicator.chooseAlgorithm(bytes: bytes),
-            ringSeconds: try slowestRankMedian(oursTimes, communicator),
-            mpiSeconds: try slowestRankMedian(theirsTimes, communicator))
-    }
-
-    /// Per iteration the slowest rank's time (the collective is as fast as its last rank), then
-    /// the median over iterations (robust to the odd descheduled iteration).
-    static func slowestRankMedian(_ times: [Double], _ communicator: any Communicator) throws -> Double {
-        let all = try communicator.allGather(times)
-        let slowest = times.indices.map { i in all.map { $0[i] }.max()! }.sorted()
-        let n = slowest.count
-        return n % 2 == 1 ? slowest[n / 2] : (slowest[n / 2 - 1] + slowest[n / 2]) / 2
+            ringSeconds: try Median.ofSlowestRank(oursTimes, communicator),
+            mpiSeconds: try Median.ofSlowestRank(theirsTimes, communicator))
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Seconds on CLOCK_MONOTONIC (the clock Training's timeline uses): for deadlines and timings.
+/// Seconds on CLOCK_MONOTONIC: ddp's one clock, for deadlines, timings, profiles and the timeline.
 public enum MonotonicClock {
     @inline(__always)
     public static func seconds() -> Double {

@@ -5,30 +5,11 @@ import Glibc
 import Darwin
 #endif
 
-/// A row-major sgemm with `GEMM.multiply`'s parameters, in its order: transposeA, transposeB,
-/// m, n, k, alpha, a, lda, b, ldb, beta, c, ldc. `BLASRuntime.verify` takes one so a test can
-/// hand it a deliberately wrong product.
-public typealias SGEMMFunction = (
-    Bool, Bool, Int, Int, Int, Float, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, Float,
-    UnsafeMutablePointer<Float>, Int
-) -> Void
-
 /// How many BLAS threads to use and why; `threads == nil` means the user's environment already
 /// told OpenBLAS (it reads OPENBLAS_NUM_THREADS and friends when it loads).
 public struct BLASThreadPlan: Equatable, Sendable {
     public var threads: Int?
     public var source: String
-}
-
-/// The outcome of `BLASRuntime.verify`.
-public struct BLASVerification: Equatable, Sendable {
-    /// Largest |C - reference| / (|alpha| * sum_p |a_ip * b_pj| + |beta * c0_ij|) over all
-    /// four transpose cases; infinity if a product wrote outside C's m x n block.
-    public var maxError: Double
-    /// `maxError <= BLASRuntime.verificationTolerance`.
-    public var passed: Bool
-    /// The transpose case with the largest error, e.g. "A^T B".
-    public var worstCase: String
 }
 
 /// OpenBLAS as this process runs it: the kernel ("core") check and correction at start-up,
@@ -123,7 +104,7 @@ public enum BLASRuntime {
     /// process. Then sets the default thread count and verifies the running kernel on a small
     /// product; if a kernel ddp chose fails (or dies on an illegal instruction), warns on
     /// stderr and re-executes once more without the override.
-    public static func prepareProcess(arguments: [String]) {
+    public static func prepareProcess(arguments: [String], verify: () -> BLASVerification) {
         let environment = environmentSnapshot()
         let cpu = CPUInfo.current()
         var decision = decide(reportedCore: runningCore, cpu: cpu, environment: environment)
@@ -131,7 +112,7 @@ public enum BLASRuntime {
         if case .override(let from, let to) = decision {
             setenv(coreTypeVariable, to, 1)
             setenv(markerVariable, "corrected:\(from):\(to)", 1)
-            let err = reexec(arguments)
+            let err = ProcessRestart.reexec(arguments)
             warn("ddp: warning: could not restart with OPENBLAS_CORETYPE=\(to) (\(errnoText(err))); keeping \(from)")
             unsetenv(coreTypeVariable)
             unsetenv(markerVariable)
@@ -143,7 +124,7 @@ public enum BLASRuntime {
 
         let check: BLASVerification
         if case .corrected(let from, let to) = decision {
-            check = verifyChosenKernel(from: from, to: to, arguments: arguments)
+            check = verifyChosenKernel(from: from, to: to, arguments: arguments, verify: verify)
         } else {
             check = verify()
             if !check.passed {
@@ -173,6 +154,7 @@ public enum BLASRuntime {
         }
         prepared = s
     }
+
 
     /// The start-up decision as a pure function of what OpenBLAS reports, the CPU, and the
     /// environment (only the variables named on `BLASRuntime` matter).
@@ -231,117 +213,21 @@ public enum BLASRuntime {
         return BLASThreadPlan(threads: threads, source: source)
     }
 
-    // MARK: Verification
-
-    /// Checks a 67 x 71 x 73 sgemm (odd sizes so no kernel's blocking divides them; padded
-    /// leading dimensions; alpha 0.75, beta -0.5) in all four transpose cases against a naive
-    /// Double loop, and that nothing outside C's m x n block was written.
-    public static func verify(sgemm: SGEMMFunction = {
-        GEMM.multiply(transposeA: $0, transposeB: $1, m: $2, n: $3, k: $4, alpha: $5,
-                      a: $6, lda: $7, b: $8, ldb: $9, beta: $10, c: $11, ldc: $12)
-    }) -> BLASVerification {
-        let m = 67, n = 71, k = 73
-        let alpha: Float = 0.75, beta: Float = -0.5
-        var rng = SeededRNG(seed: 0x0B1A_5C0E)
-        var worst = 0.0
-        var worstCase = "A B"
-        for transposeA in [false, true] {
-            for transposeB in [false, true] {
-                let lda = (transposeA ? m : k) + 3, rowsA = transposeA ? k : m
-                let ldb = (transposeB ? k : n) + 3, rowsB = transposeB ? n : k
-                let ldc = n + 3
-                let a = (0..<(rowsA * lda)).map { _ in 2 * rng.uniform() - 1 }
-                let b = (0..<(rowsB * ldb)).map { _ in 2 * rng.uniform() - 1 }
-                let c0 = (0..<(m * ldc)).map { _ in 2 * rng.uniform() - 1 }
-                var c = c0
-                a.withUnsafeBufferPointer { ap in
-                    b.withUnsafeBufferPointer { bp in
-                        c.withUnsafeMutableBufferPointer { cp in
-                            sgemm(transposeA, transposeB, m, n, k, alpha, ap.baseAddress!, lda,
-                                  bp.baseAddress!, ldb, beta, cp.baseAddress!, ldc)
-                        }
-                    }
-                }
-                let error = a.withUnsafeBufferPointer { ap in
-                    b.withUnsafeBufferPointer { bp in
-                        c.withUnsafeBufferPointer { cp in
-                            c0.withUnsafeBufferPointer { c0p in
-                                scaledError(m: m, n: n, k: k, alpha: alpha, beta: beta,
-                                            a: ap, lda: lda, transposeA: transposeA,
-                                            b: bp, ldb: ldb, transposeB: transposeB,
-                                            c: cp, c0: c0p, ldc: ldc)
-                            }
-                        }
-                    }
-                }
-                if error > worst {
-                    worst = error
-                    worstCase = (transposeA ? "A^T " : "A ") + (transposeB ? "B^T" : "B")
-                }
-            }
-        }
-        return BLASVerification(maxError: worst, passed: worst <= verificationTolerance, worstCase: worstCase)
-    }
-
-    /// Max over C of the error against the Double reference, scaled by the magnitude of the
-    /// terms summed; infinity for NaN or for a write into C's padding.
-    private static func scaledError(
-        m: Int, n: Int, k: Int, alpha: Float, beta: Float,
-        a: UnsafeBufferPointer<Float>, lda: Int, transposeA: Bool,
-        b: UnsafeBufferPointer<Float>, ldb: Int, transposeB: Bool,
-        c: UnsafeBufferPointer<Float>, c0: UnsafeBufferPointer<Float>, ldc: Int
-    ) -> Double {
-        let al = Double(alpha), be = Double(beta)
-        var worst = 0.0
-        for i in 0..<m {
-            for j in 0..<ldc {
-                let index = i &* ldc &+ j
-                if j >= n {
-                    if c[index].bitPattern != c0[index].bitPattern { return .infinity }
-                    continue
-                }
-                var sum = 0.0, magnitude = 0.0
-                for p in 0..<k {
-                    let av = Double(transposeA ? a[p &* lda &+ i] : a[i &* lda &+ p])
-                    let bv = Double(transposeB ? b[j &* ldb &+ p] : b[p &* ldb &+ j])
-                    sum += av * bv
-                    magnitude += abs(av * bv)
-                }
-                let reference = al * sum + be * Double(c0[index])
-                let scale = abs(al) * magnitude + abs(be * Double(c0[index]))
-                let error = abs(Double(c[index]) - reference) / max(scale, .leastNormalMagnitude)
-                if error.isNaN { return .infinity }
-                worst = max(worst, error)
-            }
-        }
-        return worst
-    }
-
     /// Verification of a kernel ddp chose. While it runs, the environment already says
     /// "fell back" and an illegal-instruction handler stands ready, so a kernel the CPU cannot
     /// execute restarts the process with OpenBLAS's own choice instead of killing it.
-    private static func verifyChosenKernel(from: String, to: String, arguments: [String]) -> BLASVerification {
+    private static func verifyChosenKernel(from: String, to: String, arguments: [String],
+                                           verify: () -> BLASVerification) -> BLASVerification {
         setenv(markerVariable, "fellback:\(from):\(to)", 1)
         unsetenv(coreTypeVariable)
-        fallbackArguments = makeCArguments(arguments)
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = restartAfterIllegalInstruction
-        sigemptyset(&action.sa_mask)
-        var previous = sigaction()
-        sigaction(SIGILL, &action, &previous)
-
-        let check = verify()
-
-        sigaction(SIGILL, &previous, nil)
+        let check = ProcessRestart.onIllegalInstruction(arguments: arguments, run: verify)
         if !check.passed {
             warn("ddp: warning: OpenBLAS core \(to) gives wrong sgemm results (scaled error \(check.maxError) > \(verificationTolerance) in \(check.worstCase)); restarting with OpenBLAS's own choice \(from)")
-            let err = reexec(arguments)
+            let err = ProcessRestart.reexec(arguments)
             warn("ddp: warning: could not restart (\(errnoText(err))); continuing with the failing core \(to)")
         }
         setenv(coreTypeVariable, to, 1)
         setenv(markerVariable, "corrected:\(from):\(to)", 1)
-        freeCArguments(fallbackArguments)
-        fallbackArguments = nil
         return check
     }
 
@@ -363,55 +249,9 @@ public enum BLASRuntime {
         return environment
     }
 
-    /// Replaces this process with a fresh run of the same binary and arguments (so the
-    /// dynamic loader runs OpenBLAS's constructor again under the current environment).
-    /// Returns only on failure, with errno.
-    private static func reexec(_ arguments: [String]) -> Int32 {
-        #if os(Linux)
-        fflush(nil)
-        let argv = makeCArguments(arguments)
-        execv("/proc/self/exe", argv)
-        let err = errno
-        freeCArguments(argv)
-        return err
-        #else
-        return ENOSYS
-        #endif
-    }
-
     private static func warn(_ line: String) {
         fputs(line + "\n", stderr)
     }
 
     private static func errnoText(_ err: Int32) -> String { String(cString: strerror(err)) }
-}
-
-// MARK: Illegal-instruction fallback (C-callable, so module level)
-
-/// argv for the restart, built before verification because a signal handler may not allocate.
-nonisolated(unsafe) private var fallbackArguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-
-/// SIGILL during verification of a kernel ddp chose: say so with async-signal-safe calls only
-/// and restart under the environment prepared by `verifyChosenKernel`.
-private func restartAfterIllegalInstruction(_ signal: Int32) {
-    let message: StaticString = "ddp: warning: the selected OpenBLAS kernel hit an illegal instruction; restarting with OpenBLAS's own choice\n"
-    _ = write(2, message.utf8Start, message.utf8CodeUnitCount)
-    #if os(Linux)
-    if let argv = fallbackArguments { execve("/proc/self/exe", argv, environ) }
-    #endif
-    _exit(128 + signal)
-}
-
-private func makeCArguments(_ arguments: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
-    let argv = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: arguments.count + 1)
-    for (i, argument) in arguments.enumerated() { argv[i] = strdup(argument) }
-    argv[arguments.count] = nil
-    return argv
-}
-
-private func freeCArguments(_ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) {
-    guard let argv else { return }
-    var i = 0
-    while let p = argv[i] { free(p); i += 1 }
-    argv.deallocate()
 }

@@ -16,7 +16,7 @@ public struct BLASStatus: Sendable, Equatable {
     public var autoCoreDisabled: Bool
     /// True when the start-up check of the running kernel passed.
     public var verified: Bool
-    /// Largest scaled error the start-up check saw (see `BLASRuntime.verify`); nil if not run.
+    /// Largest scaled error the start-up check saw (see `BLASVerification.run`); nil if not run.
     public var verifyMaxError: Double?
     /// Threads ddp computes with (`BLASRuntime.threads`; OpenBLAS runs one in each).
     public var threads: Int

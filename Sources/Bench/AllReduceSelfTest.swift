@@ -1,3 +1,4 @@
+import AllReduce
 /// `ddp bench allreduce --verify`: our collectives under real MPI, checked against
 /// `MPI_Allreduce` and a Double reference on rank-dependent data (scripts/tests/allreduce_mpi.sh
 /// runs it under mpirun -n 1...4). The unit tests check the same over the in-process transport.
