@@ -1,3 +1,4 @@
+import AllReduce
 import Foundation
 
 /// `--resume`: the run a checkpoint recorded, continued with the flags given again.
@@ -17,6 +18,11 @@ public struct ResumePlan: Sendable {
         case ranks(Int)
         /// A process started alone: it runs the recorded number of ranks.
         case alone
+
+        /// This process's launch: `--local-ranks P` when given (P > 0), else mpirun's ranks, else alone.
+        public static func current(localRanks: Int) -> Launch {
+            localRanks > 0 ? .ranks(localRanks) : MPILaunchEnvironment.current.map { .ranks($0.size) } ?? .alone
+        }
     }
 
     public let saved: Checkpoint.SavedRun

@@ -1,4 +1,3 @@
-import AllReduce
 import ArgumentParser
 import Bench
 import Foundation
@@ -53,43 +52,29 @@ struct BenchAllReduceCommand: ParsableCommand {
         guard iterations >= 1 else { throw ValidationError("--iterations must be >= 1 (got \(iterations))") }
         guard parameters >= 1 else { throw ValidationError("--parameters must be >= 1 (got \(parameters))") }
         guard backwardMs >= 0 else { throw ValidationError("--backward-ms must be >= 0 (got \(backwardMs))") }
-        if let algorithm, AllReduceAlgorithm(rawValue: algorithm) == nil {
+        if let algorithm, !AllReduceBenchWorld.algorithmNames.contains(algorithm) {
             throw ValidationError("--algorithm \(algorithm): expected one of "
-                + AllReduceAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))
+                + AllReduceBenchWorld.algorithmNames.joined(separator: ", "))
         }
     }
 
     func run() throws {
-        let communicator = try MPICommunicator()
-        if let algorithm { communicator.workspace.algorithm = AllReduceAlgorithm(rawValue: algorithm)! }
-        if let ringSegment {
-            communicator.workspace.ringSegmentBytes = try Self.parseSizes(ringSegment, option: "--ring-segment")[0]
-        }
-        let printer = communicator.rank == 0
-        do {
+        let world = try AllReduceBenchWorld(
+            algorithm: algorithm, ringSegmentBytes: try ringSegment.map { try Self.parseSizes($0, option: "--ring-segment")[0] })
+        let printer = world.rank == 0
+        try world.run(passThrough: { $0 is ExitCode }) {
             if verify {
-                let failures = try AllReduceSelfTest.run(on: communicator) { if printer { print($0) } }
-                try communicator.finalize()
+                let failures = try world.selfTest { if printer { print($0) } }
                 if !failures.isEmpty { throw ExitCode.failure }
             } else if overlapStudy {
-                let rows = try BucketOverlapStudy.run(
-                    on: communicator, parameters: parameters, backwardSeconds: backwardMs / 1000,
-                    capsBytes: try Self.parseSizes(bucketCaps, option: "--bucket-caps"), steps: iterations)
-                if printer { printStudy(rows, ranks: communicator.size) }
-                try communicator.finalize()
+                let rows = try world.overlapStudy(parameters: parameters, backwardSeconds: backwardMs / 1000,
+                                                  capsBytes: try Self.parseSizes(bucketCaps, option: "--bucket-caps"),
+                                                  steps: iterations)
+                if printer { printStudy(rows, ranks: world.size) }
             } else {
-                let results = try AllReduceBenchmark.run(
-                    on: communicator, sizes: try Self.parseSizes(sizes, option: "--sizes"), iterations: iterations)
+                let results = try world.sweep(sizes: try Self.parseSizes(sizes, option: "--sizes"), iterations: iterations)
                 if printer { printSweep(results) }
-                try communicator.finalize()
             }
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
-            // The other ranks may be waiting on this one: end the job rather than leave them.
-            if communicator.size > 1 { communicator.abort(message: "\(error)") }
-            try? communicator.finalize()
-            throw error
         }
     }
 

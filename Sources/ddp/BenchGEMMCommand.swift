@@ -1,8 +1,6 @@
 import ArgumentParser
 import Bench
 import Foundation
-import Platform
-import Tensor
 
 /// `ddp bench gemm`: sgemm GFLOP/s with the kernel this process runs, against a baseline
 /// kernel (by default OpenBLAS's generic Prescott, what it falls back to on CPUs it does not
@@ -55,10 +53,10 @@ struct BenchGEMM: ParsableCommand {
     }
 
     func run() throws {
-        if let t = threads { BLASRuntime.setThreads(t) }
+        if let t = threads { BenchBLAS.setThreads(t) }
         let shapes = try GEMMShape.benchmarkSet(squares: squareSizes(), batch: batch)
-        let core = BLASRuntime.status.coreName
-        let threadCount = BLASRuntime.status.threads
+        let core = BenchBLAS.core
+        let threadCount = BenchBLAS.threads
 
         if child {
             // Flush per line so the parent sees progress even if a later shape crashes.
@@ -71,7 +69,7 @@ struct BenchGEMM: ParsableCommand {
         }
 
         if !json {
-            print("sgemm, \(BLASRuntime.describe())")
+            print("sgemm, \(BenchBLAS.description)")
             if !noBaseline { print("baseline: child process with OPENBLAS_CORETYPE=\(baselineCore), same threads") }
         }
         var results = shapes.map { GEMMResult(shape: $0, threads: threadCount, core: core, gflops: $0.measure(minTime: minTime)) }

@@ -2,8 +2,6 @@ import ArgumentParser
 import Bench
 import Formats
 import Foundation
-import Platform
-import Tensor
 import Training
 
 struct BenchStep: ParsableCommand {
@@ -35,7 +33,7 @@ struct BenchStep: ParsableCommand {
         let config = config()
         let code = World.run(localRanks: common.localRanks ?? 0, threads: common.threads ?? 0, timeout: 300) { comm in
             let r = try StepBenchmark.run(config: config, warmup: warmup, steps: steps,
-                                          threads: BLASRuntime.status.threads, layers: layers, comm: comm)
+                                          threads: BenchBLAS.threads, layers: layers, comm: comm)
             guard comm.rank == 0 else { return }
             if json {
                 var fields: [(String, JSONLine.Value)] = [
@@ -47,7 +45,7 @@ struct BenchStep: ParsableCommand {
                     ("backward_s", .number(r.phaseSeconds.backward)), ("update_s", .number(r.phaseSeconds.update)),
                     ("gflops_per_rank", .number(r.gflopsPerRank)), ("cpu_s", .number(r.cpuSeconds)),
                     ("images_per_cpu_s", .number(r.imagesPerCPUSecond)),
-                    ("blas_core", .string(BLASRuntime.status.coreName)),
+                    ("blas_core", .string(BenchBLAS.core)),
                     ("buckets", .number(Double(r.buckets))), ("overlap", .bool(r.overlap)),
                 ]
                 if layers {
@@ -65,7 +63,7 @@ struct BenchStep: ParsableCommand {
                       compute: data %.2f ms, forward %.2f ms, backward %.2f ms, update %.2f ms (medians)
                       %.1f GFLOP/s per rank (%.1f MFLOP per sample, forward + backward)
                       %.1f images per CPU-second (step CPU time %.2f ms per rank, median)
-                    """, r.model, r.ranks, r.batchSize, r.threads, BLASRuntime.describe(), r.imagesPerSecond,
+                    """, r.model, r.ranks, r.batchSize, r.threads, BenchBLAS.description, r.imagesPerSecond,
                     r.stepSeconds * 1e3, r.computeSeconds * 1e3, r.commSeconds * 1e3, r.buckets, r.overlap ? "on" : "off",
                     r.phaseSeconds.data * 1e3, r.phaseSeconds.forward * 1e3, r.phaseSeconds.backward * 1e3,
                     r.phaseSeconds.update * 1e3, r.gflopsPerRank,

@@ -61,6 +61,8 @@ struct DDP: ParsableCommand {
     /// or the `TrainError`'s. Help and version requests, and `ExitCode`s (whose command has
     /// already said why), keep ArgumentParser's own handling.
     private static func exit(reporting error: Error, arguments: [String]) -> Never {
+        // Training's word for a command line that names what cannot be built is a usage error.
+        let error = (error as? UsageProblem).map { ValidationError($0.description) } ?? error
         let code = (error as? TrainError).map { ExitCode($0.exitCode) } ?? exitCode(for: error)
         if code == .success || error is ExitCode { exit(withError: error) }
         let text = error is TrainError ? "\(error)" : message(for: error)

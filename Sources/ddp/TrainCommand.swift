@@ -1,8 +1,5 @@
-import AllReduce
 import ArgumentParser
-import Data
 import Foundation
-import Layers
 import Training
 
 // Numeric options parse their value unconditionally, so `--lr -1` reaches validation and is
@@ -12,12 +9,12 @@ import Training
 struct ModelDataOptions: ParsableArguments {
     private static var defaults: TrainConfig { GivenSettings.defaults }
 
-    @Option(help: "Dataset: \(DatasetLoader.names.joined(separator: ", ")) (default \(defaults.dataset)).")
+    @Option(help: "Dataset: \(ModelCatalog.datasetNames.joined(separator: ", ")) (default \(defaults.dataset)).")
     var dataset: String?
     @Option(help: "Directory with the dataset files (default: where Debian's package installs it).")
     var dataDir: String?
-    @Option(help: ArgumentHelp("Model: a preset (\(ModelSpec.presetNames.joined(separator: ", "))) or a spec string "
-                                + "(default \(defaults.model)).", discussion: ModelSpec.help))
+    @Option(help: ArgumentHelp("Model: a preset (\(ModelCatalog.presetNames.joined(separator: ", "))) or a spec string "
+                                + "(default \(defaults.model)).", discussion: ModelCatalog.specHelp))
     var model: String?
     @Option(parsing: .unconditional,
             help: "Samples per rank per step; the global batch is this times the ranks (default \(defaults.batchSize)).")
@@ -101,14 +98,14 @@ struct Train: ParsableCommand, CheckableCommand {
     @Option(parsing: .unconditional, help: "Epochs to train (default \(defaults.epochs)).") var epochs: Int?
     @Option(parsing: .unconditional, help: "Peak learning rate, the top of the schedule (default \(defaults.lr)).") var lr: Double?
     @Flag(help: "Multiply --lr by the number of ranks (Horovod's linear scaling rule).") var scaleLr = false
-    @Option(help: "Optimizer: sgd or adam (default \(defaults.optimizer.rawValue)).") var optimizer: String?
+    @Option(help: "Optimizer: sgd or adam (default \(defaults.optimizer.rawValue)).") var optimizer: TrainConfig.OptimizerKind?
     @Option(parsing: .unconditional, help: "SGD momentum, cycled 0.95->0.85->0.95 by the onecycle schedule (default \(defaults.momentum)).")
     var momentum: Double?
     @Flag(inversion: .prefixedNo, help: "Nesterov momentum (default on with sgd).") var nesterov: Bool?
     @Option(parsing: .unconditional, help: "L2 weight decay, torch.optim.SGD's weight_decay (default \(defaults.weightDecay)).")
     var weightDecay: Double?
     @Option(help: "LR schedule: \(LRSchedule.Kind.allCases.map(\.rawValue).joined(separator: ", ")) (default \(defaults.schedule.rawValue)).")
-    var schedule: String?
+    var schedule: LRSchedule.Kind?
     @Option(parsing: .unconditional, help: "Linear warmup over this many epochs, fractions allowed (default 0).") var warmupEpochs: Double?
     @Option(parsing: .unconditional, help: "step schedule: decay every N epochs (default: a third of --epochs).") var stepEpochs: Int?
     @Option(parsing: .unconditional, help: "step schedule: decay factor (default \(defaults.gamma)).") var gamma: Double?
@@ -140,12 +137,6 @@ struct Train: ParsableCommand, CheckableCommand {
     @Flag(help: "Print nothing but errors.") var quiet = false
 
     func validate() throws {
-        if let schedule, LRSchedule.Kind(rawValue: schedule) == nil {
-            throw ValidationError("--schedule must be one of \(LRSchedule.Kind.allCases.map(\.rawValue).joined(separator: ", ")) (got \(schedule))")
-        }
-        if let optimizer, TrainConfig.OptimizerKind(rawValue: optimizer) == nil {
-            throw ValidationError("--optimizer must be sgd or adam (got \(optimizer))")
-        }
         // A resumed run's settings are checked once merged with the checkpoint's (`ResumePlan`).
         if resume != nil && initFrom != nil { throw ValidationError("--resume and --init-from exclude each other") }
         if resume == nil, let p = settings().config.problem() { throw ValidationError(p) }
@@ -158,13 +149,13 @@ struct Train: ParsableCommand, CheckableCommand {
         s.set("--epochs", epochs, \.epochs)
         s.set("--lr", lr, \.lr)
         s.set("--scale-lr", scaleLr, \.scaleLR)
-        s.set("--optimizer", optimizer.flatMap(TrainConfig.OptimizerKind.init), \.optimizer)
+        s.set("--optimizer", optimizer, \.optimizer)
         s.set("--momentum", momentum, \.momentum)
         s.set("--nesterov", nesterov, \.nesterov)
         // Nesterov is an SGD option.
         if s.config.optimizer != .sgd { s.config.nesterov = false }
         s.set("--weight-decay", weightDecay, \.weightDecay)
-        s.set("--schedule", schedule.flatMap(LRSchedule.Kind.init), \.schedule)
+        s.set("--schedule", schedule, \.schedule)
         s.set("--warmup-epochs", warmupEpochs, \.warmupEpochs)
         s.set("--step-epochs", stepEpochs, \.stepEpochs)
         s.set("--gamma", gamma, \.gamma)
@@ -197,8 +188,7 @@ struct Train: ParsableCommand, CheckableCommand {
         var config = flags.config
         var localRanks = common.localRanks ?? 0
         if config.resume != nil {
-            let launch: ResumePlan.Launch = localRanks > 0 ? .ranks(localRanks)
-                : MPILaunchEnvironment.current.map { .ranks($0.size) } ?? .alone
+            let launch = ResumePlan.Launch.current(localRanks: localRanks)
             let resumed = try ResumePlan(flags: config, given: flags.given, launch: launch)
             config = resumed.config
             if launch == .alone && resumed.ranks > 1 { localRanks = resumed.ranks }
@@ -226,3 +216,8 @@ struct Train: ParsableCommand, CheckableCommand {
         if code != 0 { throw ExitCode(code) }
     }
 }
+
+// The option enums parse themselves: a value outside them is refused by ArgumentParser, naming
+// the values it takes.
+extension TrainConfig.OptimizerKind: @retroactive ExpressibleByArgument {}
+extension LRSchedule.Kind: @retroactive ExpressibleByArgument {}

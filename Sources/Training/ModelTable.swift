@@ -1,15 +1,13 @@
-import ArgumentParser
 import Data
 import Formats
 import Foundation
 import Layers
-import Training
 
 /// A model's layers as a table, as Keras' `model.summary()` and torchinfo print them: each layer's
 /// state-dict name, kind, output shape per sample and parameters, then the totals
 /// (`ddp train --summary`, `ddp info --model M`).
-enum ModelTable {
-    static func text(_ model: Model) -> String {
+public enum ModelTable {
+    public static func text(_ model: Model) -> String {
         let rows = model.layerSummaries.map { [$0.name, $0.kind, shape($0.outputShape), grouped($0.parameterCount)] }
         let header = ["layer", "kind", "output shape", "parameters"]
         let widths = (0..<header.count).map { column in (rows + [header]).map { $0[column].count }.max() ?? 0 }
@@ -31,7 +29,7 @@ enum ModelTable {
     }
 
     /// One JSON object per layer, then one with the totals.
-    static func jsonLines(_ model: Model) -> String {
+    public static func jsonLines(_ model: Model) -> String {
         (model.layerSummaries.map { row in
             JSONLine.object(["layer": .string(row.name), "kind": .string(row.kind),
                              "output_shape": .array(row.outputShape.map { .number(Double($0)) }),
@@ -43,15 +41,15 @@ enum ModelTable {
 
     /// The model `config` trains, built for the shape and classes of its data (from the test
     /// split: the same shape, and the smaller file to read).
-    static func model(for config: TrainConfig) throws -> Model {
+    public static func model(for config: TrainConfig) throws -> Model {
         let test = try DatasetLoader.load(name: config.dataset, dataDir: config.dataDir, split: .test, synthetic: config.synthetic)
         return try build(config.model, input: [test.channels, test.height, test.width], classes: test.classes)
     }
 
     /// `spec` for `input` and `classes`; a spec that cannot be built is a usage error.
-    static func build(_ spec: String, input: [Int], classes: Int) throws -> Model {
+    public static func build(_ spec: String, input: [Int], classes: Int) throws -> Model {
         do { return try Model(spec: spec, inputShape: input, classes: classes, seed: 0) } catch let e as ModelError {
-            throw ValidationError("--model: " + KnownName.specProblem(spec, e))
+            throw UsageProblem("--model: " + KnownName.specProblem(spec, e))
         }
     }
 

@@ -1,0 +1,77 @@
+import Formats
+import Foundation
+import Layers
+
+/// `ddp gradcheck`: the finite-difference check of a model (every layer, the loss, the whole
+/// model) or of one layer built from its spec token, and its table.
+public enum GradientCheckRun {
+    /// The rows of the check and what was checked ("fmnist-cnn on a random 2x1x28x28 batch").
+    /// A spec or token that cannot be built throws a `UsageProblem`.
+    public static func run(spec: String?, layerToken: String?, input dims: [Int], classes: Int, batch: Int,
+                           seed: UInt64, tolerance: Double) throws -> (subject: String, rows: [GradientCheckRow]) {
+        var options = GradientCheckOptions()
+        options.tolerance = tolerance
+        let shape = dims.map(String.init).joined(separator: "x")
+        if let token = layerToken {
+            let built = try singleLayer(token, dims: dims, classes: classes)
+            return ("layer \(token) on a random \(batch)x\(built.inputShape) batch",
+                    [GradientCheck.check(layer: built, batch: batch, seed: seed, options: options)])
+        }
+        let spec = spec ?? "fmnist-cnn"
+        let net: Model
+        do { net = try Model(spec: spec, inputShape: dims, classes: classes, seed: seed) } catch let e as ModelError {
+            throw UsageProblem(KnownName.specProblem(spec, e))
+        }
+        return ("\(spec) on a random \(batch)x\(shape) batch", GradientCheck.checkAll(net, batch: batch, seed: seed, options: options))
+    }
+
+    /// The layer of `token` on C x H x W maps, or, when it takes only flat features (fc), on
+    /// the same C*H*W numbers as flat features: the token alone says which it is.
+    private static func singleLayer(_ token: String, dims: [Int], classes: Int) throws -> any Layer {
+        do {
+            return try ModelSpec.layer(token: token, input: .map(channels: dims[0], height: dims[1], width: dims[2]),
+                                       classes: classes)
+        } catch let mapError {
+            guard let flat = try? ModelSpec.layer(token: token, input: .flat(dims[0] * dims[1] * dims[2]), classes: classes)
+            else { throw UsageProblem("\(mapError)") }
+            return flat
+        }
+    }
+
+    /// The table: per row the errors, the comparisons made and skipped, the verdict; then a line
+    /// naming what failed.
+    public static func table(_ rows: [GradientCheckRow]) -> String {
+        func fmt(_ x: Double?) -> String { x.map { String(format: "%.2e", $0.printable) } ?? "-" }
+        let width = max(8, rows.map(\.name.count).max() ?? 8)
+        var lines = ["layer".padding(toLength: width, withPad: " ", startingAt: 0) + "  input err  param err  checked  kinks  verdict  kind"]
+        for r in rows {
+            lines.append(r.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                  + "  " + fmt(r.inputError).padding(toLength: 9, withPad: " ", startingAt: 0)
+                  + "  " + fmt(r.parameterError).padding(toLength: 9, withPad: " ", startingAt: 0)
+                  + String(format: "  %7d  %5d  ", r.checked, r.skipped)
+                  + (r.passed ? "pass   " : "FAIL   ") + "  " + r.kind)
+        }
+        let failed = rows.filter { !$0.passed }
+        lines.append(failed.isEmpty ? "all \(rows.count) checks pass"
+              : "\(failed.count) of \(rows.count) checks FAIL: \(failed.map(\.name).joined(separator: ", ")) — their backward disagrees with finite differences")
+        return lines.joined(separator: "\n")
+    }
+
+    /// One JSON object per row.
+    public static func jsonLines(_ rows: [GradientCheckRow]) -> String {
+        rows.map { r in
+            JSONLine.object(["layer": .string(r.name), "kind": .string(r.kind),
+                             "input_rel_error": r.inputError.map(JSONLine.Value.number) ?? .null,
+                             "param_rel_error": r.parameterError.map(JSONLine.Value.number) ?? .null,
+                             "checked": .number(Double(r.checked)), "skipped_kinks": .number(Double(r.skipped)),
+                             "passed": .bool(r.passed)])
+        }.joined(separator: "\n")
+    }
+}
+
+/// A command line that names something that does not exist or cannot be built: the command
+/// line reports it as a usage error (exit 64) in one line.
+public struct UsageProblem: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
