@@ -51,8 +51,20 @@ public final class Trainer {
         self.log = communicator.rank == 0 && !config.quiet ? log : { _ in }
     }
 
+    /// The run as a sequence of phases; every rank runs each one, rank 0 alone prints and writes.
     public func run() throws -> TrainSummary {
-        // Failures on any rank (a missing file, a bad spec) end every rank together with one message.
+        let resumed = try settleConfig()
+        let checkpoints = try claimOutputs()
+        let run = try prepare(checkpoints: checkpoints, resumed: resumed)
+        try trainEpochs(run)
+        try checkpointAfterStop(run)
+        try writeTimeline(run)
+        return try report(run)
+    }
+
+    /// A resume's settings come from its checkpoint (`ResumePlan`); then the flags are checked.
+    /// Failures on any rank (a missing file, a bad spec) end every rank together with one message.
+    private func settleConfig() throws -> ResumePlan? {
         var resumed: ResumePlan? = nil
         if config.resume != nil {
             let flags = config, given = flagsGiven ?? TrainSetting.allFlags
@@ -60,40 +72,73 @@ public final class Trainer {
             config = resumed!.config
         }
         if let p = config.problem() { throw TrainError.badFlag(p) }
-        // Only rank 0 writes checkpoints and metrics: it checks both before any time is spent.
+        return resumed
+    }
+
+    /// Only rank 0 writes checkpoints and metrics: it checks both before any time is spent.
+    private func claimOutputs() throws -> CheckpointDirectory? {
         let checkpoints = config.checkpointDir.map { CheckpointDirectory(path: $0, keep: config.keepCheckpoints) }
         try World.agree(comm) {
             guard rank == 0 else { return }
             let replacing = try RunOutputs.check(config)
             try checkpoints?.prepare(replacing: replacing)
         }
+        return checkpoints
+    }
+
+    /// Data, model, sampler, schedule and optimizer; the starting state (a resume's, or the
+    /// weights of --init-from); identical replicas on every rank; the banner, the step and the
+    /// outputs.
+    private func prepare(checkpoints: CheckpointDirectory?, resumed: ResumePlan?) throws -> TrainingRun {
         let data = try World.agree(comm) { try TrainingData(config: config) }
         let model = try data.model(spec: config.model, seed: config.seed, comm: comm)
         let sampler = try World.agree(comm) {
             try DistributedSampler(count: data.train.count, batchSize: config.batchSize,
                                    ranks: ranks, rank: rank, seed: config.seed, shuffle: config.shuffle)
         }
-        let stepsPerEpoch = sampler.stepsPerEpoch
         let lr = config.effectiveLR(ranks: ranks)
         // Positions in the schedule count this run's steps per epoch: epoch e, step s is at
         // e * stepsPerEpoch + s (the global step, unless a resume changed the batch or the ranks
         // at an epoch boundary, which must not move the schedule).
         let schedule = LRSchedule(
-            kind: config.schedule, baseLR: lr, totalSteps: config.epochs * stepsPerEpoch,
-            stepsPerEpoch: stepsPerEpoch, warmupSteps: Int(config.warmupEpochs * Double(stepsPerEpoch)),
+            kind: config.schedule, baseLR: lr, totalSteps: config.epochs * sampler.stepsPerEpoch,
+            stepsPerEpoch: sampler.stepsPerEpoch, warmupSteps: Int(config.warmupEpochs * Double(sampler.stepsPerEpoch)),
             stepEpochs: config.effectiveStepEpochs, gamma: config.gamma)
         let optimizer = try makeOptimizer(count: model.parameterCount, lr: lr)
+        let state = try startingState(model: model, optimizer: optimizer, stepsPerEpoch: sampler.stepsPerEpoch)
+        let kernelPaths = try synchronize(model: model, data: data, state: state)
+        log(Banner.text(config: config, model: model, data: data, ranks: ranks, stepsPerEpoch: sampler.stepsPerEpoch,
+                        kernelPaths: kernelPaths, resumed: resumed))
 
-        var state = RunState(rank: rank, seed: config.seed)
+        let stepper = try TrainingStep(model: model, optimizer: optimizer, comm: comm, batchSize: config.batchSize,
+                                       bucketCapBytes: Int(config.bucketCapMB * 1_048_576), overlap: config.overlap)
+        stepper.clipGradNorm = Float(config.clipGradNorm)
+        let metrics = rank == 0 ? try config.metricsPath.map { try MetricsWriter(path: $0, append: config.resume != nil) } : nil
+        try metrics?.run(config: config, ranks: ranks, resumedAt: resumed.map { _ in state.globalStep })
+        try comm.barrier()
+        let origin = MonotonicClock.seconds()
+        let timeline = config.timelinePath != nil ? Timeline(rank: rank, origin: origin, maxSteps: config.timelineSteps) : nil
+        return TrainingRun(data: data, model: model, sampler: sampler, schedule: schedule, optimizer: optimizer,
+                           stepper: stepper, state: state, checkpoints: checkpoints, metrics: metrics, timeline: timeline,
+                           progress: ProgressLine(log: log, enabled: rank == 0 && !config.quiet),
+                           runOrigin: origin - state.elapsed)
+    }
+
+    /// A fresh run's state, or the one a resumed checkpoint holds; --init-from's weights.
+    private func startingState(model: Model, optimizer: any Optimizer, stepsPerEpoch: Int) throws -> RunState {
         if let from = config.initFrom {
             try World.agree(comm) { try Checkpoint.loadModel(from: from, into: model) }
         }
-        if let dir = config.resume {
-            state = try World.agree(comm) {
-                try Checkpoint.resume(from: dir, model: model, optimizer: optimizer, rank: rank, ranks: ranks,
-                                      config: config, stepsPerEpoch: stepsPerEpoch)
-            }
+        guard let dir = config.resume else { return RunState(rank: rank, seed: config.seed) }
+        return try World.agree(comm) {
+            try Checkpoint.resume(from: dir, model: model, optimizer: optimizer, rank: rank, ranks: ranks,
+                                  config: config, stepsPerEpoch: stepsPerEpoch)
         }
+    }
+
+    /// Makes the replicas identical (rank 0's numbers) after checking that every rank built the
+    /// same thing; returns the kernel path of each rank for the banner.
+    private func synchronize(model: Model, data: TrainingData, state: RunState) throws -> [KernelPath] {
         // Before the broadcast: ranks that built different models would otherwise meet there
         // with buffers of different lengths, a collective error that does not say why.
         try ConsistencyCheck.verifyStart(comm: comm, model: model, data: data, config: config)
@@ -106,135 +151,137 @@ public final class Trainer {
         if let own = state.ownRunningStats { Self.setBuffers(of: model, to: own) }
         if config.syncBN { model.batchNormReducer = CommunicatorBatchNormReducer(comm) }
         model.dropoutRNG = state.dropoutRNG
+        return kernelPaths
+    }
 
-        log(Banner.text(config: config, model: model, data: data, ranks: ranks, stepsPerEpoch: stepsPerEpoch,
-                        kernelPaths: kernelPaths, resumed: resumed))
-
-        let stepper = try TrainingStep(model: model, optimizer: optimizer, comm: comm, batchSize: config.batchSize,
-                                       bucketCapBytes: Int(config.bucketCapMB * 1_048_576), overlap: config.overlap)
-        stepper.clipGradNorm = Float(config.clipGradNorm)
-        let metrics = rank == 0 ? try config.metricsPath.map { try MetricsWriter(path: $0, append: config.resume != nil) } : nil
-        try metrics?.run(config: config, ranks: ranks, resumedAt: resumed.map { _ in state.globalStep })
-        try comm.barrier()
-        let origin = MonotonicClock.seconds()
-        // elapsed_s counts the time of the whole run, across resumes.
-        let runOrigin = origin - state.elapsed
-        let timeline = config.timelinePath != nil ? Timeline(rank: rank, origin: origin, maxSteps: config.timelineSteps) : nil
-        let progress = ProgressLine(log: log, enabled: rank == 0 && !config.quiet)
-
-        var summary = TrainSummary(epochs: [], globalStep: state.globalStep, lastCheckpoint: nil, parameters: [],
-                                   runningStats: [], losses: [])
-        var stopped = false
-        var stopSignal: (signal: Int32, epoch: Int, step: Int)? = nil
-        var stoppedAtMaxSteps: (epoch: Int, step: Int)? = nil
-
-        epochLoop: for epoch in state.epoch..<config.epochs {
+    private func trainEpochs(_ run: TrainingRun) throws {
+        for epoch in run.state.epoch..<config.epochs {
             let epochStart = MonotonicClock.seconds()
-            var imagesThisEpoch = 0
-            if state.stepInEpoch == 0 { state.epochTotals = EpochTotals() }
-            for step in state.stepInEpoch..<stepsPerEpoch {
-                if config.maxSteps > 0 && state.globalStep >= config.maxSteps {
-                    stopped = true
-                    stoppedAtMaxSteps = (epoch + 1, step)
-                    break epochLoop
-                }
-                let g = state.globalStep
-                let position = epoch * stepsPerEpoch + step
-                let stepLR = schedule.learningRate(at: position)
-                if let sgd = optimizer as? SGD { sgd.momentum = schedule.momentum(at: position, fixed: config.momentum) }
+            if run.state.stepInEpoch == 0 { run.state.epochTotals = EpochTotals() }
+            let images = try trainSteps(run, epoch: epoch, since: epochStart)
+            run.progress.finish()
+            if run.ending != nil { return }
+            try endEpoch(run, epoch: epoch, images: images, since: epochStart)
+        }
+    }
 
-                let outcome: TrainingStep.Outcome
-                do {
-                    outcome = try stepper.run(
-                        batches: data.trainBatches, indices: sampler.indices(epoch: epoch, step: step),
-                        rng: &state.augmentRNG,
-                        lr: stepLR, position: (epoch + 1, step + 1), timeline: timeline, globalStep: g,
-                        stopSignal: StopSignal.pending)
-                } catch TrainError.nonFinite(let e, let s, let lr, let loss, _) {
-                    throw TrainError.nonFinite(epoch: e, step: s, lr: lr, loss: loss, checkpoint: checkpoints?.latest())
-                }
-                let globalLoss = outcome.loss
-                state.globalStep += 1
-                state.stepInEpoch = step + 1
-                state.epochTotals.add(loss: globalLoss, correct: outcome.correct, samples: outcome.samples)
-                summary.losses.append(globalLoss)
-                imagesThisEpoch += config.batchSize * ranks
-                if config.logEvery > 0 && state.globalStep % config.logEvery == 0 {
-                    try metrics?.step(epoch: epoch + 1, step: state.globalStep, loss: globalLoss, lr: stepLR)
-                }
-                afterStep?(model, state.globalStep)
-                if config.desyncCheckEvery > 0 && state.globalStep % config.desyncCheckEvery == 0 {
-                    try ConsistencyCheck.verifyParameters(comm: comm, model: model, step: state.globalStep)
-                }
-                progress.update(epoch: epoch + 1, epochs: config.epochs, step: step + 1, steps: stepsPerEpoch,
-                                loss: globalLoss, elapsed: MonotonicClock.seconds() - epochStart, images: imagesThisEpoch)
-                // Every rank saw the same sum in this step's allreduce: all stop here together.
-                if outcome.stopSignal != 0 {
-                    stopSignal = (outcome.stopSignal, epoch + 1, step + 1)
-                    stopped = true
-                    break epochLoop
-                }
+    /// The steps of one epoch from where the run stands; returns the images trained. Sets
+    /// `run.ending` when --max-steps is reached or a stop signal arrived.
+    private func trainSteps(_ run: TrainingRun, epoch: Int, since epochStart: Double) throws -> Int {
+        var images = 0
+        let stepsPerEpoch = run.sampler.stepsPerEpoch
+        for step in run.state.stepInEpoch..<stepsPerEpoch {
+            if config.maxSteps > 0 && run.state.globalStep >= config.maxSteps {
+                run.ending = .maxSteps(epoch: epoch + 1, step: step)
+                return images
             }
-            progress.finish()
-            state.epoch = epoch + 1
-            state.stepInEpoch = 0
-            // Without SyncBN every rank's running statistics saw only its own shards: average them so
-            // evaluation and checkpoints use the statistics of all the data (DESIGN.md). The ranks
-            // go on from the average, so an epoch-end checkpoint holds exactly what they continue with.
-            if !config.syncBN && model.buffers.count > 0 {
-                try comm.allReduce(model.buffers.data, count: model.buffers.count, op: .average)
+            let position = epoch * stepsPerEpoch + step
+            let stepLR = run.schedule.learningRate(at: position)
+            if let sgd = run.optimizer as? SGD { sgd.momentum = run.schedule.momentum(at: position, fixed: config.momentum) }
+            let outcome: TrainingStep.Outcome
+            do {
+                outcome = try run.stepper.run(
+                    batches: run.data.trainBatches, indices: run.sampler.indices(epoch: epoch, step: step),
+                    rng: &run.state.augmentRNG, lr: stepLR, position: (epoch + 1, step + 1), timeline: run.timeline,
+                    globalStep: run.state.globalStep, stopSignal: StopSignal.pending)
+            } catch TrainError.nonFinite(let e, let s, let lr, let loss, _) {
+                throw TrainError.nonFinite(epoch: e, step: s, lr: lr, loss: loss, checkpoint: run.checkpoints?.latest())
             }
-            var m = EpochMetrics(epoch: epoch + 1, step: state.globalStep,
-                                 trainLoss: state.epochTotals.meanLoss, trainAcc: state.epochTotals.accuracy,
-                                 testLoss: nil, testAcc: nil, lr: schedule.learningRate(at: (epoch + 1) * stepsPerEpoch - 1),
-                                 elapsed: MonotonicClock.seconds() - runOrigin, imagesPerSecond: Double(imagesThisEpoch) / max(MonotonicClock.seconds() - epochStart, 1e-9))
-            if config.evalEvery > 0 && ((epoch + 1) % config.evalEvery == 0 || epoch + 1 == config.epochs) {
-                let t = MonotonicClock.seconds()
-                let result = try Evaluator.evaluate(model: model, batches: data.testBatches, comm: comm,
-                                                        batchSize: config.batchSize)
-                m.testLoss = result.loss; m.testAcc = result.accuracy
-                timeline?.record("eval", step: state.globalStep - 1, from: t, to: MonotonicClock.seconds())
+            run.state.globalStep += 1
+            run.state.stepInEpoch = step + 1
+            run.state.epochTotals.add(loss: outcome.loss, correct: outcome.correct, samples: outcome.samples)
+            run.losses.append(outcome.loss)
+            images += config.batchSize * ranks
+            if config.logEvery > 0 && run.state.globalStep % config.logEvery == 0 {
+                try run.metrics?.step(epoch: epoch + 1, step: run.state.globalStep, loss: outcome.loss, lr: stepLR)
             }
-            m.elapsed = MonotonicClock.seconds() - runOrigin
-            summary.epochs.append(m)
-            try metrics?.epoch(m)
-            log(m.humanLine(epochs: config.epochs))
-            if let hint = LossNoise(losses: state.epochTotals.stepLosses)?.hint { log("hint: " + hint) }
-            if let checkpoints, config.checkpointEvery > 0,
-               (epoch + 1) % config.checkpointEvery == 0 || epoch + 1 == config.epochs {
-                state.elapsed = MonotonicClock.seconds() - runOrigin
-                summary.lastCheckpoint = try saveCheckpoint(checkpoints, model, optimizer, &state, data,
-                                                            averageRunningStats: false)
+            afterStep?(run.model, run.state.globalStep)
+            if config.desyncCheckEvery > 0 && run.state.globalStep % config.desyncCheckEvery == 0 {
+                try ConsistencyCheck.verifyParameters(comm: comm, model: run.model, step: run.state.globalStep)
+            }
+            run.progress.update(epoch: epoch + 1, epochs: config.epochs, step: step + 1, steps: stepsPerEpoch,
+                                loss: outcome.loss, elapsed: MonotonicClock.seconds() - epochStart, images: images)
+            // Every rank saw the same sum in this step's allreduce: all stop here together.
+            if outcome.stopSignal != 0 {
+                run.ending = .signal(outcome.stopSignal, epoch: epoch + 1, step: step + 1)
+                return images
             }
         }
-        progress.finish()
-        // A stop right after an epoch's checkpoint has nothing new to save.
-        if stopped, let checkpoints, summary.lastCheckpoint != checkpoints.checkpointPath(globalStep: state.globalStep) {
-            state.elapsed = MonotonicClock.seconds() - runOrigin
-            // At an epoch boundary the statistics are already averaged: averaging them again could
-            // move them by an ulp (x = s / P added up over P ranks and divided by P need not be x).
-            summary.lastCheckpoint = try saveCheckpoint(checkpoints, model, optimizer, &state, data,
-                                                        averageRunningStats: !config.syncBN && state.stepInEpoch != 0)
+        return images
+    }
+
+    /// Averages the running statistics, evaluates, records and prints the epoch, and writes the
+    /// epoch's checkpoint.
+    private func endEpoch(_ run: TrainingRun, epoch: Int, images: Int, since epochStart: Double) throws {
+        run.state.epoch = epoch + 1
+        run.state.stepInEpoch = 0
+        // Without SyncBN every rank's running statistics saw only its own shards: average them so
+        // evaluation and checkpoints use the statistics of all the data (DESIGN.md). The ranks
+        // go on from the average, so an epoch-end checkpoint holds exactly what they continue with.
+        if !config.syncBN && run.model.buffers.count > 0 {
+            try comm.allReduce(run.model.buffers.data, count: run.model.buffers.count, op: .average)
         }
-        if let path = config.timelinePath, let timeline {
-            let all = try comm.allGather(timeline.packed())
-            if rank == 0 { try Timeline.write(ranks: all, to: path); log("timeline: \(path)") }
+        let stepsPerEpoch = run.sampler.stepsPerEpoch
+        var m = EpochMetrics(epoch: epoch + 1, step: run.state.globalStep,
+                             trainLoss: run.state.epochTotals.meanLoss, trainAcc: run.state.epochTotals.accuracy,
+                             testLoss: nil, testAcc: nil, lr: run.schedule.learningRate(at: (epoch + 1) * stepsPerEpoch - 1),
+                             elapsed: MonotonicClock.seconds() - run.runOrigin,
+                             imagesPerSecond: Double(images) / max(MonotonicClock.seconds() - epochStart, 1e-9))
+        if config.evalEvery > 0 && ((epoch + 1) % config.evalEvery == 0 || epoch + 1 == config.epochs) {
+            let t = MonotonicClock.seconds()
+            let result = try Evaluator.evaluate(model: run.model, batches: run.data.testBatches, comm: comm,
+                                                batchSize: config.batchSize)
+            m.testLoss = result.loss; m.testAcc = result.accuracy
+            run.timeline?.record("eval", step: run.state.globalStep - 1, from: t, to: MonotonicClock.seconds())
         }
+        m.elapsed = MonotonicClock.seconds() - run.runOrigin
+        run.epochs.append(m)
+        try run.metrics?.epoch(m)
+        log(m.humanLine(epochs: config.epochs))
+        if let hint = LossNoise(losses: run.state.epochTotals.stepLosses)?.hint { log("hint: " + hint) }
+        if let checkpoints = run.checkpoints, config.checkpointEvery > 0,
+           (epoch + 1) % config.checkpointEvery == 0 || epoch + 1 == config.epochs {
+            run.state.elapsed = MonotonicClock.seconds() - run.runOrigin
+            run.lastCheckpoint = try saveCheckpoint(checkpoints, run, averageRunningStats: false)
+        }
+    }
+
+    /// A run that stopped early saves where it stands, unless the epoch's checkpoint just did.
+    private func checkpointAfterStop(_ run: TrainingRun) throws {
+        guard run.ending != nil, let checkpoints = run.checkpoints,
+              run.lastCheckpoint != checkpoints.checkpointPath(globalStep: run.state.globalStep) else { return }
+        run.state.elapsed = MonotonicClock.seconds() - run.runOrigin
+        // At an epoch boundary the statistics are already averaged: averaging them again could
+        // move them by an ulp (x = s / P added up over P ranks and divided by P need not be x).
+        run.lastCheckpoint = try saveCheckpoint(checkpoints, run,
+                                                averageRunningStats: !config.syncBN && run.state.stepInEpoch != 0)
+    }
+
+    private func writeTimeline(_ run: TrainingRun) throws {
+        guard let path = config.timelinePath, let timeline = run.timeline else { return }
+        let all = try comm.allGather(timeline.packed())
+        if rank == 0 { try Timeline.write(ranks: all, to: path); log("timeline: \(path)") }
+    }
+
+    /// The summary, after saying how a stopped run continues (a signal's stop is thrown, so the
+    /// command exits with the signal's status).
+    private func report(_ run: TrainingRun) throws -> TrainSummary {
         let resume = config.checkpointDir.map { ShellCommand.line([program, "train", "--resume", $0]) }
-        if let stop = stopSignal {
-            throw TrainError.stopped(signal: stop.signal, epoch: stop.epoch, step: stop.step,
-                                     checkpoint: summary.lastCheckpoint, resume: resume)
-        }
-        if let (epoch, step) = stoppedAtMaxSteps {
+        switch run.ending {
+        case .signal(let signal, let epoch, let step):
+            throw TrainError.stopped(signal: signal, epoch: epoch, step: step, checkpoint: run.lastCheckpoint, resume: resume)
+        case .maxSteps(let epoch, let step):
+            let stepsPerEpoch = run.sampler.stepsPerEpoch
             let at = step == 0 ? "after epoch \(epoch - 1)" : "in epoch \(epoch), after step \(step) of \(stepsPerEpoch)"
             var saved = "; no checkpoint (no --checkpoint-dir)"
-            if let checkpoint = summary.lastCheckpoint, let resume { saved = "; checkpoint \(checkpoint) (continue with: \(resume))" }
+            if let checkpoint = run.lastCheckpoint, let resume { saved = "; checkpoint \(checkpoint) (continue with: \(resume))" }
             log("stopped at --max-steps \(config.maxSteps), \(at)" + saved)
+        case nil:
+            break
         }
-        summary.globalStep = state.globalStep
-        summary.parameters = Array(model.parameters.buffer)
-        summary.runningStats = Array(model.buffers.buffer)
-        return summary
+        return TrainSummary(epochs: run.epochs, globalStep: run.state.globalStep, lastCheckpoint: run.lastCheckpoint,
+                            parameters: Array(run.model.parameters.buffer),
+                            runningStats: Array(run.model.buffers.buffer), losses: run.losses)
     }
 
     private func makeOptimizer(count: Int, lr: Double) throws -> any Optimizer {
@@ -259,10 +306,10 @@ public final class Trainer {
     /// `averageRunningStats` (a stop mid-epoch without SyncBN): the model file, what eval and
     /// PyTorch load, gets the ranks' average running statistics, as after an epoch; each rank
     /// keeps its own live ones, which the trainer state records for `--resume`.
-    private func saveCheckpoint(_ dir: CheckpointDirectory, _ model: Model, _ optimizer: any Optimizer,
-                                _ state: inout RunState, _ data: TrainingData,
-                                averageRunningStats: Bool) throws -> String? {
-        state.dropoutRNG = model.dropoutRNG
+    private func saveCheckpoint(_ dir: CheckpointDirectory, _ run: TrainingRun, averageRunningStats: Bool) throws -> String? {
+        let model = run.model
+        run.state.dropoutRNG = model.dropoutRNG
+        let state = run.state
         let rngs = try comm.allGather(state.rngWords().map { Int64(bitPattern: $0) })
         let live = Array(model.buffers.buffer)
         let runningStats = try comm.allGather(live)
@@ -277,8 +324,8 @@ public final class Trainer {
         if rank == 0 {
             do {
                 path = try dir.write(globalStep: state.globalStep) { tmp in
-                    try Checkpoint.write(to: tmp, model: model, normalization: data.normalization,
-                                         optimizer: optimizer, state: state,
+                    try Checkpoint.write(to: tmp, model: model, normalization: run.data.normalization,
+                                         optimizer: run.optimizer, state: state,
                                          rankRNGs: rngs.map { $0.map { UInt64(bitPattern: $0) } },
                                          rankRunningStats: runningStats,
                                          config: config, ranks: ranks)
