@@ -37,24 +37,12 @@ public protocol Layer: AnyObject {
     /// output gradient (a ReLU fused into the batch norm before it); the model then passes both
     /// through without a copy.
     var passesInputThrough: Bool { get }
-    /// A hash of the layer's non-differentiable decisions in the last forward (which ReLU units
-    /// were active, which element each max-pool window chose); 0 for smooth layers. The gradient
-    /// checker skips a finite difference whose two sides disagree with the base on it: the step
-    /// crossed a kink.
-    var kinkSignature: UInt64 { get }
-    /// true: keep the non-differentiable decisions of the last forward (the ReLU pattern, the
-    /// max-pool choices) and apply them in the following forwards instead of deciding afresh,
-    /// which makes the layer smooth around that point; false: decide afresh again. Used by the
-    /// whole-model gradient check; a no-op for smooth layers.
-    func freezeKinks(_ frozen: Bool)
 }
 
 extension Layer {
     public var passesInputThrough: Bool { false }
-    public var kinkSignature: UInt64 { 0 }
     public var activationsPerSample: Int { outputShape.elementsPerSample }
     public var scratchPerSample: Int { 0 }
-    public func freezeKinks(_ frozen: Bool) {}
 
     /// Number of trainable scalars.
     public var parameterCount: Int {

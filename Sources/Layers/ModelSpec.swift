@@ -58,8 +58,9 @@ public enum ModelSpec {
         }
     }
 
-    /// Top-level names of a preset whose torch module is not a Sequential.
-    static func presetNames(_ name: String) -> [String]? {
+    /// The state-dict names of a preset's top-level layers where its torch module is not a
+    /// Sequential (whose layers are named 0, 1, 2, ...).
+    static func layerNames(ofPreset name: String) -> [String]? {
         guard name == "resnet20" else { return nil }
         var names = ["conv1", "bn1", "relu"]
         for stage in 1...3 { for block in 0..<3 { names.append("layer\(stage).\(block)") } }
@@ -73,7 +74,7 @@ public enum ModelSpec {
         guard !text.isEmpty, !tokens.contains(where: \.isEmpty) else {
             throw ModelError("model spec '\(spec)' is empty or has an empty token (layers are joined by single '-'; see --help)")
         }
-        let names = presetNames(spec) ?? tokens.indices.map(String.init)
+        let names = layerNames(ofPreset: spec) ?? tokens.indices.map(String.init)
         var shape = input
         var layers: [any Layer] = []
         var budget = ModelLimits.Budget()

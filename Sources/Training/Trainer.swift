@@ -229,7 +229,7 @@ public final class Trainer {
                              imagesPerSecond: Double(images) / max(MonotonicClock.seconds() - epochStart, 1e-9))
         if config.evalEvery > 0 && ((epoch + 1) % config.evalEvery == 0 || epoch + 1 == config.epochs) {
             let t = MonotonicClock.seconds()
-            let result = try Evaluator.evaluate(model: run.model, batches: run.data.testBatches, comm: comm,
+            let result = try Evaluation.evaluate(model: run.model, batches: run.data.testBatches, comm: comm,
                                                 batchSize: config.batchSize)
             m.testLoss = result.loss; m.testAcc = result.accuracy
             run.timeline?.record("eval", step: run.state.globalStep - 1, from: t, to: MonotonicClock.seconds())

@@ -12,7 +12,40 @@ public final class TrainingStep {
     /// `stopSignal`: the first of `StopSignal.handled` that reached any rank, else 0; the same on
     /// every rank.
     public struct Outcome { public var loss: Double; public var correct: Double; public var samples: Double; public var stopSignal: Int32 = 0 }
-    public struct Timing { public var data = 0.0, forward = 0.0, backward = 0.0, wait = 0.0, update = 0.0 }
+    /// Seconds spent in each phase of the steps since the last `resetTiming`.
+    public struct Timing {
+        public var data = 0.0, forward = 0.0, backward = 0.0, wait = 0.0, update = 0.0
+
+        /// A phase as the timeline names it.
+        enum Phase: String { case data, forward, backward, wait = "allreduce wait", update }
+
+        mutating func add(_ seconds: Double, to phase: Phase) {
+            switch phase {
+            case .data: data += seconds
+            case .forward: forward += seconds
+            case .backward: backward += seconds
+            case .wait: wait += seconds
+            case .update: update += seconds
+            }
+        }
+    }
+
+    /// Times the phases of one step back to back: each `lap` ends a phase, adds its time to
+    /// `timing` and records it in the timeline.
+    private struct StepClock {
+        let timeline: Timeline?
+        let step: Int
+        private var last = MonotonicClock.seconds()
+
+        init(timeline: Timeline?, step: Int) { self.timeline = timeline; self.step = step }
+
+        mutating func lap(_ phase: Timing.Phase, into timing: inout Timing) {
+            let now = MonotonicClock.seconds()
+            timing.add(now - last, to: phase)
+            timeline?.record(phase.rawValue, step: step, from: last, to: now)
+            last = now
+        }
+    }
 
     let model: Model
     let optimizer: any Optimizer
@@ -44,20 +77,20 @@ public final class TrainingStep {
     /// `stopSignal` (this rank's pending `StopSignal`, 0 for none) travels in the loss allreduce.
     public func run(batches: BatchAssembler, indices: ArraySlice<Int>, rng: inout SeededRNG, lr: Double, position: (epoch: Int, step: Int),
              timeline: Timeline?, globalStep: Int, stopSignal: Int32 = 0) throws -> Outcome {
-        var t0 = MonotonicClock.seconds()
+        var clock = StepClock(timeline: timeline, step: globalStep)
         batches.fill(indices: indices, rng: &rng, images: batch.data, labels: labels)
-        var t1 = MonotonicClock.seconds(); timing.data += t1 - t0; timeline?.record("data", step: globalStep, from: t0, to: t1)
+        clock.lap(.data, into: &timing)
 
         let result = forward()
-        t0 = MonotonicClock.seconds(); timing.forward += t0 - t1; timeline?.record("forward", step: globalStep, from: t1, to: t0)
+        clock.lap(.forward, into: &timing)
 
         model.backward(outputGradient: result.gradient, gradientReady: { [buckets] in buckets.gradientReady($0) })
-        t1 = MonotonicClock.seconds(); timing.backward += t1 - t0; timeline?.record("backward", step: globalStep, from: t0, to: t1)
+        clock.lap(.backward, into: &timing)
         try buckets.finish()
         reduced[0] = result.loss * Double(batchSize); reduced[1] = Double(result.correct); reduced[2] = Double(batchSize)
         for i in StopSignal.handled.indices { reduced[3 + i] = stopSignal == StopSignal.handled[i] ? 1 : 0 }
         try comm.allReduce(&reduced)
-        t0 = MonotonicClock.seconds(); timing.wait += t0 - t1; timeline?.record("allreduce wait", step: globalStep, from: t1, to: t0)
+        clock.lap(.wait, into: &timing)
 
         var stop: Int32 = 0
         for i in StopSignal.handled.indices where reduced[3 + i] > 0 { stop = StopSignal.handled[i]; break }
@@ -71,7 +104,7 @@ public final class TrainingStep {
         if clipGradNorm > 0 { model.gradients.clipNorm(to: clipGradNorm) }
         optimizer.learningRate = lr
         optimizer.step(parameters: model.parameters.data, gradients: model.gradients.data, count: model.parameterCount)
-        t1 = MonotonicClock.seconds(); timing.update += t1 - t0; timeline?.record("update", step: globalStep, from: t0, to: t1)
+        clock.lap(.update, into: &timing)
         return outcome
     }
 

@@ -99,9 +99,9 @@ final class CheckpointResumeTests: XCTestCase {
         XCTAssertEqual(CheckpointDirectory.resolve(c.checkpointDir!), s.lastCheckpoint)
 
         let data = try TrainingData(config: c)
-        var result: Evaluator.Result?
+        var result: Evaluation.Result?
         try InProcessWorld.run(size: 1) { comm in
-            result = try Evaluator.evaluate(model: model, batches: data.testBatches, comm: comm, batchSize: 8)
+            result = try Evaluation.evaluate(model: model, batches: data.testBatches, comm: comm, batchSize: 8)
         }
         let trainer = try XCTUnwrap(s.epochs.last)
         XCTAssertEqual(result?.samples, 64)
