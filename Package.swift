@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Plot", dependencies: ["Formats"]),
 
         // Benchmarks, self-tests and studies (what `ddp bench` runs), apart from the product.
-        .target(name: "Bench", dependencies: ["Training", "Layers", "Data", "AllReduce", "Tensor", "Platform"]),
+        .target(name: "Bench", dependencies: ["Training", "Layers", "Data", "AllReduce", "Tensor", "Platform", "Formats"]),
 
         // MARK: Command line
         .executableTarget(

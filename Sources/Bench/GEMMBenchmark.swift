@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import Platform
 import Tensor
@@ -26,11 +27,7 @@ public struct GEMMResult: Codable, Sendable {
         self.gflops = gflops
     }
 
-    public func jsonLine() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
+    public func jsonLine() throws -> String { try JSONLine.encode(self) }
 }
 
 extension GEMMResult {

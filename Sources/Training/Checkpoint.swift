@@ -57,23 +57,20 @@ public enum Checkpoint {
         var portable = config
         portable.checkpointDir = nil; portable.resume = nil; portable.metricsPath = nil; portable.timelinePath = nil
         portable.overwrite = false; portable.quiet = false
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let configJSON = String(decoding: try encoder.encode(portable), as: UTF8.self)
+        let configJSON = try JSONLine.encode(portable)
         let meta = [
             "format": formatVersion, "epoch": "\(state.epoch)", "step_in_epoch": "\(state.stepInEpoch)",
             "global_step": "\(state.globalStep)", "ranks": "\(ranks)", "optimizer_steps": "\(optimizer.stepCount)",
             "config": configJSON,
         ]
         try SafeTensors.write(entries, metadata: meta, to: dir + "/" + trainerFile)
-        try writeJSON(["elapsed_s": state.elapsed], to: dir + "/" + timingFile)
-        let metrics: Any = config.metricsPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? NSNull()
-        try writeJSON(["metrics": metrics], to: dir + "/" + runFile)
+        try writeJSON(JSONLine.object(["elapsed_s": .number(state.elapsed)]), to: dir + "/" + timingFile)
+        let metrics = config.metricsPath.map { JSONLine.Value.string(URL(fileURLWithPath: $0).standardizedFileURL.path) } ?? .null
+        try writeJSON(JSONLine.object(["metrics": metrics]), to: dir + "/" + runFile)
     }
 
-    private static func writeJSON(_ object: [String: Any], to path: String) throws {
-        let bytes = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        guard FileManager.default.createFile(atPath: path, contents: bytes) else {
+    private static func writeJSON(_ line: String, to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(line.utf8)) else {
             throw TrainError.checkpoint("cannot write \(path)")
         }
     }

@@ -53,45 +53,35 @@ final class MetricsWriter {
     deinit { try? handle.close() }
 
     func epoch(_ m: EpochMetrics) throws {
-        var fields: [(String, String)] = [
-            ("event", "\"epoch\""), ("epoch", "\(m.epoch)"), ("step", "\(m.step)"),
-            ("train_loss", Self.number(m.trainLoss)), ("train_acc", Self.number(m.trainAcc)),
-        ]
-        fields.append(("test_loss", m.testLoss.map(Self.number) ?? "null"))
-        fields.append(("test_acc", m.testAcc.map(Self.number) ?? "null"))
-        fields += [("lr", Self.number(m.lr)), ("elapsed_s", Self.number(m.elapsed)),
-                   ("images_per_s", Self.number(m.imagesPerSecond))]
-        try write(fields)
+        try write(["event": .string("epoch"), "epoch": .number(Double(m.epoch)), "step": .number(Double(m.step)),
+                   "train_loss": .number(m.trainLoss), "train_acc": .number(m.trainAcc),
+                   "test_loss": m.testLoss.map(JSONLine.Value.number) ?? .null,
+                   "test_acc": m.testAcc.map(JSONLine.Value.number) ?? .null,
+                   "lr": .number(m.lr), "elapsed_s": .number(m.elapsed), "images_per_s": .number(m.imagesPerSecond)])
     }
 
     /// The run's settings; `resumedAt` the global step a resume goes on from.
     func run(config: TrainConfig, ranks: Int, resumedAt: Int?) throws {
-        var fields: [(String, String)] = [
-            ("event", "\"run\""), ("model", Self.string(config.model)), ("dataset", Self.string(config.dataset)),
-            ("ranks", "\(ranks)"), ("batch_size", "\(config.batchSize)"), ("lr", Self.number(config.effectiveLR(ranks: ranks))),
-            ("schedule", Self.string(config.schedule.rawValue)), ("epochs", "\(config.epochs)"), ("seed", "\(config.seed)"),
+        var fields: [(String, JSONLine.Value)] = [
+            ("event", .string("run")), ("model", .string(config.model)), ("dataset", .string(config.dataset)),
+            ("ranks", .number(Double(ranks))), ("batch_size", .number(Double(config.batchSize))),
+            ("lr", .number(config.effectiveLR(ranks: ranks))), ("schedule", .string(config.schedule.rawValue)),
+            ("epochs", .number(Double(config.epochs))), ("seed", .unsigned(config.seed)),
         ]
-        if let resumedAt { fields.append(("resumed_at_step", "\(resumedAt)")) }
-        try write(fields)
+        if let resumedAt { fields.append(("resumed_at_step", .number(Double(resumedAt)))) }
+        try write(JSONLine.object(fields))
     }
 
     func step(epoch: Int, step: Int, loss: Double, lr: Double) throws {
-        try write([("event", "\"step\""), ("epoch", "\(epoch)"), ("step", "\(step)"),
-                   ("loss", Self.number(loss)), ("lr", Self.number(lr))])
+        try write(["event": .string("step"), "epoch": .number(Double(epoch)), "step": .number(Double(step)),
+                   "loss": .number(loss), "lr": .number(lr)])
     }
 
-    private func write(_ fields: [(String, String)]) throws {
-        let line = "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}\n"
-        try handle.write(contentsOf: Data(line.utf8))
+    private func write(_ fields: KeyValuePairs<String, JSONLine.Value>) throws {
+        try write(JSONLine.object(fields))
     }
 
-    /// JSON has no NaN/Infinity: write them as null rather than an unreadable file.
-    static func number(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
-
-    /// A JSON string (names and spec strings, which may hold any character).
-    static func string(_ s: String) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
-        return String(decoding: (try? encoder.encode(s)) ?? Data("\"\"".utf8), as: UTF8.self)
+    private func write(_ line: String) throws {
+        try handle.write(contentsOf: Data((line + "\n").utf8))
     }
 }

@@ -1,4 +1,5 @@
 import AllReduce
+import Formats
 import Foundation
 import Platform
 import Tensor
@@ -74,11 +75,7 @@ public struct SystemReport: Encodable {
             cpuSource: cpu.source)
     }
 
-    public func jsonLine() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
+    public func jsonLine() throws -> String { try JSONLine.encode(self) }
 
     public func table() -> String {
         let flagText = CPUInfo.relevantFlags.map { cpuFlags[$0] == true ? $0 : "-\($0)" }.joined(separator: " ")

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// Chrome trace ("Trace Event Format") of the first steps of a run: one row per rank with the
@@ -37,23 +38,26 @@ public final class Timeline {
 
     /// Writes every rank's packed events as one trace; pid = rank so each rank is a row.
     public static func write(ranks: [[Double]], to path: String) throws {
-        var out = "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n"
-        var first = true
+        var events: [String] = []
         for (rank, packed) in ranks.enumerated() {
-            let meta = "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":\(rank),\"args\":{\"name\":\"rank \(rank)\"}}"
-            out += (first ? "" : ",\n") + meta
-            first = false
+            events.append(JSONLine.object(["name": .string("process_name"), "ph": .string("M"), "pid": .number(Double(rank)),
+                                           "args": .object([("name", .string("rank \(rank)"))])]))
             var i = 0
             while i + 3 < packed.count {
                 let phase = Int(packed[i])
                 let name = phase >= 0 && phase < phases.count ? phases[phase] : "other"
-                let ts = String(format: "%.1f", packed[i + 2] * 1e6), dur = String(format: "%.1f", packed[i + 3] * 1e6)
-                out += ",\n{\"name\":\"\(name)\",\"cat\":\"step\",\"ph\":\"X\",\"pid\":\(rank),\"tid\":0,"
-                    + "\"ts\":\(ts),\"dur\":\(dur),\"args\":{\"step\":\(Int(packed[i + 1]))}}"
+                events.append(JSONLine.object([
+                    "name": .string(name), "cat": .string("step"), "ph": .string("X"), "pid": .number(Double(rank)),
+                    "tid": .number(0), "ts": Self.micros(packed[i + 2]), "dur": Self.micros(packed[i + 3]),
+                    "args": .object([("step", .number(packed[i + 1]))]),
+                ]))
                 i += 4
             }
         }
-        out += "\n]}\n"
-        try out.write(toFile: path, atomically: true, encoding: .utf8)
+        let out = "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n" + events.joined(separator: ",\n")
+        try (out + "\n]}\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
+
+    /// Seconds as microseconds to a tenth.
+    private static func micros(_ seconds: Double) -> JSONLine.Value { .number((seconds * 1e7).rounded() / 10) }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bench
+import Formats
 import Foundation
 
 /// `ddp bench allreduce`: our allreduce against MPI_Allreduce per message size, a self-check
@@ -81,10 +82,12 @@ struct BenchAllReduceCommand: ParsableCommand {
     private func printSweep(_ results: [AllReduceMeasurement]) {
         if json {
             for r in results {
-                print(#"{"ranks":\#(r.ranks),"bytes":\#(r.bytes),"algorithm":"\#(r.algorithm.rawValue)","#
-                    + #""ring_us":\#(Self.fixed(r.ringSeconds * 1e6, 1)),"mpi_us":\#(Self.fixed(r.mpiSeconds * 1e6, 1)),"#
-                    + #""ring_busbw_GBps":\#(Self.fixed(r.ringBusBandwidth / 1e9, 3)),"#
-                    + #""mpi_busbw_GBps":\#(Self.fixed(r.mpiBusBandwidth / 1e9, 3)),"ratio":\#(Self.fixed(r.ratio, 3))}"#)
+                print(JSONLine.object([
+                    "ranks": .number(Double(r.ranks)), "bytes": .number(Double(r.bytes)), "algorithm": .string(r.algorithm.rawValue),
+                    "ring_us": Self.rounded(r.ringSeconds * 1e6, 1), "mpi_us": Self.rounded(r.mpiSeconds * 1e6, 1),
+                    "ring_busbw_GBps": Self.rounded(r.ringBusBandwidth / 1e9, 3),
+                    "mpi_busbw_GBps": Self.rounded(r.mpiBusBandwidth / 1e9, 3), "ratio": Self.rounded(r.ratio, 3),
+                ]))
             }
             return
         }
@@ -101,10 +104,12 @@ struct BenchAllReduceCommand: ParsableCommand {
     private func printStudy(_ rows: [BucketOverlapStudy.Row], ranks: Int) {
         if json {
             for r in rows {
-                print(#"{"ranks":\#(ranks),"parameters":\#(parameters),"cap_bytes":\#(r.capBytes),"#
-                    + #""buckets":\#(r.buckets),"mode":"\#(r.mode.rawValue)","step_ms":\#(Self.fixed(r.stepSeconds * 1e3, 3)),"#
-                    + #""comm_ms":\#(Self.fixed(r.communicationSeconds * 1e3, 3)),"#
-                    + #""wait_ms":\#(Self.fixed(r.waitSeconds * 1e3, 3))}"#)
+                print(JSONLine.object([
+                    "ranks": .number(Double(ranks)), "parameters": .number(Double(parameters)),
+                    "cap_bytes": .number(Double(r.capBytes)), "buckets": .number(Double(r.buckets)),
+                    "mode": .string(r.mode.rawValue), "step_ms": Self.rounded(r.stepSeconds * 1e3, 3),
+                    "comm_ms": Self.rounded(r.communicationSeconds * 1e3, 3), "wait_ms": Self.rounded(r.waitSeconds * 1e3, 3),
+                ]))
             }
             return
         }
@@ -136,6 +141,12 @@ struct BenchAllReduceCommand: ParsableCommand {
         }
         guard !sizes.isEmpty else { throw ValidationError("\(option): expected at least one size") }
         return sizes
+    }
+
+    /// `value` to `digits` decimals for a JSON line (null when not finite).
+    private static func rounded(_ value: Double, _ digits: Int) -> JSONLine.Value {
+        let scale = pow(10, Double(digits))
+        return .number((value * scale).rounded() / scale)
     }
 
     private static func fixed(_ value: Double, _ digits: Int) -> String {

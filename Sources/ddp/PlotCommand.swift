@@ -1,4 +1,5 @@
 import ArgumentParser
+import Formats
 import Foundation
 import Plot
 import Training
@@ -58,22 +59,24 @@ struct Plot: ParsableCommand {
         try chart.write(to: outputURL)
 
         if json {
-            var object: [String: Any] = [
-                "verdict": verdict.kind.rawValue,
-                "message": verdict.summary,
-                "advice": verdict.advice,
-                "overfit_epoch": verdict.overfitEpoch.map { $0 as Any } ?? NSNull(),
-                "test_rise_epoch": verdict.testRiseEpoch.map { $0 as Any } ?? NSNull(),
-                "best_test_epoch": verdict.bestTestEpoch.map { $0 as Any } ?? NSNull(),
-                "best_test_acc": verdict.bestTestAccuracy.map { $0 as Any } ?? NSNull(),
-                "svg": outputURL.path,
+            // Keys in alphabetical order, as they always were.
+            var fields: [(String, JSONLine.Value)] = [
+                ("advice", .string(verdict.advice)),
+                ("best_test_acc", verdict.bestTestAccuracy.map(JSONLine.Value.number) ?? .null),
+                ("best_test_epoch", verdict.bestTestEpoch.map { .number(Double($0)) } ?? .null),
             ]
             if let noise {
-                object["loss_noise_ratio"] = noise.ratio
-                object["loss_noise_hint"] = noise.hint.map { $0 as Any } ?? NSNull()
+                fields += [("loss_noise_hint", noise.hint.map(JSONLine.Value.string) ?? .null),
+                           ("loss_noise_ratio", .number(noise.ratio))]
             }
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            fields += [
+                ("message", .string(verdict.summary)),
+                ("overfit_epoch", verdict.overfitEpoch.map { .number(Double($0)) } ?? .null),
+                ("svg", .string(outputURL.path)),
+                ("test_rise_epoch", verdict.testRiseEpoch.map { .number(Double($0)) } ?? .null),
+                ("verdict", .string(verdict.kind.rawValue)),
+            ]
+            print(JSONLine.object(fields))
         } else {
             let first = log.epochs.first!.epoch
             let last = log.epochs.last!.epoch
