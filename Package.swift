@@ -31,7 +31,7 @@ let package = Package(
 
         // MARK: Library modules (dependency arrows point one way)
         .target(name: "Tensor", dependencies: ["Platform", "CBLAS", "CKernels"]),
-        // File formats and durable I/O (safetensors, JSON lines): Foundation only.
+        // File formats and durable I/O (safetensors, JSON lines, text tables): Foundation only.
         .target(name: "Formats"),
         .target(name: "Layers", dependencies: ["Platform", "Tensor", "Formats"]),
         .target(name: "AllReduce", dependencies: ["Platform", "CMPI"]),
@@ -51,16 +51,18 @@ let package = Package(
         // MARK: Tests (one target per module)
         // Counts heap calls by replacing malloc & co. in the test binary (never linked into ddp).
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+        // IDX files written from the format's definition, for the tests that make data sets.
+        .target(name: "IDXFiles", path: "Tests/IDXFiles"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "Tensor"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Platform"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "CAllocationCounter"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AllReduceTests", dependencies: ["AllReduce", "CAllocationCounter"]),
-        .testTarget(name: "DataTests", dependencies: ["Data"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "IDXFiles"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "Tensor"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "Tensor"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ddpTests", dependencies: ["ddp"]),
+        .testTarget(name: "ddpTests", dependencies: ["ddp", "IDXFiles"]),
     ],
     swiftLanguageModes: [.v5]
 )

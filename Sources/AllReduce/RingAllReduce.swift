@@ -41,45 +41,23 @@ enum RingAllReduce {
                     kind: ElementKind, op: ReduceOp) throws {
         let ranks = communicator.size, rank = communicator.rank
         let elementSize = kind.size
-        let quotient = count / ranks, remainder = count % ranks
-        @inline(__always) func chunkStart(_ c: Int) -> Int { c &* quotient &+ min(c, remainder) }
-        @inline(__always) func chunkCount(_ c: Int) -> Int { quotient &+ (c < remainder ? 1 : 0) }
-        @inline(__always) func chunkBytes(_ c: Int) -> UnsafeMutableRawBufferPointer {
-            UnsafeMutableRawBufferPointer(start: values + chunkStart(c) &* elementSize, count: chunkCount(c) &* elementSize)
-        }
-
-        // Each step's chunk travels in segments of at most `ringSegmentBytes`, every segment of
-        // the reduce-scatter reduced as soon as it arrives, while it is still in cache. All
-        // chunks are cut at the same offsets (the longest chunk's segment count), so sender and
-        // receiver agree on every segment's length; a short chunk's last segment may be empty.
-        let longest = quotient &+ (remainder > 0 ? 1 : 0)
-        let segmentLimit = communicator.workspace.ringSegmentBytes / elementSize
-        let segmentElements = segmentLimit > 0 ? min(segmentLimit, max(longest, 1)) : max(longest, 1)
-        let segments = max(1, (longest &+ segmentElements &- 1) / segmentElements)
-        @inline(__always) func segment(_ c: Int, _ j: Int) -> UnsafeMutableRawBufferPointer {
-            let offset = min(j &* segmentElements, chunkCount(c))
-            let length = min(segmentElements, chunkCount(c) &- offset)
-            return UnsafeMutableRawBufferPointer(
-                start: values + (chunkStart(c) &+ offset) &* elementSize, count: length &* elementSize)
-        }
+        let layout = RingLayout(values: values, count: count, ranks: ranks, elementSize: elementSize,
+                                segmentBytes: communicator.workspace.ringSegmentBytes)
 
         let call = CollectiveCall(operation: op == .sum ? .ringSum : .ringAverage, kind: kind, count: count)
         let tag = call.tag
         let right = (rank &+ 1) % ranks, left = (rank &+ ranks &- 1) % ranks
-        let scratch = communicator.workspace.scratch(bytes: segmentElements &* elementSize)
+        let scratch = communicator.workspace.scratch(bytes: layout.segmentElements &* elementSize)
 
-        // While loops, not for-in over ranges: in debug builds (the tests') a range's iterator
-        // allocates a coroutine frame per element, and a call must allocate nothing
-        // (AllocationTests).
         var step = 0
         while step < ranks &- 1 {
             let sendChunk = (rank &- step &+ ranks) % ranks
             let receiveChunk = (rank &- step &- 1 &+ 2 &* ranks) % ranks
             var j = 0
-            while j < segments {
-                let incoming = segment(receiveChunk, j)
+            while j < layout.segments {
+                let incoming = layout.segment(receiveChunk, j)
                 let envelope = try communicator.exchange(
-                    sending: UnsafeRawBufferPointer(segment(sendChunk, j)), to: right, tag: tag,
+                    sending: UnsafeRawBufferPointer(layout.segment(sendChunk, j)), to: right, tag: tag,
                     receivingInto: UnsafeMutableRawBufferPointer(start: scratch, count: incoming.count), from: left)
                 try call.check(envelope, from: left, expectedBytes: incoming.count, on: communicator)
                 ReductionKernel.accumulate(incoming.baseAddress!, scratch, count: incoming.count / elementSize, kind: kind)
@@ -90,7 +68,8 @@ enum RingAllReduce {
 
         let owned = (rank &+ 1) % ranks
         if op == .average {
-            ReductionKernel.divide(chunkBytes(owned).baseAddress!, count: chunkCount(owned), by: ranks, kind: kind)
+            ReductionKernel.divide(values + layout.chunkStart(owned) &* elementSize, count: layout.chunkCount(owned),
+                                   by: ranks, kind: kind)
         }
 
         step = 0
@@ -98,15 +77,51 @@ enum RingAllReduce {
             let sendChunk = (rank &+ 1 &- step &+ ranks) % ranks
             let receiveChunk = (rank &- step &+ ranks) % ranks
             var j = 0
-            while j < segments {
-                let incoming = segment(receiveChunk, j)
+            while j < layout.segments {
+                let incoming = layout.segment(receiveChunk, j)
                 let envelope = try communicator.exchange(
-                    sending: UnsafeRawBufferPointer(segment(sendChunk, j)), to: right, tag: tag,
+                    sending: UnsafeRawBufferPointer(layout.segment(sendChunk, j)), to: right, tag: tag,
                     receivingInto: incoming, from: left)
                 try call.check(envelope, from: left, expectedBytes: incoming.count, on: communicator)
                 j &+= 1
             }
             step &+= 1
         }
+    }
+}
+
+/// Where `RingAllReduce` cuts the buffer: chunk c of P starts at c*q + min(c, r) (q = count / P,
+/// r = count % P) and holds q + (c < r ? 1 : 0) elements. Each step's chunk travels in segments
+/// of at most the communicator's `ringSegmentBytes`, every segment of the reduce-scatter reduced
+/// as soon as it arrives, while it is still in cache. All chunks are cut at the same offsets
+/// (the longest chunk's segment count), so sender and receiver agree on every segment's length;
+/// a short chunk's last segment may be empty.
+struct RingLayout {
+    let values: UnsafeMutableRawPointer
+    let elementSize: Int
+    let quotient: Int, remainder: Int
+    /// Elements per segment, and segments per chunk.
+    let segmentElements: Int, segments: Int
+
+    init(values: UnsafeMutableRawPointer, count: Int, ranks: Int, elementSize: Int, segmentBytes: Int) {
+        self.values = values
+        self.elementSize = elementSize
+        quotient = count / ranks
+        remainder = count % ranks
+        let longest = quotient &+ (remainder > 0 ? 1 : 0)
+        let segmentLimit = segmentBytes / elementSize
+        segmentElements = segmentLimit > 0 ? min(segmentLimit, max(longest, 1)) : max(longest, 1)
+        segments = max(1, (longest &+ segmentElements &- 1) / segmentElements)
+    }
+
+    @inline(__always) func chunkStart(_ c: Int) -> Int { c &* quotient &+ min(c, remainder) }
+    @inline(__always) func chunkCount(_ c: Int) -> Int { quotient &+ (c < remainder ? 1 : 0) }
+
+    /// Segment j of chunk c.
+    @inline(__always) func segment(_ c: Int, _ j: Int) -> UnsafeMutableRawBufferPointer {
+        let offset = min(j &* segmentElements, chunkCount(c))
+        let length = min(segmentElements, chunkCount(c) &- offset)
+        return UnsafeMutableRawBufferPointer(
+            start: values + (chunkStart(c) &+ offset) &* elementSize, count: length &* elementSize)
     }
 }

@@ -113,20 +113,7 @@ public enum SafeTensors {
             throw SafeTensorsError(.truncated, source,
                                    "header length \(headerLength) runs past the end: only \(bytes.count - 8) bytes follow the 8-byte prefix")
         }
-        let headerBytes = bytes[8 ..< 8 + headerLength]
-        guard headerBytes.first == UInt8(ascii: "{") else {
-            throw SafeTensorsError(.invalidJSON, source, "header does not start with '{'")
-        }
-        let json: JSONValue
-        do {
-            json = try JSONParser.parse(headerBytes)
-        } catch let error as JSONParser.Failure {
-            throw SafeTensorsError(.invalidJSON, source, "header is not valid JSON: \(error.message)")
-        }
-        guard case .object(let members) = json else {
-            throw SafeTensorsError(.invalidHeader, source, "header is not a JSON object")
-        }
-
+        let members = try headerObject(bytes[8 ..< 8 + headerLength], source: source)
         let dataLength = bytes.count - 8 - headerLength
         var metadata: [String: String] = [:]
         var spans: [(name: String, begin: Int, end: Int)] = []
@@ -146,8 +133,39 @@ public enum SafeTensors {
             spans.append((name, info.begin, info.end))
         }
 
-        // The tensors must tile the data section: sorted by offset, each starts where the last ended.
         spans.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        try checkTiling(spans, dataLength: dataLength, source: source)
+
+        let dataStart = 8 + headerLength
+        var entries: [String: SafeTensorEntry] = [:]
+        for span in spans {
+            let info = infos[span.name]!
+            entries[span.name] = try SafeTensorEntry(dtype: info.dtype, shape: info.shape,
+                                                     bytes: Array(bytes[dataStart + span.begin ..< dataStart + span.end]))
+        }
+        return SafeTensorsFile(source: source, entries: entries, names: spans.map(\.name), metadata: metadata)
+    }
+
+    /// The header's JSON object, member by member.
+    private static func headerObject(_ headerBytes: ArraySlice<UInt8>, source: String) throws -> [(String, JSONValue)] {
+        guard headerBytes.first == UInt8(ascii: "{") else {
+            throw SafeTensorsError(.invalidJSON, source, "header does not start with '{'")
+        }
+        let json: JSONValue
+        do {
+            json = try JSONParser.parse(headerBytes)
+        } catch let error as JSONParser.Failure {
+            throw SafeTensorsError(.invalidJSON, source, "header is not valid JSON: \(error.message)")
+        }
+        guard case .object(let members) = json else {
+            throw SafeTensorsError(.invalidHeader, source, "header is not a JSON object")
+        }
+        return members
+    }
+
+    /// The tensors must tile the data section: sorted by offset, each starts where the last ended.
+    private static func checkTiling(_ spans: [(name: String, begin: Int, end: Int)], dataLength: Int,
+                                    source: String) throws {
         var position = 0
         for span in spans {
             guard span.begin == position else {
@@ -165,15 +183,6 @@ public enum SafeTensors {
             throw SafeTensorsError(.invalidOffsets, source,
                                    "tensors cover \(position) bytes but the data section has \(dataLength)")
         }
-
-        let dataStart = 8 + headerLength
-        var entries: [String: SafeTensorEntry] = [:]
-        for span in spans {
-            let info = infos[span.name]!
-            entries[span.name] = try SafeTensorEntry(dtype: info.dtype, shape: info.shape,
-                                                     bytes: Array(bytes[dataStart + span.begin ..< dataStart + span.end]))
-        }
-        return SafeTensorsFile(source: source, entries: entries, names: spans.map(\.name), metadata: metadata)
     }
 
     private static func decodeMetadata(_ value: JSONValue, source: String) throws -> [String: String] {

@@ -2,37 +2,33 @@ import Tensor
 
 /// Average pooling, PyTorch's `nn.AvgPool2d(kernel, stride)` (no padding, floor output size):
 /// each output is the mean of its window; backward spreads dy / (k*k) over the window.
-public final class AvgPool2d: Layer {
+public final class AvgPool2d: StatelessLayer {
     public let name: String
-    public let kernelSize: Int, stride: Int
     public let inputShape: FeatureShape
-    public let outputShape: FeatureShape
-
-    private let channels: Int, height: Int, width: Int, outHeight: Int, outWidth: Int
+    private let window: PoolWindow
     private let output = ActivationBuffer()
     private var lastBatch = 0
 
     /// Throws when the input is not a feature map or is smaller than the window.
     public init(name: String, input: FeatureShape, kernelSize: Int, stride: Int? = nil) throws {
-        let window = try PoolWindow(layer: name, kind: "AvgPool2d", input: input, kernelSize: kernelSize, stride: stride)
+        window = try PoolWindow(layer: name, kind: "AvgPool2d", input: input, kernelSize: kernelSize, stride: stride)
         self.name = name
         self.inputShape = input
-        (self.kernelSize, self.stride, self.outputShape) = (kernelSize, window.stride, window.outputShape)
-        (channels, height, width) = (window.channels, window.height, window.width)
-        (outHeight, outWidth) = (window.outHeight, window.outWidth)
     }
 
-    public var kind: String { "AvgPool2d(\(kernelSize)x\(kernelSize), s\(stride))" }
-    public var stateSpecs: [StateSpec] { [] }
-    public func bind(_ binding: LayerBinding) {}
+    public var outputShape: FeatureShape { window.outputShape }
+    public var kernelSize: Int { window.kernelSize }
+    public var stride: Int { window.stride }
+
+    public var kind: String { "AvgPool2d(\(window.kernelSize)x\(window.kernelSize), s\(window.stride))" }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let batch = input.shape[1]
         lastBatch = batch
         let y = output.tensor(batch: batch, shape: outputShape)
-        let planes = channels * batch
-        let hw = height * width, ohw = outHeight * outWidth
-        let k = kernelSize, s = stride, w = width, ow = outWidth, oh = outHeight
+        let planes = window.channels * batch
+        let hw = window.height * window.width, ohw = window.outHeight * window.outWidth
+        let k = window.kernelSize, s = window.stride, w = window.width, ow = window.outWidth, oh = window.outHeight
         let scale = 1 / Float(k * k)
         let x = input.data, out = y.data
         for p in 0..<planes {
@@ -54,9 +50,9 @@ public final class AvgPool2d: Layer {
 
     public func backward(_ outputGradient: Tensor, inputGradient: Tensor?) {
         guard let inputGradient else { return }
-        let planes = channels * lastBatch
-        let hw = height * width, ohw = outHeight * outWidth
-        let k = kernelSize, s = stride, w = width, ow = outWidth, oh = outHeight
+        let planes = window.channels * lastBatch
+        let hw = window.height * window.width, ohw = window.outHeight * window.outWidth
+        let k = window.kernelSize, s = window.stride, w = window.width, ow = window.outWidth, oh = window.outHeight
         let scale = 1 / Float(k * k)
         let dx = inputGradient.data, dy = outputGradient.data
         inputGradient.fill(0)

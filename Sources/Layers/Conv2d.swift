@@ -52,7 +52,8 @@ public final class Conv2d: Layer {
     /// fit in L2 each block is written by im2col and read by the GEMMs while still cached.
     /// `Int.max` gives one GEMM over the whole batch.
     public var columnBudget = Conv2d.defaultColumnBudget
-    /// 2 MiB of columns: half the 4 MiB L2 this was measured on (see `columnBudget`).
+    /// 2 MiB of columns: a fraction of a server core's L2, so a block stays cached between its
+    /// im2col and its GEMMs (the measurements behind it: docs/RESULTS.md, "Column blocks").
     public static let defaultColumnBudget = 1 << 19
 
     /// How the products are computed: `DirectConvolution`'s kernels, or im2col + GEMM.

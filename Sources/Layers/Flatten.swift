@@ -3,7 +3,7 @@ import Tensor
 /// PyTorch's `nn.Flatten()`: each sample's C x H x W map becomes C*H*W features in (c, h, w)
 /// order. Maps are stored channel-major, so this is the one transpose `[C, N, HW] -> [N, C*HW]`
 /// (contiguous H*W runs); flat input passes through untouched.
-public final class Flatten: Layer {
+public final class Flatten: StatelessLayer {
     public let name: String
     public let inputShape: FeatureShape
     public let outputShape: FeatureShape
@@ -23,8 +23,6 @@ public final class Flatten: Layer {
     }
 
     public var kind: String { "Flatten" }
-    public var stateSpecs: [StateSpec] { [] }
-    public func bind(_ binding: LayerBinding) {}
     public var passesInputThrough: Bool { if case .flat = inputShape { return true } else { return false } }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {

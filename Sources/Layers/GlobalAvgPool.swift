@@ -3,7 +3,7 @@ import Tensor
 /// Global average pooling to flat features: PyTorch's `nn.AdaptiveAvgPool2d(1)` followed by
 /// `flatten(1)`. Input maps `[C, N, H, W]`, output `[N, C]` with y[n, c] = mean of plane (c, n);
 /// backward spreads dy[n, c] / (H*W) over the plane.
-public final class GlobalAvgPool: Layer {
+public final class GlobalAvgPool: StatelessLayer {
     public let name: String
     public let inputShape: FeatureShape
     public let outputShape: FeatureShape
@@ -25,8 +25,6 @@ public final class GlobalAvgPool: Layer {
     }
 
     public var kind: String { "GlobalAvgPool" }
-    public var stateSpecs: [StateSpec] { [] }
-    public func bind(_ binding: LayerBinding) {}
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let batch = input.shape[1]

@@ -183,23 +183,10 @@ public enum GradientCheck {
                     guard norm > 0 else { continue }
                     v = v.map { $0 / norm }
                     let directional = zip(g, v).reduce(0) { $0 + $1.0 * $1.1 }
-                    /// (loss(theta + s v) - loss(theta - s v)) / 2s, with the realized Float step.
-                    func difference(_ step: Double) -> Double {
-                        var realized = 0.0
-                        for j in 0..<value.count {
-                            let up = original[j] + Float(step * v[j]), down = original[j] - Float(step * v[j])
-                            realized += (Double(up) - Double(down)) * v[j]
-                            value[j] = up
-                        }
-                        let fp = evaluate()
-                        for j in 0..<value.count { value[j] = original[j] - Float(step * v[j]) }
-                        let fm = evaluate()
-                        for j in 0..<value.count { value[j] = original[j] }
-                        return (fp - fm) / realized
-                    }
                     // Richardson: the step^2 term of the two central differences cancels.
                     let step = Double(options.directionalStep)
-                    let numeric = (4 * difference(step / 2) - difference(step)) / 3
+                    let numeric = (4 * centralDifference(value, original, along: v, step: step / 2, evaluate)
+                        - centralDifference(value, original, along: v, step: step, evaluate)) / 3
                     worst = max(worst, relativeError(directional, numeric, floor: 0))
                     checked += 1
                 }
@@ -207,6 +194,23 @@ public enum GradientCheck {
         }
         return GradientCheckRow(name: "model", kind: "\(model.spec) through the loss", inputError: nil,
                                 parameterError: worst, checked: checked, skipped: 0, tolerance: options.tolerance)
+    }
+
+    /// (loss(theta + s v) - loss(theta - s v)) / 2s for the tensor `value` (whose values are
+    /// `original`), with the realized Float step; leaves `value` as it found it.
+    private static func centralDifference(_ value: Tensor, _ original: [Float], along v: [Double], step: Double,
+                                          _ evaluate: () -> Double) -> Double {
+        var realized = 0.0
+        for j in 0..<value.count {
+            let up = original[j] + Float(step * v[j]), down = original[j] - Float(step * v[j])
+            realized += (Double(up) - Double(down)) * v[j]
+            value[j] = up
+        }
+        let fp = evaluate()
+        for j in 0..<value.count { value[j] = original[j] - Float(step * v[j]) }
+        let fm = evaluate()
+        for j in 0..<value.count { value[j] = original[j] }
+        return (fp - fm) / realized
     }
 
     /// Every layer of `model`, then the loss, then the whole model: the `ddp gradcheck` report.
@@ -247,43 +251,51 @@ public enum GradientCheck {
             return (s, (kinked?.kinkSignature ?? 0) == base)
         }
 
-        var checked = 0, skipped = 0
-        func compare(count: Int, analytic: [Float], set: (Int, Float) -> Void, original: (Int) -> Float) -> Double? {
-            let scale = analytic.map { abs(Double($0)) }.max() ?? 0
-            var worst: Double?
-            var done = 0
-            for i in candidates(analytic, limit: options.maxCoordinates, rng: &rng) where done < options.maxCoordinates {
-                let x = original(i)
-                let up = x + options.step, down = x - options.step
-                set(i, up)
-                let (fp, samePlus) = objective()
-                set(i, down)
-                let (fm, sameMinus) = objective()
-                set(i, x)
-                guard samePlus && sameMinus else { skipped += 1; continue }
-                let numeric = (fp - fm) / (Double(up) - Double(down))
-                let error = relativeError(Double(analytic[i]), numeric, floor: options.floor * scale)
-                worst = max(worst ?? 0, error.isNaN ? .infinity : error)
-                checked += 1
-                done += 1
-            }
-            return worst
-        }
-
-        let inputError = compare(count: x0.count, analytic: analyticInput,
-                                 set: { i, v in work.copy(from: x0); work[i] = v },
-                                 original: { x0[$0] })
+        var tally = Tally()
+        let inputError = compare(analytic: analyticInput, set: { i, v in work.copy(from: x0); work[i] = v },
+                                 original: { x0[$0] }, objective: objective, options: options, rng: &rng, tally: &tally)
         work.copy(from: x0)
         var parameterError: Double?
         for (p, entry) in parameters.enumerated() {
             let value = entry.value
-            if let e = compare(count: value.count, analytic: analyticParameters[p],
-                               set: { i, v in work.copy(from: x0); value[i] = v }, original: { value[$0] }) {
+            if let e = compare(analytic: analyticParameters[p], set: { i, v in work.copy(from: x0); value[i] = v },
+                               original: { value[$0] }, objective: objective, options: options, rng: &rng,
+                               tally: &tally) {
                 parameterError = max(parameterError ?? 0, e)
             }
         }
         return GradientCheckRow(name: layer.name, kind: layer.kind, inputError: inputError, parameterError: parameterError,
-                                checked: checked, skipped: skipped, tolerance: options.tolerance)
+                                checked: tally.checked, skipped: tally.skipped, tolerance: options.tolerance)
+    }
+
+    /// Comparisons made, and skipped because a nudge crossed a kink.
+    private struct Tally { var checked = 0, skipped = 0 }
+
+    /// The worst relative error between `analytic` and central differences of `objective` over
+    /// up to `options.maxCoordinates` coordinates (nudged through `set`, restored from
+    /// `original`); nil when none could be compared.
+    private static func compare(analytic: [Float], set: (Int, Float) -> Void, original: (Int) -> Float,
+                                objective: () -> (Double, Bool), options: GradientCheckOptions,
+                                rng: inout SeededRNG, tally: inout Tally) -> Double? {
+        let scale = analytic.map { abs(Double($0)) }.max() ?? 0
+        var worst: Double?
+        var done = 0
+        for i in candidates(analytic, limit: options.maxCoordinates, rng: &rng) where done < options.maxCoordinates {
+            let x = original(i)
+            let up = x + options.step, down = x - options.step
+            set(i, up)
+            let (fp, samePlus) = objective()
+            set(i, down)
+            let (fm, sameMinus) = objective()
+            set(i, x)
+            guard samePlus && sameMinus else { tally.skipped += 1; continue }
+            let numeric = (fp - fm) / (Double(up) - Double(down))
+            let error = relativeError(Double(analytic[i]), numeric, floor: options.floor * scale)
+            worst = max(worst ?? 0, error.isNaN ? .infinity : error)
+            tally.checked += 1
+            done += 1
+        }
+        return worst
     }
 
     // MARK: - Helpers

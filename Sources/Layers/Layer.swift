@@ -53,28 +53,10 @@ extension Layer {
     }
 }
 
-/// FNV-1a over the sign pattern (x > 0) of a buffer: the kink signature of ReLU-like layers.
-func positivePatternHash(_ x: UnsafePointer<Float>, count: Int, seed: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64 {
-    var h = seed
-    var word: UInt64 = 0
-    var bits = 0
-    for i in 0..<count {
-        word = (word << 1) | (x[i] > 0 ? 1 : 0)
-        bits &+= 1
-        if bits == 64 || i == count - 1 {
-            h = (h ^ word) &* 0x0000_0100_0000_01B3
-            word = 0; bits = 0
-        }
-    }
-    return h
-}
+/// A layer without parameters or buffers: nothing in the state dict, nothing to bind.
+public protocol StatelessLayer: Layer {}
 
-/// The sign pattern (x > 0) of a buffer, kept while a layer's kinks are frozen.
-func positivePattern(_ x: UnsafePointer<Float>, count: Int) -> [Bool] {
-    (0..<count).map { x[$0] > 0 }
-}
-
-/// Folds integers into an FNV-1a hash (max-pool argmax patterns, composite signatures).
-func hashCombine(_ h: UInt64, _ value: UInt64) -> UInt64 {
-    (h ^ value) &* 0x0000_0100_0000_01B3
+extension StatelessLayer {
+    public var stateSpecs: [StateSpec] { [] }
+    public func bind(_ binding: LayerBinding) {}
 }

@@ -2,7 +2,7 @@ import Tensor
 
 /// Leaky ReLU, PyTorch's `nn.LeakyReLU(slope)`: y = x for x > 0, slope * x otherwise.
 /// The slope must be in [0, 1) so that the sign of y tells the branch in backward.
-public final class LeakyReLU: Layer {
+public final class LeakyReLU: StatelessLayer {
     public let name: String
     public let slope: Float
     public let inputShape: FeatureShape
@@ -23,8 +23,6 @@ public final class LeakyReLU: Layer {
     }
 
     public var kind: String { "LeakyReLU(\(slope))" }
-    public var stateSpecs: [StateSpec] { [] }
-    public func bind(_ binding: LayerBinding) {}
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let y = output.tensor(batch: inputShape.batch(of: input), shape: outputShape)

@@ -6,13 +6,10 @@ import Tensor
 /// Each output is the largest element of its window (the first one on ties, NaN wins, as in
 /// PyTorch). Forward stores the winner's index for backward, which routes each output gradient
 /// to that element only (adding up where windows overlap).
-public final class MaxPool2d: Layer {
+public final class MaxPool2d: StatelessLayer {
     public let name: String
-    public let kernelSize: Int, stride: Int
     public let inputShape: FeatureShape
-    public let outputShape: FeatureShape
-
-    private let channels: Int, height: Int, width: Int, outHeight: Int, outWidth: Int
+    private let window: PoolWindow
     private let output = ActivationBuffer()
     /// Per output element, the index of the chosen input element within its (channel, image) plane.
     private let argmax = ScratchBuffer<Int32>(zero: 0)
@@ -21,35 +18,34 @@ public final class MaxPool2d: Layer {
 
     /// Throws when the input is not a feature map or is smaller than the window.
     public init(name: String, input: FeatureShape, kernelSize: Int, stride: Int? = nil) throws {
-        let window = try PoolWindow(layer: name, kind: "MaxPool2d", input: input, kernelSize: kernelSize, stride: stride)
+        window = try PoolWindow(layer: name, kind: "MaxPool2d", input: input, kernelSize: kernelSize, stride: stride)
         self.name = name
         self.inputShape = input
-        (self.kernelSize, self.stride, self.outputShape) = (kernelSize, window.stride, window.outputShape)
-        (channels, height, width) = (window.channels, window.height, window.width)
-        (outHeight, outWidth) = (window.outHeight, window.outWidth)
     }
 
     /// 2x2 windows, stride 2, even plane: `MaxPoolKernel` where the CPU runs it (and the
     /// scalar loops when `forceScalar`, which tests compare).
     private var usesKernel: Bool {
-        kernelSize == 2 && stride == 2 && height % 2 == 0 && width % 2 == 0 && MaxPoolKernel.isAvailable && !forceScalar
+        kernelSize == 2 && stride == 2 && window.height % 2 == 0 && window.width % 2 == 0 && MaxPoolKernel.isAvailable && !forceScalar
     }
 
     /// Takes the scalar loops even where `MaxPoolKernel` runs.
     public var forceScalar = false
 
-    public var kind: String { "MaxPool2d(\(kernelSize)x\(kernelSize), s\(stride))" }
-    public var stateSpecs: [StateSpec] { [] }
-    public func bind(_ binding: LayerBinding) {}
+    public var outputShape: FeatureShape { window.outputShape }
+    public var kernelSize: Int { window.kernelSize }
+    public var stride: Int { window.stride }
+
+    public var kind: String { "MaxPool2d(\(window.kernelSize)x\(window.kernelSize), s\(window.stride))" }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let batch = input.shape[1]
         lastBatch = batch
         let y = output.tensor(batch: batch, shape: outputShape)
-        let planes = channels * batch
-        let hw = height * width, ohw = outHeight * outWidth
+        let planes = window.channels * batch
+        let hw = window.height * window.width, ohw = window.outHeight * window.outWidth
         let idx = argmax.reserve(planes * ohw)
-        let k = kernelSize, s = stride, w = width, ow = outWidth, oh = outHeight
+        let k = window.kernelSize, s = window.stride, w = window.width, ow = window.outWidth, oh = window.outHeight
         let x = input.data, out = y.data
         if frozen {
             for p in 0..<planes {
@@ -61,7 +57,7 @@ public final class MaxPool2d: Layer {
             Parallel.forEach(count: planes, threads: BLASRuntime.threads) { _, r in
                 let first = r.lowerBound
                 MaxPoolKernel.forward(x + first &* hw, out + first &* ohw, argmax: idx + first &* ohw, planes: r.count,
-                                      height: height, width: width)
+                                      height: window.height, width: window.width)
             }
             return y
         }
@@ -94,7 +90,7 @@ public final class MaxPool2d: Layer {
     /// maximum in row-major window order, NaN wins).
     private func forward2x2(_ x: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                             _ idx: UnsafeMutablePointer<Int32>, planes: Int) {
-        let w = width, ow = outWidth, oh = outHeight, hw = height * width, ohw = outHeight * outWidth
+        let w = window.width, ow = window.outWidth, oh = window.outHeight, hw = window.height * window.width, ohw = window.outHeight * window.outWidth
         for p in 0..<planes {
             let src = x + p &* hw, dst = out + p &* ohw, arg = idx + p &* ohw
             for oy in 0..<oh {
@@ -119,14 +115,14 @@ public final class MaxPool2d: Layer {
 
     public func backward(_ outputGradient: Tensor, inputGradient: Tensor?) {
         guard let inputGradient else { return }
-        let planes = channels * lastBatch
-        let hw = height * width, ohw = outHeight * outWidth
+        let planes = window.channels * lastBatch
+        let hw = window.height * window.width, ohw = window.outHeight * window.outWidth
         let dx = inputGradient.data, dy = outputGradient.data, idx = argmax.pointer
         if usesKernel {
             Parallel.forEach(count: planes, threads: BLASRuntime.threads) { _, r in
                 let first = r.lowerBound
                 MaxPoolKernel.backward(dy + first &* ohw, argmax: idx + first &* ohw, dx + first &* hw, planes: r.count,
-                                       height: height, width: width)
+                                       height: window.height, width: window.width)
             }
             return
         }
@@ -140,7 +136,7 @@ public final class MaxPool2d: Layer {
     public func freezeKinks(_ frozen: Bool) { self.frozen = frozen }
 
     public var kinkSignature: UInt64 {
-        let n = channels * lastBatch * outHeight * outWidth
+        let n = window.channels * lastBatch * window.outHeight * window.outWidth
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for i in 0..<n { h = hashCombine(h, UInt64(UInt32(bitPattern: argmax.pointer[i]))) }
         return h

@@ -1,9 +1,17 @@
-/// The geometry both pooling layers check and share: a square window and stride over each
-/// (channel, image) plane of a feature map, no padding, floor output size (PyTorch's).
+import Tensor
+
+/// The window both pooling layers check and share: a square window and stride over each
+/// (channel, image) plane of a feature map, no padding; its arithmetic (floor output size,
+/// PyTorch's) is the convolutions' `ConvGeometry`.
 struct PoolWindow {
-    let channels: Int, height: Int, width: Int
-    let kernelSize: Int, stride: Int
-    let outHeight: Int, outWidth: Int
+    let geometry: ConvGeometry
+    var channels: Int { geometry.channels }
+    var height: Int { geometry.height }
+    var width: Int { geometry.width }
+    var kernelSize: Int { geometry.kernelH }
+    var stride: Int { geometry.strideH }
+    var outHeight: Int { geometry.outHeight }
+    var outWidth: Int { geometry.outWidth }
 
     /// Throws, naming the layer and its kind, when the input is not a feature map or is smaller
     /// than the window. The stride defaults to the kernel size.
@@ -18,10 +26,8 @@ struct PoolWindow {
         guard h >= kernelSize, w >= kernelSize else {
             throw ModelError("layer \(name): input \(input) is smaller than the \(kernelSize)x\(kernelSize) \(kind) window")
         }
-        channels = c; height = h; width = w
-        self.kernelSize = kernelSize; self.stride = s
-        outHeight = (h - kernelSize) / s + 1
-        outWidth = (w - kernelSize) / s + 1
+        geometry = ConvGeometry(channels: c, height: h, width: w, kernelH: kernelSize, kernelW: kernelSize,
+                                strideH: s, strideW: s)
     }
 
     var outputShape: FeatureShape { .map(channels: channels, height: outHeight, width: outWidth) }

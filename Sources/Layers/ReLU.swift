@@ -5,7 +5,7 @@ import Tensor
 /// When a model places it right after a BatchNorm2d, the model fuses it: the batch norm writes
 /// max(0, ...) in its own normalization pass and masks the gradient in its own backward pass, and
 /// this layer passes input and gradient through untouched (`passesInputThrough`).
-public final class ReLU: Layer {
+public final class ReLU: StatelessLayer {
     public let name: String
     public let inputShape: FeatureShape
     public var outputShape: FeatureShape { inputShape }
@@ -22,8 +22,6 @@ public final class ReLU: Layer {
     }
 
     public var kind: String { isFusedIntoPrevious ? "ReLU (fused into the BatchNorm2d before)" : "ReLU" }
-    public var stateSpecs: [StateSpec] { [] }
-    public func bind(_ binding: LayerBinding) {}
     public var passesInputThrough: Bool { isFusedIntoPrevious }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {

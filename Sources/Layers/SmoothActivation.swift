@@ -3,7 +3,7 @@ import Tensor
 /// The smooth activations whose derivative is a function of their output, so that backward
 /// needs only the output forward kept: PyTorch's `nn.Sigmoid()`, y = 1 / (1 + exp(-x)),
 /// dy/dx = y (1 - y); and `nn.Tanh()`, y = tanh(x), dy/dx = 1 - y^2.
-public final class SmoothActivation: Layer {
+public final class SmoothActivation: StatelessLayer {
     public enum Function: String, Sendable {
         case sigmoid = "Sigmoid", tanh = "Tanh"
     }
@@ -23,8 +23,6 @@ public final class SmoothActivation: Layer {
     }
 
     public var kind: String { function.rawValue }
-    public var stateSpecs: [StateSpec] { [] }
-    public func bind(_ binding: LayerBinding) {}
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let y = output.tensor(batch: inputShape.batch(of: input), shape: outputShape)

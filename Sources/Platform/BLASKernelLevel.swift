@@ -61,11 +61,10 @@ public enum BLASKernelLevel: Int, Comparable, Sendable, CustomStringConvertible 
 
     /// The OpenBLAS core ddp selects for a CPU at this level.
     ///
-    /// AVX-512 picks SkylakeX rather than Cooperlake even when avx512_bf16 is present: on a
-    /// Xeon family 6 model 207 with OpenBLAS 0.3.21, Cooperlake passes verification but was no
-    /// faster for sgemm (1 thread, interleaved runs, best of 4: 512^2 135 vs 133 GFLOP/s,
-    /// conv-shaped 32x50176x288 51 vs 41, 64x12544x576 78 vs 74); its additions are bf16
-    /// routines ddp does not call, and SkylakeX is the kernel more OpenBLAS versions know.
+    /// AVX-512 picks SkylakeX rather than Cooperlake even when avx512_bf16 is present:
+    /// Cooperlake passes verification but measured no faster for sgemm (docs/RESULTS.md,
+    /// "OpenBLAS cores"); its additions are bf16 routines ddp does not call, and SkylakeX is the
+    /// kernel more OpenBLAS versions know.
     public func selectedCore(vendor: String) -> String? {
         switch self {
         case .generic: nil

@@ -97,113 +97,34 @@ public struct OverfitVerdict: Sendable, Equatable {
     /// Judges the per-epoch records of a run (in any order; sorted by epoch here).
     public init(epochs records: [MetricsLog.Epoch]) {
         let sorted = records.sorted { $0.epoch < $1.epoch }
-        let withAccuracy = sorted.filter { $0.testAccuracy.isFinite }
         // max(by:) keeps the first of equal elements: ties go to the earliest epoch.
-        let best = withAccuracy.max { $0.testAccuracy < $1.testAccuracy }
+        let best = sorted.filter { $0.testAccuracy.isFinite }.max { $0.testAccuracy < $1.testAccuracy }
         bestTestEpoch = best?.epoch
         bestTestAccuracy = best?.testAccuracy
-        let bestText = best.map { "the best test accuracy is \(Self.percent($0.testAccuracy)) at epoch \($0.epoch)" }
-            ?? "no test accuracy was recorded"
 
         let usable = sorted.filter { $0.trainLoss.isFinite && $0.testLoss.isFinite }
-        let n = usable.count
-        guard n >= Self.minimumEpochs else {
-            kind = .tooFewEpochs
-            overfitEpoch = nil
-            testRiseEpoch = nil
-            divergenceEpoch = nil
+        let finding: Finding
+        if usable.count >= Self.minimumEpochs {
+            let curves = Curves(usable, best: best)
+            minTestLossEpoch = curves.epochs[curves.k]
+            minTestLoss = curves.test[curves.k]
+            finding = Self.diverging(curves) ?? Self.overfitting(curves)
+                ?? Self.levelled(curves, rates: sorted.map(\.learningRate))
+        } else {
             let minimum = usable.min { $0.testLoss < $1.testLoss }
             minTestLossEpoch = minimum?.epoch
             minTestLoss = minimum?.testLoss
-            summary = "too few epochs to judge over-fitting: \(n) with train and test loss, need at least \(Self.minimumEpochs)"
-            advice = "train for more epochs; \(bestText)"
-            return
+            finding = Finding(kind: .tooFewEpochs,
+                              summary: "too few epochs to judge over-fitting: \(usable.count) with train and test loss, "
+                                  + "need at least \(Self.minimumEpochs)",
+                              advice: "train for more epochs; \(Self.bestText(best))")
         }
-        let train = usable.map(\.trainLoss)
-        let test = usable.map(\.testLoss)
-        let epochNumbers = usable.map(\.epoch)
-        let last = n - 1
-
-        let k = Self.minimumIndex(test)
-        minTestLossEpoch = epochNumbers[k]
-        minTestLoss = test[k]
-        let testTolerance = Swift.max(Self.noiseMultiple * Self.noise(test), Self.relativeTolerance * test[k])
-        let trainTolerance = { (level: Double) in
-            Swift.max(Self.noiseMultiple * Self.noise(train), Self.relativeTolerance * level)
-        }
-        let confirm = Self.epochsToConfirm
-        let tail = (n - confirm)...last
-        let testRose = last - k >= confirm && tail.allSatisfy { test[$0] > test[k] + testTolerance }
-
-        // Diverging: the train loss itself turned up (the step size, not the data, is the problem).
-        let j = train.indices.min { train[$0] < train[$1] }!
-        if last - j >= confirm, tail.allSatisfy({ train[$0] > train[j] + trainTolerance(train[j]) }),
-           test[last] > test[k] + testTolerance {
-            kind = .diverging
-            overfitEpoch = nil
-            testRiseEpoch = nil
-            divergenceEpoch = epochNumbers[j]
-            summary = "diverging since epoch \(epochNumbers[j]): train loss rose from \(Self.loss(train[j])) "
-                + "to \(Self.loss(train[last])) and test loss from \(Self.loss(test[k])) to \(Self.loss(test[last]))"
-            advice = "lower the learning rate (--lr), add warm-up (--warmup-epochs) or clip gradients, "
-                + "and restart from the checkpoint of epoch \(epochNumbers[j]); \(bestText)"
-            return
-        }
-        divergenceEpoch = nil
-
-        // Over-fitting: the gap test - train widened, for good and by more than noise, since its narrowest epoch.
-        let gap = zip(test, train).map { $0 - $1 }
-        let narrowest = Self.minimumIndex(gap.map(Swift.abs))
-        if let start = Self.wideningStart(train: train, test: test, gap: gap, narrowest: narrowest) {
-            kind = .overfitting
-            overfitEpoch = epochNumbers[start]
-            summary = "over-fitting since epoch \(epochNumbers[start]): test loss minus train loss widened from "
-                + "\(Self.gap(gap[start])) to \(Self.gap(gap[last])) (epoch \(epochNumbers[last])) as train loss "
-                + "fell from \(Self.loss(train[start])) to \(Self.loss(train[last])) and test loss went from "
-                + "\(Self.loss(test[start])) to \(Self.loss(test[last]))"
-                + (testRose ? "; the test loss has risen since epoch \(epochNumbers[k]), from \(Self.loss(test[k]))"
-                    + " to \(Self.loss(test[last]))"
-                    : "; the test loss has not turned up: it is at or near its minimum \(Self.loss(test[k])) (epoch \(epochNumbers[k]))")
-            if testRose {
-                testRiseEpoch = epochNumbers[k]
-                let stop = best.map { "stop early at epoch \($0.epoch) (best test accuracy \(Self.percent($0.testAccuracy)))" }
-                    ?? "stop early at epoch \(epochNumbers[k]) (lowest test loss)"
-                advice = "\(stop), or regularise: more data or augmentation (--augment), dropout, weight decay (--weight-decay)"
-            } else {
-                testRiseEpoch = nil
-                advice = "no epoch is worth going back to yet (\(bestText)); to close the gap regularise: more data "
-                    + "or augmentation (--augment), dropout, weight decay (--weight-decay); in a longer run stop early "
-                    + "once the test loss stops falling"
-            }
-            return
-        }
-        overfitEpoch = nil
-        testRiseEpoch = nil
-
-        let before = n - 3
-        let testDrop = test[before] - test[last]
-        let trainDrop = train[before] - train[last]
-        if testDrop > testTolerance && trainDrop > trainTolerance(train[last]) {
-            kind = .stillImproving
-            summary = "under-fitting: train and test loss are both still falling (over the last 2 epochs test "
-                + "loss \(Self.change(test[before], test[last])), train loss \(Self.change(train[before], train[last])))"
-            advice = "train for more epochs: the loss has not levelled off yet; \(bestText)"
-            return
-        }
-        let trainAccuracy = usable[last].trainAccuracy
-        if trainDrop <= trainTolerance(train[last]), trainAccuracy.isFinite, trainAccuracy < Self.lowTrainAccuracy {
-            kind = .underfitting
-            summary = "under-fitting: train and test loss are both high and flat (train loss \(Self.loss(train[last])), "
-                + "test loss \(Self.loss(test[last])), train accuracy \(Self.percent(trainAccuracy)))"
-            advice = "the model cannot fit the training data: use a bigger model, a higher learning rate or a "
-                + "longer schedule, or less regularisation (dropout, weight decay); \(bestText)"
-            return
-        }
-        kind = .noOverfitting
-        summary = "no over-fitting yet: the test loss is at or near its minimum \(Self.loss(test[k])) (epoch "
-            + "\(epochNumbers[k])); test loss minus train loss is \(Self.gap(gap[last])) at epoch "
-            + "\(epochNumbers[last]) (narrowest \(Self.gap(gap[narrowest])) at epoch \(epochNumbers[narrowest]))"
-        advice = Self.scheduleAdvice(sorted.map(\.learningRate)) + "; watch the gap; \(bestText)"
+        kind = finding.kind
+        overfitEpoch = finding.overfitEpoch
+        testRiseEpoch = finding.testRiseEpoch
+        divergenceEpoch = finding.divergenceEpoch
+        summary = finding.summary
+        advice = finding.advice
     }
 
     /// What may still lower a levelled-off test loss, by what the logged learning rates show:

@@ -41,64 +41,9 @@ public enum TrainingCurves {
     /// The two-panel chart for `log`, judged by `verdict`; `source` (the file name) and the run's
     /// settings, when the log records them, name the run in the title.
     public static func chart(log: MetricsLog, verdict: OverfitVerdict, noise: LossNoise?, source: String) -> SVGChart {
-        let epochs = log.epochs
-        let x = epochs.map { Double($0.epoch) }
-        let lastEpoch = x.last ?? 0
+        let x = log.epochs.map { Double($0.epoch) }
         let stepX = stepPositions(log)
-        let trainColor = ChartColor.blue
-        let testColor = ChartColor.vermillion
-
-        var lossSeries: [ChartSeries] = []
-        if !log.steps.isEmpty {
-            lossSeries.append(ChartSeries(name: "train loss per logged step", x: stepX,
-                                          y: log.steps.map(\.loss), color: ChartColor.skyBlue, lineWidth: 1,
-                                          opacity: 0.45, affectsYRange: false))
-        }
-        lossSeries.append(ChartSeries(name: "train loss (epoch mean)", x: x, y: epochs.map(\.trainLoss),
-                                      color: trainColor, lineWidth: 2.2, dash: "7 4", showsPoints: true))
-        lossSeries.append(ChartSeries(name: "test loss", x: x, y: epochs.map(\.testLoss),
-                                      color: testColor, lineWidth: 2.2, showsPoints: true))
-        let accuracySeries = [
-            ChartSeries(name: "train accuracy", x: x, y: epochs.map { $0.trainAccuracy * 100 },
-                        color: trainColor, lineWidth: 2.2, dash: "7 4", showsPoints: true),
-            ChartSeries(name: "test accuracy", x: x, y: epochs.map { $0.testAccuracy * 100 },
-                        color: testColor, lineWidth: 2.2, showsPoints: true),
-        ]
-
-        var lossMarkers: [ChartMarker] = []
-        var accuracyMarkers: [ChartMarker] = []
-        var bands: [ChartBand] = []
-        if let k = verdict.overfitEpoch {
-            bands.append(ChartBand(from: Double(k), to: lastEpoch, label: "over-fitting: train/test gap widening",
-                                   color: ChartColor.vermillion))
-            lossMarkers.append(ChartMarker(x: Double(k), y: epochs.first { $0.epoch == k }?.testLoss,
-                                           label: "over-fitting starts: epoch \(k)", color: ChartColor.vermillion))
-            if let r = verdict.testRiseEpoch, let loss = verdict.minTestLoss {
-                lossMarkers.append(ChartMarker(x: Double(r), y: loss, label: "test loss rises after epoch \(r)",
-                                               color: ChartColor.gray))
-            }
-        } else if let j = verdict.divergenceEpoch {
-            bands.append(ChartBand(from: Double(j), to: lastEpoch, label: "diverging: train loss rising",
-                                   color: ChartColor.purple))
-            lossMarkers.append(ChartMarker(x: Double(j), label: "diverging from epoch \(j)", color: ChartColor.purple))
-        } else if let k = verdict.minTestLossEpoch, let loss = verdict.minTestLoss {
-            lossMarkers.append(ChartMarker(x: Double(k), y: loss,
-                                           label: "lowest test loss \(OverfitVerdict.loss(loss)) (epoch \(k))",
-                                           color: ChartColor.gray))
-        }
-        if let b = verdict.bestTestEpoch, let accuracy = verdict.bestTestAccuracy {
-            accuracyMarkers.append(ChartMarker(x: Double(b), y: accuracy * 100,
-                                               label: "best test accuracy \(OverfitVerdict.percent(accuracy)) (epoch \(b))",
-                                               color: ChartColor.green))
-            if verdict.testRiseEpoch != nil {
-                lossMarkers.append(ChartMarker(x: Double(b), label: "stop here: epoch \(b)", color: ChartColor.green))
-            }
-        }
-        if let k = verdict.overfitEpoch {
-            accuracyMarkers.append(ChartMarker(x: Double(k), label: "over-fitting starts: epoch \(k)",
-                                               color: ChartColor.vermillion))
-        }
-
+        let marks = VerdictMarks(verdict, epochs: log.epochs, lastEpoch: x.last ?? 0)
         // One epoch range for both panels (the loss panel's step losses start inside epoch 1),
         // so the two read side by side.
         let allX = (x + stepX).filter(\.isFinite)
@@ -109,13 +54,87 @@ public enum TrainingCurves {
             title: "Loss per epoch",
             subtitle: "cross-entropy on the training and the test set; lower is better",
             xAxis: epochAxis, yAxis: ChartAxis(label: "loss (cross-entropy, nats)"),
-            series: lossSeries, markers: lossMarkers, bands: bands)
+            series: lossSeries(log, x: x, stepX: stepX), markers: marks.loss, bands: marks.bands)
         let accuracyPanel = ChartPanel(
             title: "Accuracy per epoch",
             subtitle: "share of images classified correctly; higher is better",
             xAxis: epochAxis, yAxis: ChartAxis(label: "accuracy (%)"),
-            series: accuracySeries, markers: accuracyMarkers, bands: bands)
+            series: accuracySeries(log, x: x), markers: marks.accuracy, bands: marks.bands)
+        return SVGChart(title: log.run.map(title) ?? "Training curves: \(source)",
+                        subtitle: subtitle(log, verdict: verdict, source: source),
+                        panels: [lossPanel, accuracyPanel], notes: notes(verdict: verdict, noise: noise))
+    }
 
+    static let trainColor = ChartColor.blue
+    static let testColor = ChartColor.vermillion
+
+    /// The step losses (faint, not setting the y range), the epoch-mean train loss and the test loss.
+    static func lossSeries(_ log: MetricsLog, x: [Double], stepX: [Double]) -> [ChartSeries] {
+        var series: [ChartSeries] = []
+        if !log.steps.isEmpty {
+            series.append(ChartSeries(name: "train loss per logged step", x: stepX,
+                                      y: log.steps.map(\.loss), color: ChartColor.skyBlue, lineWidth: 1,
+                                      opacity: 0.45, affectsYRange: false))
+        }
+        series.append(ChartSeries(name: "train loss (epoch mean)", x: x, y: log.epochs.map(\.trainLoss),
+                                  color: trainColor, lineWidth: 2.2, dash: "7 4", showsPoints: true))
+        series.append(ChartSeries(name: "test loss", x: x, y: log.epochs.map(\.testLoss),
+                                  color: testColor, lineWidth: 2.2, showsPoints: true))
+        return series
+    }
+
+    static func accuracySeries(_ log: MetricsLog, x: [Double]) -> [ChartSeries] {
+        [
+            ChartSeries(name: "train accuracy", x: x, y: log.epochs.map { $0.trainAccuracy * 100 },
+                        color: trainColor, lineWidth: 2.2, dash: "7 4", showsPoints: true),
+            ChartSeries(name: "test accuracy", x: x, y: log.epochs.map { $0.testAccuracy * 100 },
+                        color: testColor, lineWidth: 2.2, showsPoints: true),
+        ]
+    }
+
+    /// The verdict drawn on the panels: marker lines on each and the shaded span on both.
+    struct VerdictMarks {
+        var loss: [ChartMarker] = []
+        var accuracy: [ChartMarker] = []
+        var bands: [ChartBand] = []
+
+        init(_ verdict: OverfitVerdict, epochs: [MetricsLog.Epoch], lastEpoch: Double) {
+            if let k = verdict.overfitEpoch {
+                bands.append(ChartBand(from: Double(k), to: lastEpoch, label: "over-fitting: train/test gap widening",
+                                       color: ChartColor.vermillion))
+                loss.append(ChartMarker(x: Double(k), y: epochs.first { $0.epoch == k }?.testLoss,
+                                        label: "over-fitting starts: epoch \(k)", color: ChartColor.vermillion))
+                if let r = verdict.testRiseEpoch, let minimum = verdict.minTestLoss {
+                    loss.append(ChartMarker(x: Double(r), y: minimum, label: "test loss rises after epoch \(r)",
+                                            color: ChartColor.gray))
+                }
+            } else if let j = verdict.divergenceEpoch {
+                bands.append(ChartBand(from: Double(j), to: lastEpoch, label: "diverging: train loss rising",
+                                       color: ChartColor.purple))
+                loss.append(ChartMarker(x: Double(j), label: "diverging from epoch \(j)", color: ChartColor.purple))
+            } else if let k = verdict.minTestLossEpoch, let minimum = verdict.minTestLoss {
+                loss.append(ChartMarker(x: Double(k), y: minimum,
+                                        label: "lowest test loss \(OverfitVerdict.loss(minimum)) (epoch \(k))",
+                                        color: ChartColor.gray))
+            }
+            if let b = verdict.bestTestEpoch, let best = verdict.bestTestAccuracy {
+                accuracy.append(ChartMarker(x: Double(b), y: best * 100,
+                                            label: "best test accuracy \(OverfitVerdict.percent(best)) (epoch \(b))",
+                                            color: ChartColor.green))
+                if verdict.testRiseEpoch != nil {
+                    loss.append(ChartMarker(x: Double(b), label: "stop here: epoch \(b)", color: ChartColor.green))
+                }
+            }
+            if let k = verdict.overfitEpoch {
+                accuracy.append(ChartMarker(x: Double(k), label: "over-fitting starts: epoch \(k)",
+                                            color: ChartColor.vermillion))
+            }
+        }
+    }
+
+    /// "metrics.jsonl: 10 epochs, final test accuracy ..., best test accuracy ... at epoch ...".
+    static func subtitle(_ log: MetricsLog, verdict: OverfitVerdict, source: String) -> String {
+        let epochs = log.epochs
         var subtitle = (log.run == nil ? "" : source + ": ") + "\(epochs.count) epoch\(epochs.count == 1 ? "" : "s")"
         if let final = epochs.last {
             subtitle += ", final test accuracy \(OverfitVerdict.percent(final.testAccuracy))"
@@ -124,7 +143,11 @@ public enum TrainingCurves {
         if let b = verdict.bestTestEpoch, let accuracy = verdict.bestTestAccuracy {
             subtitle += ", best test accuracy \(OverfitVerdict.percent(accuracy)) at epoch \(b)"
         }
+        return subtitle
+    }
 
+    /// The verdict, the advice and the loss-noise reading, under the panels.
+    static func notes(verdict: OverfitVerdict, noise: LossNoise?) -> [SVGChart.Note] {
         var notes = [
             SVGChart.Note("Verdict: \(verdict.summary).", emphasized: true, color: color(of: verdict.kind)),
             SVGChart.Note("What to do: \(verdict.advice)."),
@@ -139,8 +162,7 @@ public enum TrainingCurves {
                     color: "#444444"))
             }
         }
-        return SVGChart(title: log.run.map(title) ?? "Training curves: \(source)", subtitle: subtitle,
-                        panels: [lossPanel, accuracyPanel], notes: notes)
+        return notes
     }
 
     /// "Training curves of fmnist-cnn on fashion-mnist: 4 ranks x batch 64, lr 0.1 (onecycle)".

@@ -3,10 +3,10 @@
 /// The column matrix of images `first ..< first + count` has one row per (channel c, kernel row
 /// i, kernel column j), r = (c * kh + i) * kw + j, and in each row the output pixels of those
 /// images side by side (image `first + b` at column b * OH*OW); rows are count * OH*OW floats
-/// apart. This is `Im2Col` applied to every (channel, image) plane, fused into one pass with a
-/// contiguous fast path for stride 1 in both directions (the usual 3x3 "same" convolution),
-/// where every (row, output row) is one copy (im2col) or one vector add (col2im) between two
-/// zero-padding margins. `geometry` describes one plane: channels 1, the plane's height/width.
+/// apart. This is the plain im2col (its reference is in the tests) applied to every (channel,
+/// image) plane, fused into one pass with a contiguous fast path for stride 1 in both
+/// directions (the usual 3x3 "same" convolution), where every (row, output row) is one copy
+/// (im2col) or one vector add (col2im) between two zero-padding margins. `geometry` describes one plane: channels 1, the plane's height/width.
 public enum ChannelMajorIm2Col {
     /// columns[r, b*OHW + p] = input[c, first + b, p*s - pad + (i, j)] (0 in the padding).
     public static func im2col(input: UnsafePointer<Float>, channels: Int, batch: Int, first: Int, count: Int,
@@ -28,31 +28,9 @@ public enum ChannelMajorIm2Col {
                     let lo = max(0, (pw &- j &+ sw &- 1) / sw)
                     let hi = max(lo, min(ow, (w &+ pw &- j &+ sw &- 1) / sw))
                     if flat {
-                        // Valid output rows: y = oy - ph + i in 0 ..< h.
-                        let oyLo = min(oh, max(0, ph &- i)), oyHi = max(oyLo, min(oh, h &+ ph &- i))
-                        let shift = (i &- ph) &* w &+ (j &- pw)
                         for b in 0..<count {
-                            let plane = input + (c &* batch &+ first &+ b) &* h &* w
-                            let dst = row + b &* ohw
-                            if oyLo > 0 { dst.update(repeating: 0, count: oyLo &* ow) }
-                            if oyHi < oh { (dst + oyHi &* ow).update(repeating: 0, count: (oh &- oyHi) &* ow) }
-                            guard oyLo < oyHi, lo < hi else {
-                                (dst + oyLo &* ow).update(repeating: 0, count: (oyHi &- oyLo) &* ow); continue
-                            }
-                            // One copy from the first valid pixel of the first valid row to the
-                            // last of the last; the margins it filled with neighbours' pixels
-                            // are zeroed after.
-                            let start = oyLo &* ow &+ lo, end = (oyHi &- 1) &* ow &+ hi
-                            (dst + start).update(from: plane + (start &+ shift), count: end &- start)
-                            var oy = oyLo
-                            while oy < oyHi {
-                                let r = dst + oy &* ow
-                                var x = 0
-                                while x < lo { r[x] = 0; x &+= 1 }
-                                x = hi
-                                while x < ow { r[x] = 0; x &+= 1 }
-                                oy &+= 1
-                            }
+                            copyShifted(plane: input + (c &* batch &+ first &+ b) &* h &* w, into: row + b &* ohw,
+                                        i: i, j: j, validColumns: lo ..< hi, geometry: g)
                         }
                         continue
                     }
@@ -79,6 +57,37 @@ public enum ChannelMajorIm2Col {
                     }
                 }
             }
+        }
+    }
+
+    /// One (kernel row i, column j) row of one image for stride 1 and "same" width: the plane
+    /// shifted by a constant, copied in one piece from the first valid pixel of the first valid
+    /// row to the last of the last; the margins that copy filled with neighbours' pixels are
+    /// zeroed after.
+    @inline(__always)
+    private static func copyShifted(plane: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>,
+                                    i: Int, j: Int, validColumns: Range<Int>, geometry g: ConvGeometry) {
+        let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth, ph = g.padH, pw = g.padW
+        let lo = validColumns.lowerBound, hi = validColumns.upperBound
+        // Valid output rows: y = oy - ph + i in 0 ..< h.
+        let oyLo = min(oh, max(0, ph &- i)), oyHi = max(oyLo, min(oh, h &+ ph &- i))
+        let shift = (i &- ph) &* w &+ (j &- pw)
+        if oyLo > 0 { dst.update(repeating: 0, count: oyLo &* ow) }
+        if oyHi < oh { (dst + oyHi &* ow).update(repeating: 0, count: (oh &- oyHi) &* ow) }
+        guard oyLo < oyHi, lo < hi else {
+            (dst + oyLo &* ow).update(repeating: 0, count: (oyHi &- oyLo) &* ow)
+            return
+        }
+        let start = oyLo &* ow &+ lo, end = (oyHi &- 1) &* ow &+ hi
+        (dst + start).update(from: plane + (start &+ shift), count: end &- start)
+        var oy = oyLo
+        while oy < oyHi {
+            let r = dst + oy &* ow
+            var x = 0
+            while x < lo { r[x] = 0; x &+= 1 }
+            x = hi
+            while x < ow { r[x] = 0; x &+= 1 }
+            oy &+= 1
         }
     }
 

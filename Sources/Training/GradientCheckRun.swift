@@ -42,15 +42,13 @@ public enum GradientCheckRun {
     /// naming what failed.
     public static func table(_ rows: [GradientCheckRow]) -> String {
         func fmt(_ x: Double?) -> String { x.map { String(format: "%.2e", $0.printable) } ?? "-" }
-        let width = max(8, rows.map(\.name.count).max() ?? 8)
-        var lines = ["layer".padding(toLength: width, withPad: " ", startingAt: 0) + "  input err  param err  checked  kinks  verdict  kind"]
-        for r in rows {
-            lines.append(r.name.padding(toLength: width, withPad: " ", startingAt: 0)
-                  + "  " + fmt(r.inputError).padding(toLength: 9, withPad: " ", startingAt: 0)
-                  + "  " + fmt(r.parameterError).padding(toLength: 9, withPad: " ", startingAt: 0)
-                  + String(format: "  %7d  %5d  ", r.checked, r.skipped)
-                  + (r.passed ? "pass   " : "FAIL   ") + "  " + r.kind)
-        }
+        // The layer column at least 8 wide, so short names line up with other reports.
+        let table = TextTable([.left, .left, .left, .right, .right, .left, .left], minimumWidths: [8])
+        var lines = table.lines([["layer", "input err", "param err", "checked", "kinks", "verdict", "kind"]]
+            + rows.map { r in
+                [r.name, fmt(r.inputError), fmt(r.parameterError), String(r.checked), String(r.skipped),
+                 r.passed ? "pass" : "FAIL", r.kind]
+            })
         let failed = rows.filter { !$0.passed }
         lines.append(failed.isEmpty ? "all \(rows.count) checks pass"
               : "\(failed.count) of \(rows.count) checks FAIL: \(failed.map(\.name).joined(separator: ", ")) — their backward disagrees with finite differences")

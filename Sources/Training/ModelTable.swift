@@ -10,19 +10,11 @@ public enum ModelTable {
     public static func text(_ model: Model) -> String {
         let rows = model.layerSummaries.map { [$0.name, $0.kind, shape($0.outputShape), grouped($0.parameterCount)] }
         let header = ["layer", "kind", "output shape", "parameters"]
-        let widths = (0..<header.count).map { column in (rows + [header]).map { $0[column].count }.max() ?? 0 }
-        func line(_ cells: [String]) -> String {
-            // Names, kinds and shapes left-aligned; counts right-aligned.
-            cells.enumerated().map { column, cell in
-                column == cells.count - 1 ? String(repeating: " ", count: widths[column] - cell.count) + cell
-                    : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }
+        // Names, kinds and shapes left-aligned; counts right-aligned.
+        let table = TextTable([.left, .left, .left, .right])
         let bytes = Double(model.parameterCount * MemoryLayout<Float>.size) / 1_048_576
-        return ([
-            "model \(model.spec) on \(shape(model.inputShape)) inputs, \(model.classes) classes",
-            line(header),
-        ] + rows.map(line) + [
+        return (["model \(model.spec) on \(shape(model.inputShape)) inputs, \(model.classes) classes"]
+            + table.lines([header] + rows) + [
             "total: \(grouped(model.parameterCount)) trainable parameters (\(String(format: "%.2f", bytes)) MiB as float32)"
                 + (model.buffers.count > 0 ? ", \(grouped(model.buffers.count)) BatchNorm statistics" : ""),
         ]).joined(separator: "\n")

@@ -39,22 +39,34 @@ public struct ResumePlan: Sendable {
     /// that were given (`TrainSetting.allFlags` for a config built in code); `flags.resume` is set.
     public init(flags: TrainConfig, given: Set<String>, launch: Launch) throws {
         precondition(flags.resume != nil, "ResumePlan needs flags.resume")
-        let resume = flags.resume!
-        saved = try Checkpoint.savedRun(resume)
-        let recorded = saved.config
+        saved = try Checkpoint.savedRun(flags.resume!)
         if case .ranks(let n) = launch { ranks = n } else { ranks = saved.ranks }
-        let midEpoch = "stopped mid-epoch (step \(saved.stepInEpoch) of epoch \(saved.epoch + 1))"
-        let newRun = "start a new run from its weights with --init-from \(resume)"
-        func refuse(_ flag: String, _ value: String, _ was: String, _ why: String) -> TrainError {
-            .badFlag("\(flag) \(value) differs from the run resumed from \(resume) (\(flag) \(was)): \(why); "
-                + "leave \(flag) out to continue it as it was, or \(newRun)")
-        }
 
         // What concerns this invocation only comes from the command line.
-        config = recorded
-        config.resume = resume; config.initFrom = flags.initFrom; config.overwrite = flags.overwrite
+        config = saved.config
+        config.resume = flags.resume; config.initFrom = flags.initFrom; config.overwrite = flags.overwrite
         config.quiet = flags.quiet; config.timelinePath = flags.timelinePath
 
+        try applySettings(flags, given: given)
+        try checkRanksAndEpochs()
+        applyMaxSteps(flags, given: given)
+        try applyCheckpointDirectory(flags, given: given)
+        applyMetrics(flags, given: given)
+        if let problem = config.problem() { throw TrainError.badFlag(problem) }
+    }
+
+    private var resume: String { config.resume! }
+    private var midEpoch: String { "stopped mid-epoch (step \(saved.stepInEpoch) of epoch \(saved.epoch + 1))" }
+    private var newRun: String { "start a new run from its weights with --init-from \(resume)" }
+
+    private func refuse(_ flag: String, _ value: String, _ was: String, _ why: String) -> TrainError {
+        .badFlag("\(flag) \(value) differs from the run resumed from \(resume) (\(flag) \(was)): \(why); "
+            + "leave \(flag) out to continue it as it was, or \(newRun)")
+    }
+
+    /// The `TrainSetting`s given again: kept, applied as a change, or refused by their `onResume`.
+    private mutating func applySettings(_ flags: TrainConfig, given: Set<String>) throws {
+        let recorded = saved.config
         for setting in TrainSetting.all where given.contains(setting.flag) {
             let was = setting.text(recorded), value = setting.text(flags)
             guard value != was else { continue }
@@ -77,6 +89,10 @@ public struct ResumePlan: Sendable {
             // the run has already made: keep the period it had.
             config.stepEpochs = recorded.effectiveStepEpochs
         }
+    }
+
+    /// Another rank count is fine at an epoch boundary; there must be epochs left to train.
+    private mutating func checkRanksAndEpochs() throws {
         if ranks != saved.ranks {
             if saved.stepInEpoch != 0 {
                 throw TrainError.badFlag("this launch has \(ranks) rank\(ranks == 1 ? "" : "s"), but the run resumed from \(resume) "
@@ -85,13 +101,18 @@ public struct ResumePlan: Sendable {
             }
             changes.append("ranks \(ranks) (was \(saved.ranks))")
         }
+        let recorded = saved.config
         if config.epochs <= saved.epoch {
             let extend = [.constant, .step].contains(recorded.schedule)
                 ? "raise --epochs to train on" : "its \(recorded.schedule.rawValue) schedule ended there: \(newRun)"
             throw TrainError.badFlag("the run in \(resume) has trained \(saved.epoch) of --epochs \(config.epochs): "
                 + "nothing left to train; \(extend)")
         }
+    }
 
+    /// `--max-steps` holds until the run reaches it, and no longer after that.
+    private mutating func applyMaxSteps(_ flags: TrainConfig, given: Set<String>) {
+        let recorded = saved.config
         if given.contains("--max-steps") {
             config.maxSteps = flags.maxSteps
             if flags.maxSteps != recorded.maxSteps { changes.append("--max-steps \(flags.maxSteps) (was \(recorded.maxSteps))") }
@@ -100,7 +121,11 @@ public struct ResumePlan: Sendable {
             config.maxSteps = 0
             changes.append("--max-steps 0 (was \(recorded.maxSteps), reached)")
         }
+    }
 
+    /// The run directory the checkpoint lies in, unless `--checkpoint-dir` names another; going
+    /// on in a run directory needs its latest checkpoint.
+    private mutating func applyCheckpointDirectory(_ flags: TrainConfig, given: Set<String>) throws {
         let runDirectory = URL(fileURLWithPath: saved.checkpoint).deletingLastPathComponent().path
         if given.contains("--checkpoint-dir") {
             config.checkpointDir = flags.checkpointDir
@@ -109,20 +134,23 @@ public struct ResumePlan: Sendable {
             } else if flags.checkpointDir == nil {
                 notes.append("no --checkpoint-dir: this run writes no checkpoints")
             }
-        } else {
-            guard let latest = CheckpointDirectory.resolve(runDirectory) else {
-                throw TrainError.badFlag("--resume \(resume) lies in no run directory (no 'latest' beside it), so there "
-                    + "is no run directory to go on in: give --checkpoint-dir DIR for the resumed run's checkpoints")
-            }
-            func real(_ path: String) -> String { URL(fileURLWithPath: path).resolvingSymlinksInPath().path }
-            guard real(latest) == real(saved.checkpoint) else {
-                throw TrainError.badFlag("--resume \(resume) is not the latest checkpoint of \(runDirectory) (that is "
-                    + "\(URL(fileURLWithPath: latest).lastPathComponent)): going on there would mix two runs; give "
-                    + "--checkpoint-dir DIR for this one, or --resume \(runDirectory) to continue from the latest")
-            }
-            config.checkpointDir = resume == saved.checkpoint ? runDirectory : resume
+            return
         }
+        guard let latest = CheckpointDirectory.resolve(runDirectory) else {
+            throw TrainError.badFlag("--resume \(resume) lies in no run directory (no 'latest' beside it), so there "
+                + "is no run directory to go on in: give --checkpoint-dir DIR for the resumed run's checkpoints")
+        }
+        func real(_ path: String) -> String { URL(fileURLWithPath: path).resolvingSymlinksInPath().path }
+        guard real(latest) == real(saved.checkpoint) else {
+            throw TrainError.badFlag("--resume \(resume) is not the latest checkpoint of \(runDirectory) (that is "
+                + "\(URL(fileURLWithPath: latest).lastPathComponent)): going on there would mix two runs; give "
+                + "--checkpoint-dir DIR for this one, or --resume \(runDirectory) to continue from the latest")
+        }
+        config.checkpointDir = resume == saved.checkpoint ? runDirectory : resume
+    }
 
+    /// The metrics file the run appended to, unless `--metrics` names another.
+    private mutating func applyMetrics(_ flags: TrainConfig, given: Set<String>) {
         if given.contains("--metrics") {
             config.metricsPath = flags.metricsPath
             let path = flags.metricsPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
@@ -135,7 +163,5 @@ public struct ResumePlan: Sendable {
             notes.append("\(saved.checkpoint) is older than ddp's record of the metrics file: give --metrics FILE "
                 + "to go on appending to the run's metrics")
         }
-
-        if let problem = config.problem() { throw TrainError.badFlag(problem) }
     }
 }

@@ -83,21 +83,18 @@ public struct SystemReport: Encodable {
                      cpuFamily.map { "family \($0)" }, cpuModelNumber.map { "model \($0)" }]
             .compactMap { $0 }.joined(separator: ", ")
         let errorText = blasVerifyMaxError.map { String(format: "; max scaled error %.1e (tolerance %.0e)", $0, BLASRuntime.verificationTolerance) } ?? ""
-        let rows: [(String, String)] = [
-            ("MPI library", mpiLibrary),
-            ("ranks", "\(ranks) (\(localRanks) on this node)"),
-            ("BLAS library", blasLibrary),
-            ("BLAS core", blasCoreSummary + errorText),
-            ("BLAS threads", "\(blasThreads) (\(blasThreadsSource))"),
-            ("BLAS config", blasConfig),
-            ("kernels", kernels),
-            ("convolutions", convolutions),
-            ("CPU", cpuModel + (cpuID.isEmpty ? "" : " (\(cpuID))")),
-            ("CPU cores", "\(cpuCores.map { "\($0) physical, " } ?? "")\(cpuLogical) logical, \(cpuAllowed) allowed for this process"),
-            ("CPU SIMD", "\(cpuLevel): \(flagText)"),
-        ]
-        let width = rows.map(\.0.count).max() ?? 0
-        return rows.map { $0.0.padding(toLength: width + 2, withPad: " ", startingAt: 0) + $0.1 }
-            .joined(separator: "\n")
+        return TextTable([.left, .left], separator: "  ").text([
+            ["MPI library", mpiLibrary],
+            ["ranks", "\(ranks) (\(localRanks) on this node)"],
+            ["BLAS library", blasLibrary],
+            ["BLAS core", blasCoreSummary + errorText],
+            ["BLAS threads", "\(blasThreads) (\(blasThreadsSource))"],
+            ["BLAS config", blasConfig],
+            ["kernels", kernels],
+            ["convolutions", convolutions],
+            ["CPU", cpuModel + (cpuID.isEmpty ? "" : " (\(cpuID))")],
+            ["CPU cores", "\(cpuCores.map { "\($0) physical, " } ?? "")\(cpuLogical) logical, \(cpuAllowed) allowed for this process"],
+            ["CPU SIMD", "\(cpuLevel): \(flagText)"],
+        ])
     }
 }

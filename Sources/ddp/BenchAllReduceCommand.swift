@@ -93,12 +93,11 @@ struct BenchAllReduceCommand: ParsableCommand {
         }
         guard let first = results.first else { return }
         print("allreduce, \(first.ranks) ranks, Float sum in place; median over \(iterations) iterations of the slowest rank")
-        print(Self.row(["bytes", "algorithm", "ours us", "MPI us", "ours GB/s", "MPI GB/s", "ratio"]))
-        for r in results {
-            print(Self.row([String(r.bytes), r.algorithm.rawValue, Self.fixed(r.ringSeconds * 1e6, 1),
-                            Self.fixed(r.mpiSeconds * 1e6, 1), Self.fixed(r.ringBusBandwidth / 1e9, 3),
-                            Self.fixed(r.mpiBusBandwidth / 1e9, 3), Self.fixed(r.ratio, 2)]))
-        }
+        print(Self.table([["bytes", "algorithm", "ours us", "MPI us", "ours GB/s", "MPI GB/s", "ratio"]] + results.map { r in
+            [String(r.bytes), r.algorithm.rawValue, Self.fixed(r.ringSeconds * 1e6, 1),
+             Self.fixed(r.mpiSeconds * 1e6, 1), Self.fixed(r.ringBusBandwidth / 1e9, 3),
+             Self.fixed(r.mpiBusBandwidth / 1e9, 3), Self.fixed(r.ratio, 2)]
+        }))
     }
 
     private func printStudy(_ rows: [BucketOverlapStudy.Row], ranks: Int) {
@@ -115,11 +114,10 @@ struct BenchAllReduceCommand: ParsableCommand {
         }
         print("gradient buckets, \(ranks) ranks, \(parameters) parameters, simulated backward \(backwardMs) ms; "
             + "medians over \(iterations) steps of the slowest rank")
-        print(Self.row(["cap bytes", "buckets", "mode", "step ms", "comm ms", "wait ms"]))
-        for r in rows {
-            print(Self.row([String(r.capBytes), String(r.buckets), r.mode.rawValue, Self.fixed(r.stepSeconds * 1e3, 3),
-                            Self.fixed(r.communicationSeconds * 1e3, 3), Self.fixed(r.waitSeconds * 1e3, 3)]))
-        }
+        print(Self.table([["cap bytes", "buckets", "mode", "step ms", "comm ms", "wait ms"]] + rows.map { r in
+            [String(r.capBytes), String(r.buckets), r.mode.rawValue, Self.fixed(r.stepSeconds * 1e3, 3),
+             Self.fixed(r.communicationSeconds * 1e3, 3), Self.fixed(r.waitSeconds * 1e3, 3)]
+        }))
     }
 
     /// "4K,1M" -> [4096, 1048576].
@@ -153,11 +151,10 @@ struct BenchAllReduceCommand: ParsableCommand {
         value.isFinite ? String(format: "%.\(digits)f", value) : "null"
     }
 
-    private static func row(_ cells: [String]) -> String {
-        cells.enumerated().map { i, cell in
-            let width = i == 1 ? 20 : 11
-            return i == 1 ? cell.padding(toLength: width, withPad: " ", startingAt: 0)
-                : String(repeating: " ", count: max(0, width - cell.count)) + cell
-        }.joined(separator: " ")
+    /// Numbers right-aligned in 11 columns, the second column (a name) left-aligned in 20.
+    private static func table(_ rows: [[String]]) -> String {
+        let columns = rows.first?.count ?? 0
+        return TextTable((0..<columns).map { $0 == 1 ? .left : .right },
+                         minimumWidths: (0..<columns).map { $0 == 1 ? 20 : 11 }, separator: " ").text(rows)
     }
 }

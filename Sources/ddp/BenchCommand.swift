@@ -1,9 +1,9 @@
 import ArgumentParser
 
 /// `ddp bench ...`: the benchmarks, one subcommand each.
-struct Bench: ParsableCommand {
+struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Performance benchmarks; each prints a table, or JSON lines with --json.",
-        subcommands: [BenchGEMM.self, BenchAllReduceCommand.self, BenchStep.self])
+        subcommands: [BenchGEMMCommand.self, BenchAllReduceCommand.self, BenchStepCommand.self])
 }

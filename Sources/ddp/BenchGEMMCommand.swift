@@ -6,7 +6,7 @@ import Foundation
 /// kernel (by default OpenBLAS's generic Prescott, what it falls back to on CPUs it does not
 /// know). OpenBLAS fixes its kernel when it loads, so the baseline runs in a child process of
 /// this binary started with OPENBLAS_CORETYPE set (`--child` mode, JSON lines on stdout).
-struct BenchGEMM: ParsableCommand {
+struct BenchGEMMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
         abstract: "sgemm GFLOP/s with the running OpenBLAS kernel vs a baseline kernel.",

@@ -4,7 +4,7 @@ import Formats
 import Foundation
 import Training
 
-struct BenchStep: ParsableCommand {
+struct BenchStepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "step",
         abstract: "Images/s of full training steps and the compute / communication split.",
@@ -78,15 +78,16 @@ struct BenchStep: ParsableCommand {
     /// share of the total.
     static func layerTable(_ times: [StepBenchmark.LayerTime]) -> String {
         let total = times.reduce(0) { $0 + $1.forwardSeconds + $1.backwardSeconds }
-        var lines = ["  layer" + String(repeating: " ", count: 44) + "forward ms  backward ms  share"]
-        for t in times {
-            let name = t.layer.count > 48 ? String(t.layer.prefix(47)) + "~" : t.layer
-            lines.append(String(format: "  %@%10.2f  %11.2f  %4.1f%%", name.padding(toLength: 49, withPad: " ", startingAt: 0),
-                                t.forwardSeconds * 1e3, t.backwardSeconds * 1e3,
-                                100 * (t.forwardSeconds + t.backwardSeconds) / max(total, 1e-12)))
+        func ms(_ seconds: Double) -> String { String(format: "%.2f", seconds * 1e3) }
+        let rows = times.map { t in
+            [t.layer.count > 48 ? String(t.layer.prefix(47)) + "~" : t.layer, ms(t.forwardSeconds), ms(t.backwardSeconds),
+             String(format: "%.1f%%", 100 * (t.forwardSeconds + t.backwardSeconds) / max(total, 1e-12))]
         }
-        lines.append(String(format: "  %@%10.2f  %11.2f", "all layers".padding(toLength: 49, withPad: " ", startingAt: 0),
-                            times.reduce(0) { $0 + $1.forwardSeconds } * 1e3, times.reduce(0) { $0 + $1.backwardSeconds } * 1e3))
-        return lines.joined(separator: "\n")
+        let sums = ["all layers", ms(times.reduce(0) { $0 + $1.forwardSeconds }),
+                    ms(times.reduce(0) { $0 + $1.backwardSeconds }), ""]
+        // The layer column as wide as the longest name shown, so runs of different models line up.
+        return TextTable([.left, .right, .right, .right], minimumWidths: [48])
+            .lines([["layer", "forward ms", "backward ms", "share"]] + rows + [sums])
+            .map { "  " + $0 }.joined(separator: "\n")
     }
 }

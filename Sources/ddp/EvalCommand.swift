@@ -3,7 +3,7 @@ import Formats
 import Foundation
 import Training
 
-struct Eval: ParsableCommand, CheckableCommand {
+struct EvalCommand: ParsableCommand, CheckableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Evaluate a checkpoint on a test set: loss and accuracy.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Training
 
-struct GradCheck: ParsableCommand {
+struct GradCheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gradcheck",
         abstract: "Finite-difference check of every layer's backward (inputs and parameters), the loss and the whole model.",

@@ -5,7 +5,7 @@ import Training
 /// `ddp info`: what this process runs on. Everything here is known without MPI_Init, so it
 /// works alone or under mpirun (where rank 0 reports unless --all-ranks is given). With
 /// `--model M`, the layers of a model instead.
-struct Info: ParsableCommand {
+struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
         abstract: "Show the MPI library, ranks, BLAS kernel and threads, ddp's kernel path, and the CPU.",

@@ -4,7 +4,7 @@ import Foundation
 import Plot
 import Training
 
-struct LRFind: ParsableCommand {
+struct LRFindCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lr-find",
         abstract: "Learning-rate range test: train with an exponentially growing LR, plot the loss, suggest an LR.",

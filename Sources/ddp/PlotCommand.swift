@@ -5,7 +5,7 @@ import Plot
 import Training
 
 /// `ddp plot METRICS.jsonl -o curves.svg`: training curves as SVG and a verdict on over-fitting.
-struct Plot: ParsableCommand {
+struct PlotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plot",
         abstract: "Draw train/test loss and accuracy per epoch as SVG and judge over-fitting.",

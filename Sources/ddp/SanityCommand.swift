@@ -3,7 +3,7 @@ import Formats
 import Foundation
 import Training
 
-struct Sanity: ParsableCommand {
+struct SanityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sanity",
         abstract: "Sanity checks before a long run: initial loss, lr=0 keeps the loss flat, a tiny set is overfit.",

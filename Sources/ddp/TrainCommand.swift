@@ -52,7 +52,7 @@ struct ModelDataOptions: ParsableArguments {
     }
 }
 
-struct Train: ParsableCommand, CheckableCommand {
+struct TrainCommand: ParsableCommand, CheckableCommand {
     private static var defaults: TrainConfig { GivenSettings.defaults }
 
     static let configuration = CommandConfiguration(
@@ -219,5 +219,5 @@ struct Train: ParsableCommand, CheckableCommand {
 
 // The option enums parse themselves: a value outside them is refused by ArgumentParser, naming
 // the values it takes.
-extension TrainConfig.OptimizerKind: @retroactive ExpressibleByArgument {}
-extension LRSchedule.Kind: @retroactive ExpressibleByArgument {}
+extension TrainConfig.OptimizerKind: ExpressibleByArgument {}
+extension LRSchedule.Kind: ExpressibleByArgument {}

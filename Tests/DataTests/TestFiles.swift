@@ -1,4 +1,5 @@
 import Foundation
+import IDXFiles
 import XCTest
 
 /// Small dataset files written independently of the readers under test: IDX by hand from the
@@ -16,14 +17,9 @@ enum TestFiles {
         try Foundation.Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 
-    static func bigEndian(_ v: UInt32) -> [UInt8] {
-        [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)]
-    }
+    static func bigEndian(_ v: UInt32) -> [UInt8] { IDXFile.bigEndian(v) }
 
-    /// An IDX file: magic 0x000008nn, the dims, then the data.
-    static func idx(dims: [Int], data: [UInt8]) -> [UInt8] {
-        bigEndian(0x0800 | UInt32(dims.count)) + dims.flatMap { bigEndian(UInt32($0)) } + data
-    }
+    static func idx(dims: [Int], data: [UInt8]) -> [UInt8] { IDXFile.bytes(dims: dims, payload: data) }
 
     /// `count` images of h x w with pixel i*7 + y*3 + x (mod 256), so every byte position differs.
     static func imagePixels(count: Int, height: Int, width: Int) -> [UInt8] {

@@ -1,19 +1,17 @@
 import Formats
 import Foundation
+import IDXFiles
 
 /// Tiny dataset and checkpoint files, good and deliberately broken, written byte by byte the way
 /// the formats define them (independently of ddp's own writers and readers).
 enum BadInputFiles {
     // MARK: IDX (MNIST / Fashion-MNIST)
 
-    static let imagesMagic: UInt32 = 0x0000_0803
-    static let labelsMagic: UInt32 = 0x0000_0801
+    static let imagesMagic = IDXFile.imagesMagic
+    static let labelsMagic = IDXFile.labelsMagic
 
-    static func bigEndian(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
-
-    /// An IDX file: magic, big-endian UInt32 dimensions, payload.
     static func idx(magic: UInt32, dims: [UInt32], payload: [UInt8]) -> [UInt8] {
-        bigEndian(magic) + dims.flatMap(bigEndian) + payload
+        IDXFile.bytes(magic: magic, dims: dims, payload: payload)
     }
 
     /// `count` images of side x side pixels, deterministic noise.

@@ -1,41 +1,16 @@
-/// Shape arithmetic of a 2-D sliding window (convolution or pooling) over one C x H x W image.
-public struct ConvGeometry: Equatable, Sendable {
-    public let channels: Int, height: Int, width: Int
-    public let kernelH: Int, kernelW: Int
-    public let strideH: Int, strideW: Int
-    public let padH: Int, padW: Int
+@testable import Tensor
 
-    public init(channels: Int, height: Int, width: Int, kernelH: Int, kernelW: Int,
-                strideH: Int = 1, strideW: Int = 1, padH: Int = 0, padW: Int = 0) {
-        precondition(channels > 0 && height > 0 && width > 0, "empty image \(channels)x\(height)x\(width)")
-        precondition(kernelH > 0 && kernelW > 0 && strideH > 0 && strideW > 0 && padH >= 0 && padW >= 0,
-                     "bad window \(kernelH)x\(kernelW) stride \(strideH),\(strideW) pad \(padH),\(padW)")
-        self.channels = channels; self.height = height; self.width = width
-        self.kernelH = kernelH; self.kernelW = kernelW
-        self.strideH = strideH; self.strideW = strideW
-        self.padH = padH; self.padW = padW
-    }
-
-    /// PyTorch's floor((H + 2p - k) / s) + 1.
-    public var outHeight: Int { (height + 2 * padH - kernelH) / strideH + 1 }
-    public var outWidth: Int { (width + 2 * padW - kernelW) / strideW + 1 }
-    /// Rows of the column matrix: one per (channel, kernel row, kernel column).
-    public var patchSize: Int { channels * kernelH * kernelW }
-    /// Columns of the column matrix for one image: one per output pixel.
-    public var outPixels: Int { outHeight * outWidth }
-    public var imageSize: Int { channels * height * width }
-}
-
-/// im2col / col2im: convolution as one matrix product.
+/// im2col / col2im: convolution as one matrix product; the plain reference that
+/// `ChannelMajorIm2Col` (the product's fused, batched form) is tested against.
 ///
 /// The column matrix has `patchSize` rows, row r = (c * kernelH + i) * kernelW + j, and in that
 /// row the output pixels (oy, ox) in row-major order. Rows are `columnStride` floats apart, so
 /// the columns of several images can sit side by side in one wide matrix (image n at offset
 /// n * outPixels, columnStride = N * outPixels) and a whole batch becomes a single GEMM.
 /// Samples that fall in the zero padding read as 0 (im2col) and are dropped (col2im).
-public enum Im2Col {
+enum Im2Col {
     /// columns[r, p] = image[c, oy*sh - ph + i, ox*sw - pw + j] (0 outside the image).
-    public static func im2col(image: UnsafePointer<Float>, geometry g: ConvGeometry,
+    static func im2col(image: UnsafePointer<Float>, geometry g: ConvGeometry,
                               columns: UnsafeMutablePointer<Float>, columnStride: Int) {
         let oh = g.outHeight, ow = g.outWidth, h = g.height, w = g.width
         var row = 0
@@ -74,7 +49,7 @@ public enum Im2Col {
 
     /// The adjoint of im2col: image[c, y, x] += every column entry that im2col read from there.
     /// Accumulates, so the caller zeroes `image` first when it wants the plain adjoint.
-    public static func col2im(columns: UnsafePointer<Float>, columnStride: Int, geometry g: ConvGeometry,
+    static func col2im(columns: UnsafePointer<Float>, columnStride: Int, geometry g: ConvGeometry,
                               image: UnsafeMutablePointer<Float>) {
         let oh = g.outHeight, ow = g.outWidth, h = g.height, w = g.width
         var row = 0
