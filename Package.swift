@@ -31,11 +31,12 @@ let package = Package(
 
         // MARK: Library modules (dependency arrows point one way)
         .target(name: "Tensor", dependencies: ["Platform", "CBLAS", "CKernels"]),
-        // File formats and durable I/O (safetensors, JSON lines, text tables): Foundation only.
-        .target(name: "Formats"),
+        // File formats and durable I/O (safetensors, the packed data file, JSON lines, text
+        // tables): Foundation, and zlib for the packed file's CRC-32.
+        .target(name: "Formats", dependencies: ["CZlib"]),
         .target(name: "Layers", dependencies: ["Platform", "Tensor", "Formats"]),
         .target(name: "AllReduce", dependencies: ["Platform", "CMPI"]),
-        .target(name: "Data", dependencies: ["Tensor", "CZlib"]),
+        .target(name: "Data", dependencies: ["Tensor", "Platform", "Formats", "CZlib"]),
         .target(name: "Training", dependencies: ["Layers", "Data", "AllReduce", "Tensor", "Platform", "Plot", "Formats"]),
         // Charts of training runs (SVG) and their reading: Foundation only.
         .target(name: "Plot", dependencies: ["Formats"]),

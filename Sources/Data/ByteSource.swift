@@ -59,28 +59,11 @@ final class FileSource: ByteSource {
     var maximumByteCount: Int { exactByteCount ?? 0 }
     private let fd: Int32
 
-    /// Opens `path`; a missing file, a directory or an unreadable file is a `DataError`.
+    /// Opens `path`; a missing file, anything but a regular file (a directory, a named pipe)
+    /// or an unreadable file is a `DataError`.
     init(path: String, expected: String) throws {
         name = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            let code = errno
-            if code == ENOENT { throw DataError.missingFile(path: path, expected: expected) }
-            throw DataError.unreadable(path: path, reason: String(cString: strerror(code)))
-        }
-        var info = stat()
-        if fstat(fd, &info) != 0 {
-            let code = errno
-            close(fd)
-            throw DataError.unreadable(path: path, reason: String(cString: strerror(code)))
-        }
-        if (info.st_mode & S_IFMT) != S_IFREG {
-            close(fd)
-            let what = (info.st_mode & S_IFMT) == S_IFDIR ? "is a directory" : "is not a regular file"
-            throw DataError.unreadable(path: path, reason: "\(what) (expected \(expected))")
-        }
-        self.fd = fd
-        exactByteCount = Int(info.st_size)
+        (fd, exactByteCount) = try RegularFile.open(path, expected: expected)
     }
 
     deinit { close(fd) }

@@ -12,6 +12,7 @@ import Darwin
 /// | `mnist`         | the same names                                                  | /usr/share/datasets/mnist            |
 /// | `cifar10`       | `data_batch_1..5.bin`, `test_batch.bin` (or in `cifar-10-batches-bin/`) | /usr/share/datasets/cifar10  |
 /// | `synthetic`     | none (`SyntheticDataset.Options`)                               |                                      |
+/// | `packed`        | one file written by `ddp pack` (`--data FILE`), mapped          |                                      |
 ///
 /// Fashion-MNIST's default is where Debian's `dataset-fashion-mnist` installs it. Debian has no
 /// MNIST or CIFAR-10 package; their defaults follow the same layout, and `--data-dir` points
@@ -19,7 +20,7 @@ import Darwin
 /// ship them; for each, the `.gz` name is tried first.
 public enum DatasetLoader {
     /// The dataset names `load` accepts.
-    public static let names = ["fashion-mnist", "mnist", "cifar10", "synthetic"]
+    public static let names = ["fashion-mnist", "mnist", "cifar10", "synthetic", "packed"]
 
     /// Where `name`'s files are looked for when no directory is given (nil for `synthetic`).
     public static func defaultDataDirectory(for name: String) -> String? {
@@ -42,6 +43,9 @@ public enum DatasetLoader {
             return try loadCIFAR10(directory: directory(name, dataDir), split: split)
         case "synthetic":
             return try SyntheticDataset.make(synthetic, split: split)
+        case "packed":
+            let both = try PackedDataset.load(path: try location(name, dataDir))
+            return split == .train ? both.train : both.test
         default:
             throw DataError.unknownDataset(name: name, known: names)
         }
@@ -50,6 +54,11 @@ public enum DatasetLoader {
     /// Loads both splits and checks the test set fits a model trained on the training set.
     public static func loadSplits(name: String, dataDir: String? = nil,
                                   synthetic: SyntheticDataset.Options = SyntheticDataset.Options()) throws -> (train: Dataset, test: Dataset) {
+        if name == "packed" {
+            // One mapping and one checksum pass for both splits.
+            let both = try PackedDataset.load(path: try location(name, dataDir))
+            return (both.train, both.test)
+        }
         let train = try load(name: name, dataDir: dataDir, split: .train, synthetic: synthetic)
         let test = try load(name: name, dataDir: dataDir, split: .test, synthetic: synthetic)
         try train.checkCompatible(with: test)
@@ -58,6 +67,14 @@ public enum DatasetLoader {
 
     private static func directory(_ name: String, _ dataDir: String?) -> String {
         dataDir ?? defaultDataDirectory(for: name)!
+    }
+
+    /// The file or directory a data set of the user's own lies in: there is no default.
+    private static func location(_ name: String, _ dataDir: String?) throws -> String {
+        guard let dataDir else {
+            throw DataError.invalidArgument("--dataset \(name) needs --data FILE (or --data-dir DIR): where the data is")
+        }
+        return dataDir
     }
 
     // MARK: IDX (MNIST, Fashion-MNIST)

@@ -19,16 +19,21 @@ public enum DurableFile {
     /// Writes atomically: a temporary file beside `path`, fsynced, renamed over `path`, then the
     /// directory fsynced; a crash leaves either the old file or the new one, never half of one.
     public static func write(_ bytes: [UInt8], to path: String) throws {
+        try bytes.withUnsafeBytes { try write(parts: [$0], to: path) }
+    }
+
+    /// `write(_:to:)` of the concatenation of `parts`, written one after the other (no copy).
+    public static func write(parts: [UnsafeRawBufferPointer], to path: String) throws {
         let temporary = "\(path).tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw failure("cannot create \(temporary)") }
         var problem: Failure?
-        bytes.withUnsafeBytes { raw in
+        for raw in parts where problem == nil {
             var done = 0
             while done < raw.count {
                 let n = systemWrite(fd, raw.baseAddress! + done, raw.count - done)
                 if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { problem = failure("cannot write \(temporary)"); return }
+                guard n > 0 else { problem = failure("cannot write \(temporary)"); break }
                 done += n
             }
         }
@@ -44,7 +49,10 @@ public enum DurableFile {
 
     /// The bytes of the regular file at `path`.
     public static func read(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Checked before opening: opening a named pipe would wait for a writer.
+        var before = stat()
+        if stat(path, &before) == 0 && (before.st_mode & S_IFMT) != S_IFREG { throw Failure(message: "not a regular file") }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw failure("cannot open") }
         defer { close(fd) }
         var info = stat()

@@ -180,8 +180,11 @@ public final class Trainer {
             if let sgd = run.optimizer as? SGD { sgd.momentum = run.schedule.momentum(at: position, fixed: config.momentum) }
             let outcome: TrainingStep.Outcome
             do {
+                // The next step of this epoch is assembled while this one runs; the first of an
+                // epoch is filled in line (its indices come after the epoch's evaluation).
                 outcome = try run.stepper.run(
                     batches: run.data.trainBatches, indices: run.sampler.indices(epoch: epoch, step: step),
+                    next: step + 1 < stepsPerEpoch ? run.sampler.indices(epoch: epoch, step: step + 1) : nil,
                     rng: &run.state.augmentRNG, lr: stepLR, position: (epoch + 1, step + 1), timeline: run.timeline,
                     globalStep: run.state.globalStep, stopSignal: StopSignal.pending)
             } catch TrainError.nonFinite(let e, let s, let lr, let loss, _) {

@@ -7,7 +7,9 @@ import Tensor
 
 /// One synchronized data-parallel step, shared by `train`, `sanity`, `lr-find` and `bench step`:
 /// fill this rank's slice of the global batch, forward, loss, backward with bucketed allreduce,
-/// reduce the loss, check it, update. Buffers are allocated once here; the step allocates nothing.
+/// reduce the loss, check it, update. Given the next step's indices, it has the next batch
+/// assembled in the background meanwhile (`BatchPrefetcher`), so the data phase is only the wait
+/// for it. Buffers are allocated once here; the step allocates nothing.
 public final class TrainingStep {
     /// `stopSignal`: the first of `StopSignal.handled` that reached any rank, else 0; the same on
     /// every rank.
@@ -56,6 +58,10 @@ public final class TrainingStep {
     public private(set) var timing = Timing()
     private let batch: Tensor
     private let labels: UnsafeMutablePointer<Int32>
+    /// Made at the first step told its successor.
+    private var prefetcher: BatchPrefetcher?
+    /// Seconds the background thread has spent assembling batches.
+    public var backgroundDataSeconds: Double { prefetcher?.fillSeconds ?? 0 }
     private let loss: SoftmaxCrossEntropy
     /// [loss x B, correct, B, then per signal of `StopSignal.handled` the ranks it reached], summed.
     private var reduced = [Double](repeating: 0, count: 3 + StopSignal.handled.count)
@@ -75,13 +81,24 @@ public final class TrainingStep {
     /// Runs one step on `indices` of `dataset`. Throws `TrainError.nonFinite` on every rank alike
     /// when the reduced loss or the reduced gradient is not finite; the parameters are then untouched.
     /// `stopSignal` (this rank's pending `StopSignal`, 0 for none) travels in the loss allreduce.
-    public func run(batches: BatchAssembler, indices: ArraySlice<Int>, rng: inout SeededRNG, lr: Double, position: (epoch: Int, step: Int),
-             timeline: Timeline?, globalStep: Int, stopSignal: Int32 = 0) throws -> Outcome {
+    /// `next`, the indices of the step that follows, starts assembling its batch in the background.
+    public func run(batches: BatchAssembler, indices: ArraySlice<Int>, next: ArraySlice<Int>? = nil, rng: inout SeededRNG,
+                    lr: Double, position: (epoch: Int, step: Int), timeline: Timeline?, globalStep: Int,
+                    stopSignal: Int32 = 0) throws -> Outcome {
         var clock = StepClock(timeline: timeline, step: globalStep)
-        batches.fill(indices: indices, rng: &rng, images: batch.data, labels: labels)
+        var images = batch, labels = self.labels
+        if let ready = prefetcher?.take(batches, indices: indices, rng: rng) {
+            (images, labels, rng) = (ready.slot.images, ready.slot.labels, ready.rng)
+        } else {
+            batches.fill(indices: indices, rng: &rng, images: batch.data, labels: labels)
+        }
+        if let next {
+            if prefetcher == nil { prefetcher = BatchPrefetcher(batchSize: batchSize, imageShape: model.inputShape) }
+            prefetcher!.request(batches, indices: next, rng: rng)
+        }
         clock.lap(.data, into: &timing)
 
-        let result = forward()
+        let result = forward(images, labels)
         clock.lap(.forward, into: &timing)
 
         model.backward(outputGradient: result.gradient, gradientReady: { [buckets] in buckets.gradientReady($0) })
@@ -110,8 +127,8 @@ public final class TrainingStep {
 
     public func resetTiming() { timing = Timing() }
 
-    private func forward() -> SoftmaxCrossEntropy.Result {
-        let logits = model.forward(batch, training: true)
+    private func forward(_ images: Tensor, _ labels: UnsafeMutablePointer<Int32>) -> SoftmaxCrossEntropy.Result {
+        let logits = model.forward(images, training: true)
         return loss.forward(logits: logits, labels: UnsafeBufferPointer(start: labels, count: batchSize))
     }
 }

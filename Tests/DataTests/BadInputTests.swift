@@ -141,7 +141,7 @@ final class BadInputTests: XCTestCase {
         expectError(["/nonexistent/dir/t10k-images-idx3-ubyte[.gz]: file not found", "mnist test set"]) {
             _ = try DatasetLoader.load(name: "mnist", dataDir: "/nonexistent/dir", split: .test)
         }
-        expectError(["unknown dataset 'imagenet' (expected one of: fashion-mnist, mnist, cifar10, synthetic)"]) {
+        expectError(["unknown dataset 'imagenet' (expected one of: fashion-mnist, mnist, cifar10, synthetic, "]) {
             _ = try DatasetLoader.load(name: "imagenet", split: .train)
         }
         // Image and label files that disagree on the count.

@@ -34,9 +34,9 @@ final class CIFAR10ReaderTests: XCTestCase {
             let expectedTrain = reference(allTrain), expectedTest = reference(testRecords)
             XCTAssertEqual([train.count, train.channels, train.height, train.width, train.classes], [1110, 3, 32, 32, 10])
             XCTAssertEqual(train.labels, expectedTrain.labels)
-            XCTAssertEqual(train.images, expectedTrain.images)
+            XCTAssertEqual(Array(train.images), expectedTrain.images)
             XCTAssertEqual(test.labels, [9, 0, 4])
-            XCTAssertEqual(test.images, expectedTest.images)
+            XCTAssertEqual(Array(test.images), expectedTest.images)
         }
     }
 }

@@ -52,7 +52,7 @@ final class IDXReaderTests: XCTestCase {
             let (train, test) = try DatasetLoader.loadSplits(name: "mnist", dataDir: dir)
             XCTAssertEqual([train.count, train.channels, train.height, train.width, train.classes], [12, 1, 28, 28, 10])
             XCTAssertEqual(test.count, 5)
-            XCTAssertEqual(train.images, TestFiles.imagePixels(count: 12, height: 28, width: 28))
+            XCTAssertEqual(Array(train.images), TestFiles.imagePixels(count: 12, height: 28, width: 28))
             XCTAssertEqual(test.labels, TestFiles.labels(count: 5))
             XCTAssertEqual(train.split, .train)
             XCTAssertEqual(test.split, .test)
@@ -66,7 +66,7 @@ final class IDXReaderTests: XCTestCase {
         try TestFiles.write(TestFiles.idx(dims: [2], data: [9, 0]), to: "\(dir)/t10k-labels.idx1-ubyte")
         let test = try DatasetLoader.load(name: "fashion-mnist", dataDir: dir, split: .test)
         XCTAssertEqual(test.labels, [9, 0])
-        XCTAssertEqual(test.images, Array(0..<18))
+        XCTAssertEqual(Array(test.images), [UInt8](0..<18))
     }
 
     func testRealFashionMNIST() throws {

@@ -1,0 +1,31 @@
+import Formats
+
+/// Both splits of a packed data file (`PackedData`), their images mapped from the file, not
+/// copied: the ranks of a node share one copy in the page cache, and a file larger than the
+/// memory still trains (pages come and go as the sampler touches them).
+public enum PackedDataset {
+    /// Maps `path`, checks its header and checksum, and returns the two splits (labels copied
+    /// and range-checked; a few bytes per sample).
+    public static func load(path: String) throws -> (train: Dataset, test: Dataset, header: PackedDataHeader) {
+        let file = try MappedFile(path: path, expected: "a packed data file (ddp pack)")
+        let bytes = file.bytes(0..<file.byteCount)
+        let header: PackedDataHeader
+        do {
+            header = try PackedData.header(of: bytes, path: path)
+            try PackedData.verify(bytes, header: header, path: path)
+        } catch let failure as PackedData.Failure {
+            throw DataError.invalidArgument(failure.description)
+        }
+        func split(_ split: Split, _ layout: PackedDataHeader.Split) throws -> Dataset {
+            let labels = Array(bytes[layout.labelsOffset..<(layout.labelsOffset + layout.count)])
+            if let bad = labels.firstIndex(where: { Int($0) >= header.classNames.count }) {
+                throw DataError.labelOutOfRange(path: path, index: bad, label: Int(labels[bad]), classes: header.classNames.count)
+            }
+            let images = ImageBytes(file, range: layout.imagesOffset..<(layout.imagesOffset + layout.count * header.imageBytes))
+            return Dataset(name: header.dataset, split: split, images: images, labels: labels, channels: header.channels,
+                           height: header.height, width: header.width, classes: header.classNames.count,
+                           classNames: header.classNames)
+        }
+        return (try split(.train, header.train), try split(.test, header.test), header)
+    }
+}
