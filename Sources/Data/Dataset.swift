@@ -26,6 +26,8 @@ public struct Dataset: Sendable {
     public let classes: Int
     /// The name of each class, `classes` of them: folder names, or the data set's own names.
     public let classNames: [String]
+    /// Files left out under `--skip-bad` while this split was read.
+    public var skipped: [SkippedFile] = []
 
     /// Bytes of one image: `channels * height * width`.
     public var imageSize: Int { channels * height * width }
@@ -66,6 +68,7 @@ public struct Dataset: Sendable {
                        images: images.slice((range.lowerBound * imageSize)..<(range.upperBound * imageSize)),
                        labels: Array(labels[range]),
                        channels: channels, height: height, width: width, classes: classes, classNames: classNames)
+            .with(skipped: skipped)
     }
 
     /// Throws unless `other` has the same image shape and classes (a test set that can be
@@ -81,5 +84,12 @@ public struct Dataset: Sendable {
                 "\(other.name) \(other.split.rawValue) set has the classes \(other.classNames.joined(separator: ", ")) but the "
                     + "\(split.rawValue) set has \(classNames.joined(separator: ", ")) (expected the same names in the same order)")
         }
+    }
+
+    /// This data set, recording `skipped` as the files left out.
+    public func with(skipped files: [SkippedFile]) -> Dataset {
+        var copy = self
+        copy.skipped = files
+        return copy
     }
 }

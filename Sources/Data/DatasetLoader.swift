@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -22,6 +24,22 @@ public enum DatasetLoader {
     /// The dataset names `load` accepts.
     public static let names = ["fashion-mnist", "mnist", "cifar10", "synthetic", "packed"]
 
+    /// The data set a file or directory holds, judged by what lies there: a packed file, an
+    /// `.npz`, IDX files (Fashion-MNIST when the path says "fashion", else MNIST), CIFAR-10
+    /// batches, NumPy arrays, or else image folders.
+    public static func detect(_ path: String) -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "folder" }
+        if !isDirectory.boolValue { return path.lowercased().hasSuffix(".npz") ? "npy" : "packed" }
+        let names = Set((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
+        if names.contains(where: { $0.hasPrefix("train-images") }) {
+            return path.lowercased().contains("fashion") ? "fashion-mnist" : "mnist"
+        }
+        if names.contains("test_batch.bin") || names.contains("cifar-10-batches-bin") { return "cifar10" }
+        if names.contains("train_images.npy") { return "npy" }
+        return "folder"
+    }
+
     /// Where `name`'s files are looked for when no directory is given (nil for `synthetic`).
     public static func defaultDataDirectory(for name: String) -> String? {
         switch name {
@@ -35,7 +53,8 @@ public enum DatasetLoader {
     /// Loads `split` of dataset `name` from `dataDir` (or the default directory), validating
     /// every file; `synthetic` configures the synthetic dataset and is ignored otherwise.
     public static func load(name: String, dataDir: String? = nil, split: Split,
-                            synthetic: SyntheticDataset.Options = SyntheticDataset.Options()) throws -> Dataset {
+                            synthetic: SyntheticDataset.Options = SyntheticDataset.Options(),
+                            options: SourceOptions = SourceOptions()) throws -> Dataset {
         switch name {
         case "fashion-mnist", "mnist":
             return try loadIDX(name: name, directory: directory(name, dataDir), split: split)
@@ -53,14 +72,16 @@ public enum DatasetLoader {
 
     /// Loads both splits and checks the test set fits a model trained on the training set.
     public static func loadSplits(name: String, dataDir: String? = nil,
-                                  synthetic: SyntheticDataset.Options = SyntheticDataset.Options()) throws -> (train: Dataset, test: Dataset) {
+                                  synthetic: SyntheticDataset.Options = SyntheticDataset.Options(),
+                                  options: SourceOptions = SourceOptions(),
+                                  progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> (train: Dataset, test: Dataset) {
         if name == "packed" {
             // One mapping and one checksum pass for both splits.
             let both = try PackedDataset.load(path: try location(name, dataDir))
             return (both.train, both.test)
         }
-        let train = try load(name: name, dataDir: dataDir, split: .train, synthetic: synthetic)
-        let test = try load(name: name, dataDir: dataDir, split: .test, synthetic: synthetic)
+        let train = try load(name: name, dataDir: dataDir, split: .train, synthetic: synthetic, options: options)
+        let test = try load(name: name, dataDir: dataDir, split: .test, synthetic: synthetic, options: options)
         try train.checkCompatible(with: test)
         return (train, test)
     }

@@ -8,3 +8,14 @@ public enum ModelCatalog {
     public static var specHelp: String { ModelSpec.help }
     public static var datasetNames: [String] { DatasetLoader.names }
 }
+
+/// `--image-size HxW`, as the command line names it.
+public typealias ImageSize = Data.ImageSize
+
+extension ModelCatalog {
+    /// The data set a file or directory holds, judged by its contents (`ddp pack`).
+    public static func detectDataset(_ path: String) -> String { DatasetLoader.detect(path) }
+}
+
+/// How a data set of the user's own files is read, as the command line gives it.
+public typealias SourceOptions = Data.SourceOptions

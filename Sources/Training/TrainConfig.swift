@@ -7,7 +7,13 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public enum OptimizerKind: String, Codable, CaseIterable, Sendable { case sgd, adam }
 
     public var dataset = "fashion-mnist"
+    /// The directory of the data set's files, or its file (`--data`: packed, `.npz`).
     public var dataDir: String? = nil
+    /// Image folders: `--image-size HxW`, `--val-fraction F`; `--skip-bad` for all sources of
+    /// the user's own (see `SourceOptions`).
+    public var imageSize: ImageSize? = nil
+    public var valFraction = 0.0
+    public var skipBad = false
     /// Shape and size of `--dataset synthetic`.
     public var synthetic = SyntheticDataset.Options()
     public var model = "fmnist-cnn"
@@ -79,6 +85,11 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public static let maximumEpochs = 1_000_000
     public static let maximumBucketCapMB = 65536.0
 
+    /// How the data set's files are read; the validation split is drawn with the run's seed.
+    public var sourceOptions: SourceOptions {
+        SourceOptions(imageSize: imageSize, valFraction: valFraction, seed: seed, skipBad: skipBad)
+    }
+
     /// The learning rate actually used at the top of the schedule.
     public func effectiveLR(ranks: Int) -> Double { scaleLR ? lr * Double(ranks) : lr }
 
@@ -112,6 +123,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         if keepCheckpoints < 1 { return "--keep-checkpoints must be at least 1 (got \(keepCheckpoints))" }
         if desyncCheckEvery < 0 { return "--desync-check-every must be >= 0 (got \(desyncCheckEvery))" }
         if trainSubset < 0 { return "--train-subset must be >= 0 (got \(trainSubset))" }
+        if !(valFraction >= 0 && valFraction < 1) { return "--val-fraction must be in [0, 1) (got \(valFraction))" }
         if resume != nil && initFrom != nil { return "--resume and --init-from exclude each other" }
         return KnownName.datasetProblem(dataset) ?? KnownName.modelProblem(model)
     }

@@ -45,6 +45,9 @@ public struct TrainSetting: Sendable {
     public static let all: [TrainSetting] = [
         field("--dataset", \.dataset, .fixed),
         field("--data-dir", \.dataDir, .fixed, path),
+        field("--image-size", \.imageSize, .fixed) { $0.map { "\($0)" } ?? "none (as stored)" },
+        field("--val-fraction", \.valFraction, .fixed),
+        field("--skip-bad", \.skipBad, .fixed, onOff),
         TrainSetting(flag: "(synthetic data set options)", onResume: .fixed, text: { "\($0.synthetic)" },
                      copy: { $0.synthetic = $1.synthetic }),
         field("--train-subset", \.trainSubset, .fixed),

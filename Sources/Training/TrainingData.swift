@@ -19,12 +19,13 @@ public final class TrainingData {
 
     public init(config: TrainConfig) throws {
         let (fullTrain, test) = try DatasetLoader.loadSplits(name: config.dataset, dataDir: config.dataDir,
-                                                             synthetic: config.synthetic)
+                                                             synthetic: config.synthetic, options: config.sourceOptions)
         train = config.trainSubset > 0 ? fullTrain.subset(0..<min(config.trainSubset, fullTrain.count)) : fullTrain
         availableTrainCount = fullTrain.count
         self.test = test
         normalization = Normalization.statistics(of: fullTrain)
-        let augmentation = config.augment ? Augmentation.standard(forDataset: config.dataset) : .none
+        // By the data set's own name: a packed file keeps the recipe of what it was packed from.
+        let augmentation = config.augment ? Augmentation.standard(forDataset: fullTrain.name) : .none
         trainBatches = try BatchAssembler(dataset: train, normalization: normalization, augmentation: augmentation)
         testBatches = try BatchAssembler(dataset: test, normalization: normalization)
     }

@@ -11,8 +11,16 @@ struct ModelDataOptions: ParsableArguments {
 
     @Option(help: "Dataset: \(ModelCatalog.datasetNames.joined(separator: ", ")) (default \(defaults.dataset)).")
     var dataset: String?
-    @Option(help: "Directory with the dataset files (default: where Debian's package installs it).")
+    @Option(name: [.customLong("data-dir"), .customLong("data")],
+            help: ArgumentHelp("Directory with the dataset's files (default: where Debian's package installs it), or its file "
+                + "(--dataset packed: the file of ddp pack)."))
     var dataDir: String?
+    @Option(help: "Image folders: resize every image to cover HxW and crop the centre (default: all images the same size).")
+    var imageSize: ImageSize?
+    @Option(parsing: .unconditional, help: "Image folders without train/ and test/: this fraction of each class, drawn with --seed, is the test set.")
+    var valFraction: Double?
+    @Flag(help: "Skip image files that cannot be decoded (named in a report) instead of stopping at the first.")
+    var skipBad = false
     @Option(help: ArgumentHelp("Model: a preset (\(ModelCatalog.presetNames.joined(separator: ", "))) or a spec string "
                                 + "(default \(defaults.model)).", discussion: ModelCatalog.specHelp))
     var model: String?
@@ -29,6 +37,9 @@ struct ModelDataOptions: ParsableArguments {
     func apply(to s: inout GivenSettings) {
         s.set("--dataset", dataset, \.dataset)
         s.set("--data-dir", path: dataDir, \.dataDir, absolute: true)
+        s.set("--image-size", imageSize.map { Optional($0) }, \.imageSize)
+        s.set("--val-fraction", valFraction, \.valFraction)
+        s.set("--skip-bad", skipBad, \.skipBad)
         s.set("--model", model, \.model)
         s.set("--batch-size", batchSize, \.batchSize)
         s.set("--seed", seed, \.seed)
@@ -221,3 +232,6 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
 // the values it takes.
 extension TrainConfig.OptimizerKind: ExpressibleByArgument {}
 extension LRSchedule.Kind: ExpressibleByArgument {}
+extension ImageSize: ExpressibleByArgument {
+    public init?(argument: String) { try? self.init(parsing: argument) }
+}
