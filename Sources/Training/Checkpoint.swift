@@ -29,12 +29,15 @@ public enum Checkpoint {
         public var classes: Int
         public var normalization: Normalization?
         public var dataset: String?
+        /// One per class, in label order (checkpoints before ddp 0.6 have none: "0", "1", ...).
+        public var classNames: [String]
     }
 
-    static func write(to dir: String, model: Model, normalization: Normalization, optimizer: any Optimizer,
+    static func write(to dir: String, model: Model, normalization: Normalization, classNames: [String], optimizer: any Optimizer,
                       state: RunState, rankRNGs: [[UInt64]], rankRunningStats: [[Float]], config: TrainConfig,
                       ranks: Int) throws {
-        try writeModel(to: dir + "/" + modelFile, model: model, normalization: normalization, dataset: config.dataset)
+        try writeModel(to: dir + "/" + modelFile, model: model, normalization: normalization, dataset: config.dataset,
+                       classNames: classNames)
         var entries: [(name: String, entry: SafeTensorEntry)] = []
         for (name, values) in optimizer.stateTensors() {
             entries.append(("optimizer." + name, try SafeTensorEntry(floats: values, shape: [values.count])))
@@ -75,7 +78,8 @@ public enum Checkpoint {
         }
     }
 
-    public static func writeModel(to path: String, model: Model, normalization: Normalization?, dataset: String?) throws {
+    public static func writeModel(to path: String, model: Model, normalization: Normalization?, dataset: String?,
+                                  classNames: [String]? = nil) throws {
         var entries: [(name: String, entry: SafeTensorEntry)] = []
         for entry in model.stateDict() {
             switch entry.value {
@@ -92,6 +96,7 @@ public enum Checkpoint {
             meta["normalization_std"] = n.std.map { "\($0)" }.joined(separator: ",")
         }
         if let dataset { meta["dataset"] = dataset }
+        if let classNames { meta["class_names"] = try JSONLine.encode(classNames) }
         try SafeTensors.write(entries, metadata: meta, to: path)
     }
 
@@ -119,7 +124,15 @@ public enum Checkpoint {
             }
             norm = try Normalization(mean: mean, std: std)
         }
-        return ModelInfo(spec: spec, inputShape: shape, classes: classes, normalization: norm, dataset: meta["dataset"])
+        var names = (0..<classes).map(String.init)
+        if let text = meta["class_names"] {
+            guard let decoded = try? JSONDecoder().decode([String].self, from: Data(text.utf8)), decoded.count == classes else {
+                throw TrainError.checkpoint("\(path): bad class_names metadata (expected a JSON list of \(classes) names)")
+            }
+            names = decoded
+        }
+        return ModelInfo(spec: spec, inputShape: shape, classes: classes, normalization: norm, dataset: meta["dataset"],
+                         classNames: names)
     }
 
     /// Builds the model a checkpoint describes and loads its weights.

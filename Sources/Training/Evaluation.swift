@@ -10,7 +10,25 @@ import Tensor
 /// an epoch). `run` is `ddp eval`: a checkpoint's model on a test set, with the normalization it
 /// was trained with.
 public enum Evaluation {
-    public struct Result: Sendable { public var loss: Double; public var accuracy: Double; public var samples: Int }
+    public struct Result: Sendable {
+        public var loss: Double
+        public var accuracy: Double
+        public var samples: Int
+        /// confusion[t * classes + p]: samples of true class t predicted as p (the argmax of the
+        /// logits, the first on ties, as the accuracy counts them).
+        public var confusion: [Int]
+
+        public var classes: Int { Int(Double(confusion.count).squareRoot().rounded()) }
+
+        /// Per class: its samples, and the share of them predicted right (NaN without samples).
+        public var perClass: [(samples: Int, accuracy: Double)] {
+            (0..<classes).map { t in
+                let row = confusion[(t * classes)..<((t + 1) * classes)]
+                let n = row.reduce(0, +)
+                return (n, n == 0 ? .nan : Double(confusion[t * classes + t]) / Double(n))
+            }
+        }
+    }
 
     /// `onLogits`, when given, sees every batch's logits [n, classes] in sample order.
     public static func evaluate(model: Model, batches: BatchAssembler, comm: any Communicator,
@@ -21,7 +39,9 @@ public enum Evaluation {
         let labels = UnsafeMutablePointer<Int32>.allocate(capacity: batchSize)
         defer { labels.deallocate() }
         let loss = SoftmaxCrossEntropy(classes: model.classes)
-        var sums = [0.0, 0.0, 0.0]
+        let k = model.classes
+        // Loss sum, correct, samples, then the confusion counts.
+        var sums = [Double](repeating: 0, count: 3 + k * k)
         var start = range.lowerBound
         while start < range.upperBound {
             let n = min(batchSize, range.upperBound - start)
@@ -31,10 +51,17 @@ public enum Evaluation {
             onLogits?(logits)
             let r = loss.forward(logits: logits, labels: UnsafeBufferPointer(start: labels, count: n), computeGradient: false)
             sums[0] += r.loss * Double(n); sums[1] += Double(r.correct); sums[2] += Double(n)
+            for i in 0..<n {
+                let z = logits.data + i * k
+                var best = 0, top = z[0]
+                for j in 1..<max(k, 1) where z[j] > top { top = z[j]; best = j }
+                sums[3 + Int(labels[i]) * k + best] += 1
+            }
             start += n
         }
         try comm.allReduce(&sums)
-        return Result(loss: sums[0] / max(sums[2], 1), accuracy: sums[1] / max(sums[2], 1), samples: Int(sums[2]))
+        return Result(loss: sums[0] / max(sums[2], 1), accuracy: sums[1] / max(sums[2], 1), samples: Int(sums[2]),
+                      confusion: sums[3...].map { Int($0) })
     }
 
     public struct Report: Sendable {
@@ -46,6 +73,7 @@ public enum Evaluation {
         /// The data set evaluated on; `trainedOn` the one the checkpoint was trained on, when known.
         public let dataset: String
         public let trainedOn: String?
+        public let classNames: [String]
 
         /// A warning when the test set is not the training run's.
         public var datasetWarning: String? {
@@ -74,8 +102,12 @@ public enum Evaluation {
         let sameData = name == run?.config.dataset
         let directory = dataDir ?? (sameData ? run?.config.dataDir : nil)
         let synthetic = sameData ? run?.config.synthetic ?? SyntheticDataset.Options() : SyntheticDataset.Options()
+        // The training run's image size and validation split, so its test set is the one evaluated;
+        // images of another data set are fitted to the model's input.
+        let options = sameData ? run?.config.sourceOptions ?? SourceOptions()
+            : SourceOptions(imageSize: try? ImageSize(height: info.inputShape[1], width: info.inputShape[2]))
         let test = try World.agree(comm) {
-            try DatasetLoader.load(name: name, dataDir: directory, split: .test, synthetic: synthetic)
+            try DatasetLoader.load(name: name, dataDir: directory, split: .test, synthetic: synthetic, options: options)
         }
         guard [test.channels, test.height, test.width] == info.inputShape, test.classes <= info.classes else {
             throw AgreedFailure(description: "\(name) images are \(test.channels)x\(test.height)x\(test.width) with "
@@ -83,7 +115,8 @@ public enum Evaluation {
                 + "with \(info.classes)", printHere: comm.rank == 0)
         }
         let normalization = try info.normalization ?? World.agree(comm) {
-            Normalization.statistics(of: try DatasetLoader.load(name: name, dataDir: directory, split: .train, synthetic: synthetic))
+            Normalization.statistics(of: try DatasetLoader.load(name: name, dataDir: directory, split: .train,
+                                                                synthetic: synthetic, options: options))
         }
         let batches = try BatchAssembler(dataset: test, normalization: normalization)
         var logits: [Float] = []
@@ -97,6 +130,7 @@ public enum Evaluation {
                 (name: "labels", entry: try SafeTensorEntry(int64s: test.labels.map { Int64($0) }, shape: [test.count])),
             ], metadata: metadata, to: logitsPath)
         }
-        return Report(result: result, checkpoint: dir, step: run?.globalStep, dataset: name, trainedOn: trainedOn)
+        return Report(result: result, checkpoint: dir, step: run?.globalStep, dataset: name, trainedOn: trainedOn,
+                      classNames: info.classNames)
     }
 }

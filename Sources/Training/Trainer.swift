@@ -328,7 +328,7 @@ public final class Trainer {
             do {
                 path = try dir.write(globalStep: state.globalStep) { tmp in
                     try Checkpoint.write(to: tmp, model: model, normalization: run.data.normalization,
-                                         optimizer: run.optimizer, state: state,
+                                         classNames: run.data.train.classNames, optimizer: run.optimizer, state: state,
                                          rankRNGs: rngs.map { $0.map { UInt64(bitPattern: $0) } },
                                          rankRunningStats: runningStats,
                                          config: config, ranks: ranks)
