@@ -25,7 +25,7 @@ public struct ConfusionMatrixChart: Sendable {
     public func render() -> String {
         let k = classNames.count
         let labelWidth = min(220, (classNames.map { SVGChart.textWidth($0, size: Self.fontSize) }.max() ?? 0) + 12)
-        let left = SVGChart.margin + labelWidth + 18, top = SVGChart.margin + 40 + labelWidth
+        let left = SVGChart.margin + 24 + labelWidth + 8, top = SVGChart.margin + 48 + labelWidth
         let width = left + Double(k) * Self.cell + 80 + SVGChart.margin
         let height = top + Double(k) * Self.cell + SVGChart.margin + 24
         var svg = SVGWriter()
@@ -41,8 +41,10 @@ public struct ConfusionMatrixChart: Sendable {
                           ("font-size", "18"), ("font-weight", "bold")], title)
         svg.text("text", [("x", SVGWriter.number(left + Double(k) * Self.cell / 2)), ("y", SVGWriter.number(SVGChart.margin + 36)),
                           ("font-size", "13"), ("text-anchor", "middle")], "predicted class")
-        svg.text("text", [("x", SVGWriter.number(SVGChart.margin + 4)), ("y", SVGWriter.number(top - 6)),
-                          ("font-size", "13")], "true class")
+        let middle = top + Double(k) * Self.cell / 2
+        svg.text("text", [("x", "0"), ("y", "0"), ("font-size", "13"), ("text-anchor", "middle"),
+                          ("transform", "translate(\(SVGWriter.number(SVGChart.margin + 12)),\(SVGWriter.number(middle))) rotate(-90)")],
+                 "true class")
         for (j, name) in classNames.enumerated() {
             let x = left + (Double(j) + 0.5) * Self.cell
             svg.text("text", [("x", "0"), ("y", "0"), ("font-size", SVGWriter.number(Self.fontSize)),
