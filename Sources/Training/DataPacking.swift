@@ -57,9 +57,11 @@ public enum DataPacking {
     /// Reads data set `dataset` from `dataDir` with `options` (both splits), and writes them to
     /// `output` atomically. `progress` sees (images decoded, images found) while image files load.
     public static func pack(dataset: String, dataDir: String?, options: SourceOptions, output: String,
+                            synthetic: SyntheticDataset.Options = SyntheticDataset.Options(),
                             progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Summary {
         let start = MonotonicClock.seconds()
-        let (train, test) = try DatasetLoader.loadSplits(name: dataset, dataDir: dataDir, options: options, progress: progress)
+        let (train, test) = try DatasetLoader.loadSplits(name: dataset, dataDir: dataDir, synthetic: synthetic,
+                                                         options: options, progress: progress)
         let normalization = Normalization.statistics(of: train)
         let source = dataDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? DatasetLoader.defaultDataDirectory(for: dataset) ?? dataset
         let header = PackedDataHeader(
