@@ -15,9 +15,12 @@ public enum StepBenchmark {
         public var threads: Int
         public var imagesPerSecond: Double   // global: all ranks' images per second
         public var computeSeconds: Double    // per step: data + forward + backward + update (median)
-        /// Per step, medians: batch assembly, forward with the loss, backward, optimizer update
-        /// (with the gradient check for NaN/Inf).
+        /// Per step, medians: the wait for the batch (assembled in the background while the step
+        /// before ran, as in training), forward with the loss, backward, optimizer update (with
+        /// the gradient check for NaN/Inf).
         public var phaseSeconds: (data: Double, forward: Double, backward: Double, update: Double) = (0, 0, 0, 0)
+        /// Per step, the mean time the background thread spent assembling a batch.
+        public var backgroundDataSeconds = 0.0
         public var commSeconds: Double       // per step: waiting for the allreduce after backward (median)
         public var stepSeconds: Double       // per step, wall (median of the slowest rank)
         public var gflopsPerRank: Double     // achieved FLOP/s of the matrix products per rank
@@ -57,14 +60,16 @@ public enum StepBenchmark {
         var phases: [[Double]] = [[], [], [], []]
         let profile = layers ? model.makeProfile() : nil
         model.profile = profile
+        func indices(_ s: Int) -> ArraySlice<Int> {
+            sampler.indices(epoch: s / sampler.stepsPerEpoch, step: s % sampler.stepsPerEpoch)
+        }
+        var backgroundAtWarmup = 0.0
         for s in 0..<(warmup + steps) {
-            if s == warmup { profile?.reset() }
+            if s == warmup { profile?.reset(); backgroundAtWarmup = stepper.backgroundDataSeconds }
             try comm.barrier()
             stepper.resetTiming()
             let t = MonotonicClock.seconds(), c = processCPUSeconds()
-            _ = try stepper.run(batches: data.trainBatches,
-                                indices: sampler.indices(epoch: s / sampler.stepsPerEpoch, step: s % sampler.stepsPerEpoch),
-                                rng: &rng, lr: 0.01,
+            _ = try stepper.run(batches: data.trainBatches, indices: indices(s), next: indices(s + 1), rng: &rng, lr: 0.01,
                                 position: (1, s + 1), timeline: nil, globalStep: s)
             guard s >= warmup else { continue }
             let tm = stepper.timing
@@ -93,6 +98,7 @@ public enum StepBenchmark {
                       imagesPerSecond: Double(config.batchSize * comm.size) / step,
                       computeSeconds: Median.of(compute),
                       phaseSeconds: (Median.of(phases[0]), Median.of(phases[1]), Median.of(phases[2]), Median.of(phases[3])),
+                      backgroundDataSeconds: (stepper.backgroundDataSeconds - backgroundAtWarmup) / Double(max(steps, 1)),
                       commSeconds: Median.of(wait), stepSeconds: step,
                       gflopsPerRank: flops * Double(config.batchSize) / step / 1e9, flopsPerSample: flops,
                       cpuSeconds: Median.of(cpu), imagesPerCPUSecond: Double(config.batchSize * comm.size) / cpuTotal,

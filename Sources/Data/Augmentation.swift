@@ -25,12 +25,14 @@ public struct Augmentation: Sendable, Equatable, Codable {
 
     /// The usual recipe for a dataset: CIFAR-10 pad 4 + flip; Fashion-MNIST pad 2 + flip (clothes
     /// are mirror-symmetric enough); MNIST pad 2 without flip (a mirrored digit is another glyph);
-    /// anything else (synthetic) none.
-    public static func standard(forDataset name: String) -> Augmentation {
+    /// the user's own images (folders, arrays) pad an eighth of the shorter side (at least 2:
+    /// CIFAR-10's ratio) + flip, the recipe for photographs; synthetic none.
+    public static func standard(forDataset name: String, height: Int, width: Int) -> Augmentation {
         switch name {
         case "cifar10": return Augmentation(cropPadding: 4, horizontalFlip: true)
         case "fashion-mnist": return Augmentation(cropPadding: 2, horizontalFlip: true)
         case "mnist": return Augmentation(cropPadding: 2, horizontalFlip: false)
+        case "folder", "npy": return Augmentation(cropPadding: max(2, min(height, width) / 8), horizontalFlip: true)
         default: return .none
         }
     }

@@ -25,7 +25,8 @@ public final class TrainingData {
         self.test = test
         normalization = Normalization.statistics(of: fullTrain)
         // By the data set's own name: a packed file keeps the recipe of what it was packed from.
-        let augmentation = config.augment ? Augmentation.standard(forDataset: fullTrain.name) : .none
+        let augmentation = config.augment ? Augmentation.standard(forDataset: fullTrain.name, height: fullTrain.height,
+                                                                      width: fullTrain.width) : .none
         trainBatches = try BatchAssembler(dataset: train, normalization: normalization, augmentation: augmentation)
         testBatches = try BatchAssembler(dataset: test, normalization: normalization)
     }

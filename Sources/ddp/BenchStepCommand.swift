@@ -41,7 +41,8 @@ struct BenchStepCommand: ParsableCommand {
                     ("batch_size", .number(Double(r.batchSize))), ("threads", .number(Double(r.threads))),
                     ("images_per_s", .number(r.imagesPerSecond)), ("compute_s", .number(r.computeSeconds)),
                     ("comm_s", .number(r.commSeconds)), ("step_s", .number(r.stepSeconds)),
-                    ("data_s", .number(r.phaseSeconds.data)), ("forward_s", .number(r.phaseSeconds.forward)),
+                    ("data_s", .number(r.phaseSeconds.data)), ("data_background_s", .number(r.backgroundDataSeconds)),
+                    ("forward_s", .number(r.phaseSeconds.forward)),
                     ("backward_s", .number(r.phaseSeconds.backward)), ("update_s", .number(r.phaseSeconds.update)),
                     ("gflops_per_rank", .number(r.gflopsPerRank)), ("cpu_s", .number(r.cpuSeconds)),
                     ("images_per_cpu_s", .number(r.imagesPerCPUSecond)),
@@ -61,12 +62,14 @@ struct BenchStepCommand: ParsableCommand {
                       %.1f images/s   step %.2f ms = compute %.2f ms + allreduce wait %.2f ms (medians)
                       gradient: %d bucket(s), overlap with backward %@
                       compute: data %.2f ms, forward %.2f ms, backward %.2f ms, update %.2f ms (medians)
+                      data: %.3f ms waited per step (%.1f%% of the step), %.2f ms assembled in the background (mean)
                       %.1f GFLOP/s per rank (%.1f MFLOP per sample, forward + backward)
                       %.1f images per CPU-second (step CPU time %.2f ms per rank, median)
                     """, r.model, r.ranks, r.batchSize, r.threads, BenchBLAS.description, r.imagesPerSecond,
                     r.stepSeconds * 1e3, r.computeSeconds * 1e3, r.commSeconds * 1e3, r.buckets, r.overlap ? "on" : "off",
                     r.phaseSeconds.data * 1e3, r.phaseSeconds.forward * 1e3, r.phaseSeconds.backward * 1e3,
-                    r.phaseSeconds.update * 1e3, r.gflopsPerRank,
+                    r.phaseSeconds.update * 1e3, r.phaseSeconds.data * 1e3, 100 * r.phaseSeconds.data / max(r.stepSeconds, 1e-12),
+                    r.backgroundDataSeconds * 1e3, r.gflopsPerRank,
                     r.flopsPerSample / 1e6, r.imagesPerCPUSecond, r.cpuSeconds * 1e3))
                 if layers { print(Self.layerTable(r.layerTimes)) }
             }

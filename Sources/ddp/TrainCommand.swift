@@ -121,7 +121,7 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
     @Option(parsing: .unconditional, help: "step schedule: decay every N epochs (default: a third of --epochs).") var stepEpochs: Int?
     @Option(parsing: .unconditional, help: "step schedule: decay factor (default \(defaults.gamma)).") var gamma: Double?
     @Flag(help: "Synchronized BatchNorm: batch statistics over all ranks.") var syncBn = false
-    @Flag(help: "Augment: random crop with padding (4 px CIFAR-10, 2 px MNIST and Fashion-MNIST) and horizontal flips (CIFAR-10 and Fashion-MNIST; not MNIST); none for synthetic.") var augment = false
+    @Flag(help: "Augment: random crop with padding (4 px CIFAR-10, 2 px MNIST and Fashion-MNIST, an eighth of the shorter side for your own images) and horizontal flips (all but MNIST); none for synthetic.") var augment = false
     @Option(help: "Directory for checkpoints (step-N/ and a 'latest' link); one run per directory.") var checkpointDir: String?
     @Option(parsing: .unconditional, help: "Checkpoint every N epochs, 0: only at the end (default \(defaults.checkpointEvery)).")
     var checkpointEvery: Int?
