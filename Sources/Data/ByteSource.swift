@@ -48,39 +48,87 @@ extension ByteSource {
     }
 }
 
+/// Bytes that can be read at any offset, as a zip archive needs: its directory is at its end and
+/// points back at the members.
+protocol RandomAccessByteSource: AnyObject {
+    /// Where the bytes come from, for error messages.
+    var name: String { get }
+    var byteCount: Int { get }
+    /// Reads up to `buffer.count` bytes starting at `offset`; returns 0 at or past the end.
+    func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+extension RandomAccessByteSource {
+    /// Up to `count` bytes from `offset` into a new array (fewer only where the data ends).
+    func readBytes(at offset: Int, count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        try bytes.withUnsafeMutableBytes { buffer in
+            while filled < count {
+                let n = try read(at: offset + filled, into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+                if n == 0 { break }
+                filled += n
+            }
+        }
+        bytes.removeLast(count - filled)
+        return bytes
+    }
+}
+
 /// The first bytes of every gzip member (RFC 1952).
 let gzipMagic: [UInt8] = [0x1F, 0x8B]
 
 /// A regular file read with POSIX calls (no Foundation copies: parsers read straight into the
 /// dataset's arrays).
-final class FileSource: ByteSource {
+final class FileSource: ByteSource, RandomAccessByteSource {
     let name: String
-    let exactByteCount: Int?
-    var maximumByteCount: Int { exactByteCount ?? 0 }
+    let byteCount: Int
+    var exactByteCount: Int? { byteCount }
+    var maximumByteCount: Int { byteCount }
     private let fd: Int32
 
-    /// Opens `path`; a missing file, a directory or an unreadable file is a `DataError`.
+    /// Opens `path`; a missing file, a directory, a named pipe or device, or an unreadable file
+    /// is a `DataError`.
+    ///
+    /// The type is checked with `stat` before opening, because opening a named pipe for reading
+    /// blocks until a writer appears; `O_NONBLOCK` keeps a pipe swapped in between the two calls
+    /// from blocking too (it changes nothing for a regular file), and `fstat` on the open file
+    /// has the final word.
     init(path: String, expected: String) throws {
         name = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        var info = stat()
+        if stat(path, &info) != 0 {
+            let code = errno
+            if code == ENOENT { throw DataError.missingFile(path: path, expected: expected) }
+            throw DataError.unreadable(path: path, reason: String(cString: strerror(code)))
+        }
+        try Self.requireRegular(info, path: path, expected: expected)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 {
             let code = errno
             if code == ENOENT { throw DataError.missingFile(path: path, expected: expected) }
             throw DataError.unreadable(path: path, reason: String(cString: strerror(code)))
         }
-        var info = stat()
         if fstat(fd, &info) != 0 {
             let code = errno
             close(fd)
             throw DataError.unreadable(path: path, reason: String(cString: strerror(code)))
         }
-        if (info.st_mode & S_IFMT) != S_IFREG {
+        do {
+            try Self.requireRegular(info, path: path, expected: expected)
+        } catch {
             close(fd)
+            throw error
+        }
+        self.fd = fd
+        byteCount = Int(info.st_size)
+    }
+
+    private static func requireRegular(_ info: stat, path: String, expected: String) throws {
+        if (info.st_mode & S_IFMT) != S_IFREG {
             let what = (info.st_mode & S_IFMT) == S_IFDIR ? "is a directory" : "is not a regular file"
             throw DataError.unreadable(path: path, reason: "\(what) (expected \(expected))")
         }
-        self.fd = fd
-        exactByteCount = Int(info.st_size)
     }
 
     deinit { close(fd) }
@@ -100,19 +148,25 @@ final class FileSource: ByteSource {
 
     /// The first `count` bytes (fewer if the file is shorter), without moving the read position.
     func peek(_ count: Int) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, 0) }
-        if n < 0 { throw DataError.unreadable(path: name, reason: String(cString: strerror(errno))) }
-        bytes.removeLast(count - n)
-        return bytes
+        try readBytes(at: 0, count: count)
+    }
+
+    func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        while true {
+            let n = pread(fd, base, buffer.count, off_t(offset))
+            if n >= 0 { return n }
+            if errno != EINTR { throw DataError.unreadable(path: name, reason: String(cString: strerror(errno))) }
+        }
     }
 }
 
 /// Bytes already in memory (the fuzz loop and tests parse these without touching the disk).
-final class MemorySource: ByteSource {
+final class MemorySource: ByteSource, RandomAccessByteSource {
     let name: String
     private let bytes: [UInt8]
     private var offset = 0
+    var byteCount: Int { bytes.count }
     var exactByteCount: Int? { bytes.count }
     var maximumByteCount: Int { bytes.count }
 
@@ -132,4 +186,13 @@ final class MemorySource: ByteSource {
     }
 
     func peek(_ count: Int) -> [UInt8] { Array(bytes.prefix(count)) }
+
+    func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, bytes.count - min(offset, bytes.count))
+        guard n > 0 else { return 0 }
+        bytes.withUnsafeBytes { src in
+            buffer.baseAddress!.copyMemory(from: src.baseAddress! + offset, byteCount: n)
+        }
+        return n
+    }
 }

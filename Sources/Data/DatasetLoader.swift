@@ -12,14 +12,16 @@ import Darwin
 /// | `mnist`         | the same names                                                  | /usr/share/datasets/mnist            |
 /// | `cifar10`       | `data_batch_1..5.bin`, `test_batch.bin` (or in `cifar-10-batches-bin/`) | /usr/share/datasets/cifar10  |
 /// | `synthetic`     | none (`SyntheticDataset.Options`)                               |                                      |
+/// | `npy`           | `{train,test}_{images,labels}.npy`, or an `.npz` (`NumpyDataset`) | none: `--data-dir` is required     |
 ///
 /// Fashion-MNIST's default is where Debian's `dataset-fashion-mnist` installs it. Debian has no
 /// MNIST or CIFAR-10 package; their defaults follow the same layout, and `--data-dir` points
 /// elsewhere. IDX files may also be named with a dot (`train-images.idx3-ubyte`), as some mirrors
-/// ship them; for each, the `.gz` name is tried first.
+/// ship them; for each, the `.gz` name is tried first. For `npy`, `--data-dir` is the directory or
+/// the `.npz` file itself.
 public enum DatasetLoader {
     /// The dataset names `load` accepts.
-    public static let names = ["fashion-mnist", "mnist", "cifar10", "synthetic"]
+    public static let names = ["fashion-mnist", "mnist", "cifar10", "synthetic", "npy"]
 
     /// Where `name`'s files are looked for when no directory is given (nil for `synthetic`).
     public static func defaultDataDirectory(for name: String) -> String? {
@@ -32,9 +34,11 @@ public enum DatasetLoader {
     }
 
     /// Loads `split` of dataset `name` from `dataDir` (or the default directory), validating
-    /// every file; `synthetic` configures the synthetic dataset and is ignored otherwise.
+    /// every file; `synthetic` configures the synthetic dataset, `layout` the axis order of
+    /// `npy`'s 4-D images, and each is ignored otherwise.
     public static func load(name: String, dataDir: String? = nil, split: Split,
-                            synthetic: SyntheticDataset.Options = SyntheticDataset.Options()) throws -> Dataset {
+                            synthetic: SyntheticDataset.Options = SyntheticDataset.Options(),
+                            layout: ImageLayout = .auto) throws -> Dataset {
         switch name {
         case "fashion-mnist", "mnist":
             return try loadIDX(name: name, directory: directory(name, dataDir), split: split)
@@ -42,6 +46,12 @@ public enum DatasetLoader {
             return try loadCIFAR10(directory: directory(name, dataDir), split: split)
         case "synthetic":
             return try SyntheticDataset.make(synthetic, split: split)
+        case "npy":
+            guard let dataDir else {
+                throw DataError.invalidArgument(
+                    "dataset npy has no default location (give --data-dir: a directory of {train,test}_{images,labels}.npy or an .npz archive)")
+            }
+            return try NumpyDataset.load(path: dataDir, split: split, layout: layout)
         default:
             throw DataError.unknownDataset(name: name, known: names)
         }
@@ -49,9 +59,10 @@ public enum DatasetLoader {
 
     /// Loads both splits and checks the test set fits a model trained on the training set.
     public static func loadSplits(name: String, dataDir: String? = nil,
-                                  synthetic: SyntheticDataset.Options = SyntheticDataset.Options()) throws -> (train: Dataset, test: Dataset) {
-        let train = try load(name: name, dataDir: dataDir, split: .train, synthetic: synthetic)
-        let test = try load(name: name, dataDir: dataDir, split: .test, synthetic: synthetic)
+                                  synthetic: SyntheticDataset.Options = SyntheticDataset.Options(),
+                                  layout: ImageLayout = .auto) throws -> (train: Dataset, test: Dataset) {
+        let train = try load(name: name, dataDir: dataDir, split: .train, synthetic: synthetic, layout: layout)
+        let test = try load(name: name, dataDir: dataDir, split: .test, synthetic: synthetic, layout: layout)
         try train.checkCompatible(with: test)
         return (train, test)
     }
