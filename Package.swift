@@ -54,11 +54,13 @@ let package = Package(
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         // IDX files written from the format's definition, for the tests that make data sets.
         .target(name: "IDXFiles", path: "Tests/IDXFiles"),
+        // .npy and .npz files (zip written here, deflated by zlib) from the formats' definitions.
+        .target(name: "NumpyFiles", dependencies: ["CZlib"], path: "Tests/NumpyFiles"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "Tensor"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Platform"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "CAllocationCounter"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AllReduceTests", dependencies: ["AllReduce", "CAllocationCounter"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "IDXFiles"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "IDXFiles", "NumpyFiles"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "Tensor"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench"]),

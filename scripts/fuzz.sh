@@ -18,6 +18,7 @@ out=.build/fuzz
 mkdir -p "$out"
 python=/usr/bin/python3; [ -x "$python" ] || python=python3
 "$python" scripts/fuzz/make_seeds.py "$out/seeds-idx" "$out/seeds-safetensors"
+"$python" scripts/fuzz/make_npy_seeds.py "$out/seeds-npy"
 
 build() { # build NAME MODULE SOURCES...
     local name="$1" module="$2"; shift 2
@@ -30,9 +31,14 @@ build() { # build NAME MODULE SOURCES...
 build idx-fuzz DataFuzz scripts/fuzz/IDXFuzzTarget.swift Sources/Data/IDXReader.swift Sources/Data/ByteSource.swift \
     Sources/Data/GzipSource.swift Sources/Data/CIFAR10Reader.swift Sources/Data/DataError.swift -I Sources/CZlib
 build safetensors-fuzz LayersFuzz scripts/fuzz/SafeTensorsFuzzTarget.swift Sources/Layers/SafeTensors.swift
+# .npy arrays and .npz archives (--dataset npy): scripts/fuzz/NumpyFuzzTarget.swift.
+build npy-fuzz DataFuzz scripts/fuzz/NumpyFuzzTarget.swift Sources/Data/NumpyArray.swift Sources/Data/NumpyHeader.swift \
+    Sources/Data/NumpyImages.swift Sources/Data/NumpyDataset.swift Sources/Data/ImageLayout.swift Sources/Data/ZipArchive.swift \
+    Sources/Data/ZipMemberSource.swift Sources/Data/ByteSource.swift Sources/Data/GzipSource.swift Sources/Data/IDXReader.swift \
+    Sources/Data/Dataset.swift Sources/Data/DataError.swift -I Sources/CZlib
 
 status=0
-for target in idx safetensors; do
+for target in idx safetensors npy; do
     mkdir -p "$out/corpus-$target" "$out/findings-$target"
     log="$out/$target.log"
     # The run limit (timeout) is a second line of defence: libFuzzer stops itself at -max_total_time.

@@ -48,22 +48,50 @@ extension ByteSource {
     }
 }
 
+/// Bytes that can be read at any offset, as a zip archive needs: its directory is at its end and
+/// points back at the members.
+protocol RandomAccessByteSource: AnyObject {
+    /// Where the bytes come from, for error messages.
+    var name: String { get }
+    var byteCount: Int { get }
+    /// Reads up to `buffer.count` bytes starting at `offset`; returns 0 at or past the end.
+    func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+extension RandomAccessByteSource {
+    /// Up to `count` bytes from `offset` into a new array (fewer only where the data ends).
+    func readBytes(at offset: Int, count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        try bytes.withUnsafeMutableBytes { buffer in
+            while filled < count {
+                let n = try read(at: offset + filled, into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+                if n == 0 { break }
+                filled += n
+            }
+        }
+        bytes.removeLast(count - filled)
+        return bytes
+    }
+}
+
 /// The first bytes of every gzip member (RFC 1952).
 let gzipMagic: [UInt8] = [0x1F, 0x8B]
 
 /// A regular file read with POSIX calls (no Foundation copies: parsers read straight into the
 /// dataset's arrays).
-final class FileSource: ByteSource {
+final class FileSource: ByteSource, RandomAccessByteSource {
     let name: String
-    let exactByteCount: Int?
-    var maximumByteCount: Int { exactByteCount ?? 0 }
+    let byteCount: Int
+    var exactByteCount: Int? { byteCount }
+    var maximumByteCount: Int { byteCount }
     private let fd: Int32
 
     /// Opens `path`; a missing file, anything but a regular file (a directory, a named pipe)
     /// or an unreadable file is a `DataError`.
     init(path: String, expected: String) throws {
         name = path
-        (fd, exactByteCount) = try RegularFile.open(path, expected: expected)
+        (fd, byteCount) = try RegularFile.open(path, expected: expected)
     }
 
     deinit { close(fd) }
@@ -83,19 +111,25 @@ final class FileSource: ByteSource {
 
     /// The first `count` bytes (fewer if the file is shorter), without moving the read position.
     func peek(_ count: Int) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, 0) }
-        if n < 0 { throw DataError.unreadable(path: name, reason: String(cString: strerror(errno))) }
-        bytes.removeLast(count - n)
-        return bytes
+        try readBytes(at: 0, count: count)
+    }
+
+    func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        while true {
+            let n = pread(fd, base, buffer.count, off_t(offset))
+            if n >= 0 { return n }
+            if errno != EINTR { throw DataError.unreadable(path: name, reason: String(cString: strerror(errno))) }
+        }
     }
 }
 
 /// Bytes already in memory (the fuzz loop and tests parse these without touching the disk).
-final class MemorySource: ByteSource {
+final class MemorySource: ByteSource, RandomAccessByteSource {
     let name: String
     private let bytes: [UInt8]
     private var offset = 0
+    var byteCount: Int { bytes.count }
     var exactByteCount: Int? { bytes.count }
     var maximumByteCount: Int { bytes.count }
 
@@ -115,4 +149,13 @@ final class MemorySource: ByteSource {
     }
 
     func peek(_ count: Int) -> [UInt8] { Array(bytes.prefix(count)) }
+
+    func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, bytes.count - min(offset, bytes.count))
+        guard n > 0 else { return 0 }
+        bytes.withUnsafeBytes { src in
+            buffer.baseAddress!.copyMemory(from: src.baseAddress! + offset, byteCount: n)
+        }
+        return n
+    }
 }

@@ -33,6 +33,9 @@ public enum DataError: Error, Equatable, CustomStringConvertible, LocalizedError
     case datasetTooSmall(count: Int, batchSize: Int, ranks: Int)
     /// An argument outside its valid range (batch size, rank, normalization, sizes...).
     case invalidArgument(String)
+    /// A NumPy `.npy` array or `.npz` archive that cannot serve as a dataset: a malformed header
+    /// or archive, an element type or layout that is not supported, values out of range.
+    case badArray(path: String, detail: String)
 
     public var description: String {
         switch self {
@@ -41,7 +44,7 @@ public enum DataError: Error, Equatable, CustomStringConvertible, LocalizedError
         case let .unreadable(path, reason):
             return "\(path): cannot read: \(reason)"
         case let .wrongMagic(path, found, expected, kind):
-            return "\(path): wrong magic \(hex(found)), expected \(hex(expected)) (\(kind))"
+            return "\(path): wrong magic \(Self.hex(found)), expected \(Self.hex(expected)) (\(kind))"
         case let .truncated(path, detail):
             return "\(path): truncated: \(detail)"
         case let .trailingData(path, detail):
@@ -66,14 +69,35 @@ public enum DataError: Error, Equatable, CustomStringConvertible, LocalizedError
             return "dataset of \(count) samples is smaller than one global batch \(batchSize) x \(ranks) = \(product) (lower --batch-size or the number of ranks)"
         case let .invalidArgument(message):
             return message
+        case let .badArray(path, detail):
+            return "\(path): bad NumPy array: \(detail)"
         }
     }
 
     /// The same line, for code that prints `localizedDescription`.
     public var errorDescription: String? { description }
 
-    private func hex(_ v: UInt32) -> String {
+    /// `v` as 0x and eight hex digits.
+    static func hex(_ v: UInt32) -> String {
         let digits = String(v, radix: 16, uppercase: true)
         return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+    }
+
+    /// Bytes from a file (a name, a header) as text that keeps a message on one line: printable
+    /// ASCII as it is, a backslash and a double quote escaped, a newline as \n, any other byte
+    /// as \xNN.
+    static func printable(_ bytes: some Sequence<UInt8>) -> String {
+        var out = ""
+        for b in bytes {
+            switch b {
+            case UInt8(ascii: "\n"): out += "\\n"
+            case UInt8(ascii: "\\"), UInt8(ascii: "\""): out += "\\" + String(Unicode.Scalar(b))
+            case 0x20...0x7E: out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                let hex = String(b, radix: 16)
+                out += "\\x" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return out
     }
 }

@@ -14,15 +14,17 @@ import Darwin
 /// | `mnist`         | the same names                                                  | /usr/share/datasets/mnist            |
 /// | `cifar10`       | `data_batch_1..5.bin`, `test_batch.bin` (or in `cifar-10-batches-bin/`) | /usr/share/datasets/cifar10  |
 /// | `synthetic`     | none (`SyntheticDataset.Options`)                               |                                      |
-/// | `packed`        | one file written by `ddp pack` (`--data FILE`), mapped          |                                      |
+/// | `npy`           | `{train,test}_{images,labels}.npy`, or an `.npz` (`NumpyDataset`) | none: `--data-dir` is required     |
+/// | `packed`        | one file written by `ddp pack` (`--data FILE`), mapped          | none: `--data` is required           |
 ///
 /// Fashion-MNIST's default is where Debian's `dataset-fashion-mnist` installs it. Debian has no
 /// MNIST or CIFAR-10 package; their defaults follow the same layout, and `--data-dir` points
 /// elsewhere. IDX files may also be named with a dot (`train-images.idx3-ubyte`), as some mirrors
-/// ship them; for each, the `.gz` name is tried first.
+/// ship them; for each, the `.gz` name is tried first. For `npy`, `--data-dir` is the directory or
+/// the `.npz` file itself.
 public enum DatasetLoader {
     /// The dataset names `load` accepts.
-    public static let names = ["fashion-mnist", "mnist", "cifar10", "synthetic", "packed"]
+    public static let names = ["fashion-mnist", "mnist", "cifar10", "synthetic", "npy", "packed"]
 
     /// The data set a file or directory holds, judged by what lies there: a packed file, an
     /// `.npz`, IDX files (Fashion-MNIST when the path says "fashion", else MNIST), CIFAR-10
@@ -51,7 +53,9 @@ public enum DatasetLoader {
     }
 
     /// Loads `split` of dataset `name` from `dataDir` (or the default directory), validating
-    /// every file; `synthetic` configures the synthetic dataset and is ignored otherwise.
+    /// every file; `synthetic` configures the synthetic dataset, `options` how the user's own
+    /// files are read (image size, split, the axis order of `npy`'s 4-D images), and each is
+    /// ignored otherwise.
     public static func load(name: String, dataDir: String? = nil, split: Split,
                             synthetic: SyntheticDataset.Options = SyntheticDataset.Options(),
                             options: SourceOptions = SourceOptions()) throws -> Dataset {
@@ -62,6 +66,8 @@ public enum DatasetLoader {
             return try loadCIFAR10(directory: directory(name, dataDir), split: split)
         case "synthetic":
             return try SyntheticDataset.make(synthetic, split: split)
+        case "npy":
+            return try NumpyDataset.load(path: try location(name, dataDir), split: split, layout: options.layout)
         case "packed":
             let both = try PackedDataset.load(path: try location(name, dataDir))
             return split == .train ? both.train : both.test

@@ -1,5 +1,5 @@
 /// How a data set of the user's own files is read (`--image-size`, `--val-fraction`,
-/// `--skip-bad`); the data sets ddp knows ignore them.
+/// `--skip-bad`, `--layout`); the data sets ddp knows ignore them.
 public struct SourceOptions: Codable, Sendable, Equatable {
     /// Image folders: every image resized to cover this size and centre-cropped to it
     /// (`ImageResize.fit`), so images of mixed sizes make one data set. Nil: all images must
@@ -12,12 +12,16 @@ public struct SourceOptions: Codable, Sendable, Equatable {
     /// Skip files that are no image or cannot be decoded, reporting them, instead of stopping
     /// at the first.
     public var skipBad = false
+    /// NumPy arrays: the axis order of 4-D images (`--layout`).
+    public var layout = ImageLayout.auto
 
-    public init(imageSize: ImageSize? = nil, valFraction: Double = 0, seed: UInt64 = 0, skipBad: Bool = false) {
+    public init(imageSize: ImageSize? = nil, valFraction: Double = 0, seed: UInt64 = 0, skipBad: Bool = false,
+                layout: ImageLayout = .auto) {
         self.imageSize = imageSize
         self.valFraction = valFraction
         self.seed = seed
         self.skipBad = skipBad
+        self.layout = layout
     }
 }
 

@@ -19,3 +19,6 @@ extension ModelCatalog {
 
 /// How a data set of the user's own files is read, as the command line gives it.
 public typealias SourceOptions = Data.SourceOptions
+
+/// `--layout`: the axis order of 4-D NumPy images.
+public typealias ImageLayout = Data.ImageLayout

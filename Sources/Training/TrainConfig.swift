@@ -14,6 +14,8 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var imageSize: ImageSize? = nil
     public var valFraction = 0.0
     public var skipBad = false
+    /// NumPy arrays: `--layout nchw|nhwc|auto`, the axis order of 4-D images.
+    public var layout = ImageLayout.auto
     /// Shape and size of `--dataset synthetic`.
     public var synthetic = SyntheticDataset.Options()
     public var model = "fmnist-cnn"
@@ -87,7 +89,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
 
     /// How the data set's files are read; the validation split is drawn with the run's seed.
     public var sourceOptions: SourceOptions {
-        SourceOptions(imageSize: imageSize, valFraction: valFraction, seed: seed, skipBad: skipBad)
+        SourceOptions(imageSize: imageSize, valFraction: valFraction, seed: seed, skipBad: skipBad, layout: layout)
     }
 
     /// The learning rate actually used at the top of the schedule.

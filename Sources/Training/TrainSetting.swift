@@ -48,6 +48,7 @@ public struct TrainSetting: Sendable {
         field("--image-size", \.imageSize, .fixed) { $0.map { "\($0)" } ?? "none (as stored)" },
         field("--val-fraction", \.valFraction, .fixed),
         field("--skip-bad", \.skipBad, .fixed, onOff),
+        field("--layout", \.layout, .fixed) { $0.rawValue },
         TrainSetting(flag: "(synthetic data set options)", onResume: .fixed, text: { "\($0.synthetic)" },
                      copy: { $0.synthetic = $1.synthetic }),
         field("--train-subset", \.trainSubset, .fixed),

@@ -24,6 +24,7 @@ struct PackCommand: ParsableCommand {
     var valFraction: Double = 0
     @Option(parsing: .unconditional, help: "Seed of the --val-fraction split (default 0).") var seed: UInt64 = 0
     @Flag(help: "Skip image files that cannot be decoded (listed in the summary) instead of stopping at the first.") var skipBad = false
+    @Option(help: "NumPy arrays: the axis order of 4-D images, nchw, nhwc or auto (read from the shape).") var layout: ImageLayout = .auto
     @Flag(help: "Print one JSON object instead of the summary.") var json = false
 
     func validate() throws {
@@ -39,7 +40,7 @@ struct PackCommand: ParsableCommand {
             FileHandle.standardError.write(Data("\rddp pack: decoded \(done) of \(total) images\(done == total ? "\n" : "")".utf8))
         }
         let summary = try DataPacking.pack(dataset: name, dataDir: source,
-                                           options: .init(imageSize: imageSize, valFraction: valFraction, seed: seed, skipBad: skipBad),
+                                           options: .init(imageSize: imageSize, valFraction: valFraction, seed: seed, skipBad: skipBad, layout: layout),
                                            output: output, progress: progress)
         print(json ? summary.json : summary.text)
     }

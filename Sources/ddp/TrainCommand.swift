@@ -21,6 +21,8 @@ struct ModelDataOptions: ParsableArguments {
     var valFraction: Double?
     @Flag(help: "Skip image files that cannot be decoded (named in a report) instead of stopping at the first.")
     var skipBad = false
+    @Option(help: "NumPy arrays: the axis order of 4-D images, nchw, nhwc or auto (read from the shape; the default).")
+    var layout: ImageLayout?
     @Option(help: ArgumentHelp("Model: a preset (\(ModelCatalog.presetNames.joined(separator: ", "))) or a spec string "
                                 + "(default \(defaults.model)).", discussion: ModelCatalog.specHelp))
     var model: String?
@@ -40,6 +42,7 @@ struct ModelDataOptions: ParsableArguments {
         s.set("--image-size", imageSize.map { Optional($0) }, \.imageSize)
         s.set("--val-fraction", valFraction, \.valFraction)
         s.set("--skip-bad", skipBad, \.skipBad)
+        s.set("--layout", layout, \.layout)
         s.set("--model", model, \.model)
         s.set("--batch-size", batchSize, \.batchSize)
         s.set("--seed", seed, \.seed)
@@ -235,3 +238,4 @@ extension LRSchedule.Kind: ExpressibleByArgument {}
 extension ImageSize: ExpressibleByArgument {
     public init?(argument: String) { try? self.init(parsing: argument) }
 }
+extension ImageLayout: ExpressibleByArgument {}

@@ -11,24 +11,6 @@ final class BadInputTests: XCTestCase {
         dir = try TestFiles.temporaryDirectory(self)
     }
 
-    /// Asserts `body` throws a DataError whose description is one line holding every fragment.
-    private func expectError(_ fragments: [String], file: StaticString = #filePath, line: UInt = #line,
-                             _ body: () throws -> Void) {
-        do {
-            try body()
-            XCTFail("expected an error containing \(fragments)", file: file, line: line)
-        } catch let error as DataError {
-            let text = error.description
-            XCTAssertFalse(text.contains("\n"), "multi-line message: \(text)", file: file, line: line)
-            XCTAssertEqual(error.localizedDescription, text, file: file, line: line)
-            for fragment in fragments {
-                XCTAssertTrue(text.contains(fragment), "'\(text)' lacks '\(fragment)'", file: file, line: line)
-            }
-        } catch {
-            XCTFail("expected a DataError, got \(error)", file: file, line: line)
-        }
-    }
-
     private func images(_ bytes: [UInt8], _ name: String, gzip: Bool = false) throws -> String {
         let path = "\(dir)/\(name)"
         try TestFiles.write(gzip ? TestFiles.gzip(bytes) : bytes, to: path)

@@ -1,3 +1,4 @@
+import Data
 import Foundation
 import IDXFiles
 import XCTest
@@ -71,6 +72,26 @@ enum TestFiles {
             }
             try write(images, to: "\(dir)/\(prefix)-images-idx3-ubyte\(suffix)")
             try write(labelBytes, to: "\(dir)/\(prefix)-labels-idx1-ubyte\(suffix)")
+        }
+    }
+}
+
+extension XCTestCase {
+    /// Asserts `body` throws a DataError whose description is one line holding every fragment.
+    func expectError(_ fragments: [String], file: StaticString = #filePath, line: UInt = #line,
+                     _ body: () throws -> Void) {
+        do {
+            try body()
+            XCTFail("expected an error containing \(fragments)", file: file, line: line)
+        } catch let error as DataError {
+            let text = error.description
+            XCTAssertFalse(text.contains("\n"), "multi-line message: \(text)", file: file, line: line)
+            XCTAssertEqual(error.localizedDescription, text, file: file, line: line)
+            for fragment in fragments {
+                XCTAssertTrue(text.contains(fragment), "'\(text)' lacks '\(fragment)'", file: file, line: line)
+            }
+        } catch {
+            XCTFail("expected a DataError, got \(error)", file: file, line: line)
         }
     }
 }
