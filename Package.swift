@@ -21,6 +21,12 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(
+            name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"])]),
 
         // CPU and BLAS policy at process start: the OpenBLAS kernel check and correction, threads,
         // the monotonic clock.
@@ -35,7 +41,7 @@ let package = Package(
         .target(name: "Formats"),
         .target(name: "Layers", dependencies: ["Platform", "Tensor", "Formats"]),
         .target(name: "AllReduce", dependencies: ["Platform", "CMPI"]),
-        .target(name: "Data", dependencies: ["Tensor", "CZlib"]),
+        .target(name: "Data", dependencies: ["Tensor", "CZlib", "CPNG", "CTurboJPEG"]),
         .target(name: "Training", dependencies: ["Layers", "Data", "AllReduce", "Tensor", "Platform", "Plot", "Formats"]),
         // Charts of training runs (SVG) and their reading: Foundation only.
         .target(name: "Plot", dependencies: ["Formats"]),
@@ -57,7 +63,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Platform"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "CAllocationCounter"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AllReduceTests", dependencies: ["AllReduce", "CAllocationCounter"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "IDXFiles"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "IDXFiles", "CZlib", "CTurboJPEG"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "Tensor"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench"]),
