@@ -59,28 +59,38 @@ final class FileSource: ByteSource {
     var maximumByteCount: Int { exactByteCount ?? 0 }
     private let fd: Int32
 
-    /// Opens `path`; a missing file, a directory or an unreadable file is a `DataError`.
+    /// Opens `path`; a missing file, a directory, a named pipe or device, or an unreadable file is
+    /// a `DataError`. The path is checked with `stat` before it is opened, so a named pipe never
+    /// holds the open waiting for a writer and a device is never opened; `O_NONBLOCK` and the
+    /// `fstat` of what was opened cover a path replaced in between.
     init(path: String, expected: String) throws {
         name = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            let code = errno
-            if code == ENOENT { throw DataError.missingFile(path: path, expected: expected) }
-            throw DataError.unreadable(path: path, reason: String(cString: strerror(code)))
-        }
         var info = stat()
-        if fstat(fd, &info) != 0 {
-            let code = errno
+        if stat(path, &info) != 0 { throw Self.openFailure(errno, path: path, expected: expected) }
+        try Self.requireRegular(info, path: path, expected: expected)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        if fd < 0 { throw Self.openFailure(errno, path: path, expected: expected) }
+        do {
+            if fstat(fd, &info) != 0 { throw DataError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+            try Self.requireRegular(info, path: path, expected: expected)
+        } catch {
             close(fd)
-            throw DataError.unreadable(path: path, reason: String(cString: strerror(code)))
-        }
-        if (info.st_mode & S_IFMT) != S_IFREG {
-            close(fd)
-            let what = (info.st_mode & S_IFMT) == S_IFDIR ? "is a directory" : "is not a regular file"
-            throw DataError.unreadable(path: path, reason: "\(what) (expected \(expected))")
+            throw error
         }
         self.fd = fd
         exactByteCount = Int(info.st_size)
+    }
+
+    private static func openFailure(_ code: Int32, path: String, expected: String) -> DataError {
+        code == ENOENT ? .missingFile(path: path, expected: expected) : .unreadable(path: path, reason: String(cString: strerror(code)))
+    }
+
+    private static func requireRegular(_ info: stat, path: String, expected: String) throws {
+        let type = info.st_mode & S_IFMT
+        if type != S_IFREG {
+            let what = type == S_IFDIR ? "is a directory" : "is not a regular file"
+            throw DataError.unreadable(path: path, reason: "\(what) (expected \(expected))")
+        }
     }
 
     deinit { close(fd) }
