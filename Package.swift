@@ -21,6 +21,12 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(
+            name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"])]),
 
         // CPU and BLAS policy at process start: the OpenBLAS kernel check and correction, threads,
         // the monotonic clock.
@@ -36,7 +42,7 @@ let package = Package(
         .target(name: "Formats", dependencies: ["CZlib"]),
         .target(name: "Layers", dependencies: ["Platform", "Tensor", "Formats"]),
         .target(name: "AllReduce", dependencies: ["Platform", "CMPI"]),
-        .target(name: "Data", dependencies: ["Tensor", "Platform", "Formats", "CZlib"]),
+        .target(name: "Data", dependencies: ["Tensor", "Platform", "Formats", "CZlib", "CPNG", "CTurboJPEG"]),
         .target(name: "Training", dependencies: ["Layers", "Data", "AllReduce", "Tensor", "Platform", "Plot", "Formats"]),
         // Charts of training runs (SVG) and their reading: Foundation only.
         .target(name: "Plot", dependencies: ["Formats"]),
@@ -60,7 +66,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Platform"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "CAllocationCounter"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AllReduceTests", dependencies: ["AllReduce", "CAllocationCounter"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "IDXFiles", "NumpyFiles"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "IDXFiles", "NumpyFiles", "CZlib", "CTurboJPEG"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "Tensor"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench"]),

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (libFuzzer through swiftc -sanitize=fuzzer, with AddressSanitizer) of
 # the parsers that read files users hand to ddp: IDX (raw and gzip) and CIFAR-10 records
-# (scripts/fuzz/IDXFuzzTarget.swift) and safetensors (scripts/fuzz/SafeTensorsFuzzTarget.swift).
+# (scripts/fuzz/IDXFuzzTarget.swift), safetensors (scripts/fuzz/SafeTensorsFuzzTarget.swift) and
+# PNG / JPEG images through libpng and TurboJPEG (scripts/fuzz/ImageFuzzTarget.swift).
 # Each target is compiled with the module sources it needs, seeded with small valid files, and
 # run for SECONDS (default 30) with a 64 MB limit on any single allocation (a parser must never
-# trust a length from the file). The corpus grows in .build/fuzz/ across runs. Each target's
+# trust a length from the file). The image decoder's limit is its own bound instead: a JPEG's
+# header says how many pixels it holds and no file size bounds that, so the decoder trusts it up
+# to ImageDecoder.maximumPixels (2^26), whose RGBA rows take 256 MB; the target's limit is 320 MB.
+# The corpus grows in .build/fuzz/ across runs. Each target's
 # final figures (date, time, executions, corpus, findings) go to .build/fuzz/TARGET-summary.txt
 # (docs/runs/fuzz-TARGET.txt keeps the ones docs/RESULTS.md quotes).
 #
@@ -17,7 +21,7 @@ seconds="${1:-30}"
 out=.build/fuzz
 mkdir -p "$out"
 python=/usr/bin/python3; [ -x "$python" ] || python=python3
-"$python" scripts/fuzz/make_seeds.py "$out/seeds-idx" "$out/seeds-safetensors"
+"$python" scripts/fuzz/make_seeds.py "$out/seeds-idx" "$out/seeds-safetensors" "$out/seeds-image"
 "$python" scripts/fuzz/make_npy_seeds.py "$out/seeds-npy"
 
 build() { # build NAME MODULE SOURCES...
@@ -29,22 +33,37 @@ build() { # build NAME MODULE SOURCES...
     fi
 }
 build idx-fuzz DataFuzz scripts/fuzz/IDXFuzzTarget.swift Sources/Data/IDXReader.swift Sources/Data/ByteSource.swift \
-    Sources/Data/GzipSource.swift Sources/Data/CIFAR10Reader.swift Sources/Data/DataError.swift -I Sources/CZlib
-build safetensors-fuzz LayersFuzz scripts/fuzz/SafeTensorsFuzzTarget.swift Sources/Layers/SafeTensors.swift
+    Sources/Data/RegularFile.swift Sources/Data/GzipSource.swift Sources/Data/CIFAR10Reader.swift Sources/Data/DataError.swift -I Sources/CZlib
+build safetensors-fuzz FormatsFuzz scripts/fuzz/SafeTensorsFuzzTarget.swift Sources/Formats/SafeTensor*.swift \
+    Sources/Formats/StrictJSON.swift Sources/Formats/DurableFile.swift
+build image-fuzz DataFuzz scripts/fuzz/ImageFuzzTarget.swift Sources/Data/ImageDecoder.swift Sources/Data/PNGDecoder.swift \
+    Sources/Data/JPEGDecoder.swift Sources/Data/DecodedImage.swift Sources/Data/ImageResize.swift \
+    Sources/Data/ResampleWeights.swift Sources/Data/ByteSource.swift Sources/Data/RegularFile.swift Sources/Data/DataError.swift \
+    -I Sources/CPNG -I Sources/CTurboJPEG -lpng16 -lturbojpeg
 # .npy arrays and .npz archives (--dataset npy): scripts/fuzz/NumpyFuzzTarget.swift.
 build npy-fuzz DataFuzz scripts/fuzz/NumpyFuzzTarget.swift Sources/Data/NumpyArray.swift Sources/Data/NumpyHeader.swift \
     Sources/Data/NumpyImages.swift Sources/Data/NumpyDataset.swift Sources/Data/ImageLayout.swift Sources/Data/ZipArchive.swift \
     Sources/Data/ZipMemberSource.swift Sources/Data/ByteSource.swift Sources/Data/GzipSource.swift Sources/Data/IDXReader.swift \
-    Sources/Data/Dataset.swift Sources/Data/DataError.swift -I Sources/CZlib
+    Sources/Data/Dataset.swift Sources/Data/ImageBytes.swift Sources/Data/MappedFile.swift Sources/Data/ClassNames.swift \
+    Sources/Data/SkippedFile.swift Sources/Data/DecodedImage.swift Sources/Data/RegularFile.swift Sources/Data/DataError.swift \
+    -I Sources/CZlib
+
+# The JPEG seeds come from TurboJPEG's encoder (a plain build: no sanitizer needed to write them).
+if ! swiftc -parse-as-library -I Sources/CTurboJPEG scripts/fuzz/JPEGSeeds.swift -o "$out/jpeg-seeds" \
+        > "$out/jpeg-seeds.build.log" 2>&1 || ! "$out/jpeg-seeds" "$out/seeds-image"; then
+    echo "fuzz.sh: cannot write the JPEG seeds (see $out/jpeg-seeds.build.log)" >&2
+    exit 1
+fi
 
 status=0
-for target in idx safetensors npy; do
+for target in idx safetensors npy image; do
     mkdir -p "$out/corpus-$target" "$out/findings-$target"
     log="$out/$target.log"
+    limit=64; [ "$target" = image ] && limit=320
     # The run limit (timeout) is a second line of defence: libFuzzer stops itself at -max_total_time.
     started="$(date -u '+%Y-%m-%d %H:%M UTC')"
     if timeout $((seconds + 60)) "$out/$target-fuzz" -max_total_time="$seconds" -max_len=8192 -timeout=10 \
-            -malloc_limit_mb=64 -rss_limit_mb=2048 -print_final_stats=1 \
+            -malloc_limit_mb="$limit" -rss_limit_mb=2048 -print_final_stats=1 \
             -artifact_prefix="$out/findings-$target/" "$out/corpus-$target" "$out/seeds-$target" > "$log" 2>&1; then
         runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")"
         echo "fuzz.sh: $target: ${runs:-?} inputs in $seconds s, no finding (corpus $(ls "$out/corpus-$target" | wc -l) files)"

@@ -7,9 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-    # ddp itself: MPI, BLAS, zlib (gzip'd IDX files), the default data set, pkg-config for
-    # SwiftPM's system-library targets, iproute2 for launch.sh's host checks.
-    libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist iproute2
+    # ddp itself: MPI, BLAS, zlib (gzip'd IDX files), libpng and TurboJPEG (image folders), the
+    # default data set, pkg-config for SwiftPM's system-library targets, iproute2 for launch.sh's
+    # host checks.
+    libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev libpng-dev libturbojpeg0-dev pkg-config
+    dataset-fashion-mnist iproute2
     # The Swift toolchain's own needs on Debian 12: linker and C runtime for linking, git for
     # SwiftPM, and the shared libraries swift-build/swift-test load.
     binutils gcc libc6-dev libgcc-12-dev libstdc++-12-dev git ca-certificates

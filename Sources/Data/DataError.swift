@@ -17,7 +17,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible, LocalizedError
     case trailingData(path: String, detail: String)
     /// The gzip stream is damaged (bad header, bad deflate data, bad checksum).
     case corruptGzip(path: String, detail: String)
-    /// The header declares dimensions that cannot be right (zero, or not matching another file).
+    /// The header declares dimensions that cannot be right (zero, not matching another file, or an
+    /// image of more pixels than `ImageDecoder.maximumPixels`).
     case wrongDimensions(path: String, detail: String)
     /// The header promises more bytes than the reader accepts (see `IDXReader.maximumDataBytes`).
     case tooLarge(path: String, bytes: Int, limit: Int)
@@ -36,6 +37,12 @@ public enum DataError: Error, Equatable, CustomStringConvertible, LocalizedError
     /// A NumPy `.npy` array or `.npz` archive that cannot serve as a dataset: a malformed header
     /// or archive, an element type or layout that is not supported, values out of range.
     case badArray(path: String, detail: String)
+    /// A file handed to the image decoder that is neither PNG nor JPEG by its first bytes, or is
+    /// empty; `detail` says which, showing the first bytes (it reads on its own after the path).
+    case notAnImage(path: String, detail: String)
+    /// A PNG or JPEG file that libpng or TurboJPEG cannot decode completely, or decodes only with
+    /// a warning (`detail` is the library's message).
+    case corruptImage(path: String, detail: String)
 
     public var description: String {
         switch self {
@@ -71,6 +78,10 @@ public enum DataError: Error, Equatable, CustomStringConvertible, LocalizedError
             return message
         case let .badArray(path, detail):
             return "\(path): bad NumPy array: \(detail)"
+        case let .notAnImage(path, detail):
+            return "\(path): \(detail)"
+        case let .corruptImage(path, detail):
+            return "\(path): corrupt image: \(detail)"
         }
     }
 

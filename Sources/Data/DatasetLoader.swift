@@ -14,6 +14,7 @@ import Darwin
 /// | `mnist`         | the same names                                                  | /usr/share/datasets/mnist            |
 /// | `cifar10`       | `data_batch_1..5.bin`, `test_batch.bin` (or in `cifar-10-batches-bin/`) | /usr/share/datasets/cifar10  |
 /// | `synthetic`     | none (`SyntheticDataset.Options`)                               |                                      |
+/// | `folder`        | `train/<class>/*` and `test/<class>/*` PNG/JPEG, or `<class>/*` (`FolderDataset`) | none: `--data-dir` is required |
 /// | `npy`           | `{train,test}_{images,labels}.npy`, or an `.npz` (`NumpyDataset`) | none: `--data-dir` is required     |
 /// | `packed`        | one file written by `ddp pack` (`--data FILE`), mapped          | none: `--data` is required           |
 ///
@@ -24,7 +25,7 @@ import Darwin
 /// the `.npz` file itself.
 public enum DatasetLoader {
     /// The dataset names `load` accepts.
-    public static let names = ["fashion-mnist", "mnist", "cifar10", "synthetic", "npy", "packed"]
+    public static let names = ["fashion-mnist", "mnist", "cifar10", "synthetic", "folder", "npy", "packed"]
 
     /// The data set a file or directory holds, judged by what lies there: a packed file, an
     /// `.npz`, IDX files (Fashion-MNIST when the path says "fashion", else MNIST), CIFAR-10
@@ -66,6 +67,9 @@ public enum DatasetLoader {
             return try loadCIFAR10(directory: directory(name, dataDir), split: split)
         case "synthetic":
             return try SyntheticDataset.make(synthetic, split: split)
+        case "folder":
+            let both = try FolderDataset.loadSplits(root: try location(name, dataDir), options: options)
+            return split == .train ? both.train : both.test
         case "npy":
             return try NumpyDataset.load(path: try location(name, dataDir), split: split, layout: options.layout)
         case "packed":
@@ -85,6 +89,12 @@ public enum DatasetLoader {
             // One mapping and one checksum pass for both splits.
             let both = try PackedDataset.load(path: try location(name, dataDir))
             return (both.train, both.test)
+        }
+        if name == "folder" {
+            // One walk and one decoding pass for both splits (a --val-fraction split needs both).
+            let both = try FolderDataset.loadSplits(root: try location(name, dataDir), options: options, progress: progress)
+            try both.train.checkCompatible(with: both.test)
+            return both
         }
         let train = try load(name: name, dataDir: dataDir, split: .train, synthetic: synthetic, options: options)
         let test = try load(name: name, dataDir: dataDir, split: .test, synthetic: synthetic, options: options)

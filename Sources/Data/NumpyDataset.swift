@@ -45,6 +45,16 @@ public enum NumpyDataset {
                        channels: images.channels, height: images.height, width: images.width, classes: classCount)
     }
 
+    /// The images of one `.npy` array of images (`ddp predict`), each as its own image.
+    public static func images(path: String, layout: ImageLayout = .auto) throws -> [DecodedImage] {
+        let images = try NumpyImages.read(from: FileSource(path: path, expected: "a NumPy .npy array of images"), layout: layout)
+        let size = images.channels * images.height * images.width
+        return (0..<images.count).map { i in
+            DecodedImage(channels: images.channels, height: images.height, width: images.width,
+                         pixels: Array(images.pixels[(i * size)..<((i + 1) * size)]))
+        }
+    }
+
     /// The labels of a `.npy` array as bytes: an integer type, shape (N) or (N, 1) with N >= 1,
     /// every value in 0...255.
     static func readLabels(from source: any ByteSource) throws -> [UInt8] {

@@ -1,5 +1,11 @@
 import Formats
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Both splits of a packed data file (`PackedData`), their images mapped from the file, not
 /// copied: the ranks of a node share one copy in the page cache, and a file larger than the
 /// memory still trains (pages come and go as the sampler touches them).
@@ -27,5 +33,13 @@ public enum PackedDataset {
                            classNames: header.classNames)
         }
         return (try split(.train, header.train), try split(.test, header.test), header)
+    }
+
+    /// Whether `path` is a regular file that starts with the packed-file magic.
+    public static func isPacked(_ path: String) -> Bool {
+        guard let (fd, size) = try? RegularFile.open(path, expected: "a file"), size >= PackedData.magic.count else { return false }
+        defer { close(fd) }
+        var head = [UInt8](repeating: 0, count: PackedData.magic.count)
+        return read(fd, &head, head.count) == head.count && head == PackedData.magic
     }
 }

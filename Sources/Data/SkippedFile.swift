@@ -7,4 +7,10 @@ public struct SkippedFile: Sendable, Equatable {
         self.path = path
         self.reason = reason
     }
+
+    /// The file and the error it gave, without the path the error's line starts with.
+    public init(path: String, error: Error) {
+        let line = "\(error)"
+        self.init(path: path, reason: line.hasPrefix(path + ": ") ? String(line.dropFirst(path.count + 2)) : line)
+    }
 }

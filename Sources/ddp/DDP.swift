@@ -27,7 +27,7 @@ struct DDP: ParsableCommand {
             change, a directory or file of another run); 128 + N stopped by signal N.
             """,
         version: "ddp \(version)",
-        subcommands: [TrainCommand.self, EvalCommand.self, PackCommand.self, GradCheckCommand.self, SanityCommand.self, LRFindCommand.self, PlotCommand.self, BenchCommand.self, InfoCommand.self])
+        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, PackCommand.self, GradCheckCommand.self, SanityCommand.self, LRFindCommand.self, PlotCommand.self, BenchCommand.self, InfoCommand.self])
 
     /// OpenBLAS chose its kernel when the library loaded; correcting that choice means
     /// re-executing this binary, which must happen before MPI_Init, before any BLAS call and
