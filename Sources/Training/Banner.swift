@@ -17,6 +17,11 @@ enum Banner {
                 + count(config.epochs, "epoch"),
         ]
         if config.trainSubset > 0 { lines.append("  " + subset(config, data: data, globalBatch: g, stepsPerEpoch: stepsPerEpoch)) }
+        let skipped = data.train.skipped + data.test.skipped
+        if !skipped.isEmpty {
+            lines.append("  skipped \(count(skipped.count, "file")) (--skip-bad): "
+                + skipped.map { "\($0.path) (\($0.reason))" }.joined(separator: "; "))
+        }
         lines += [
             "  \(config.optimizer.rawValue) lr \(config.effectiveLR(ranks: ranks))\(config.scaleLR ? " (scaled x\(ranks))" : "") "
                 + "schedule \(config.schedule.rawValue) momentum \(config.momentum)\(config.nesterov ? " nesterov" : "") "
