@@ -43,6 +43,7 @@ public enum FolderDataset {
             let split = stratifiedSplit(tree.files, fraction: options.valFraction, seed: options.seed)
             files = (split.train, split.test, tree.names)
         }
+        try checkMemory(files.train + files.test, options: options, root: root)
         let decoded = try decode(files.train + files.test, options: options, progress: progress)
         let classCount = files.classes.count
         let trainImages = Array(decoded.prefix(classCount)), testImages = Array(decoded.dropFirst(classCount))
@@ -133,6 +134,19 @@ public enum FolderDataset {
     }
 
     // MARK: Decoding
+
+    /// The decoded set is held in memory (and `ddp pack` writes it from there): refuse, before
+    /// decoding anything, an image size whose set would take more than half the machine's memory.
+    static func checkMemory(_ classes: [[String]], options: SourceOptions, root: String) throws {
+        guard let size = options.imageSize else { return }
+        let count = classes.reduce(0) { $0 + $1.count }
+        let bytes = Double(count) * 3 * Double(size.height) * Double(size.width)
+        let budget = Double(ProcessInfo.processInfo.physicalMemory) / 2
+        guard bytes <= budget else {
+            throw DataError.invalidArgument(String(format: "%d images of %@ under %@ would take up to %.1f GB in memory, more than half "
+                + "of this machine's %.1f GB: give a smaller --image-size", count, size.description, root, bytes / 1e9, budget * 2 / 1e9))
+        }
+    }
 
     /// Decodes (and fits, with an image size) every file of every class, on all cores; the
     /// first failure in file order stops it unless `skipBad`.
