@@ -16,9 +16,9 @@ final class GzipSource: ByteSource {
     let maximumByteCount: Int
 
     private let compressed: any ByteSource
-    /// zlib keeps a pointer back to its z_stream, so the stream lives at a fixed heap address.
-    private let stream: UnsafeMutablePointer<z_stream>
-    private let input: UnsafeMutableRawBufferPointer
+    private let zlib: ZlibStream
+    private var stream: UnsafeMutablePointer<z_stream> { zlib.stream }
+    private var input: UnsafeMutableRawBufferPointer { zlib.input }
     private var inputEnded = false
     private var memberEnded = false
     /// True from the start of a second or later member until it yields data: an error there is
@@ -31,24 +31,8 @@ final class GzipSource: ByteSource {
         name = compressed.name
         let (bound, overflow) = compressed.maximumByteCount.multipliedReportingOverflow(by: Self.maximumExpansion)
         maximumByteCount = overflow ? Int.max : bound
-        // Set up zlib before the last stored property is assigned: a throw from a fully
-        // initialized object would run deinit and free these twice.
-        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        stream.initialize(to: z_stream())
         // windowBits 16 + MAX_WBITS: expect a gzip wrapper and check its CRC-32 and length.
-        let status = inflateInit2_(stream, 16 + MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
-        if status != Z_OK {
-            stream.deallocate()
-            throw DataError.unreadable(path: compressed.name, reason: "zlib inflateInit2 failed with status \(status)")
-        }
-        self.stream = stream
-        input = .allocate(byteCount: 1 << 18, alignment: 16)
-    }
-
-    deinit {
-        inflateEnd(stream)
-        stream.deallocate()
-        input.deallocate()
+        zlib = try ZlibStream(windowBits: 16 + MAX_WBITS, path: compressed.name)
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {

@@ -119,29 +119,15 @@ final class ZipMemberSource: ByteSource {
 
 /// zlib's raw inflate over a member's compressed bytes.
 private final class Inflater {
-    /// zlib keeps a pointer back to its z_stream, so the stream lives at a fixed heap address.
-    private let stream: UnsafeMutablePointer<z_stream>
-    private let input: UnsafeMutableRawBufferPointer
+    private let zlib: ZlibStream
+    private var stream: UnsafeMutablePointer<z_stream> { zlib.stream }
+    private var input: UnsafeMutableRawBufferPointer { zlib.input }
     private var consumed = 0
     private var ended = false
 
     init(path: String) throws {
-        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        stream.initialize(to: z_stream())
         // Negative window bits: raw deflate, no header or trailer (zip keeps its CRC in the directory).
-        let status = inflateInit2_(stream, -MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
-        if status != Z_OK {
-            stream.deallocate()
-            throw DataError.unreadable(path: path, reason: "zlib inflateInit2 failed with status \(status)")
-        }
-        self.stream = stream
-        input = .allocate(byteCount: 1 << 18, alignment: 16)
-    }
-
-    deinit {
-        inflateEnd(stream)
-        stream.deallocate()
-        input.deallocate()
+        zlib = try ZlibStream(windowBits: -MAX_WBITS, path: path)
     }
 
     /// Fills `buffer` as far as the stream goes; returns the bytes written (0 once it has ended).

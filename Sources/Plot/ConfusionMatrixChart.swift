@@ -28,15 +28,7 @@ public struct ConfusionMatrixChart: Sendable {
         let left = SVGChart.margin + 24 + labelWidth + 8, top = SVGChart.margin + 48 + labelWidth
         let width = left + Double(k) * Self.cell + 80 + SVGChart.margin
         let height = top + Double(k) * Self.cell + SVGChart.margin + 24
-        var svg = SVGWriter()
-        svg.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
-        svg.open("svg", [("xmlns", "http://www.w3.org/2000/svg"), ("version", "1.1"),
-                         ("width", SVGWriter.number(width)), ("height", SVGWriter.number(height)),
-                         ("viewBox", "0 0 \(SVGWriter.number(width)) \(SVGWriter.number(height))"),
-                         ("font-family", SVGChart.fontFamily)])
-        svg.text("title", [], title)
-        svg.leaf("rect", [("x", "0"), ("y", "0"), ("width", SVGWriter.number(width)),
-                          ("height", SVGWriter.number(height)), ("fill", "#ffffff")])
+        var svg = SVGWriter.document(width: width, height: height, title: title, fontFamily: SVGChart.fontFamily)
         svg.text("text", [("x", SVGWriter.number(SVGChart.margin)), ("y", SVGWriter.number(SVGChart.margin + 16)),
                           ("font-size", "18"), ("font-weight", "bold")], title)
         svg.text("text", [("x", SVGWriter.number(left + Double(k) * Self.cell / 2)), ("y", SVGWriter.number(SVGChart.margin + 36)),

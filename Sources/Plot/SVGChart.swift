@@ -118,15 +118,7 @@ public struct SVGChart: Sendable, Equatable {
         y += Double(noteLines.reduce(0) { $0 + $1.1.count }) * Self.noteLineHeight + Self.margin
         let height = y.rounded(.up)
 
-        var svg = SVGWriter()
-        svg.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
-        svg.open("svg", [("xmlns", "http://www.w3.org/2000/svg"), ("version", "1.1"),
-                         ("width", SVGWriter.number(width)), ("height", SVGWriter.number(height)),
-                         ("viewBox", "0 0 \(SVGWriter.number(width)) \(SVGWriter.number(height))"),
-                         ("font-family", Self.fontFamily)])
-        svg.text("title", [], title)
-        svg.leaf("rect", [("x", "0"), ("y", "0"), ("width", SVGWriter.number(width)),
-                          ("height", SVGWriter.number(height)), ("fill", "#ffffff")])
+        var svg = SVGWriter.document(width: width, height: height, title: title, fontFamily: Self.fontFamily)
 
         var lineY = titleTop + 20
         for line in titleLines {

@@ -42,6 +42,19 @@ struct SVGWriter {
         return text
     }
 
+    /// A document begun: the XML declaration, the `svg` element of `width` x `height` pixels with
+    /// its title, and a white background. The caller draws and closes "svg".
+    static func document(width: Double, height: Double, title: String, fontFamily: String) -> SVGWriter {
+        var svg = SVGWriter()
+        svg.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+        svg.open("svg", [("xmlns", "http://www.w3.org/2000/svg"), ("version", "1.1"),
+                         ("width", number(width)), ("height", number(height)),
+                         ("viewBox", "0 0 \(number(width)) \(number(height))"), ("font-family", fontFamily)])
+        svg.text("title", [], title)
+        svg.leaf("rect", [("x", "0"), ("y", "0"), ("width", number(width)), ("height", number(height)), ("fill", "#ffffff")])
+        return svg
+    }
+
     mutating func raw(_ line: String) {
         markup += String(repeating: "  ", count: depth) + line + "\n"
     }

@@ -1,5 +1,5 @@
 // libFuzzer entry for the safetensors reader (compiled by scripts/fuzz.sh with
-// Sources/Layers/SafeTensors.swift): decode, then read every tensor as each type. Every input
+// Sources/Formats/SafeTensor*.swift): decode, then read every tensor as each type. Every input
 // must either decode or throw a SafeTensorsError.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSafeTensors(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
