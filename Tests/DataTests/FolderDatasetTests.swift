@@ -228,9 +228,9 @@ final class FolderDatasetTests: XCTestCase {
         XCTAssertNotEqual(ids(other.test, classes: counts.count), ids(first.test, classes: counts.count))
     }
 
-    func testSplitDependsOnTheSeedNotOnTheWriteOrder() throws {
-        // The same files created in reverse order: the split is drawn over sorted paths, so the
-        // directory's own order (creation order on most file systems) does not matter.
+    func testSplitDependsOnTheSeedNotOnTheCreationOrder() throws {
+        // The same files created in reverse order in another tree: the split is drawn over the
+        // sorted paths, so neither the creation order nor the directory's listing order matters.
         let seedOptions = SourceOptions(valFraction: 0.3, seed: 21)
         _ = try writeTree([10, 10])
         let forward = ids(try load(seedOptions).test, classes: 2)
