@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Tensor
 
 /// Image folders, as torchvision's `ImageFolder`, Keras' `image_dataset_from_directory` and
@@ -35,11 +38,16 @@ public enum FolderDataset {
             guard isDirectory(root) else {
                 throw DataError.missingFile(path: root, expected: "a folder of images: DIR/train/<class>/* and DIR/test/<class>/*, or DIR/<class>/*")
             }
+            // A train/ without test/ is the tree to split, never a class named "train".
+            let lone = isDirectory(trainRoot) ? "train/ but no test/" : isDirectory(testRoot) ? "test/ but no train/" : nil
             guard options.valFraction > 0 else {
-                throw DataError.invalidArgument("\(root) has no train/ and test/ folders: give --val-fraction F (e.g. 0.1) "
-                    + "to hold out that share of each class folder as the test set")
+                throw DataError.invalidArgument("\(root) has " + (lone.map { "\($0): add the other, or" } ?? "no train/ and test/ folders:")
+                    + " give --val-fraction F (e.g. 0.1) to hold out that share of each class folder as the test set")
             }
-            let tree = try classFolders(root)
+            if let lone, lone.hasPrefix("test/") {
+                throw DataError.invalidArgument("\(root) has \(lone): the training images go in \(trainRoot)/<class>/")
+            }
+            let tree = try classFolders(lone == nil ? root : trainRoot)
             let split = stratifiedSplit(tree.files, fraction: options.valFraction, seed: options.seed)
             files = (split.train, split.test, tree.names)
         }
@@ -60,7 +68,7 @@ public enum FolderDataset {
 
     // MARK: Finding the files
 
-    static func isDirectory(_ path: String) -> Bool {
+    public static func isDirectory(_ path: String) -> Bool {
         var flag: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &flag) && flag.boolValue
     }
@@ -92,17 +100,27 @@ public enum FolderDataset {
         return (names, files)
     }
 
-    /// Every regular, non-hidden file below `folder`, in sorted path order.
-    static func imageFiles(below folder: String) -> [String] {
-        guard let walker = FileManager.default.enumerator(atPath: folder) else { return [] }
+    /// Every regular, non-hidden file below `folder`, in sorted path order. Symbolic links are
+    /// followed (to images and to folders, as torchvision's `ImageFolder` follows them); a folder
+    /// met again through a link is not walked twice.
+    public static func imageFiles(below folder: String) -> [String] {
         var found: [String] = []
-        while let relative = walker.nextObject() as? String {
-            if relative.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
-                if walker.fileAttributes?[.type] as? FileAttributeType == .typeDirectory { walker.skipDescendants() }
-                continue
+        var seen = Set<[UInt64]>()
+        func walk(_ dir: String, _ relative: String) {
+            var info = stat()
+            guard stat(dir, &info) == 0, seen.insert([UInt64(info.st_dev), UInt64(info.st_ino)]).inserted,
+                  let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+            for name in names where !name.hasPrefix(".") {
+                let path = dir + "/" + name, rel = relative.isEmpty ? name : relative + "/" + name
+                guard stat(path, &info) == 0 else { continue }
+                switch info.st_mode & S_IFMT {
+                case S_IFREG: found.append(rel)
+                case S_IFDIR: walk(path, rel)
+                default: continue
+                }
             }
-            if walker.fileAttributes?[.type] as? FileAttributeType == .typeRegular { found.append(relative) }
         }
+        walk(folder, "")
         return sorted(found).map { folder + "/" + $0 }
     }
 

@@ -82,7 +82,7 @@ public enum DataPacking {
                 }
             }
         } catch let failure as PackedData.Failure {
-            throw TrainError.badFlag("cannot write the packed file: \(failure)")
+            throw TrainError.output("cannot write the packed file: \(failure)")
         }
         func counts(_ d: Dataset) -> [Int] {
             var c = [Int](repeating: 0, count: d.classes)

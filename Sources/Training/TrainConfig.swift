@@ -126,6 +126,9 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         if desyncCheckEvery < 0 { return "--desync-check-every must be >= 0 (got \(desyncCheckEvery))" }
         if trainSubset < 0 { return "--train-subset must be >= 0 (got \(trainSubset))" }
         if !(valFraction >= 0 && valFraction < 1) { return "--val-fraction must be in [0, 1) (got \(valFraction))" }
+        if dataDir == nil && ["folder", "npy", "packed"].contains(dataset) {
+            return "--dataset \(dataset) needs --data FILE (or --data-dir DIR): where the data is"
+        }
         if resume != nil && initFrom != nil { return "--resume and --init-from exclude each other" }
         return KnownName.datasetProblem(dataset) ?? KnownName.modelProblem(model)
     }

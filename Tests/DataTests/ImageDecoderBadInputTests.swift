@@ -143,7 +143,7 @@ final class ImageDecoderBadInputTests: XCTestCase {
             close(fd)
         }
         guard case let .failure(error)? = outcome.value else { return XCTFail("decoded a named pipe") }
-        XCTAssertEqual(error as? DataError, .unreadable(path: fifo, reason: "is not a regular file (expected a PNG or JPEG image)"))
+        XCTAssertEqual(error as? DataError, .unreadable(path: fifo, reason: "is a named pipe, not a regular file (expected a PNG or JPEG image)"))
     }
 
     /// A PNG whose header claims `width` x `height` pixels, with one row's worth of image data.
