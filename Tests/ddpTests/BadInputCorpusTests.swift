@@ -157,7 +157,7 @@ final class BadInputCorpusTests: XCTestCase {
         args[args.firstIndex(of: "resnet21")!] = "c8k9p0-flatten-fc"
         try expectError("kernel larger than the 8x8 images", args, status: 64, ["model spec 'c8k9p0-flatten-fc'"])
         try expectError("unknown dataset", ["train", "--dataset", "imagenet", "--quiet"], status: 64,
-                        ["unknown dataset 'imagenet' (expected one of: fashion-mnist, mnist, cifar10, synthetic, npy, packed)"])
+                        ["unknown dataset 'imagenet' (expected one of: fashion-mnist, mnist, cifar10, synthetic, folder, npy, packed)"])
     }
 
     /// Address space for the cases that once allocated what the input asked for: ddp trains the
