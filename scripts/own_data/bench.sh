@@ -4,7 +4,7 @@
 #  2. ddp pack of 50,000 64x64 RGB JPEGs (Fashion-MNIST scaled and tinted, quality 90), the same;
 #  3. the data time of a training step from the packed file (ddp bench step, fmnist-cnn, batch
 #     64): the wait for the batch as a share of the step, with the batch assembled meanwhile;
-#  4. memory: 4 ranks on one node training from the JPEG set's packed file (629 MB): the
+#  4. memory: 4 ranks on one node training from the JPEG set's packed file (614 MB): the
 #     proportional set size (PSS) of the file's mapping summed over the ranks, against the file's
 #     size (4 private copies would be 4x) and what per-process RSS would claim.
 # Images are written once into $WORK (default /tmp/ddp-own-data-bench) and reused.
@@ -20,12 +20,12 @@ cores=$(nproc)
 mkdir -p "$work"
 command -v cjpeg > /dev/null || { echo "bench: installing libjpeg-turbo-progs (cjpeg)"; apt-get install -y -qq libjpeg-turbo-progs > /dev/null; }
 [ -d "$work/png/test" ] || "$python" scripts/own_data/export_fashion_mnist.py "$work/png"
-[ -d "$work/jpeg/test" ] || "$python" scripts/own_data/export_fashion_mnist.py "$work/jpeg" --limit 25000 --rgb-size 64 --jpeg
+[ -d "$work/jpeg/test" ] || "$python" scripts/own_data/export_fashion_mnist.py "$work/jpeg" --limit 40000 --rgb-size 64 --jpeg
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 pack_rate() { # SOURCE OUT: images/s per core, median over $runs
     for _ in $(seq "$runs"); do
-        "$ddp" pack "$1" -o "$2" --json | "$python" -c "import json,sys; r=json.load(sys.stdin); print((r['train']+r['test'])/r['seconds']/$cores)"
+        "$ddp" pack "$1" -o "$2" --json | "$python" -c "import json,sys; r=json.load(sys.stdin); print(round((r['train']+r['test'])/r['seconds']/$cores))"
     done | median
 }
 echo "machine: $("$ddp" info | grep -E '^CPU ' | head -1)"
@@ -62,5 +62,6 @@ while kill -0 "$job" 2> /dev/null; do
 done
 wait "$job" || { echo "bench: the memory run failed: $(tail -3 "$work/memory.log")"; exit 1; }
 awk -v p="$best_pss" -v r="$best_rss" -v s="$size" 'BEGIN {
-    printf "4. 4 ranks from a %.0f MB packed file: PSS of its mapping summed over the ranks %.0f MB (%.1f%% of the file; "
-        "4 private copies: 400%%), RSS summed %.0f MB\n", s / 1e6, p * 1024 / 1e6, 100 * p * 1024 / s, r * 1024 / 1e6 }'
+    f = "4. 4 ranks from a %.0f MB packed file: PSS of its mapping summed over the ranks %.0f MB (%.1f%% of the file; "
+    f = f "4 private copies: 400%%), RSS summed %.0f MB\n"
+    printf f, s / 1e6, p * 1024 / 1e6, 100 * p * 1024 / s, r * 1024 / 1e6 }'
