@@ -10,7 +10,9 @@ struct EvalCommand: ParsableCommand, CheckableCommand {
         discussion: """
             Prints the checkpoint evaluated (a run directory's 'latest' resolved) and its step; \
             --save-logits records both in the file's metadata. The data set, its directory and \
-            options default to the training run's; another --dataset is evaluated with a warning.
+            options default to the training run's; another --dataset is evaluated with a warning. \
+            --ema evaluates the moving average of the weights that `ddp train --ema` kept \
+            (ema.safetensors) instead of the model.
             """)
 
     @Option(help: "Checkpoint directory, or a run directory (its 'latest').") var checkpoint: String
@@ -19,6 +21,8 @@ struct EvalCommand: ParsableCommand, CheckableCommand {
     @Option(parsing: .unconditional, help: "Evaluation batch size per rank.") var batchSize = 500
     @Option(parsing: .unconditional, help: "Run P ranks as threads in this process.") var localRanks = 0
     @Option(help: "Also write every test sample's logits to this safetensors file (one rank).") var saveLogits: String?
+    @Flag(help: "Evaluate the moving average of the weights (ema.safetensors, from ddp train --ema) instead of the model.")
+    var ema = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func validate() throws {
@@ -32,7 +36,7 @@ struct EvalCommand: ParsableCommand, CheckableCommand {
     func run() throws {
         let code = World.run(localRanks: localRanks, threads: 0, timeout: 300) { comm in
             let report = try Evaluation.run(checkpoint: checkpoint, dataset: dataset, dataDir: dataDir,
-                                            batchSize: batchSize, logitsPath: saveLogits, comm: comm)
+                                            batchSize: batchSize, logitsPath: saveLogits, average: ema, comm: comm)
             guard comm.rank == 0 else { return }
             if let warning = report.datasetWarning { FileHandle.standardError.write(Data("ddp: warning: \(warning)\n".utf8)) }
             let r = report.result
@@ -40,9 +44,10 @@ struct EvalCommand: ParsableCommand, CheckableCommand {
                 print(JSONLine.object(["test_loss": .number(r.loss), "test_acc": .number(r.accuracy),
                                        "samples": .number(Double(r.samples)), "checkpoint": .string(report.checkpoint),
                                        "step": report.step.map { .number(Double($0)) } ?? .null,
-                                       "dataset": .string(report.dataset)]))
+                                       "weights": .string(report.weights), "dataset": .string(report.dataset)]))
             } else {
-                print("checkpoint \(report.checkpoint)" + (report.step.map { " (step \($0))" } ?? ""))
+                print("checkpoint \(report.checkpoint)" + (report.step.map { " (step \($0))" } ?? "")
+                      + (ema ? ", the moving average of its weights (\(report.weights))" : ""))
                 print(String(format: "  test loss %.4f\n  test accuracy %.2f%% (%d samples of %@)",
                              r.loss.printable, r.accuracy.printable * 100, r.samples, report.dataset))
             }
