@@ -1,5 +1,7 @@
 """Loads a ddp checkpoint into the PyTorch twin of its model with strict=True and compares the
 logits PyTorch computes on the whole test set with the ones `ddp eval --save-logits` wrote.
+The weights are the file those logits came from (their "weights" metadata): model.safetensors,
+or ema.safetensors after `ddp eval --ema`.
 
 Usage: python3 scripts/torch_check_checkpoint.py CHECKPOINT_DIR LOGITS.safetensors
 Needs PyTorch (Debian's python3-torch); exits 0 with a SKIP line where it is not installed.
@@ -54,7 +56,9 @@ def main():
     ckpt, logits_path = sys.argv[1], sys.argv[2]
     if os.path.islink(os.path.join(ckpt, "latest")):
         ckpt = os.path.join(ckpt, os.readlink(os.path.join(ckpt, "latest")))
-    state, meta = read_safetensors(os.path.join(ckpt, "model.safetensors"))
+    theirs, their_meta = read_safetensors(logits_path)
+    weights = their_meta.get("weights", "model.safetensors")
+    state, meta = read_safetensors(os.path.join(ckpt, weights))
     if meta.get("spec") != "fmnist-cnn":
         sys.exit(f"this check knows the PyTorch twin of fmnist-cnn only, not {meta.get('spec')!r}")
     model = fmnist_cnn(int(meta["classes"]))
@@ -66,11 +70,10 @@ def main():
     x = ((x - mean) / std).float()
     with torch.no_grad():
         ours = torch.cat([model(x[i:i + 1000]) for i in range(0, len(x), 1000)])
-    theirs, _ = read_safetensors(logits_path)
     diff = (ours - theirs["logits"]).abs().max().item()
     scale = theirs["logits"].abs().max().item()
     agree = (ours.argmax(1) == theirs["logits"].argmax(1)).float().mean().item()
-    print(json.dumps({"check": "pytorch load_state_dict(strict=True)", "tensors": len(state),
+    print(json.dumps({"check": "pytorch load_state_dict(strict=True)", "weights": weights, "tensors": len(state),
                       "max_abs_logit_diff": diff, "max_abs_logit": scale, "argmax_agreement": agree}))
     if diff > 1e-3 * max(1.0, scale):
         sys.exit(f"FAIL: logits differ by {diff} (scale {scale})")

@@ -48,7 +48,7 @@ public enum StepBenchmark {
     public static func run(config: TrainConfig, warmup: Int, steps: Int, threads: Int, layers: Bool = false,
                            comm: any Communicator) throws -> Result {
         let data = try World.agree(comm) { try TrainingData(config: config) }
-        let model = try data.replica(spec: config.model, seed: config.seed, comm: comm)
+        let model = try data.replica(config, comm: comm)
         let optimizer = try SGD(count: model.parameterCount, learningRate: 0.01, momentum: 0.9,
                                 weightDecay: 5e-4, nesterov: true)
         let stepper = try TrainingStep(model: model, optimizer: optimizer, comm: comm, batchSize: config.batchSize,

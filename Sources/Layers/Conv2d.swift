@@ -110,7 +110,7 @@ public final class Conv2d: Layer {
         let k2 = kernelSize * kernelSize
         var specs = [StateSpec(name: "weight", shape: [outChannels, inChannels, kernelSize, kernelSize],
                                role: .parameter(.weight(fanIn: inChannels * k2, fanOut: outChannels * k2)))]
-        if hasBias { specs.append(StateSpec(name: "bias", shape: [outChannels], role: .parameter(.zeros))) }
+        if hasBias { specs.append(StateSpec(name: "bias", shape: [outChannels], role: .parameter(.bias(fanIn: inChannels * k2)))) }
         return specs
     }
 

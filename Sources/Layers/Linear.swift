@@ -32,7 +32,7 @@ public final class Linear: Layer {
     public var stateSpecs: [StateSpec] {
         var specs = [StateSpec(name: "weight", shape: [outFeatures, inFeatures],
                                role: .parameter(.weight(fanIn: inFeatures, fanOut: outFeatures)))]
-        if hasBias { specs.append(StateSpec(name: "bias", shape: [outFeatures], role: .parameter(.zeros))) }
+        if hasBias { specs.append(StateSpec(name: "bias", shape: [outFeatures], role: .parameter(.bias(fanIn: inFeatures)))) }
         return specs
     }
 

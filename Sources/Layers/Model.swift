@@ -3,13 +3,13 @@ import Tensor
 
 /// Options of model construction beyond the spec.
 public struct ModelOptions: Sendable {
-    /// Scheme for conv and linear weights (Kaiming-normal by default).
+    /// Scheme for conv and linear weights and biases (`kaiming` by default, see `WeightInit`).
     public var weightInit: WeightInit
     /// Let a BatchNorm2d apply the ReLU right after it in its own passes (same numbers, fewer
     /// passes over memory). Off only to check the layers one by one.
     public var fuseBatchNormReLU: Bool
 
-    public init(weightInit: WeightInit = .kaimingNormal, fuseBatchNormReLU: Bool = true) {
+    public init(weightInit: WeightInit = .kaiming, fuseBatchNormReLU: Bool = true) {
         self.weightInit = weightInit
         self.fuseBatchNormReLU = fuseBatchNormReLU
     }

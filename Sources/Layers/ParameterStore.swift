@@ -30,10 +30,10 @@ public final class ParameterStore {
     /// Every layer's counters in state-dict order.
     let counters: [Counter]
 
-    /// Allocates the buffers, binds every layer, and initializes (weights by `weightInit` from
-    /// `seed`, biases 0, BN gamma 1 / beta 0, running mean 0 / var 1, counters 0). The dropout
-    /// stream starts from a generator derived from the same seed.
-    public init(layers: [any Layer], weightInit: WeightInit = .kaimingNormal, seed: UInt64) {
+    /// Allocates the buffers, binds every layer, and initializes (conv and linear weights and
+    /// biases by `weightInit` from `seed`, BN gamma 1 / beta 0, running mean 0 / var 1, counters
+    /// 0). The dropout stream starts from a generator derived from the same seed.
+    public init(layers: [any Layer], weightInit: WeightInit = .kaiming, seed: UInt64) {
         self.layers = layers
         var parameterCount = 0, bufferCount = 0, counterCount = 0
         var offsets: [Int] = []
@@ -95,14 +95,21 @@ public final class ParameterStore {
         SeededRNG(seed: seed ^ 0xD1B5_4A32_D192_ED03)
     }
 
-    /// Re-initializes every entry as at construction (weights drawn in state-dict order).
+    /// Re-initializes every entry as at construction (weights and biases drawn in state-dict
+    /// order). The last weight is the classifier's: its outputs are the logits (`WeightInit`).
     public func initialize(weightInit: WeightInit, seed: UInt64) {
         var rng = SeededRNG(seed: seed)
+        let classifier = entries.joined().last { entry in
+            if case .parameter(.weight) = entry.spec.role { return true } else { return false }
+        }?.name
         for layerEntries in entries {
-            for (_, spec, slot) in layerEntries {
+            for (name, spec, slot) in layerEntries {
                 switch (spec.role, slot) {
                 case let (.parameter(.weight(fanIn, fanOut)), .parameter(value, _)):
-                    weightInit.fill(value.data, count: value.count, fanIn: fanIn, fanOut: fanOut, rng: &rng)
+                    weightInit.fillWeight(value.data, count: value.count, fanIn: fanIn, fanOut: fanOut,
+                                          isClassifier: name == classifier, rng: &rng)
+                case let (.parameter(.bias(fanIn)), .parameter(value, _)):
+                    weightInit.fillBias(value.data, count: value.count, fanIn: fanIn, rng: &rng)
                 case let (.parameter(.zeros), .parameter(value, _)):
                     value.fill(0)
                 case let (.parameter(.ones), .parameter(value, _)):

@@ -38,7 +38,10 @@ public enum ParameterInit: Equatable, Sendable {
     /// A weight drawn by the model's `WeightInit` scheme from its fan-in and fan-out
     /// (conv: in*kh*kw and out*kh*kw; linear: in and out).
     case weight(fanIn: Int, fanOut: Int)
-    /// All zeros (biases, BN beta).
+    /// The bias of a conv or linear layer whose weight has `fanIn` inputs per output: zeros, or
+    /// drawn where the `WeightInit` scheme draws biases (`torch`).
+    case bias(fanIn: Int)
+    /// All zeros (BN beta).
     case zeros
     /// All ones (BN gamma).
     case ones

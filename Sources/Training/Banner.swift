@@ -22,10 +22,15 @@ enum Banner {
             lines.append("  skipped \(count(skipped.count, "file")) (--skip-bad): "
                 + skipped.map { "\($0.path) (\($0.reason))" }.joined(separator: "; "))
         }
+        let warmup = config.effectiveWarmupEpochs(ranks: ranks)
         lines += [
-            "  \(config.optimizer.rawValue) lr \(config.effectiveLR(ranks: ranks))\(config.scaleLR ? " (scaled x\(ranks))" : "") "
-                + "schedule \(config.schedule.rawValue) momentum \(config.momentum)\(config.nesterov ? " nesterov" : "") "
+            "  \(config.optimizer.rawValue) lr \(config.effectiveLR(ranks: ranks))\(config.scaleLR ? " (\(config.lr) x \(ranks) ranks)" : "") "
+                + "schedule \(config.schedule.rawValue)\(warmup > 0 ? " warmup \(warmup) epochs" : "") "
+                + "momentum \(config.momentum)\(config.nesterov ? " nesterov" : "") "
                 + "wd \(config.weightDecay)\(config.syncBN ? " sync-bn" : "")\(config.augment ? " augment" : "") seed \(config.seed)",
+            "  init \(config.weightInit.rawValue)"
+                + (config.labelSmoothing > 0 ? " label-smoothing \(config.labelSmoothing)" : "")
+                + (config.ema > 0 ? " ema \(config.ema)" : ""),
             "  BLAS: \(BLASRuntime.describe())",
             "  kernels: \(kernels(kernelPaths))",
             "  convolutions: \(DirectConvolution.describe())",

@@ -7,9 +7,12 @@ import Tensor
 /// Reading and writing one checkpoint directory (DESIGN.md, "Checkpoints"):
 /// - `model.safetensors`: the PyTorch state_dict of the model (names, shapes, dtypes as torch
 ///   has them), with the model spec and input normalization in `__metadata__`;
+/// - `ema.safetensors` (with `--ema`): the moving average of the weights (`WeightAverage`) in the
+///   model file's format, so it loads into PyTorch and `ddp eval --ema` like the model;
 /// - `trainer.safetensors`: optimizer buffers, each rank's RNG states and BatchNorm running
-///   statistics, the current epoch's running loss and accuracy sums, and in its metadata the
-///   position (epoch, step) and the run's configuration, so `--resume` continues bit-exactly;
+///   statistics (and those of the average), the current epoch's running loss and accuracy sums,
+///   and in its metadata the position (epoch, step) and the run's configuration, so `--resume`
+///   continues bit-exactly;
 /// - `timing.json`: the run's elapsed seconds, so a resumed run's `elapsed_s` goes on;
 /// - `run.json`: where the run writes besides its checkpoints (`{"metrics": PATH or null}`), so
 ///   a resume goes on appending to the same metrics file.
@@ -33,20 +36,28 @@ public enum Checkpoint {
         public var classNames: [String]
     }
 
+    /// `average` and `rankAverageStats` (each rank's statistics of it): the run's `--ema`, if any.
     static func write(to dir: String, model: Model, normalization: Normalization, classNames: [String], optimizer: any Optimizer,
-                      state: RunState, rankRNGs: [[UInt64]], rankRunningStats: [[Float]], config: TrainConfig,
-                      ranks: Int) throws {
+                      state: RunState, rankRNGs: [[UInt64]], rankRunningStats: [[Float]],
+                      average: WeightAverage?, rankAverageStats: [[Float]], config: TrainConfig, ranks: Int) throws {
         try writeModel(to: dir + "/" + modelFile, model: model, normalization: normalization, dataset: config.dataset,
                        classNames: classNames)
+        if let average {
+            try average.withAverage(in: model) {
+                try writeModel(to: dir + "/" + averageFile, model: model, normalization: normalization, dataset: config.dataset,
+                               classNames: classNames)
+            }
+        }
         var entries: [(name: String, entry: SafeTensorEntry)] = []
         for (name, values) in optimizer.stateTensors() {
             entries.append(("optimizer." + name, try SafeTensorEntry(floats: values, shape: [values.count])))
         }
         let words = rankRNGs.flatMap { $0 }.map { Int64(bitPattern: $0) }
         entries.append(("rng", try SafeTensorEntry(int64s: words, shape: [rankRNGs.count, rankRNGs.first?.count ?? 0])))
-        if let first = rankRunningStats.first, !first.isEmpty {
-            entries.append(("running_stats", try SafeTensorEntry(floats: rankRunningStats.flatMap { $0 },
-                                                                shape: [rankRunningStats.count, first.count])))
+        for (name, stats) in [("running_stats", rankRunningStats), (averageStatsTensor, rankAverageStats)] {
+            if let first = stats.first, !first.isEmpty {
+                entries.append((name, try SafeTensorEntry(floats: stats.flatMap { $0 }, shape: [stats.count, first.count])))
+            }
         }
         // Mid-epoch only: at a boundary the next epoch starts its sums afresh.
         if state.stepInEpoch != 0 {
@@ -135,11 +146,12 @@ public enum Checkpoint {
                          classNames: names)
     }
 
-    /// Builds the model a checkpoint describes and loads its weights.
-    public static func loadModel(checkpoint given: String) throws -> (Model, ModelInfo) {
+    /// Builds the model a checkpoint describes and loads its weights: `file` names the model
+    /// file or the moving average's (`averageFile`), which has the same format.
+    public static func loadModel(checkpoint given: String, file name: String = modelFile) throws -> (Model, ModelInfo) {
         let dir = try CheckpointDirectory.locate(given, flag: "")
-        let file = try readModelFile(dir)
-        let path = dir + "/" + modelFile
+        let file = try readModelFile(dir, name)
+        let path = dir + "/" + name
         let info = try info(file.metadata, path: path)
         // The spec and shape come from the file: ModelLimits refuses absurd ones before any
         // allocation, and the message names the file they came from.
@@ -173,13 +185,13 @@ public enum Checkpoint {
         }
     }
 
-    private static func readModelFile(_ dir: String) throws -> SafeTensorsFile {
-        do { return try SafeTensors.read(path: dir + "/" + modelFile) } catch let e as TrainError { throw e } catch {
+    static func readModelFile(_ dir: String, _ name: String = modelFile) throws -> SafeTensorsFile {
+        do { return try SafeTensors.read(path: dir + "/" + name) } catch let e as TrainError { throw e } catch {
             throw TrainError.checkpoint("\(error)")
         }
     }
 
-    private static func load(_ entries: [String: SafeTensorEntry], into model: Model, path: String) throws {
+    static func load(_ entries: [String: SafeTensorEntry], into model: Model, path: String) throws {
         var state: [String: StateValue] = [:]
         for (name, entry) in entries {
             switch entry.dtype {
@@ -237,7 +249,7 @@ public enum Checkpoint {
         try readTrainer(try CheckpointDirectory.locate(given, flag: flag)).run
     }
 
-    private static func readTrainer(_ dir: String) throws -> (file: SafeTensorsFile, run: SavedRun) {
+    static func readTrainer(_ dir: String) throws -> (file: SafeTensorsFile, run: SavedRun) {
         let trainerPath = dir + "/" + trainerFile
         let trainer: SafeTensorsFile
         do { trainer = try SafeTensors.read(path: trainerPath) } catch { throw TrainError.checkpoint("\(error)") }

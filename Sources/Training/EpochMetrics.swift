@@ -9,6 +9,9 @@ public struct EpochMetrics: Sendable, Equatable {
     public var trainAcc: Double
     public var testLoss: Double?
     public var testAcc: Double?
+    /// The same for `--ema`'s moving average of the weights (nil without it).
+    public var averageTestLoss: Double? = nil
+    public var averageTestAcc: Double? = nil
     public var lr: Double
     public var elapsed: Double
     public var imagesPerSecond: Double
@@ -16,6 +19,9 @@ public struct EpochMetrics: Sendable, Equatable {
     func humanLine(epochs: Int) -> String {
         var s = String(format: "epoch %d/%d  train loss %.4f acc %.2f%%", epoch, epochs, trainLoss.printable, trainAcc.printable * 100)
         if let l = testLoss, let a = testAcc { s += String(format: "  test loss %.4f acc %.2f%%", l.printable, a.printable * 100) }
+        if let l = averageTestLoss, let a = averageTestAcc {
+            s += String(format: "  ema loss %.4f acc %.2f%%", l.printable, a.printable * 100)
+        }
         s += String(format: "  lr %.3g  %.0f img/s  %@", lr, imagesPerSecond, ProgressLine.duration(elapsed))
         return s
     }
@@ -25,11 +31,14 @@ public struct EpochMetrics: Sendable, Equatable {
 /// `{"event":"run", ...}` with the run's settings (and another such line, with `resumed_at_step`,
 /// each time it is resumed). Rank 0 writes it, flushing each line so a crash loses nothing
 /// already reported. A new run never truncates a file that holds lines (`requireUnused`); a
-/// resumed one appends.
+/// resumed one appends. A run with `--ema` adds `ema_test_loss` and `ema_test_acc` to its epoch
+/// lines (null where the epoch was not evaluated, as the others).
 final class MetricsWriter {
     private let handle: FileHandle
+    private let withAverage: Bool
 
-    init(path: String, append: Bool) throws {
+    init(path: String, append: Bool, withAverage: Bool) throws {
+        self.withAverage = withAverage
         let fm = FileManager.default
         if !append || !fm.fileExists(atPath: path) {
             guard fm.createFile(atPath: path, contents: nil) else {
@@ -53,11 +62,15 @@ final class MetricsWriter {
     deinit { try? handle.close() }
 
     func epoch(_ m: EpochMetrics) throws {
-        try write(["event": .string("epoch"), "epoch": .number(Double(m.epoch)), "step": .number(Double(m.step)),
-                   "train_loss": .number(m.trainLoss), "train_acc": .number(m.trainAcc),
-                   "test_loss": m.testLoss.map(JSONLine.Value.number) ?? .null,
-                   "test_acc": m.testAcc.map(JSONLine.Value.number) ?? .null,
-                   "lr": .number(m.lr), "elapsed_s": .number(m.elapsed), "images_per_s": .number(m.imagesPerSecond)])
+        func number(_ value: Double?) -> JSONLine.Value { value.map(JSONLine.Value.number) ?? .null }
+        var fields: [(String, JSONLine.Value)] = [
+            ("event", .string("epoch")), ("epoch", .number(Double(m.epoch))), ("step", .number(Double(m.step))),
+            ("train_loss", .number(m.trainLoss)), ("train_acc", .number(m.trainAcc)),
+            ("test_loss", number(m.testLoss)), ("test_acc", number(m.testAcc)),
+        ]
+        if withAverage { fields += [("ema_test_loss", number(m.averageTestLoss)), ("ema_test_acc", number(m.averageTestAcc))] }
+        fields += [("lr", .number(m.lr)), ("elapsed_s", .number(m.elapsed)), ("images_per_s", .number(m.imagesPerSecond))]
+        try write(JSONLine.object(fields))
     }
 
     /// The run's settings; `resumedAt` the global step a resume goes on from.

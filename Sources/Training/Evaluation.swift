@@ -70,6 +70,8 @@ public enum Evaluation {
         /// (nil for a checkpoint without trainer state).
         public let checkpoint: String
         public let step: Int?
+        /// The weights evaluated: `Checkpoint.modelFile`, or `Checkpoint.averageFile` (`--ema`).
+        public let weights: String
         /// The data set evaluated on; `trainedOn` the one the checkpoint was trained on, when known.
         public let dataset: String
         public let trainedOn: String?
@@ -85,15 +87,23 @@ public enum Evaluation {
     /// The data set, its directory and (synthetic) options default to the training run's. With
     /// `logitsPath`, also writes the logits of every test sample (safetensors, "logits"
     /// [N, classes], "labels" [N]; the checkpoint and its step in the metadata) so other tools
-    /// (PyTorch) can compare predictions; one rank only.
+    /// (PyTorch) can compare predictions; one rank only. `average`: the moving average of the
+    /// weights the run kept with `--ema` rather than the model.
     public static func run(checkpoint: String, dataset: String?, dataDir: String?, batchSize: Int,
-                           logitsPath: String? = nil, comm: any Communicator) throws -> Report {
+                           logitsPath: String? = nil, average: Bool = false, comm: any Communicator) throws -> Report {
         if logitsPath != nil && comm.size > 1 {
             throw AgreedFailure(description: "--save-logits needs a single rank (it writes one file of all samples)",
                                 printHere: comm.rank == 0)
         }
         let dir = try World.agree(comm) { try CheckpointDirectory.locate(checkpoint, flag: "") }
-        let (model, info) = try World.agree(comm) { try Checkpoint.loadModel(checkpoint: dir) }
+        let weights = average ? Checkpoint.averageFile : Checkpoint.modelFile
+        let (model, info) = try World.agree(comm) {
+            if average && !Checkpoint.hasAverage(dir) {
+                throw TrainError.checkpoint("\(dir) holds no \(Checkpoint.averageFile): its run kept no moving average "
+                    + "of the weights (ddp train --ema DECAY keeps one); leave out --ema to evaluate the model")
+            }
+            return try Checkpoint.loadModel(checkpoint: dir, file: weights)
+        }
         // A checkpoint of the model alone (no trainer state) still evaluates, on the data set its
         // model file names.
         let run = try? Checkpoint.savedRun(dir, flag: "--checkpoint")
@@ -123,14 +133,14 @@ public enum Evaluation {
         let result = try evaluate(model: model, batches: batches, comm: comm, batchSize: batchSize,
                                             onLogits: logitsPath == nil ? nil : { logits += $0.buffer })
         if let logitsPath {
-            var metadata = ["checkpoint": dir, "dataset": name]
+            var metadata = ["checkpoint": dir, "dataset": name, "weights": weights]
             if let step = run?.globalStep { metadata["step"] = "\(step)" }
             try SafeTensors.write([
                 (name: "logits", entry: try SafeTensorEntry(floats: logits, shape: [test.count, info.classes])),
                 (name: "labels", entry: try SafeTensorEntry(int64s: test.labels.map { Int64($0) }, shape: [test.count])),
             ], metadata: metadata, to: logitsPath)
         }
-        return Report(result: result, checkpoint: dir, step: run?.globalStep, dataset: name, trainedOn: trainedOn,
-                      classNames: info.classNames)
+        return Report(result: result, checkpoint: dir, step: run?.globalStep, weights: weights, dataset: name,
+                      trainedOn: trainedOn, classNames: info.classNames)
     }
 }

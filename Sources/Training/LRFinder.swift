@@ -34,7 +34,7 @@ public enum LRFinder {
 
     public static func run(config: TrainConfig, options: Options, comm: any Communicator) throws -> Result {
         let data = try World.agree(comm) { try TrainingData(config: config) }
-        let model = try data.replica(spec: config.model, seed: config.seed, comm: comm)
+        let model = try data.replica(config, comm: comm)
         let optimizer = try SGD(count: model.parameterCount, learningRate: options.startLR,
                                 momentum: config.momentum, weightDecay: config.weightDecay,
                                 nesterov: config.nesterov && config.momentum > 0)

@@ -1,10 +1,13 @@
 import Data
 import Foundation
+import Layers
 
 /// Everything a training run is configured by. `ddp train` fills it from flags; tests build it
 /// directly. Codable so checkpoints record what produced them.
 public struct TrainConfig: Codable, Sendable, Equatable {
     public enum OptimizerKind: String, Codable, CaseIterable, Sendable { case sgd, adam }
+    /// `--init`'s schemes, named here so the command line needs no more than Training.
+    public typealias WeightInit = Layers.WeightInit
 
     public var dataset = "fashion-mnist"
     /// The directory of the data set's files, or its file (`--data`: packed, `.npz`).
@@ -19,18 +22,27 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// Shape and size of `--dataset synthetic`.
     public var synthetic = SyntheticDataset.Options()
     public var model = "fmnist-cnn"
+    /// How the conv and linear weights start (`WeightInit`).
+    public var weightInit = WeightInit.kaiming
     public var epochs = 10
     /// Per rank; the global batch is batchSize x ranks.
     public var batchSize = 64
-    public var lr = 0.1
-    /// Horovod's rule: multiply `lr` by the number of ranks (the global batch grows with them).
-    public var scaleLR = false
+    /// The peak of the schedule for one rank's batch (with `scaleLR`) or for the whole run.
+    /// 0.05 is the PyTorch reference's (`peers/torch_ref.py`: fmnist-cnn, batch 64, one-cycle), so
+    /// one rank with the defaults trains as it does.
+    public var lr = 0.05
+    /// The linear scaling rule for the global batch (Goyal et al., "Accurate, Large Minibatch
+    /// SGD"; Horovod's `lr * hvd.size()`): `lr` is the learning rate of one rank's batch, and P
+    /// ranks, whose global batch is P times larger, train at P x lr, after a warmup
+    /// (`effectiveWarmupEpochs`). Off: `lr` as given for any number of ranks, PyTorch DDP's way.
+    public var scaleLR = true
     public var optimizer = OptimizerKind.sgd
     public var momentum = 0.9
     public var nesterov = true
     public var weightDecay = 5e-4
     public var schedule = LRSchedule.Kind.onecycle
-    public var warmupEpochs = 0.0
+    /// Linear warmup in epochs; nil: the linear scaling rule's default (`effectiveWarmupEpochs`).
+    public var warmupEpochs: Double? = nil
     public var stepEpochs = 0
     public var gamma = 0.1
     public var syncBN = false
@@ -53,6 +65,12 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// Steps recorded in the timeline (bounded so a long run cannot fill memory).
     public var timelineSteps = 200
     public var clipGradNorm = 0.0
+    /// Share of the target moved from the label to all classes in the training loss (PyTorch's
+    /// `label_smoothing`); the test loss stays the plain cross-entropy.
+    public var labelSmoothing = 0.0
+    /// Decay of the exponential moving average of the weights that is evaluated and saved beside
+    /// the model (`WeightAverage`); 0: none.
+    public var ema = 0.0
     public var bucketCapMB = 4.0
     /// Off by default: measured on 2 cores, the communication thread competes with backward for the
     /// core and costs more than it hides (docs/RESULTS.md).
@@ -95,6 +113,20 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// The learning rate actually used at the top of the schedule.
     public func effectiveLR(ranks: Int) -> Double { scaleLR ? lr * Double(ranks) : lr }
 
+    /// Goyal et al.'s gradual warmup for the linear scaling rule (Horovod's examples too).
+    static let scaledWarmupEpochs = 5.0
+
+    /// The warmup the run gets: `warmupEpochs` when given. Otherwise none unless the linear
+    /// scaling rule raised the LR (more than one rank): then Goyal et al.'s 5 epochs. One-cycle
+    /// needs none: its first 30% already climbs from a 25th of the peak to the peak. The default
+    /// does not depend on `epochs`, so that more `--epochs` on resume (constant and step
+    /// schedules) change nothing already planned; a run shorter than 5 epochs is still warming up
+    /// when it ends.
+    public func effectiveWarmupEpochs(ranks: Int) -> Double {
+        if let warmupEpochs { return warmupEpochs }
+        return scaleLR && ranks > 1 && schedule != .onecycle ? Self.scaledWarmupEpochs : 0
+    }
+
     /// The step schedule's decay period in epochs: `stepEpochs`, or a third of the run.
     public var effectiveStepEpochs: Int { stepEpochs > 0 ? stepEpochs : max(1, epochs / 3) }
 
@@ -108,7 +140,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         if !(momentum >= 0 && momentum < 1) { return "--momentum must be in [0, 1) (got \(momentum))" }
         if nesterov && momentum == 0 && optimizer == .sgd { return "--nesterov needs --momentum > 0" }
         if !(weightDecay >= 0) || !weightDecay.isFinite { return "--weight-decay must be a finite number >= 0 (got \(weightDecay))" }
-        if !(warmupEpochs >= 0 && warmupEpochs <= Double(epochs)) {
+        if let warmupEpochs, !(warmupEpochs >= 0 && warmupEpochs <= Double(epochs)) {
             return "--warmup-epochs must be between 0 and --epochs \(epochs) (got \(warmupEpochs))"
         }
         if stepEpochs < 0 { return "--step-epochs must be >= 0 (got \(stepEpochs))" }
@@ -122,6 +154,8 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         }
         if !(timeout >= 0) || !timeout.isFinite { return "--timeout must be a finite number of seconds >= 0 (got \(timeout))" }
         if !(clipGradNorm >= 0) || !clipGradNorm.isFinite { return "--clip-grad-norm must be a finite number >= 0 (got \(clipGradNorm))" }
+        if !(labelSmoothing >= 0 && labelSmoothing < 1) { return "--label-smoothing must be in [0, 1) (got \(labelSmoothing))" }
+        if !(ema >= 0 && ema < 1) { return "--ema must be a decay in (0, 1) such as 0.999, or 0 for none (got \(ema))" }
         if keepCheckpoints < 1 { return "--keep-checkpoints must be at least 1 (got \(keepCheckpoints))" }
         if desyncCheckEvery < 0 { return "--desync-check-every must be >= 0 (got \(desyncCheckEvery))" }
         if trainSubset < 0 { return "--train-subset must be >= 0 (got \(trainSubset))" }

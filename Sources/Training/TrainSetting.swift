@@ -53,6 +53,7 @@ public struct TrainSetting: Sendable {
                      copy: { $0.synthetic = $1.synthetic }),
         field("--train-subset", \.trainSubset, .fixed),
         field("--model", \.model, .fixed),
+        field("--init", \.weightInit, .fixed) { $0.rawValue },
         field("--seed", \.seed, .fixed),
         field("--no-shuffle", \.shuffle, .fixed) { $0 ? "off (shuffled)" : "on (file order)" },
         field("--augment", \.augment, .fixed, onOff),
@@ -63,7 +64,7 @@ public struct TrainSetting: Sendable {
         field("--nesterov", \.nesterov, .fixed, onOff),
         field("--weight-decay", \.weightDecay, .fixed),
         field("--schedule", \.schedule, .fixed) { $0.rawValue },
-        field("--warmup-epochs", \.warmupEpochs, .fixed),
+        field("--warmup-epochs", \.warmupEpochs, .fixed) { $0.map { "\($0)" } ?? "default" },
         // Compared by the period it gives: 0 means a third of --epochs (`ResumePlan` pins it
         // when --epochs changes).
         TrainSetting(flag: "--step-epochs", onResume: .fixed, text: { "\($0.effectiveStepEpochs)" },
@@ -71,6 +72,8 @@ public struct TrainSetting: Sendable {
         field("--gamma", \.gamma, .fixed),
         field("--sync-bn", \.syncBN, .fixed, onOff),
         field("--clip-grad-norm", \.clipGradNorm, .fixed),
+        field("--label-smoothing", \.labelSmoothing, .fixed),
+        field("--ema", \.ema, .fixed),
         field("--epochs", \.epochs, .length),
         field("--batch-size", \.batchSize, .epochBoundary),
         field("--threads", \.threads, .free) { $0 == 0 ? "0 (cores / ranks)" : "\($0)" },

@@ -91,7 +91,7 @@ public final class Trainer {
     /// outputs.
     private func prepare(checkpoints: CheckpointDirectory?, resumed: ResumePlan?) throws -> TrainingRun {
         let data = try World.agree(comm) { try TrainingData(config: config) }
-        let model = try data.model(spec: config.model, seed: config.seed, comm: comm)
+        let model = try data.model(config, comm: comm)
         let sampler = try World.agree(comm) {
             try DistributedSampler(count: data.train.count, batchSize: config.batchSize,
                                    ranks: ranks, rank: rank, seed: config.seed, shuffle: config.shuffle)
@@ -102,25 +102,30 @@ public final class Trainer {
         // at an epoch boundary, which must not move the schedule).
         let schedule = LRSchedule(
             kind: config.schedule, baseLR: lr, totalSteps: config.epochs * sampler.stepsPerEpoch,
-            stepsPerEpoch: sampler.stepsPerEpoch, warmupSteps: Int(config.warmupEpochs * Double(sampler.stepsPerEpoch)),
+            stepsPerEpoch: sampler.stepsPerEpoch,
+            warmupSteps: Int(config.effectiveWarmupEpochs(ranks: ranks) * Double(sampler.stepsPerEpoch)),
             stepEpochs: config.effectiveStepEpochs, gamma: config.gamma)
         let optimizer = try makeOptimizer(count: model.parameterCount, lr: lr)
         let state = try startingState(model: model, optimizer: optimizer, stepsPerEpoch: sampler.stepsPerEpoch)
         let kernelPaths = try synchronize(model: model, data: data, state: state)
+        let average = try makeAverage(model: model)
         log(Banner.text(config: config, model: model, data: data, ranks: ranks, stepsPerEpoch: sampler.stepsPerEpoch,
                         kernelPaths: kernelPaths, resumed: resumed))
 
         let stepper = try TrainingStep(model: model, optimizer: optimizer, comm: comm, batchSize: config.batchSize,
-                                       bucketCapBytes: Int(config.bucketCapMB * 1_048_576), overlap: config.overlap)
+                                       bucketCapBytes: Int(config.bucketCapMB * 1_048_576), overlap: config.overlap,
+                                       labelSmoothing: config.labelSmoothing)
         stepper.clipGradNorm = Float(config.clipGradNorm)
-        let metrics = rank == 0 ? try config.metricsPath.map { try MetricsWriter(path: $0, append: config.resume != nil) } : nil
+        let metrics = rank == 0 ? try config.metricsPath.map {
+            try MetricsWriter(path: $0, append: config.resume != nil, withAverage: average != nil)
+        } : nil
         try metrics?.run(config: config, ranks: ranks, resumedAt: resumed.map { _ in state.globalStep })
         try comm.barrier()
         let origin = MonotonicClock.seconds()
         let timeline = config.timelinePath != nil ? Timeline(rank: rank, origin: origin, maxSteps: config.timelineSteps) : nil
         return TrainingRun(data: data, model: model, sampler: sampler, schedule: schedule, optimizer: optimizer,
-                           stepper: stepper, state: state, checkpoints: checkpoints, metrics: metrics, timeline: timeline,
-                           progress: ProgressLine(log: log, enabled: rank == 0 && !config.quiet),
+                           stepper: stepper, average: average, state: state, checkpoints: checkpoints, metrics: metrics,
+                           timeline: timeline, progress: ProgressLine(log: log, enabled: rank == 0 && !config.quiet),
                            runOrigin: origin - state.elapsed)
     }
 
@@ -148,10 +153,23 @@ public final class Trainer {
         try comm.broadcast(model.buffers.data, count: model.buffers.count, root: 0)
         // ... except the running statistics of a run stopped mid-epoch without SyncBN: there each
         // rank's own had not been averaged yet, and the uninterrupted run would go on with them.
-        if let own = state.ownRunningStats { Self.setBuffers(of: model, to: own) }
+        if let own = state.ownRunningStats { Self.set(model.buffers, to: own) }
         if config.syncBN { model.batchNormReducer = CommunicatorBatchNormReducer(comm) }
         model.dropoutRNG = state.dropoutRNG
         return kernelPaths
+    }
+
+    /// `--ema`: the average starts from the replicas as training starts (after --init-from), or
+    /// is the one a resumed checkpoint saved. Identical on every rank, like the replicas.
+    private func makeAverage(model: Model) throws -> WeightAverage? {
+        guard config.ema > 0 else { return nil }
+        let average = WeightAverage(model: model, decay: config.ema)
+        if let dir = config.resume {
+            try World.agree(comm) {
+                try Checkpoint.resumeAverage(from: dir, into: average, model: model, rank: rank, ranks: ranks)
+            }
+        }
+        return average
     }
 
     private func trainEpochs(_ run: TrainingRun) throws {
@@ -190,6 +208,7 @@ public final class Trainer {
             } catch TrainError.nonFinite(let e, let s, let lr, let loss, _) {
                 throw TrainError.nonFinite(epoch: e, step: s, lr: lr, loss: loss, checkpoint: run.checkpoints?.latest())
             }
+            run.average?.update(from: run.model)
             run.state.globalStep += 1
             run.state.stepInEpoch = step + 1
             run.state.epochTotals.add(loss: outcome.loss, correct: outcome.correct, samples: outcome.samples)
@@ -223,6 +242,7 @@ public final class Trainer {
         // go on from the average, so an epoch-end checkpoint holds exactly what they continue with.
         if !config.syncBN && run.model.buffers.count > 0 {
             try comm.allReduce(run.model.buffers.data, count: run.model.buffers.count, op: .average)
+            try run.average?.averageStatistics(comm: comm)
         }
         let stepsPerEpoch = run.sampler.stepsPerEpoch
         var m = EpochMetrics(epoch: epoch + 1, step: run.state.globalStep,
@@ -235,6 +255,13 @@ public final class Trainer {
             let result = try Evaluation.evaluate(model: run.model, batches: run.data.testBatches, comm: comm,
                                                 batchSize: config.batchSize)
             m.testLoss = result.loss; m.testAcc = result.accuracy
+            if let average = run.average {
+                let averaged = try average.withAverage(in: run.model) {
+                    try Evaluation.evaluate(model: run.model, batches: run.data.testBatches, comm: comm,
+                                            batchSize: config.batchSize)
+                }
+                m.averageTestLoss = averaged.loss; m.averageTestAcc = averaged.accuracy
+            }
             run.timeline?.record("eval", step: run.state.globalStep - 1, from: t, to: MonotonicClock.seconds())
         }
         m.elapsed = MonotonicClock.seconds() - run.runOrigin
@@ -297,9 +324,9 @@ public final class Trainer {
         }
     }
 
-    /// Puts `values` (running statistics saved earlier) back into the model's buffers.
-    private static func setBuffers(of model: Model, to values: [Float]) {
-        values.withUnsafeBufferPointer { model.buffers.data.update(from: $0.baseAddress!, count: $0.count) }
+    /// Puts `values` (running statistics saved earlier) back into `statistics`.
+    private static func set(_ statistics: Tensor, to values: [Float]) {
+        values.withUnsafeBufferPointer { statistics.data.update(from: $0.baseAddress!, count: $0.count) }
     }
 
     /// All ranks gather their RNG states and running statistics to rank 0, which writes the
@@ -308,7 +335,8 @@ public final class Trainer {
     ///
     /// `averageRunningStats` (a stop mid-epoch without SyncBN): the model file, what eval and
     /// PyTorch load, gets the ranks' average running statistics, as after an epoch; each rank
-    /// keeps its own live ones, which the trainer state records for `--resume`.
+    /// keeps its own live ones, which the trainer state records for `--resume`. The same holds
+    /// for the statistics of the moving average (`--ema`) and its file.
     private func saveCheckpoint(_ dir: CheckpointDirectory, _ run: TrainingRun, averageRunningStats: Bool) throws -> String? {
         let model = run.model
         run.state.dropoutRNG = model.dropoutRNG
@@ -316,11 +344,17 @@ public final class Trainer {
         let rngs = try comm.allGather(state.rngWords().map { Int64(bitPattern: $0) })
         let live = Array(model.buffers.buffer)
         let runningStats = try comm.allGather(live)
+        let liveAverage = run.average.map { Array($0.statistics.buffer) } ?? []
+        let averageStats = try run.average.map { _ in try comm.allGather(liveAverage) } ?? []
         if averageRunningStats && !live.isEmpty {
             try comm.allReduce(model.buffers.data, count: model.buffers.count, op: .average)
+            try run.average?.averageStatistics(comm: comm)
         }
         defer {
-            if averageRunningStats && !live.isEmpty { Self.setBuffers(of: model, to: live) }
+            if averageRunningStats && !live.isEmpty {
+                Self.set(model.buffers, to: live)
+                if let average = run.average { Self.set(average.statistics, to: liveAverage) }
+            }
         }
         var path: String? = nil
         var failure: String? = nil
@@ -330,8 +364,8 @@ public final class Trainer {
                     try Checkpoint.write(to: tmp, model: model, normalization: run.data.normalization,
                                          classNames: run.data.train.classNames, optimizer: run.optimizer, state: state,
                                          rankRNGs: rngs.map { $0.map { UInt64(bitPattern: $0) } },
-                                         rankRunningStats: runningStats,
-                                         config: config, ranks: ranks)
+                                         rankRunningStats: runningStats, average: run.average,
+                                         rankAverageStats: averageStats, config: config, ranks: ranks)
                 }
                 log("checkpoint: \(path!)")
             } catch { failure = "\(error)" }

@@ -31,18 +31,23 @@ public final class TrainingData {
         testBatches = try BatchAssembler(dataset: test, normalization: normalization)
     }
 
-    /// The model `spec` for these data, built on every rank; a bad spec fails on all of them together.
-    func model(spec: String, seed: UInt64, comm: any Communicator) throws -> Model {
-        try World.agree(comm) {
-            do { return try Model(spec: spec, inputShape: inputShape, classes: classes, seed: seed) } catch let e as ModelError {
+    /// The model of `config` (spec, init, seed) for these data, built on every rank; a bad spec
+    /// fails on all of them together.
+    func model(_ config: TrainConfig, comm: any Communicator) throws -> Model {
+        let spec = config.model
+        return try World.agree(comm) {
+            do {
+                return try Model(spec: spec, inputShape: inputShape, classes: classes, seed: config.seed,
+                                 options: ModelOptions(weightInit: config.weightInit))
+            } catch let e as ModelError {
                 throw ModelError("--model: " + KnownName.specProblem(spec, e))
             }
         }
     }
 
-    /// `model(spec:seed:comm:)` with rank 0's parameters on every rank: identical replicas.
-    public func replica(spec: String, seed: UInt64, comm: any Communicator) throws -> Model {
-        let m = try model(spec: spec, seed: seed, comm: comm)
+    /// `model(_:comm:)` with rank 0's parameters on every rank: identical replicas.
+    public func replica(_ config: TrainConfig, comm: any Communicator) throws -> Model {
+        let m = try model(config, comm: comm)
         try comm.broadcast(m.parameters.data, count: m.parameterCount, root: 0)
         return m
     }

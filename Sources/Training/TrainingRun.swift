@@ -18,6 +18,8 @@ final class TrainingRun {
     let schedule: LRSchedule
     let optimizer: any Optimizer
     let stepper: TrainingStep
+    /// `--ema`'s moving average of the weights, updated after every step.
+    let average: WeightAverage?
     var state: RunState
     let checkpoints: CheckpointDirectory?
     let metrics: MetricsWriter?
@@ -33,10 +35,11 @@ final class TrainingRun {
     var lastCheckpoint: String?
 
     init(data: TrainingData, model: Model, sampler: DistributedSampler, schedule: LRSchedule, optimizer: any Optimizer,
-         stepper: TrainingStep, state: RunState, checkpoints: CheckpointDirectory?, metrics: MetricsWriter?,
-         timeline: Timeline?, progress: ProgressLine, runOrigin: Double) {
+         stepper: TrainingStep, average: WeightAverage?, state: RunState, checkpoints: CheckpointDirectory?,
+         metrics: MetricsWriter?, timeline: Timeline?, progress: ProgressLine, runOrigin: Double) {
         self.data = data; self.model = model; self.sampler = sampler; self.schedule = schedule
-        self.optimizer = optimizer; self.stepper = stepper; self.state = state; self.checkpoints = checkpoints
+        self.optimizer = optimizer; self.stepper = stepper; self.average = average; self.state = state
+        self.checkpoints = checkpoints
         self.metrics = metrics; self.timeline = timeline; self.progress = progress; self.runOrigin = runOrigin
     }
 }

@@ -66,14 +66,15 @@ public final class TrainingStep {
     /// [loss x B, correct, B, then per signal of `StopSignal.handled` the ranks it reached], summed.
     private var reduced = [Double](repeating: 0, count: 3 + StopSignal.handled.count)
 
+    /// `labelSmoothing`: the training loss's (`SoftmaxCrossEntropy`), 0 for the plain one.
     public init(model: Model, optimizer: any Optimizer, comm: any Communicator, batchSize: Int,
-         bucketCapBytes: Int, overlap: Bool) throws {
+         bucketCapBytes: Int, overlap: Bool, labelSmoothing: Double = 0) throws {
         self.model = model; self.optimizer = optimizer; self.comm = comm; self.batchSize = batchSize
         buckets = try GradientBuckets(communicator: comm, buffer: model.gradients.data, count: model.parameterCount,
                                       capBytes: bucketCapBytes, overlap: overlap)
         batch = Tensor(shape: [batchSize] + model.inputShape)
         labels = .allocate(capacity: batchSize)
-        loss = SoftmaxCrossEntropy(classes: model.classes)
+        loss = SoftmaxCrossEntropy(classes: model.classes, labelSmoothing: labelSmoothing)
     }
 
     deinit { labels.deallocate() }

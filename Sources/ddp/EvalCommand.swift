@@ -11,7 +11,9 @@ struct EvalCommand: ParsableCommand, CheckableCommand {
         discussion: """
             Prints the checkpoint evaluated (a run directory's 'latest' resolved) and its step; \
             --save-logits records both in the file's metadata. The data set, its directory and \
-            options default to the training run's; another --dataset is evaluated with a warning.
+            options default to the training run's; another --dataset is evaluated with a warning. \
+            --ema evaluates the moving average of the weights that `ddp train --ema` kept \
+            (ema.safetensors) instead of the model.
             """)
 
     @Option(help: "Checkpoint directory, or a run directory (its 'latest').") var checkpoint: String
@@ -22,6 +24,8 @@ struct EvalCommand: ParsableCommand, CheckableCommand {
     @Option(parsing: .unconditional, help: "Run P ranks as threads in this process.") var localRanks = 0
     @Option(help: "Also write every test sample's logits to this safetensors file (one rank).") var saveLogits: String?
     @Option(help: "Also draw the confusion matrix into this SVG file.") var confusion: String?
+    @Flag(help: "Evaluate the moving average of the weights (ema.safetensors, from ddp train --ema) instead of the model.")
+    var ema = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func validate() throws {
@@ -35,7 +39,7 @@ struct EvalCommand: ParsableCommand, CheckableCommand {
     func run() throws {
         let code = World.run(localRanks: localRanks, threads: 0, timeout: 300) { comm in
             let report = try Evaluation.run(checkpoint: checkpoint, dataset: dataset, dataDir: dataDir,
-                                            batchSize: batchSize, logitsPath: saveLogits, comm: comm)
+                                            batchSize: batchSize, logitsPath: saveLogits, average: ema, comm: comm)
             guard comm.rank == 0 else { return }
             if let warning = report.datasetWarning { FileHandle.standardError.write(Data("ddp: warning: \(warning)\n".utf8)) }
             let r = report.result
@@ -47,7 +51,8 @@ struct EvalCommand: ParsableCommand, CheckableCommand {
             if json {
                 print(Self.jsonLine(report))
             } else {
-                print("checkpoint \(report.checkpoint)" + (report.step.map { " (step \($0))" } ?? ""))
+                print("checkpoint \(report.checkpoint)" + (report.step.map { " (step \($0))" } ?? "")
+                      + (ema ? ", the moving average of its weights (\(report.weights))" : ""))
                 print(String(format: "  test loss %.4f\n  test accuracy %.2f%% (%d samples of %@)",
                              r.loss.printable, r.accuracy.printable * 100, r.samples, report.dataset))
                 print(Self.tables(report))
@@ -63,7 +68,7 @@ struct EvalCommand: ParsableCommand, CheckableCommand {
         let fields: [(String, JSONLine.Value)] = [
             ("test_loss", .number(r.loss)), ("test_acc", .number(r.accuracy)), ("samples", .number(Double(r.samples))),
             ("checkpoint", .string(report.checkpoint)), ("step", report.step.map { .number(Double($0)) } ?? .null),
-            ("dataset", .string(report.dataset)), ("class_names", .array(report.classNames.map { .string($0) })),
+            ("weights", .string(report.weights)), ("dataset", .string(report.dataset)), ("class_names", .array(report.classNames.map { .string($0) })),
             ("per_class_acc", .array(r.perClass.map { .number($0.accuracy) })),
             ("per_class_samples", .array(r.perClass.map { .number(Double($0.samples)) })),
             ("confusion", .array(rows)),

@@ -12,8 +12,10 @@ struct LRFindCommand: ParsableCommand {
             The suggestion is a tenth of the LR at the smoothed loss's minimum: a safe constant LR, \
             or the start of a schedule. A one-cycle schedule warms up and anneals around its peak, \
             so its peak (--lr with --schedule onecycle) can go up to about the LR at the minimum. \
-            Both hold for the global batch of the sweep (--batch-size x ranks); for a larger \
-            global batch scale them about linearly (e.g. 4x the batch, about 4x the LR).
+            Both hold for the global batch of the sweep (--batch-size x ranks). ddp train takes \
+            --lr for one rank's batch and multiplies it by its ranks (the linear scaling rule), so \
+            as its --lr they are divided by the ranks of the sweep: a sweep on one rank gives \
+            --lr itself, whatever the ranks of the training run.
             """)
 
     @OptionGroup var common: ModelDataOptions
@@ -52,8 +54,10 @@ struct LRFindCommand: ParsableCommand {
                 print(String(format: "suggested lr %.3g (a tenth of the lr at the loss minimum, %.3g)%@", r.suggested,
                              r.minimumLR, r.diverged ? ", loss diverged beyond it" : ""))
                 print(String(format: "  a constant-LR starting point; a one-cycle peak can go up to about %.3g; both for a "
-                             + "global batch of %d (--batch-size x ranks), scale them with it", r.minimumLR,
-                             config.batchSize * comm.size))
+                             + "global batch of %d (--batch-size x ranks)", r.minimumLR, config.batchSize * comm.size))
+                let ranks = Double(comm.size)
+                print(String(format: "  as ddp train's --lr (one rank's batch of %d, multiplied by the ranks): %.3g, "
+                             + "a one-cycle peak up to about %.3g", config.batchSize, r.suggested / ranks, r.minimumLR / ranks))
                 print("curve: \(output)")
             }
         }

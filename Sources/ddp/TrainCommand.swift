@@ -26,6 +26,13 @@ struct ModelDataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Model: a preset (\(ModelCatalog.presetNames.joined(separator: ", "))) or a spec string "
                                 + "(default \(defaults.model)).", discussion: ModelCatalog.specHelp))
     var model: String?
+    @Option(name: .customLong("init"),
+            help: ArgumentHelp("How conv and linear weights and biases start (default \(defaults.weightInit.rawValue)).",
+                               discussion: "kaiming: He-normal, std sqrt(2 / fan_in), for the layers before a ReLU, and a small "
+                                + "N(0, 0.01^2) classifier (the last layer), so the first loss is about ln(classes); biases 0. "
+                                + "torch: PyTorch's own defaults, weights and biases uniform within 1/sqrt(fan_in). "
+                                + "xavier: Glorot-uniform weights, biases 0."))
+    var weightInit: TrainConfig.WeightInit?
     @Option(parsing: .unconditional,
             help: "Samples per rank per step; the global batch is this times the ranks (default \(defaults.batchSize)).")
     var batchSize: Int?
@@ -44,6 +51,7 @@ struct ModelDataOptions: ParsableArguments {
         s.set("--skip-bad", skipBad, \.skipBad)
         s.set("--layout", layout, \.layout)
         s.set("--model", model, \.model)
+        s.set("--init", weightInit, \.weightInit)
         s.set("--batch-size", batchSize, \.batchSize)
         s.set("--seed", seed, \.seed)
         s.set("--threads", threads, \.threads)
@@ -103,6 +111,17 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
         after the signal. With plain mpirun: --mca odls_base_sigkill_timeout 5. Raise it when a \
         step and a checkpoint take longer than that.
 
+        The learning rate follows the global batch (the linear scaling rule of Goyal et al., \
+        Horovod's lr x hvd.size()): --lr is the peak learning rate of one rank's batch of \
+        --batch-size samples, and P ranks, whose global batch is P times larger, peak at P x --lr \
+        (the banner and the metrics' run line show it). The rule comes with a warmup: the \
+        default one-cycle schedule climbs from a 25th of its peak over the first 30% of the run; \
+        the other schedules, when the rule raised the LR, warm up linearly over 5 epochs, as \
+        Goyal et al. and Horovod's examples do (--warmup-epochs sets it for any schedule and any \
+        ranks; a run shorter than that is still warming up when it ends). So adding ranks \
+        keeps the step per sample; --no-scale-lr uses --lr as given at any number of ranks, as \
+        PyTorch DDP does (scale it yourself).
+
         Faults: a rank that dies or stops answering ends the job within seconds (mpirun notices \
         a death; --timeout names a rank that stopped answering); --desync-check-every N \
         compares the parameters across ranks and names the first differing tensor and the ranks.
@@ -110,8 +129,13 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
 
     @OptionGroup var common: ModelDataOptions
     @Option(parsing: .unconditional, help: "Epochs to train (default \(defaults.epochs)).") var epochs: Int?
-    @Option(parsing: .unconditional, help: "Peak learning rate, the top of the schedule (default \(defaults.lr)).") var lr: Double?
-    @Flag(help: "Multiply --lr by the number of ranks (Horovod's linear scaling rule).") var scaleLr = false
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Peak learning rate: one rank's, multiplied by the ranks (see above), or with "
+                               + "--no-scale-lr the run's (default \(defaults.lr))."))
+    var lr: Double?
+    @Flag(inversion: .prefixedNo,
+          help: "Multiply --lr by the number of ranks, the linear scaling rule for the global batch (default on; see above).")
+    var scaleLr: Bool?
     @Option(help: "Optimizer: sgd or adam (default \(defaults.optimizer.rawValue)).") var optimizer: TrainConfig.OptimizerKind?
     @Option(parsing: .unconditional, help: "SGD momentum, cycled 0.95->0.85->0.95 by the onecycle schedule (default \(defaults.momentum)).")
     var momentum: Double?
@@ -120,7 +144,11 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
     var weightDecay: Double?
     @Option(help: "LR schedule: \(LRSchedule.Kind.allCases.map(\.rawValue).joined(separator: ", ")) (default \(defaults.schedule.rawValue)).")
     var schedule: LRSchedule.Kind?
-    @Option(parsing: .unconditional, help: "Linear warmup over this many epochs, fractions allowed (default 0).") var warmupEpochs: Double?
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Linear warmup over this many epochs, fractions allowed (default: where the scaling "
+                               + "rule raised the LR and the schedule is not one-cycle, 5 epochs; "
+                               + "else none)."))
+    var warmupEpochs: Double?
     @Option(parsing: .unconditional, help: "step schedule: decay every N epochs (default: a third of --epochs).") var stepEpochs: Int?
     @Option(parsing: .unconditional, help: "step schedule: decay factor (default \(defaults.gamma)).") var gamma: Double?
     @Flag(help: "Synchronized BatchNorm: batch statistics over all ranks.") var syncBn = false
@@ -139,6 +167,17 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
     @Option(parsing: .unconditional, help: "Also log every N steps into the metrics file (default 0: never).") var logEvery: Int?
     @Option(help: "Write a Chrome trace (chrome://tracing, ui.perfetto.dev) of the first steps.") var timeline: String?
     @Option(parsing: .unconditional, help: "Clip the global gradient norm to this (default 0: off).") var clipGradNorm: Double?
+    @Option(parsing: .unconditional, help: "Label smoothing of the training loss, PyTorch's label_smoothing (default 0: off).")
+    var labelSmoothing: Double?
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Keep an exponential moving average of the weights with this decay, e.g. 0.99 (default 0: none).",
+                               discussion: "Updated after every step (BatchNorm statistics included), evaluated after "
+                                + "every epoch beside the model (ema_test_loss, ema_test_acc), saved in each checkpoint "
+                                + "as ema.safetensors (PyTorch state_dict names, like model.safetensors; ddp eval --ema). "
+                                + "It starts from the initial weights and remembers about 1 / (1 - DECAY) steps, so the "
+                                + "start still weighs DECAY^steps at the end: 0.999 suits runs of well over 5000 steps, "
+                                + "0.99 shorter ones (fmnist-cnn's 10 epochs are 2340 steps at 4 ranks)."))
+    var ema: Double?
     @Option(parsing: .unconditional, help: "Gradient bucket size in MiB (default \(defaults.bucketCapMB)).") var bucketCapMb: Double?
     @Flag(inversion: .prefixedNo, help: "Overlap bucket allreduce with the rest of backward; pays when cores are spare (default off).")
     var overlap: Bool?
@@ -170,7 +209,7 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
         if s.config.optimizer != .sgd { s.config.nesterov = false }
         s.set("--weight-decay", weightDecay, \.weightDecay)
         s.set("--schedule", schedule, \.schedule)
-        s.set("--warmup-epochs", warmupEpochs, \.warmupEpochs)
+        if let warmupEpochs { s.set("--warmup-epochs", warmupEpochs, \.warmupEpochs) }
         s.set("--step-epochs", stepEpochs, \.stepEpochs)
         s.set("--gamma", gamma, \.gamma)
         s.set("--sync-bn", syncBn, \.syncBN)
@@ -183,6 +222,8 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
         s.set("--metrics", path: metrics, \.metricsPath)
         s.set("--log-every", logEvery, \.logEvery)
         s.set("--clip-grad-norm", clipGradNorm, \.clipGradNorm)
+        s.set("--label-smoothing", labelSmoothing, \.labelSmoothing)
+        s.set("--ema", ema, \.ema)
         s.set("--bucket-cap-mb", bucketCapMb, \.bucketCapMB)
         s.set("--overlap", overlap, \.overlap)
         s.set("--timeout", timeout, \.timeout)
@@ -239,3 +280,4 @@ extension ImageSize: ExpressibleByArgument {
     public init?(argument: String) { try? self.init(parsing: argument) }
 }
 extension ImageLayout: ExpressibleByArgument {}
+extension TrainConfig.WeightInit: ExpressibleByArgument {}

@@ -69,7 +69,7 @@ final class GradientCheckTests: XCTestCase {
             let layers = try ModelSpec.layers(for: "c4nb-bn-relu-flatten-fc", input: input, classes: 3)
                 + [MiscalibratedScale(features: 3, inputScale: inputScale, weightScale: weightScale)]
             let model = Model(layers: layers, spec: "c4nb-bn-relu-flatten-fc + wrong", inputShape: [1, 6, 6],
-                              classes: 3, seed: 142, weightInit: .kaimingNormal)
+                              classes: 3, seed: 142, weightInit: .kaiming)
             let row = GradientCheck.checkModel(model, batch: 2, seed: 143)
             print("  model with dx*\(inputScale), dw*\(weightScale): \(row)")
             if fails {

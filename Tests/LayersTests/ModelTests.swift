@@ -113,6 +113,11 @@ final class ModelTests: XCTestCase {
             XCTAssertEqual(mean, 0, accuracy: 4 * std / Double(w.count).squareRoot(), name)
         }
         XCTAssertEqual(values("16.bias"), Array(repeating: 0, count: 128))
+        // The classifier (the last Linear, whose outputs are the logits) starts small instead.
+        let classifier = values("19.weight").map(Double.init)
+        let classifierStd = (classifier.reduce(0) { $0 + $1 * $1 } / Double(classifier.count)).squareRoot()
+        XCTAssertEqual(classifierStd, 0.01, accuracy: 0.001, "19.weight")
+        XCTAssertEqual(values("19.bias"), Array(repeating: 0, count: 10))
         XCTAssertEqual(values("1.weight"), Array(repeating: 1, count: 32))
         XCTAssertEqual(values("1.bias"), Array(repeating: 0, count: 32))
         XCTAssertEqual(values("1.running_mean"), Array(repeating: 0, count: 32))
@@ -122,13 +127,30 @@ final class ModelTests: XCTestCase {
         let other = try Model(spec: "fmnist-cnn", inputShape: [1, 28, 28], classes: 10, seed: 5)
         XCTAssertEqual(same.parameters.array, model.parameters.array)
         XCTAssertNotEqual(other.parameters.array, model.parameters.array)
-        // Xavier uniform as an option: bound sqrt(6 / (fan_in + fan_out)).
+        // Xavier uniform as an option: bound sqrt(6 / (fan_in + fan_out)), the classifier too.
         let xavier = try Model(spec: "flatten-fc64-relu-fc", inputShape: [1, 8, 8], classes: 10, seed: 6,
-                               options: ModelOptions(weightInit: .xavierUniform))
-        guard case .float(let w) = xavier.stateDict()[0].value else { return XCTFail() }
-        let bound = Float((6.0 / Double(64 + 64)).squareRoot())
-        XCTAssertTrue(w.array.allSatisfy { abs($0) <= bound })
-        XCTAssertGreaterThan(w.array.map(abs).max()!, 0.95 * bound)
+                               options: ModelOptions(weightInit: .xavier))
+        for (index, fanOut) in [(0, 64), (2, 10)] {
+            guard case .float(let w) = xavier.stateDict()[index].value else { return XCTFail() }
+            let bound = Float((6.0 / Double(64 + fanOut)).squareRoot())
+            XCTAssertTrue(w.array.allSatisfy { abs($0) <= bound })
+            XCTAssertGreaterThan(w.array.map(abs).max()!, 0.9 * bound)
+        }
+    }
+
+    /// `--init torch`: every conv and linear weight and bias uniform within 1/sqrt(fan_in), as a
+    /// freshly built PyTorch layer holds them; the biases drawn, not zero.
+    func testTorchInitialization() throws {
+        let torch = try Model(spec: "c8k3-relu-flatten-fc", inputShape: [2, 6, 6], classes: 10, seed: 6,
+                              options: ModelOptions(weightInit: .torch))
+        let state = torch.stateDict()
+        XCTAssertEqual(state.map(\.name), ["0.weight", "0.bias", "3.weight", "3.bias"])
+        for (entry, fanIn) in zip(state, [18, 18, 288, 288]) {
+            guard case .float(let t) = entry.value else { return XCTFail(entry.name) }
+            let bound = Float(1 / Double(fanIn).squareRoot())
+            XCTAssertTrue(t.array.allSatisfy { abs($0) <= bound }, entry.name)
+            XCTAssertGreaterThan(t.array.map(abs).max()!, 0.5 * bound, entry.name)
+        }
     }
 
     func testLoadRoundTripAndStrictErrors() throws {

@@ -36,6 +36,26 @@ final class SoftmaxCrossEntropyTests: XCTestCase {
         XCTAssertTrue(result.gradient.array.allSatisfy { $0.isFinite })
     }
 
+    /// Label smoothing 0.1 against PyTorch's definition of `F.cross_entropy(z, y,
+    /// label_smoothing=0.1)` (target (1 - e) onehot + e / K, mean over the batch), evaluated in
+    /// float64 with NumPy and rounded to 8 digits.
+    func testLabelSmoothingMatchesPyTorchsDefinition() {
+        let z: [Float] = [1.5, -0.5, 0.25, 2.0, 0.0, 3.0, -1.0, 0.5, -2.0, 0.5, 0.5, 1.0]
+        let labels: [Int32] = [3, 0, 2]
+        let result = SoftmaxCrossEntropy(classes: 4, labelSmoothing: 0.1).forward(logits: makeTensor([3, 4], z), labels: labels)
+        XCTAssertEqual(result.loss, 1.72821997, accuracy: 1e-6)
+        let expected: [Float] = [0.10022445, 0.00635836, 0.02276899, -0.12935181, -0.29390465, 0.28147444,
+                                 -0.00302532, 0.01545554, -0.00099935, 0.08101286, -0.21898714, 0.13897363]
+        assertClose(result.gradient.array, expected, atol: 1e-7, rtol: 1e-5, "dlogits")
+        XCTAssertEqual(result.correct, 1, "smoothing changes the loss, not which class is predicted")
+        // Smoothing 0 is the plain loss and gradient, to the bit.
+        let plain = SoftmaxCrossEntropy(classes: 4).forward(logits: makeTensor([3, 4], z), labels: labels)
+        let plainLoss = plain.loss, plainGradient = plain.gradient.array
+        let zero = SoftmaxCrossEntropy(classes: 4, labelSmoothing: 0).forward(logits: makeTensor([3, 4], z), labels: labels)
+        XCTAssertEqual(zero.loss, plainLoss)
+        XCTAssertEqual(zero.gradient.array, plainGradient)
+    }
+
     func testGradientCheck() {
         assertPassed(GradientCheck.checkLoss(classes: 10, batch: 4, seed: 112))
     }

@@ -14,7 +14,7 @@ final class ClipGradNormTests: XCTestCase {
         var result: ([Float], [Float], [Float])?
         try InProcessWorld.run(size: 1, timeoutSeconds: 30) { comm in
             let data = try TrainingData(config: config)
-            let model = try data.replica(spec: config.model, seed: config.seed, comm: comm)
+            let model = try data.replica(config, comm: comm)
             let sgd = try SGD(count: model.parameterCount, learningRate: 0.1)
             let stepper = try TrainingStep(model: model, optimizer: sgd, comm: comm, batchSize: config.batchSize,
                                            bucketCapBytes: 1 << 20, overlap: false)

@@ -46,13 +46,38 @@ final class LRScheduleTests: XCTestCase {
         }
     }
 
-    /// --scale-lr (the linear scaling rule): the top of the schedule is --lr x ranks, in what the
-    /// metrics report and in what the optimizer applies.
-    func testScaleLRMultipliesTheRateByTheRanks() throws {
-        var c = TrainingFixture.config(batch: 8, steps: 3)
-        XCTAssertEqual(c.effectiveLR(ranks: 4), 0.05)
+    /// The linear scaling rule is the default: --lr is one rank's, P ranks peak at P x --lr. Its
+    /// warmup: none where nothing is scaled or one-cycle climbs anyway, else 5 epochs whatever the
+    /// run's length; a given --warmup-epochs always wins.
+    func testTheLinearScalingRuleWithWarmupIsTheDefault() {
+        let defaults = TrainConfig()
+        XCTAssertTrue(defaults.scaleLR)
+        XCTAssertEqual(defaults.schedule, .onecycle)
+        XCTAssertEqual(defaults.effectiveLR(ranks: 1), 0.05)
+        XCTAssertEqual(defaults.effectiveLR(ranks: 4), 0.2)
+        XCTAssertEqual(defaults.effectiveWarmupEpochs(ranks: 4), 0, "one-cycle's own climb is the warmup")
+        var step = defaults
+        step.schedule = .step
+        XCTAssertEqual(step.effectiveWarmupEpochs(ranks: 1), 0, "one rank: the LR as given")
+        XCTAssertEqual(step.effectiveWarmupEpochs(ranks: 2), 5, "Goyal et al.'s 5 epochs")
+        step.epochs = 90
+        XCTAssertEqual(step.effectiveWarmupEpochs(ranks: 8), 5, "not a share of the run")
+        step.warmupEpochs = 2
+        XCTAssertEqual(step.effectiveWarmupEpochs(ranks: 8), 2)
+        step.warmupEpochs = nil
+        step.scaleLR = false
+        XCTAssertEqual(step.effectiveLR(ranks: 8), 0.05)
+        XCTAssertEqual(step.effectiveWarmupEpochs(ranks: 8), 0, "nothing scaled, nothing warmed up")
+    }
+
+    /// --scale-lr on 2 ranks with a constant schedule: the LR climbs over the rule's 5 epochs of
+    /// warmup (80 steps of 16 per epoch) towards --lr x 2, in what the metrics report and in what
+    /// the optimizer applies: the same parameters as the unscaled LR 0.1 with that warmup given.
+    func testScaleLRMultipliesTheRateByTheRanksAfterAWarmup() throws {
+        var c = TrainingFixture.config(batch: 8, epochs: 5, steps: 6)
+        XCTAssertEqual(c.effectiveLR(ranks: 2), 0.05)
         c.scaleLR = true
-        XCTAssertEqual(c.effectiveLR(ranks: 4), 0.2)
+        XCTAssertEqual(c.effectiveLR(ranks: 2), 0.1)
         c.metricsPath = TrainingFixture.temporaryDirectory("scale-lr") + "/m.jsonl"
         c.logEvery = 1
         let scaled = try TrainingFixture.train(c, ranks: 2)
@@ -61,13 +86,15 @@ final class LRScheduleTests: XCTestCase {
             try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         }
         // The run line's peak LR, then each step's.
-        XCTAssertEqual(lines.map { $0["event"] as? String }, ["run", "step", "step", "step"])
-        XCTAssertEqual(lines.map { $0["lr"] as? Double }, [0.1, 0.1, 0.1, 0.1])
+        XCTAssertEqual(lines.map { $0["event"] as? String }, ["run"] + Array(repeating: "step", count: 6))
+        let expected = [0.1] + (1...6).map { 0.1 * Double($0) / 80 }
+        for (line, lr) in zip(lines, expected) { XCTAssertEqual(line["lr"] as? Double ?? .nan, lr, accuracy: 1e-15) }
 
-        var plain = TrainingFixture.config(batch: 8, steps: 3)
+        var plain = TrainingFixture.config(batch: 8, epochs: 5, steps: 6)
         plain.lr = 0.1
+        plain.warmupEpochs = 5
         XCTAssertEqual(try TrainingFixture.train(plain, ranks: 2).parameters, scaled.parameters)
-        plain.lr = 0.05
+        plain.warmupEpochs = nil
         XCTAssertNotEqual(try TrainingFixture.train(plain, ranks: 2).parameters, scaled.parameters)
     }
 }

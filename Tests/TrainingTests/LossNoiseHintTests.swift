@@ -6,12 +6,15 @@ import XCTest
 /// The hint the trainer prints at an epoch's end when the per-step loss is noisy (`LossNoise`).
 final class LossNoiseHintTests: XCTestCase {
     /// The trainer's epoch end: one sample per step makes the per-step loss jump between the
-    /// easy and the hard samples (measured noise/trend ratio 0.87), and the hint must be printed;
-    /// a batch of 32 averages that out (0.09).
+    /// easy and the hard samples (measured noise/trend ratio 0.82), and the hint must be printed;
+    /// a batch of 32 averages that out (0.06). Measured with PyTorch's init: the default's small
+    /// classifier fits this set more gradually, and its ratio (0.48) sits just under the 0.5
+    /// that makes the hint.
     func testTrainerPrintsTheHintWhenStepLossesAreVeryNoisy() throws {
         func hints(batch: Int) throws -> [String] {
             var c = TrainingFixture.config(batch: batch)
             c.synthetic.trainCount = batch == 1 ? 512 : 1024  // 512 and 32 steps (20 give an estimate)
+            c.weightInit = .torch
             c.quiet = false
             let lock = NSLock()
             var lines: [String] = []

@@ -21,6 +21,9 @@ enum TrainingFixture {
         c.epochs = epochs
         c.maxSteps = steps
         c.lr = 0.05
+        // --lr as given at any number of ranks: the tests compare P ranks with one rank at the
+        // same global batch, which the linear scaling rule would give P times the LR.
+        c.scaleLR = false
         c.schedule = .constant
         c.quiet = true
         c.desyncCheckEvery = 5

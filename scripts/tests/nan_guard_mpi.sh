@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # The NaN guard under mpirun, 2 ranks (lenet5, synthetic 1x28x28, 64 steps per epoch): epoch 1
-# trains at lr 0.05 and writes a checkpoint; the step schedule then multiplies the LR by 1e7, so
-# epoch 2 runs at 5e5 and the loss or a gradient turns non-finite within a few steps. Both
-# ranks must stop at that step together: the job ends well inside --timeout (a rank left in a
-# collective would wait that long, then abort) with exit 1 and no abort, one message naming the
-# epoch, the step and the LR that says a too-high learning rate is the usual cause and names
-# the kept checkpoint; that checkpoint (the end of epoch 1) must be intact: `latest` names it,
-# nothing newer was written, and `ddp eval` reads it with a finite test loss.
+# trains at lr 0.05 (--no-scale-lr: as given, not doubled for the 2 ranks) and writes a
+# checkpoint; the step schedule then multiplies the LR by 1e7, so epoch 2 runs at 5e5 and the
+# loss or a gradient turns non-finite within a few steps. Both ranks must stop at that step
+# together: the job ends well inside --timeout (a rank left in a collective would wait that
+# long, then abort) with exit 1 and no abort, one message naming the epoch, the step and the LR
+# that says a too-high learning rate is the usual cause and names the kept checkpoint; that
+# checkpoint (the end of epoch 1) must be intact: `latest` names it, nothing newer was written,
+# and `ddp eval` reads it with a finite test loss.
 name=nan_guard_mpi
 source "$(dirname "$0")/lib/common.sh"
 
 run="$work/run"
-args=(train --dataset synthetic --model lenet5 --epochs 3 --batch-size 32 --lr 0.05
+args=(train --dataset synthetic --model lenet5 --epochs 3 --batch-size 32 --lr 0.05 --no-scale-lr
       --schedule step --step-epochs 1 --gamma 1e7 --seed 1 --timeout 30 --quiet --checkpoint-dir "$run")
 
 started="$(now)"
