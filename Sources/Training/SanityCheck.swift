@@ -45,23 +45,7 @@ public enum SanityCheck {
         let model = try data.replica(base, comm: comm)
         let frozen = Array(model.parameters.buffer)
         let losses = try trainLosses(model: model, batches: data.trainBatches, config: still, comm: comm, steps: options.flatSteps, lr: 0, momentum: 0)
-        let expected = log(Double(data.classes))
-        let initial = losses.prefix(10).reduce(0, +) / Double(min(10, losses.count))
-        // A softmax of random logits of std s costs about ln(C) + s^2 / 2, so 15% above ln(10)
-        // allows s up to about 0.8: an untrained net that is sure of nothing yet. The default init
-        // keeps the classifier small for this (`WeightInit`); He-normal there started fmnist-cnn
-        // at 1.9 x ln(10). Far below ln(C), labels leak.
-        let initOK = initial > Self.initialLossRange.lowerBound * expected && initial < Self.initialLossRange.upperBound * expected
-        verdicts.append(Verdict(
-            name: "initial loss", passed: initOK,
-            detail: String(format: "%.3f over the first steps; an untrained softmax gives about ln(%d) = %.3f "
-                           + "(accepted: %.2f to %.2f)", initial.printable, data.classes, expected,
-                           Self.initialLossRange.lowerBound * expected, Self.initialLossRange.upperBound * expected),
-            advice: initOK ? "" : initial >= Self.initialLossRange.upperBound * expected
-                ? "the untrained net is already confident: check the initialization (--init kaiming: He for the "
-                    + "layers before a ReLU, a small classifier), the final layer's scale, the input normalization, "
-                    + "and that labels are in 0..<\(data.classes)"
-                : "the untrained net already knows the answers: are the labels leaking into the inputs?"))
+        verdicts.append(initialLossVerdict(losses, classes: data.classes))
         let flat = FlatLoss.analyze(losses)
         let unchanged = Array(model.parameters.buffer) == frozen
         verdicts.append(Verdict(
@@ -94,6 +78,27 @@ public enum SanityCheck {
                 + "its gradients are wrong (run `ddp gradcheck`), the learning rate too low, or labels are "
                 + "shuffled against images"))
         return verdicts
+    }
+
+    /// Check 1: the first losses of the untrained net against ln(classes).
+    static func initialLossVerdict(_ losses: [Double], classes: Int) -> Verdict {
+        let expected = log(Double(classes))
+        let initial = losses.prefix(10).reduce(0, +) / Double(min(10, losses.count))
+        // A softmax of random logits of std s costs about ln(C) + s^2 / 2, so 15% above ln(10)
+        // allows s up to about 0.8: an untrained net that is sure of nothing yet. The default init
+        // keeps the classifier small for this (`WeightInit`); He-normal there started fmnist-cnn
+        // at 1.9 x ln(10). Far below ln(C), labels leak.
+        let initOK = initial > Self.initialLossRange.lowerBound * expected && initial < Self.initialLossRange.upperBound * expected
+        return Verdict(
+            name: "initial loss", passed: initOK,
+            detail: String(format: "%.3f over the first steps; an untrained softmax gives about ln(%d) = %.3f "
+                           + "(accepted: %.2f to %.2f)", initial.printable, classes, expected,
+                           Self.initialLossRange.lowerBound * expected, Self.initialLossRange.upperBound * expected),
+            advice: initOK ? "" : initial >= Self.initialLossRange.upperBound * expected
+                ? "the untrained net is already confident: check the initialization (--init kaiming: He for the "
+                    + "layers before a ReLU, a small classifier), the final layer's scale, the input normalization, "
+                    + "and that labels are in 0..<\(classes)"
+                : "the untrained net already knows the answers: are the labels leaking into the inputs?")
     }
 
     /// Per-step global losses of a fixed-lr run over `data` (cycling through it).
