@@ -60,6 +60,8 @@ let package = Package(
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         // IDX files written from the format's definition, for the tests that make data sets.
         .target(name: "IDXFiles", path: "Tests/IDXFiles"),
+        // 8-bit gray PNGs written from the format's definition, for the targets without zlib.
+        .target(name: "PNGFiles", path: "Tests/PNGFiles"),
         // .npy and .npz files (zip written here, deflated by zlib) from the formats' definitions.
         .target(name: "NumpyFiles", dependencies: ["CZlib"], path: "Tests/NumpyFiles"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "Tensor"]),
@@ -67,11 +69,11 @@ let package = Package(
         .testTarget(name: "LayersTests", dependencies: ["Layers", "CAllocationCounter"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AllReduceTests", dependencies: ["AllReduce", "CAllocationCounter"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "IDXFiles", "NumpyFiles", "CZlib", "CTurboJPEG"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "PNGFiles"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "Tensor"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "Tensor"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ddpTests", dependencies: ["ddp", "IDXFiles"]),
+        .testTarget(name: "ddpTests", dependencies: ["ddp", "IDXFiles", "PNGFiles"]),
     ],
     swiftLanguageModes: [.v5]
 )
