@@ -28,6 +28,11 @@ public struct Dataset: Sendable {
     public let classNames: [String]
     /// Files left out under `--skip-bad` while this split was read.
     public var skipped: [SkippedFile] = []
+    /// The statistics this split's file recorded for it (a packed file's header holds the
+    /// training split's, counted by `Normalization.statistics(of:)` when it was packed), so a
+    /// run need not count them again over the whole file; nil: count them (`Normalization.of`).
+    /// A subset does not keep them.
+    public var recordedNormalization: Normalization?
 
     /// Bytes of one image: `channels * height * width`.
     public var imageSize: Int { channels * height * width }

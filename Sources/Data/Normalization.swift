@@ -76,6 +76,11 @@ public struct Normalization: Sendable, Equatable, Codable {
         return try! Normalization(mean: means, std: stds)
     }
 
+    /// The statistics `dataset` recorded (`Dataset.recordedNormalization`), else counted now.
+    public static func of(_ dataset: Dataset) -> Normalization {
+        dataset.recordedNormalization ?? statistics(of: dataset)
+    }
+
     /// The normalized value of byte `pixel` in `channel`, rounded once from Double to Float.
     public func normalize(_ pixel: UInt8, channel: Int) -> Float {
         Float((Double(pixel) / 255 - mean[channel]) / std[channel])

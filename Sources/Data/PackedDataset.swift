@@ -22,6 +22,12 @@ public enum PackedDataset {
         } catch let failure as PackedData.Failure {
             throw DataError.invalidArgument(failure.description)
         }
+        let normalization: Normalization
+        do {
+            normalization = try Normalization(mean: header.normalizationMean, std: header.normalizationStd)
+        } catch {
+            throw DataError.invalidArgument("\(path): damaged header: \(error)")
+        }
         func split(_ split: Split, _ layout: PackedDataHeader.Split) throws -> Dataset {
             let labels = Array(bytes[layout.labelsOffset..<(layout.labelsOffset + layout.count)])
             if let bad = labels.firstIndex(where: { Int($0) >= header.classNames.count }) {
@@ -32,7 +38,9 @@ public enum PackedDataset {
                            height: header.height, width: header.width, classes: header.classNames.count,
                            classNames: header.classNames)
         }
-        return (try split(.train, header.train), try split(.test, header.test), header)
+        var train = try split(.train, header.train)
+        train.recordedNormalization = normalization
+        return (train, try split(.test, header.test), header)
     }
 
     /// Whether `path` is a regular file that starts with the packed-file magic.

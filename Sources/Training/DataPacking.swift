@@ -62,7 +62,7 @@ public enum DataPacking {
         let start = MonotonicClock.seconds()
         let (train, test) = try DatasetLoader.loadSplits(name: dataset, dataDir: dataDir, synthetic: synthetic,
                                                          options: options, progress: progress)
-        let normalization = Normalization.statistics(of: train)
+        let normalization = Normalization.of(train)
         let source = dataDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? DatasetLoader.defaultDataDirectory(for: dataset) ?? dataset
         let header = PackedDataHeader(
             dataset: train.name, source: source, channels: train.channels, height: train.height, width: train.width,

@@ -125,7 +125,7 @@ public enum Evaluation {
                 + "with \(info.classes)", printHere: comm.rank == 0)
         }
         let normalization = try info.normalization ?? World.agree(comm) {
-            Normalization.statistics(of: try DatasetLoader.load(name: name, dataDir: directory, split: .train,
+            Normalization.of(try DatasetLoader.load(name: name, dataDir: directory, split: .train,
                                                                 synthetic: synthetic, options: options))
         }
         let batches = try BatchAssembler(dataset: test, normalization: normalization)

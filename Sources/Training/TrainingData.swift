@@ -23,7 +23,7 @@ public final class TrainingData {
         train = config.trainSubset > 0 ? fullTrain.subset(0..<min(config.trainSubset, fullTrain.count)) : fullTrain
         availableTrainCount = fullTrain.count
         self.test = test
-        normalization = Normalization.statistics(of: fullTrain)
+        normalization = Normalization.of(fullTrain)
         // By the data set's own name: a packed file keeps the recipe of what it was packed from.
         let augmentation = config.augment ? Augmentation.standard(forDataset: fullTrain.name, height: fullTrain.height,
                                                                       width: fullTrain.width) : .none

@@ -37,6 +37,10 @@ final class PackedDatasetTests: XCTestCase {
         // A subset of a mapped set is a view of the same bytes.
         XCTAssertEqual(loaded.train.subset(3..<9).images, train.subset(3..<9).images)
         XCTAssertEqual(Normalization.statistics(of: loaded.train), Normalization.statistics(of: train))
+        // The header's statistics are what a run uses, not counted again.
+        XCTAssertEqual(loaded.train.recordedNormalization, try Normalization(mean: [0.5], std: [0.25]))
+        XCTAssertEqual(Normalization.of(loaded.train), try Normalization(mean: [0.5], std: [0.25]))
+        XCTAssertNil(loaded.train.subset(3..<9).recordedNormalization)
     }
 
     func testNotARegularFileIsRefusedAtOnce() throws {
