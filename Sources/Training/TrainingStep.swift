@@ -100,8 +100,8 @@ public final class TrainingStep {
 
     deinit { labels.deallocate() }
 
-    /// Runs one step on the micro-batches `indices(0) ..< indices(accumulate)` of `batches`'
-    /// data set. Throws `TrainError.nonFinite` on every rank alike when the reduced loss or the
+    /// Runs one step on this rank's micro-batches `indices(0)`, ..., `indices(accumulate - 1)`
+    /// (sample indices into `batches`' data set). Throws `TrainError.nonFinite` on every rank alike when the reduced loss or the
     /// reduced gradient is not finite; the parameters are then untouched. `stopSignal` (this
     /// rank's pending `StopSignal`, 0 for none) travels in the loss allreduce. `next`, the indices
     /// of the step that follows (its first micro-batch), starts assembling its batch in the background.
