@@ -69,7 +69,7 @@ public enum StepBenchmark {
             try comm.barrier()
             stepper.resetTiming()
             let t = MonotonicClock.seconds(), c = processCPUSeconds()
-            _ = try stepper.run(batches: data.trainBatches, indices: indices(s), next: indices(s + 1), rng: &rng, lr: 0.01,
+            _ = try stepper.run(batches: data.trainBatches, indices: { _ in indices(s) }, next: indices(s + 1), rng: &rng, lr: 0.01,
                                 position: (1, s + 1), timeline: nil, globalStep: s)
             guard s >= warmup else { continue }
             let tm = stepper.timing

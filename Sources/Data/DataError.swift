@@ -31,7 +31,7 @@ public enum DataError: Error, Equatable, CustomStringConvertible, LocalizedError
     /// A dataset name that the loader does not know.
     case unknownDataset(name: String, known: [String])
     /// The sampler cannot fill one global batch from the dataset.
-    case datasetTooSmall(count: Int, batchSize: Int, ranks: Int)
+    case datasetTooSmall(count: Int, batchSize: Int, ranks: Int, accumulate: Int)
     /// An argument outside its valid range (batch size, rank, normalization, sizes...).
     case invalidArgument(String)
     /// A NumPy `.npy` array or `.npz` archive that cannot serve as a dataset: a malformed header
@@ -70,10 +70,13 @@ public enum DataError: Error, Equatable, CustomStringConvertible, LocalizedError
             return "\(path): size \(size) bytes is not a positive multiple of the \(recordSize)-byte CIFAR-10 record (1 label byte + 3x32x32 pixels)"
         case let .unknownDataset(name, known):
             return "unknown dataset '\(name)' (expected one of: \(known.joined(separator: ", ")))"
-        case let .datasetTooSmall(count, batchSize, ranks):
-            let (global, overflow) = batchSize.multipliedReportingOverflow(by: ranks)
-            let product = overflow ? "more than \(Int.max)" : "\(global)"
-            return "dataset of \(count) samples is smaller than one global batch \(batchSize) x \(ranks) = \(product) (lower --batch-size or the number of ranks)"
+        case let .datasetTooSmall(count, batchSize, ranks, accumulate):
+            let (perMicroBatch, overflow) = batchSize.multipliedReportingOverflow(by: ranks)
+            let (global, overflowToo) = perMicroBatch.multipliedReportingOverflow(by: accumulate)
+            let product = overflow || overflowToo ? "more than \(Int.max)" : "\(global)"
+            let factors = "\(batchSize) x \(ranks)" + (accumulate > 1 ? " x \(accumulate)" : "")
+            return "dataset of \(count) samples is smaller than one global batch \(factors) = \(product) "
+                + "(lower --batch-size\(accumulate > 1 ? ", --accumulate" : "") or the number of ranks)"
         case let .invalidArgument(message):
             return message
         case let .badArray(path, detail):

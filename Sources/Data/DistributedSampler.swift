@@ -12,28 +12,37 @@ import Tensor
 /// one run never share a permutation), and `permutation` is `SeededRNG`'s Fisher-Yates. With
 /// `shuffle: false`, `perm` is the identity.
 ///
-/// The global batch is G = B * P (B = `batchSize` per rank, P = `ranks`). An epoch has
-/// floor(count / G) steps; the tail of fewer than G samples is dropped, not padded. At step s,
-/// rank r takes `perm[s*G + r*B ..< s*G + (r+1)*B]`:
+/// The global batch is G = B * P * N (B = `batchSize` per rank and micro-batch, P = `ranks`,
+/// N = `accumulate`, the micro-batches each rank runs before the one allreduce of a step). An
+/// epoch has floor(count / G) steps; the tail of fewer than G samples is dropped, not padded.
+/// Step s cuts `perm[s*G ..< (s+1)*G]` into P*N micro-batches of B; rank r takes the N
+/// consecutive ones `r*N ..< (r+1)*N`, so micro-batch m of rank r is
+/// `perm[s*G + (r*N + m)*B ..< s*G + (r*N + m + 1)*B]`:
 ///
-///     perm: | s=0: r0 r0 r1 r1 ... | s=1: r0 r0 r1 r1 ... | ... | dropped tail |
-///             <- B -><- B ->          <------ G ------>
+///     perm: | s=0: r0m0 r0m1 r1m0 r1m1 ... | s=1: r0m0 r0m1 r1m0 ... | ... | dropped tail |
+///                  <-B-><-B->
+///                  <- N*B -->
+///                  <--------- G ---------->
 ///
-/// so P ranks with batch B see exactly the samples one rank with batch P*B sees, no sample twice
-/// in an epoch. The permutation is computed once per epoch and cached; `indices` returns a slice
-/// of it without copying.
+/// so P ranks x N micro-batches of B see exactly the samples one rank with batch P*N*B sees (and
+/// P ranks with batch N*B, each rank the same N*B), no sample twice in an epoch. Cutting by rank
+/// first keeps the micro-batches, the groups BatchNorm normalizes, the same for any P and N of
+/// one product at one B. The permutation is computed once per epoch and cached; `indices`
+/// returns a slice of it without copying.
 public final class DistributedSampler {
     /// Samples in the dataset.
     public let count: Int
-    /// Samples per rank per step (B).
+    /// Samples per rank per micro-batch (B).
     public let batchSize: Int
+    /// Micro-batches per rank per step (N).
+    public let accumulate: Int
     /// Number of ranks (P).
     public let ranks: Int
     /// This rank, in `0..<ranks`.
     public let rank: Int
     public let seed: UInt64
     public let shuffle: Bool
-    /// G = B * P.
+    /// G = B * P * N.
     public let globalBatchSize: Int
     /// floor(count / G).
     public let stepsPerEpoch: Int
@@ -41,20 +50,24 @@ public final class DistributedSampler {
     private var cachedEpoch = -1
     private var cachedPermutation: [Int] = []
 
-    /// Throws `DataError` for a batch size or rank count below 1, a rank outside `0..<ranks`, or
-    /// a dataset that cannot fill one global batch.
-    public init(count: Int, batchSize: Int, ranks: Int, rank: Int, seed: UInt64, shuffle: Bool = true) throws {
+    /// Throws `DataError` for a batch size, rank count or accumulation below 1, a rank outside
+    /// `0..<ranks`, or a dataset that cannot fill one global batch.
+    public init(count: Int, batchSize: Int, ranks: Int, rank: Int, accumulate: Int = 1, seed: UInt64,
+                shuffle: Bool = true) throws {
         guard batchSize > 0 else { throw DataError.invalidArgument("batch size must be at least 1 (got \(batchSize))") }
         guard ranks > 0 else { throw DataError.invalidArgument("number of ranks must be at least 1 (got \(ranks))") }
+        guard accumulate > 0 else { throw DataError.invalidArgument("accumulation must be at least 1 (got \(accumulate))") }
         guard (0..<ranks).contains(rank) else {
             throw DataError.invalidArgument("rank \(rank) is outside 0..<\(ranks)")
         }
-        let (global, overflow) = batchSize.multipliedReportingOverflow(by: ranks)
-        guard !overflow, count >= global else {
-            throw DataError.datasetTooSmall(count: count, batchSize: batchSize, ranks: ranks)
+        let (perMicroBatch, overflow) = batchSize.multipliedReportingOverflow(by: ranks)
+        let (global, overflowToo) = perMicroBatch.multipliedReportingOverflow(by: accumulate)
+        guard !overflow, !overflowToo, count >= global else {
+            throw DataError.datasetTooSmall(count: count, batchSize: batchSize, ranks: ranks, accumulate: accumulate)
         }
         self.count = count
         self.batchSize = batchSize
+        self.accumulate = accumulate
         self.ranks = ranks
         self.rank = rank
         self.seed = seed
@@ -63,15 +76,17 @@ public final class DistributedSampler {
         self.stepsPerEpoch = count / global
     }
 
-    /// The dataset indices this rank trains on at `step` of `epoch` (B of them).
-    public func indices(epoch: Int, step: Int) -> ArraySlice<Int> {
+    /// The dataset indices this rank trains on in micro-batch `microBatch` of `step` of `epoch`
+    /// (B of them).
+    public func indices(epoch: Int, step: Int, microBatch: Int = 0) -> ArraySlice<Int> {
         precondition(epoch >= 0, "epoch \(epoch) is negative")
         precondition((0..<stepsPerEpoch).contains(step), "step \(step) outside 0..<\(stepsPerEpoch)")
+        precondition((0..<accumulate).contains(microBatch), "micro-batch \(microBatch) outside 0..<\(accumulate)")
         if epoch != cachedEpoch {
             cachedPermutation = Self.permutation(count: count, seed: seed, epoch: epoch, shuffle: shuffle)
             cachedEpoch = epoch
         }
-        let start = step * globalBatchSize + rank * batchSize
+        let start = step * globalBatchSize + (rank * accumulate + microBatch) * batchSize
         return cachedPermutation[start..<(start + batchSize)]
     }
 

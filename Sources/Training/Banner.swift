@@ -8,12 +8,14 @@ import Tensor
 enum Banner {
     static func text(config: TrainConfig, model: Model, data: TrainingData, ranks: Int, stepsPerEpoch: Int,
                      kernelPaths: [KernelPath], resumed: ResumePlan?) -> String {
-        let g = config.batchSize * ranks
+        let g = config.globalBatch(ranks: ranks)
+        let split = "ranks \(ranks) x batch \(config.batchSize)"
+            + (config.accumulate > 1 ? " x accumulate \(config.accumulate) micro-batches" : "")
         var lines = [
             "ddp train: \(config.model) (\(model.parameterCount) parameters) on \(config.dataset) "
                 + "(\(data.train.count) train / \(data.test.count) test, \(data.inputShape.map(String.init).joined(separator: "x")), "
                 + "\(data.classes) classes)",
-            "  ranks \(ranks) x batch \(config.batchSize) = global batch \(g), \(stepsPerEpoch) steps/epoch, "
+            "  \(split) = global batch \(g), \(stepsPerEpoch) steps/epoch, "
                 + count(config.epochs, "epoch"),
         ]
         if config.trainSubset > 0 { lines.append("  " + subset(config, data: data, globalBatch: g, stepsPerEpoch: stepsPerEpoch)) }
@@ -24,7 +26,7 @@ enum Banner {
         }
         let warmup = config.effectiveWarmupEpochs(ranks: ranks)
         lines += [
-            "  \(config.optimizer.rawValue) lr \(config.effectiveLR(ranks: ranks))\(config.scaleLR ? " (\(config.lr) x \(ranks) ranks)" : "") "
+            "  \(config.optimizer.rawValue) lr \(config.effectiveLR(ranks: ranks))\(scaling(config, ranks: ranks)) "
                 + "schedule \(config.schedule.rawValue)\(warmup > 0 ? " warmup \(warmup) epochs" : "") "
                 + "momentum \(config.momentum)\(config.nesterov ? " nesterov" : "") "
                 + "wd \(config.weightDecay)\(config.syncBN ? " sync-bn" : "")\(config.augment ? " augment" : "") seed \(config.seed)",
@@ -43,6 +45,18 @@ enum Banner {
             lines += resumed.notes.map { "  note: " + $0 }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// How the linear scaling rule made the LR: " (0.05 x 4 ranks)", " (0.05 x 2 ranks x 2
+    /// micro-batches)", or after a resume that split the global batch anew " (0.05 x 256 / 64:
+    /// global batch / the batch of --lr)"; "" without the rule.
+    static func scaling(_ config: TrainConfig, ranks: Int) -> String {
+        guard config.scaleLR else { return "" }
+        if let lrBatch = config.lrBatchSize, lrBatch != config.batchSize {
+            return " (\(config.lr) x \(config.globalBatch(ranks: ranks)) / \(lrBatch): global batch / the batch of --lr)"
+        }
+        return " (\(config.lr) x \(count(ranks, "rank"))"
+            + (config.accumulate > 1 ? " x \(config.accumulate) micro-batches)" : ")")
     }
 
     /// "1 epoch", "10 epochs".

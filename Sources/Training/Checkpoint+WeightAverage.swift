@@ -26,7 +26,7 @@ extension Checkpoint {
         }
         let file = try readModelFile(dir, averageFile)
         try average.load(through: model) { try load(file.entries, into: model, path: path) }
-        // Written by another number of ranks (at an epoch boundary), the file's statistics are
+        // Written by another number of ranks, the file's statistics (the ranks' average) are
         // every rank's.
         let (trainer, saved) = try readTrainer(dir)
         guard saved.ranks == ranks, average.statistics.count > 0 else { return }

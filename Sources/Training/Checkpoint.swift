@@ -282,8 +282,9 @@ public enum Checkpoint {
         return (trainer, run)
     }
 
-    /// Restores model, optimizer and position from a checkpoint for `--resume`. Whether the run
-    /// may go on with this configuration and these ranks was settled by `ResumePlan`.
+    /// Restores model, optimizer and position from a checkpoint for `--resume`, on `ranks` ranks
+    /// that may be another number than the checkpoint's. Whether the run may go on with this
+    /// configuration and these ranks (the same global batch) was settled by `ResumePlan`.
     static func resume(from given: String, model: Model, optimizer: any Optimizer, rank: Int, ranks: Int,
                        config: TrainConfig, stepsPerEpoch: Int) throws -> RunState {
         let dir = try CheckpointDirectory.locate(given, flag: "--resume")
@@ -307,18 +308,24 @@ public enum Checkpoint {
         }
         var state = RunState(rank: rank, seed: config.seed)
         state.epoch = epoch; state.stepInEpoch = stepInEpoch; state.globalStep = global
-        if savedRanks == ranks, let rng = trainer.entries["rng"] {
-            guard rng.dtype == .i64, rng.elementCount == ranks * 8 else {
+        // Rank r goes on with the dropout and augmentation streams of the old world's rank r; a
+        // rank the old world did not have starts its own fresh stream (seed, r), which no old rank
+        // drew from. So another rank count keeps the sample order and the model, not the masks.
+        if let rng = trainer.entries["rng"] {
+            guard rng.dtype == .i64, rng.elementCount == savedRanks * 8 else {
                 throw TrainError.checkpoint("\(trainerPath): tensor 'rng' is \(rng.dtype.rawValue) \(rng.shape), "
-                    + "expected I64 [\(ranks), 8] (the random streams of \(ranks) ranks)")
+                    + "expected I64 [\(savedRanks), 8] (the random streams of \(savedRanks) ranks)")
             }
-            let words = try rng.int64s().map { UInt64(bitPattern: $0) }
-            let mine = Array(words[(rank * 8)..<(rank * 8 + 8)])
-            state.dropoutRNG = SeededRNG(state: Array(mine[0..<4]))
-            state.augmentRNG = SeededRNG(state: Array(mine[4..<8]))
+            if rank < savedRanks {
+                let words = try rng.int64s().map { UInt64(bitPattern: $0) }
+                let mine = Array(words[(rank * 8)..<(rank * 8 + 8)])
+                state.dropoutRNG = SeededRNG(state: Array(mine[0..<4]))
+                state.augmentRNG = SeededRNG(state: Array(mine[4..<8]))
+            }
         }
         // Written by as many ranks: each takes its own running statistics back (they differ
-        // mid-epoch without SyncBN). Older checkpoints have none; the model file's then serve all.
+        // mid-epoch without SyncBN). Older checkpoints have none, and another rank count has no
+        // own ones: the model file's (the ranks' average) then serve all.
         if savedRanks == ranks, model.buffers.count > 0, let stats = trainer.entries["running_stats"] {
             guard stats.dtype == .f32, stats.shape == [ranks, model.buffers.count] else {
                 throw TrainError.checkpoint("\(trainerPath): tensor 'running_stats' is \(stats.dtype.rawValue) \(stats.shape), "

@@ -10,6 +10,7 @@ enum ConsistencyCheck {
             ("model spec", Double(fingerprint(model.spec))), ("parameter count", Double(model.parameterCount)),
             ("training set size", Double(data.train.count)), ("test set size", Double(data.test.count)),
             ("seed", Double(config.seed & 0xF_FFFF_FFFF_FFFF)), ("batch size", Double(config.batchSize)),
+            ("accumulation", Double(config.accumulate)),
             ("sync-bn", config.syncBN ? 1 : 0), ("epochs", Double(config.epochs)),
         ]
         let all = try comm.allGather(fields.map { $0.1 })

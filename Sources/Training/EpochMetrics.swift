@@ -78,6 +78,7 @@ final class MetricsWriter {
         var fields: [(String, JSONLine.Value)] = [
             ("event", .string("run")), ("model", .string(config.model)), ("dataset", .string(config.dataset)),
             ("ranks", .number(Double(ranks))), ("batch_size", .number(Double(config.batchSize))),
+            ("accumulate", .number(Double(config.accumulate))),
             ("lr", .number(config.effectiveLR(ranks: ranks))), ("schedule", .string(config.schedule.rawValue)),
             ("epochs", .number(Double(config.epochs))), ("seed", .unsigned(config.seed)),
         ]

@@ -53,7 +53,7 @@ public enum LRFinder {
             let epoch = s / sampler.stepsPerEpoch, step = s % sampler.stepsPerEpoch
             let loss: Double
             do {
-                loss = try stepper.run(batches: data.trainBatches, indices: sampler.indices(epoch: epoch, step: step),
+                loss = try stepper.run(batches: data.trainBatches, indices: { _ in sampler.indices(epoch: epoch, step: step) },
                                        rng: &rng, lr: lr,
                                        position: (epoch + 1, step + 1), timeline: nil, globalStep: s).loss
             } catch TrainError.nonFinite {

@@ -11,7 +11,14 @@ import Foundation
 /// - the metrics file is the one the run appended to (`run.json`);
 /// - `--max-steps` holds until the run reaches it, and no longer after that;
 /// - the ranks are the launch's (mpirun's or `--local-ranks`), or, for a process started alone,
-///   the recorded number, run as threads; so `ddp train --resume DIR` continues any run.
+///   the recorded number, run as threads; so `ddp train --resume DIR` continues any run;
+/// - the global batch (ranks x `--batch-size` x `--accumulate`) is the run's on any number of
+///   ranks, in the middle of an epoch too: `BatchSplit` derives the per-rank batch and the
+///   accumulation the flags leave open, and a rank count that cannot share it is refused. The
+///   sample stream, the steps of an epoch, the schedule and the learning rate so go on exactly;
+///   the model to float tolerance (the allreduce sums in another order); dropout masks and
+///   augmentation not (a rank the old world lacked draws a fresh stream, `Checkpoint.resume`).
+///   Both flags given with another product change the global batch, at an epoch boundary only.
 public struct ResumePlan: Sendable {
     public enum Launch: Equatable, Sendable {
         /// Ranks fixed by this launch: mpirun's, or `--local-ranks P`.
@@ -48,7 +55,8 @@ public struct ResumePlan: Sendable {
         config.quiet = flags.quiet; config.timelinePath = flags.timelinePath
 
         try applySettings(flags, given: given)
-        try checkRanksAndEpochs()
+        try applyBatchSplit(flags, given: given)
+        try checkEpochs()
         applyMaxSteps(flags, given: given)
         try applyCheckpointDirectory(flags, given: given)
         applyMetrics(flags, given: given)
@@ -73,8 +81,6 @@ public struct ResumePlan: Sendable {
             switch setting.onResume {
             case .fixed:
                 throw refuse(setting.flag, value, was, "a resume continues the same run, and this would make another one")
-            case .epochBoundary where saved.stepInEpoch != 0:
-                throw refuse(setting.flag, value, was, "the run \(midEpoch), and the rest of that epoch needs the same steps")
             case .length where ![.constant, .step].contains(recorded.schedule):
                 throw refuse(setting.flag, value, was, "its \(recorded.schedule.rawValue) schedule is laid out over "
                     + "\(Banner.count(recorded.epochs, "epoch")) and cannot be stretched mid-run")
@@ -91,16 +97,62 @@ public struct ResumePlan: Sendable {
         }
     }
 
-    /// Another rank count is fine at an epoch boundary; there must be epochs left to train.
-    private mutating func checkRanksAndEpochs() throws {
-        if ranks != saved.ranks {
+    /// The global batch on this launch's ranks (see the type's comment); listed in `changes` when
+    /// its split or the ranks differ from the run's.
+    private mutating func applyBatchSplit(_ flags: TrainConfig, given: Set<String>) throws {
+        let recorded = saved.config
+        let global = recorded.globalBatch(ranks: saved.ranks)
+        let batch = given.contains("--batch-size") ? flags.batchSize : nil
+        let accumulate = given.contains("--accumulate") ? flags.accumulate : nil
+        guard let split = BatchSplit.derive(global: global, ranks: ranks, batchSize: batch, accumulate: accumulate,
+                                            recorded: BatchSplit(batchSize: recorded.batchSize, accumulate: recorded.accumulate))
+        else { throw TrainError.badFlag(unsplittable(global, batch: batch, accumulate: accumulate)) }
+        let newGlobal = split.globalBatch(ranks: ranks)
+        if newGlobal != global {
+            let product = newGlobal.map { "\($0)" } ?? "beyond \(Int.max)"
             if saved.stepInEpoch != 0 {
-                throw TrainError.badFlag("this launch has \(ranks) rank\(ranks == 1 ? "" : "s"), but the run resumed from \(resume) "
-                    + "had \(saved.ranks) and \(midEpoch), and the rest of that epoch needs the same ranks; resume it with "
-                    + "\(saved.ranks) (`ddp train --resume \(resume)` alone runs them as threads), or \(newRun)")
+                throw TrainError.badFlag("--batch-size \(split.batchSize) x --accumulate \(split.accumulate) on "
+                    + "\(Banner.count(ranks, "rank")) make a global batch of \(product), but the run resumed from \(resume) "
+                    + "\(midEpoch) with \(global), and the rest of that epoch needs it; give them at an epoch boundary, "
+                    + "or leave one out to keep \(global), or \(newRun)")
             }
-            changes.append("ranks \(ranks) (was \(saved.ranks))")
+            changes.append("global batch \(product) (was \(global))")
         }
+        if split.batchSize != recorded.batchSize {
+            changes.append("--batch-size \(split.batchSize) (was \(recorded.batchSize))")
+            // --lr stays the learning rate of the batch it was given for (`TrainConfig.lrScale`).
+            config.lrBatchSize = recorded.lrBatchSize ?? recorded.batchSize
+        }
+        if split.accumulate != recorded.accumulate {
+            changes.append("--accumulate \(split.accumulate) (was \(recorded.accumulate))")
+        }
+        if ranks != saved.ranks { changes.append("ranks \(ranks) (was \(saved.ranks))") }
+        config.batchSize = split.batchSize
+        config.accumulate = split.accumulate
+    }
+
+    /// Why no split of `global` over this launch's ranks exists, with the way out.
+    private func unsplittable(_ global: Int, batch: Int?, accumulate: Int?) -> String {
+        let recorded = saved.config
+        let theirs = "the global batch of \(global) of the run resumed from \(resume) (\(Banner.count(saved.ranks, "rank")) "
+            + "x --batch-size \(recorded.batchSize) x --accumulate \(recorded.accumulate))"
+        let here = Banner.count(ranks, "rank"), perRank = global / ranks
+        // At an epoch boundary both flags together may set another global batch.
+        let other = saved.stepInEpoch == 0 ? ", or give both --batch-size and --accumulate for another global batch" : ""
+        if let batch, global % ranks == 0 {
+            return "--batch-size \(batch) on \(here) cannot make up \(theirs) with a whole --accumulate: give a "
+                + "--batch-size that divides \(perRank) (or leave it out)\(other), or \(newRun)"
+        }
+        if let accumulate, global % ranks == 0 {
+            return "--accumulate \(accumulate) on \(here) cannot make up \(theirs) with a whole --batch-size: give an "
+                + "--accumulate that divides \(perRank) (or leave it out)\(other), or \(newRun)"
+        }
+        return "this launch has \(here), which cannot share \(theirs) evenly: resume it on a number of ranks that "
+            + "divides \(global), or \(newRun)"
+    }
+
+    /// There must be epochs left to train.
+    private func checkEpochs() throws {
         let recorded = saved.config
         if config.epochs <= saved.epoch {
             let extend = [.constant, .step].contains(recorded.schedule)

@@ -115,7 +115,7 @@ public enum SanityCheck {
         var losses: [Double] = []
         for s in 0..<steps {
             let epoch = s / sampler.stepsPerEpoch, step = s % sampler.stepsPerEpoch
-            let out = try stepper.run(batches: batches, indices: sampler.indices(epoch: epoch, step: step),
+            let out = try stepper.run(batches: batches, indices: { _ in sampler.indices(epoch: epoch, step: step) },
                                       rng: &rng, lr: lr,
                                       position: (epoch + 1, step + 1), timeline: nil, globalStep: s)
             losses.append(out.loss)

@@ -25,16 +25,26 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// How the conv and linear weights start (`WeightInit`).
     public var weightInit = WeightInit.kaiming
     public var epochs = 10
-    /// Per rank; the global batch is batchSize x ranks.
+    /// Per rank and micro-batch; the global batch is batchSize x ranks x accumulate.
     public var batchSize = 64
+    /// Micro-batches per optimizer step (`--accumulate N`, PyTorch's `no_sync`): each rank runs N
+    /// forward/backward passes of `batchSize`, sums their gradients, and the ranks allreduce once.
+    /// The gradient is the mean over the whole global batch; BatchNorm normalizes each micro-batch
+    /// by its own statistics, so a model with BatchNorm is not exactly one N times larger batch.
+    public var accumulate = 1
+    /// The batch `lr` is given for (`scaleLR`): the per-rank batch the run started with; nil:
+    /// `batchSize`. A resume that splits the global batch differently (another rank count,
+    /// `ResumePlan`) pins it, so the learning rate follows the global batch, not its split.
+    public var lrBatchSize: Int? = nil
     /// The peak of the schedule for one rank's batch (with `scaleLR`) or for the whole run.
     /// 0.05 is the PyTorch reference's (`peers/torch_ref.py`: fmnist-cnn, batch 64, one-cycle), so
     /// one rank with the defaults trains as it does.
     public var lr = 0.05
     /// The linear scaling rule for the global batch (Goyal et al., "Accurate, Large Minibatch
     /// SGD"; Horovod's `lr * hvd.size()`): `lr` is the learning rate of one rank's batch, and P
-    /// ranks, whose global batch is P times larger, train at P x lr, after a warmup
-    /// (`effectiveWarmupEpochs`). Off: `lr` as given for any number of ranks, PyTorch DDP's way.
+    /// ranks of N accumulated micro-batches, whose global batch is P x N times larger, train at
+    /// P x N x lr, after a warmup (`effectiveWarmupEpochs`). Off: `lr` as given for any number of
+    /// ranks and micro-batches, PyTorch DDP's way.
     public var scaleLR = true
     public var optimizer = OptimizerKind.sgd
     public var momentum = 0.9
@@ -104,27 +114,43 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// Bounds that keep `epochs * stepsPerEpoch` and the bucket size in bytes far from Int's limits.
     public static let maximumEpochs = 1_000_000
     public static let maximumBucketCapMB = 65536.0
+    /// Far more micro-batches than any step needs, few enough that batch x accumulate cannot overflow.
+    public static let maximumAccumulate = 65536
 
     /// How the data set's files are read; the validation split is drawn with the run's seed.
     public var sourceOptions: SourceOptions {
         SourceOptions(imageSize: imageSize, valFraction: valFraction, seed: seed, skipBad: skipBad, layout: layout)
     }
 
+    /// Samples per optimizer step over all ranks: batchSize x ranks x accumulate (Int.max when
+    /// that overflows; the sampler refuses such a batch).
+    public func globalBatch(ranks: Int) -> Int {
+        let (perMicroBatch, overflow) = batchSize.multipliedReportingOverflow(by: ranks)
+        let (global, overflowToo) = perMicroBatch.multipliedReportingOverflow(by: accumulate)
+        return overflow || overflowToo ? Int.max : global
+    }
+
+    /// What the linear scaling rule multiplies `lr` by: the global batch over the batch `lr` is
+    /// for (ranks x accumulate, unless a resume split the global batch anew); 1 without it.
+    public func lrScale(ranks: Int) -> Double {
+        scaleLR ? Double(globalBatch(ranks: ranks)) / Double(lrBatchSize ?? batchSize) : 1
+    }
+
     /// The learning rate actually used at the top of the schedule.
-    public func effectiveLR(ranks: Int) -> Double { scaleLR ? lr * Double(ranks) : lr }
+    public func effectiveLR(ranks: Int) -> Double { lr * lrScale(ranks: ranks) }
 
     /// Goyal et al.'s gradual warmup for the linear scaling rule (Horovod's examples too).
     static let scaledWarmupEpochs = 5.0
 
     /// The warmup the run gets: `warmupEpochs` when given. Otherwise none unless the linear
-    /// scaling rule raised the LR (more than one rank): then Goyal et al.'s 5 epochs. One-cycle
+    /// scaling rule raised the LR (a global batch larger than `lr`'s): then Goyal et al.'s 5 epochs. One-cycle
     /// needs none: its first 30% already climbs from a 25th of the peak to the peak. The default
     /// does not depend on `epochs`, so that more `--epochs` on resume (constant and step
     /// schedules) change nothing already planned; a run shorter than 5 epochs is still warming up
     /// when it ends.
     public func effectiveWarmupEpochs(ranks: Int) -> Double {
         if let warmupEpochs { return warmupEpochs }
-        return scaleLR && ranks > 1 && schedule != .onecycle ? Self.scaledWarmupEpochs : 0
+        return lrScale(ranks: ranks) > 1 && schedule != .onecycle ? Self.scaledWarmupEpochs : 0
     }
 
     /// The step schedule's decay period in epochs: `stepEpochs`, or a third of the run.
@@ -136,6 +162,10 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public func problem() -> String? {
         if !(1...Self.maximumEpochs).contains(epochs) { return "--epochs must be between 1 and \(Self.maximumEpochs) (got \(epochs))" }
         if batchSize < 1 { return "--batch-size must be at least 1 (got \(batchSize))" }
+        if !(1...Self.maximumAccumulate).contains(accumulate) {
+            return "--accumulate must be between 1 and \(Self.maximumAccumulate) (got \(accumulate))"
+        }
+        if let lrBatchSize, lrBatchSize < 1 { return "the recorded batch of --lr must be at least 1 (got \(lrBatchSize))" }
         if !(lr >= 0) || !lr.isFinite { return "--lr must be a finite number >= 0 (got \(lr))" }
         if !(momentum >= 0 && momentum < 1) { return "--momentum must be in [0, 1) (got \(momentum))" }
         if nesterov && momentum == 0 && optimizer == .sgd { return "--nesterov needs --momentum > 0" }

@@ -11,8 +11,6 @@ public struct TrainSetting: Sendable {
         /// Part of what the run is (model, data, optimizer, schedule): a new value makes another
         /// run, refused in favour of `--init-from`.
         case fixed
-        /// Changes the steps of an epoch: applied at an epoch boundary, refused mid-epoch.
-        case epochBoundary
         /// How the run is carried out or recorded, not what it computes: applied.
         case free
         /// `--epochs`: applied when the schedule can be extended (`ResumePlan`).
@@ -40,8 +38,9 @@ public struct TrainSetting: Sendable {
 
     /// Every setting a checkpoint restores. Not here, because they concern one invocation only:
     /// --resume, --init-from, --overwrite, --quiet, --timeline, --local-ranks, --summary.
-    /// `--checkpoint-dir`, `--metrics` and `--max-steps` are restored by `ResumePlan` itself
-    /// (from where the checkpoint lies, its `run.json`, and how far the run got).
+    /// `--checkpoint-dir`, `--metrics`, `--max-steps`, `--batch-size` and `--accumulate` are
+    /// restored by `ResumePlan` itself (from where the checkpoint lies, its `run.json`, how far
+    /// the run got, and the global batch on this launch's ranks).
     public static let all: [TrainSetting] = [
         field("--dataset", \.dataset, .fixed),
         field("--data-dir", \.dataDir, .fixed, path),
@@ -75,7 +74,6 @@ public struct TrainSetting: Sendable {
         field("--label-smoothing", \.labelSmoothing, .fixed),
         field("--ema", \.ema, .fixed),
         field("--epochs", \.epochs, .length),
-        field("--batch-size", \.batchSize, .epochBoundary),
         field("--threads", \.threads, .free) { $0 == 0 ? "0 (cores / ranks)" : "\($0)" },
         field("--checkpoint-every", \.checkpointEvery, .free),
         field("--keep-checkpoints", \.keepCheckpoints, .free),
@@ -89,7 +87,8 @@ public struct TrainSetting: Sendable {
                      copy: { $0.evalEvery = $1.evalEvery; $0.timelineSteps = $1.timelineSteps }),
     ]
 
-    /// The flags of every setting, `--checkpoint-dir`, `--metrics` and `--max-steps`: what a
-    /// config built in code (rather than from a command line) gives in full.
-    public static let allFlags: Set<String> = Set(all.map(\.flag) + ["--checkpoint-dir", "--metrics", "--max-steps"])
+    /// The flags of every setting and of those `ResumePlan` restores itself: what a config built
+    /// in code (rather than from a command line) gives in full.
+    public static let allFlags: Set<String> = Set(all.map(\.flag)
+        + ["--checkpoint-dir", "--metrics", "--max-steps", "--batch-size", "--accumulate"])
 }

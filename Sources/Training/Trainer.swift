@@ -41,6 +41,10 @@ public final class Trainer {
     /// the periodic desync check. Tests perturb one rank's parameters here to see the trainer
     /// itself catch the desync. nil in every real run.
     var afterStep: ((Model, Int) -> Void)?
+    /// Test hook, like `afterStep`: called on this rank before each step with the global step
+    /// about to run and the indices of its micro-batches, so tests can compare the sample streams
+    /// of runs on different numbers of ranks. nil in every real run.
+    var beforeStep: ((Int, [ArraySlice<Int>]) -> Void)?
 
     /// `log` receives rank 0's human-readable lines (progress, banner); other ranks get none.
     public init(config: TrainConfig, flagsGiven: Set<String>? = nil, communicator: any Communicator,
@@ -93,8 +97,8 @@ public final class Trainer {
         let data = try World.agree(comm) { try TrainingData(config: config) }
         let model = try data.model(config, comm: comm)
         let sampler = try World.agree(comm) {
-            try DistributedSampler(count: data.train.count, batchSize: config.batchSize,
-                                   ranks: ranks, rank: rank, seed: config.seed, shuffle: config.shuffle)
+            try DistributedSampler(count: data.train.count, batchSize: config.batchSize, ranks: ranks, rank: rank,
+                                   accumulate: config.accumulate, seed: config.seed, shuffle: config.shuffle)
         }
         let lr = config.effectiveLR(ranks: ranks)
         // Positions in the schedule count this run's steps per epoch: epoch e, step s is at
@@ -113,7 +117,7 @@ public final class Trainer {
                         kernelPaths: kernelPaths, resumed: resumed))
 
         let stepper = try TrainingStep(model: model, optimizer: optimizer, comm: comm, batchSize: config.batchSize,
-                                       bucketCapBytes: Int(config.bucketCapMB * 1_048_576), overlap: config.overlap,
+                                       accumulate: config.accumulate, bucketCapBytes: Int(config.bucketCapMB * 1_048_576), overlap: config.overlap,
                                        labelSmoothing: config.labelSmoothing)
         stepper.clipGradNorm = Float(config.clipGradNorm)
         let metrics = rank == 0 ? try config.metricsPath.map {
@@ -196,12 +200,17 @@ public final class Trainer {
             let position = epoch * stepsPerEpoch + step
             let stepLR = run.schedule.learningRate(at: position)
             if let sgd = run.optimizer as? SGD { sgd.momentum = run.schedule.momentum(at: position, fixed: config.momentum) }
+            if let beforeStep {
+                beforeStep(run.state.globalStep, (0..<config.accumulate).map {
+                    run.sampler.indices(epoch: epoch, step: step, microBatch: $0)
+                })
+            }
             let outcome: TrainingStep.Outcome
             do {
                 // The next step of this epoch is assembled while this one runs; the first of an
                 // epoch is filled in line (its indices come after the epoch's evaluation).
                 outcome = try run.stepper.run(
-                    batches: run.data.trainBatches, indices: run.sampler.indices(epoch: epoch, step: step),
+                    batches: run.data.trainBatches, indices: { run.sampler.indices(epoch: epoch, step: step, microBatch: $0) },
                     next: step + 1 < stepsPerEpoch ? run.sampler.indices(epoch: epoch, step: step + 1) : nil,
                     rng: &run.state.augmentRNG, lr: stepLR, position: (epoch + 1, step + 1), timeline: run.timeline,
                     globalStep: run.state.globalStep, stopSignal: StopSignal.pending)
@@ -213,7 +222,7 @@ public final class Trainer {
             run.state.stepInEpoch = step + 1
             run.state.epochTotals.add(loss: outcome.loss, correct: outcome.correct, samples: outcome.samples)
             run.losses.append(outcome.loss)
-            images += config.batchSize * ranks
+            images += run.sampler.globalBatchSize
             if config.logEvery > 0 && run.state.globalStep % config.logEvery == 0 {
                 try run.metrics?.step(epoch: epoch + 1, step: run.state.globalStep, loss: outcome.loss, lr: stepLR)
             }

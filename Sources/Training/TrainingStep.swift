@@ -7,7 +7,10 @@ import Tensor
 
 /// One synchronized data-parallel step, shared by `train`, `sanity`, `lr-find` and `bench step`:
 /// fill this rank's slice of the global batch, forward, loss, backward with bucketed allreduce,
-/// reduce the loss, check it, update. Given the next step's indices, it has the next batch
+/// reduce the loss, check it, update. With `accumulate` N > 1 the slice is N micro-batches, each
+/// forward and backward on its own with its loss gradient scaled by 1/N, summed on the rank
+/// (`GradientAccumulator`); only the last one's backward feeds the allreduce, so a step still
+/// makes one allreduce and one update. Given the next micro-batch's indices, it has that batch
 /// assembled in the background meanwhile (`BatchPrefetcher`), so the data phase is only the wait
 /// for it. Buffers are allocated once here; the step allocates nothing.
 public final class TrainingStep {
@@ -53,7 +56,10 @@ public final class TrainingStep {
     let optimizer: any Optimizer
     let comm: any Communicator
     public let buckets: GradientBuckets
+    /// Samples per micro-batch on this rank.
     let batchSize: Int
+    /// Micro-batches per step (N).
+    let accumulate: Int
     var clipGradNorm: Float = 0
     public private(set) var timing = Timing()
     private let batch: Tensor
@@ -63,15 +69,30 @@ public final class TrainingStep {
     /// Seconds the background thread has spent assembling batches.
     public var backgroundDataSeconds: Double { prefetcher?.fillSeconds ?? 0 }
     private let loss: SoftmaxCrossEntropy
+    /// The micro-batches' gradient sum (nil for N = 1).
+    private let accumulator: GradientAccumulator?
+    /// What the last micro-batch's backward reports each final range to: the accumulator, then
+    /// the buckets. Made once, so the step creates no closure.
+    private let gradientReady: (Int) -> Void
     /// [loss x B, correct, B, then per signal of `StopSignal.handled` the ranks it reached], summed.
     private var reduced = [Double](repeating: 0, count: 3 + StopSignal.handled.count)
 
-    /// `labelSmoothing`: the training loss's (`SoftmaxCrossEntropy`), 0 for the plain one.
-    public init(model: Model, optimizer: any Optimizer, comm: any Communicator, batchSize: Int,
+    /// `batchSize` per micro-batch, `accumulate` micro-batches per step; `labelSmoothing`: the
+    /// training loss's (`SoftmaxCrossEntropy`), 0 for the plain one.
+    public init(model: Model, optimizer: any Optimizer, comm: any Communicator, batchSize: Int, accumulate: Int = 1,
          bucketCapBytes: Int, overlap: Bool, labelSmoothing: Double = 0) throws {
+        precondition(accumulate >= 1, "accumulate \(accumulate) < 1")
         self.model = model; self.optimizer = optimizer; self.comm = comm; self.batchSize = batchSize
-        buckets = try GradientBuckets(communicator: comm, buffer: model.gradients.data, count: model.parameterCount,
-                                      capBytes: bucketCapBytes, overlap: overlap)
+        self.accumulate = accumulate
+        let buckets = try GradientBuckets(communicator: comm, buffer: model.gradients.data, count: model.parameterCount,
+                                          capBytes: bucketCapBytes, overlap: overlap)
+        let accumulator = accumulate > 1 ? GradientAccumulator(gradients: model.gradients.data, count: model.parameterCount) : nil
+        self.buckets = buckets
+        self.accumulator = accumulator
+        gradientReady = { offset in
+            accumulator?.fold(from: offset)
+            buckets.gradientReady(offset)
+        }
         batch = Tensor(shape: [batchSize] + model.inputShape)
         labels = .allocate(capacity: batchSize)
         loss = SoftmaxCrossEntropy(classes: model.classes, labelSmoothing: labelSmoothing)
@@ -79,33 +100,34 @@ public final class TrainingStep {
 
     deinit { labels.deallocate() }
 
-    /// Runs one step on `indices` of `dataset`. Throws `TrainError.nonFinite` on every rank alike
-    /// when the reduced loss or the reduced gradient is not finite; the parameters are then untouched.
-    /// `stopSignal` (this rank's pending `StopSignal`, 0 for none) travels in the loss allreduce.
-    /// `next`, the indices of the step that follows, starts assembling its batch in the background.
-    public func run(batches: BatchAssembler, indices: ArraySlice<Int>, next: ArraySlice<Int>? = nil, rng: inout SeededRNG,
-                    lr: Double, position: (epoch: Int, step: Int), timeline: Timeline?, globalStep: Int,
+    /// Runs one step on this rank's micro-batches `indices(0)`, ..., `indices(accumulate - 1)`
+    /// (sample indices into `batches`' data set). Throws `TrainError.nonFinite` on every rank alike when the reduced loss or the
+    /// reduced gradient is not finite; the parameters are then untouched. `stopSignal` (this
+    /// rank's pending `StopSignal`, 0 for none) travels in the loss allreduce. `next`, the indices
+    /// of the step that follows (its first micro-batch), starts assembling its batch in the background.
+    public func run(batches: BatchAssembler, indices: (_ microBatch: Int) -> ArraySlice<Int>, next: ArraySlice<Int>? = nil,
+                    rng: inout SeededRNG, lr: Double, position: (epoch: Int, step: Int), timeline: Timeline?, globalStep: Int,
                     stopSignal: Int32 = 0) throws -> Outcome {
         var clock = StepClock(timeline: timeline, step: globalStep)
-        var images = batch, labels = self.labels
-        if let ready = prefetcher?.take(batches, indices: indices, rng: rng) {
-            (images, labels, rng) = (ready.slot.images, ready.slot.labels, ready.rng)
-        } else {
-            batches.fill(indices: indices, rng: &rng, images: batch.data, labels: labels)
+        var lossSum = 0.0, correct = 0
+        for m in 0..<accumulate {
+            let last = m == accumulate - 1
+            let (images, labels) = assemble(batches, indices(m), next: last ? next : indices(m + 1), rng: &rng)
+            clock.lap(.data, into: &timing)
+            let result = forward(images, labels)
+            clock.lap(.forward, into: &timing)
+            lossSum += result.loss * Double(batchSize); correct += result.correct
+            if accumulate > 1 { Self.scale(result.gradient, by: 1 / Float(accumulate)) }
+            if last {
+                model.backward(outputGradient: result.gradient, gradientReady: gradientReady)
+            } else {
+                model.backward(outputGradient: result.gradient)
+                accumulator?.keep(first: m == 0)
+            }
+            clock.lap(.backward, into: &timing)
         }
-        if let next {
-            if prefetcher == nil { prefetcher = BatchPrefetcher(batchSize: batchSize, imageShape: model.inputShape) }
-            prefetcher!.request(batches, indices: next, rng: rng)
-        }
-        clock.lap(.data, into: &timing)
-
-        let result = forward(images, labels)
-        clock.lap(.forward, into: &timing)
-
-        model.backward(outputGradient: result.gradient, gradientReady: { [buckets] in buckets.gradientReady($0) })
-        clock.lap(.backward, into: &timing)
         try buckets.finish()
-        reduced[0] = result.loss * Double(batchSize); reduced[1] = Double(result.correct); reduced[2] = Double(batchSize)
+        reduced[0] = lossSum; reduced[1] = Double(correct); reduced[2] = Double(batchSize * accumulate)
         for i in StopSignal.handled.indices { reduced[3 + i] = stopSignal == StopSignal.handled[i] ? 1 : 0 }
         try comm.allReduce(&reduced)
         clock.lap(.wait, into: &timing)
@@ -126,7 +148,31 @@ public final class TrainingStep {
         return outcome
     }
 
+    /// This rank's micro-batch of `indices`: the prefetched one when it was requested, else filled
+    /// in line; then the request of `next` (the micro-batch after it), if any.
+    private func assemble(_ batches: BatchAssembler, _ indices: ArraySlice<Int>, next: ArraySlice<Int>?,
+                          rng: inout SeededRNG) -> (Tensor, UnsafeMutablePointer<Int32>) {
+        var images = batch, labels = self.labels
+        if let ready = prefetcher?.take(batches, indices: indices, rng: rng) {
+            (images, labels, rng) = (ready.slot.images, ready.slot.labels, ready.rng)
+        } else {
+            batches.fill(indices: indices, rng: &rng, images: batch.data, labels: labels)
+        }
+        if let next {
+            if prefetcher == nil { prefetcher = BatchPrefetcher(batchSize: batchSize, imageShape: model.inputShape) }
+            prefetcher!.request(batches, indices: next, rng: rng)
+        }
+        return (images, labels)
+    }
+
     public func resetTiming() { timing = Timing() }
+
+    /// x *= factor: a micro-batch's loss gradient (B x classes values) made its share of the step's mean.
+    private static func scale(_ x: Tensor, by factor: Float) {
+        let p = x.data, n = x.count
+        var i = 0
+        while i < n { p[i] *= factor; i &+= 1 }
+    }
 
     private func forward(_ images: Tensor, _ labels: UnsafeMutablePointer<Int32>) -> SoftmaxCrossEntropy.Result {
         let logits = model.forward(images, training: true)

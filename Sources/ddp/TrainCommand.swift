@@ -34,7 +34,8 @@ struct ModelDataOptions: ParsableArguments {
                                 + "xavier: Glorot-uniform weights, biases 0."))
     var weightInit: TrainConfig.WeightInit?
     @Option(parsing: .unconditional,
-            help: "Samples per rank per step; the global batch is this times the ranks (default \(defaults.batchSize)).")
+            help: ArgumentHelp("Samples per rank per step (train: per micro-batch); the global batch is this times "
+                               + "the ranks (train: and --accumulate) (default \(defaults.batchSize))."))
     var batchSize: Int?
     @Option(parsing: .unconditional, help: "Random seed: weights, data order, dropout, augmentation (default \(defaults.seed)).")
     var seed: UInt64?
@@ -94,11 +95,22 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
         length, batch size, ranks, and the rest), the run directory, and the metrics file, to which \
         it appends. A flag given again with the same value changes nothing. A new value is applied \
         when the run stays the same run (more --epochs for the constant and step schedules, \
-        --threads, --metrics elsewhere, --checkpoint-dir elsewhere, the batch size and the ranks \
-        at an epoch boundary), and the banner lists it; otherwise (model, data, subset, seed, \
+        --threads, --metrics elsewhere, --checkpoint-dir elsewhere, the ranks and how the global \
+        batch is split; see below), and the banner lists it; otherwise (model, data, subset, seed, \
         optimizer, LR, schedule) it is refused: --init-from DIR starts a new run from the \
         checkpoint's weights. Under mpirun the ranks are mpirun's; started alone, the run's own \
         number of ranks runs as threads.
+
+        Any number of ranks resumes any checkpoint, mid-epoch too, keeping the run's global batch \
+        (ranks x --batch-size x --accumulate), so the sample order, the steps per epoch, the \
+        schedule and the LR go on exactly: the per-rank batch is derived (4 ranks x 64 resumed on \
+        2 runs 2 x 128), or the accumulation when --batch-size is given (2 x 64 x --accumulate 2) \
+        or when the batch does not divide. A rank count that cannot share the global batch (256 \
+        on 3 ranks) is refused. Rank r keeps old rank r's dropout and augmentation streams; a \
+        rank the old run lacked starts a fresh one, so across rank counts the model goes on to \
+        float tolerance (the allreduce adds in another order), the masks do not. Both \
+        --batch-size and --accumulate given with another product change the global batch, at an \
+        epoch boundary only.
 
         SIGINT, SIGTERM or SIGUSR1 (to any rank) stops the run after the step in progress: \
         every rank stops at the same step, a checkpoint is written (with --checkpoint-dir), the \
@@ -114,7 +126,8 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
         The learning rate follows the global batch (the linear scaling rule of Goyal et al., \
         Horovod's lr x hvd.size()): --lr is the peak learning rate of one rank's batch of \
         --batch-size samples, and P ranks, whose global batch is P times larger, peak at P x --lr \
-        (the banner and the metrics' run line show it). The rule comes with a warmup: the \
+        (the banner and the metrics' run line show it), and with --accumulate N, P x N x --lr. \
+        A resume on other ranks keeps the LR with the global batch. The rule comes with a warmup: the \
         default one-cycle schedule climbs from a 25th of its peak over the first 30% of the run; \
         the other schedules, when the rule raised the LR, warm up linearly over 5 epochs, as \
         Goyal et al. and Horovod's examples do (--warmup-epochs sets it for any schedule and any \
@@ -129,6 +142,15 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
 
     @OptionGroup var common: ModelDataOptions
     @Option(parsing: .unconditional, help: "Epochs to train (default \(defaults.epochs)).") var epochs: Int?
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Micro-batches of --batch-size per rank and optimizer step (default \(defaults.accumulate)).",
+                               discussion: "Gradient accumulation (PyTorch's no_sync): each rank sums the gradients of N "
+                                + "micro-batches and the ranks allreduce once per step; the global batch is ranks x "
+                                + "--batch-size x N, the gradient its mean, and a step (of the schedule, --max-steps, "
+                                + "the progress line) is one optimizer step. Without BatchNorm this equals one N times "
+                                + "larger batch to float tolerance; BatchNorm normalizes each micro-batch with its own "
+                                + "statistics (and updates its running statistics N times a step)."))
+    var accumulate: Int?
     @Option(parsing: .unconditional,
             help: ArgumentHelp("Peak learning rate: one rank's, multiplied by the ranks (see above), or with "
                                + "--no-scale-lr the run's (default \(defaults.lr))."))
@@ -192,6 +214,9 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
     func validate() throws {
         // A resumed run's settings are checked once merged with the checkpoint's (`ResumePlan`).
         if resume != nil && initFrom != nil { throw ValidationError("--resume and --init-from exclude each other") }
+        if let accumulate, !(1...TrainConfig.maximumAccumulate).contains(accumulate) {
+            throw ValidationError("--accumulate must be between 1 and \(TrainConfig.maximumAccumulate) (got \(accumulate))")
+        }
         if resume == nil, let p = settings().config.problem() { throw ValidationError(p) }
     }
 
@@ -200,6 +225,7 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
         var s = GivenSettings()
         common.apply(to: &s)
         s.set("--epochs", epochs, \.epochs)
+        s.set("--accumulate", accumulate, \.accumulate)
         s.set("--lr", lr, \.lr)
         s.set("--scale-lr", scaleLr, \.scaleLR)
         s.set("--optimizer", optimizer, \.optimizer)

@@ -39,6 +39,34 @@ final class DistributedSamplerTests: XCTestCase {
         }
     }
 
+    /// P ranks x N micro-batches of B: micro-batch m of rank r is the (r*N + m)-th B of the step's
+    /// global batch, so together they are one rank's batch of P*N*B, and each rank's N
+    /// micro-batches are what it takes with batch N*B and no accumulation.
+    func testMicroBatchesTogetherEqualOneRankWithTheGlobalBatch() throws {
+        for (n, b, p, accumulate) in [(1000, 8, 4, 2), (103, 5, 2, 3), (64, 4, 1, 16), (50, 1, 3, 5)] {
+            let single = try DistributedSampler(count: n, batchSize: b * p * accumulate, ranks: 1, rank: 0, seed: 5)
+            let ranks = try (0..<p).map {
+                try DistributedSampler(count: n, batchSize: b, ranks: p, rank: $0, accumulate: accumulate, seed: 5)
+            }
+            let whole = try (0..<p).map { try DistributedSampler(count: n, batchSize: b * accumulate, ranks: p, rank: $0, seed: 5) }
+            XCTAssertEqual(ranks[0].globalBatchSize, b * p * accumulate)
+            XCTAssertEqual(ranks[0].stepsPerEpoch, n / (b * p * accumulate))
+            for epoch in 0..<2 {
+                for step in 0..<single.stepsPerEpoch {
+                    let perRank = ranks.map { r in (0..<accumulate).flatMap { r.indices(epoch: epoch, step: step, microBatch: $0) } }
+                    XCTAssertEqual(perRank.flatMap { $0 }, Array(single.indices(epoch: epoch, step: step)))
+                    XCTAssertEqual(perRank, whole.map { Array($0.indices(epoch: epoch, step: step)) })
+                    XCTAssertTrue(ranks.allSatisfy { r in (0..<accumulate).allSatisfy { r.indices(epoch: epoch, step: step, microBatch: $0).count == b } })
+                }
+            }
+        }
+        XCTAssertThrowsError(try DistributedSampler(count: 100, batchSize: 8, ranks: 2, rank: 0, accumulate: 0, seed: 0))
+        XCTAssertThrowsError(try DistributedSampler(count: 100, batchSize: 8, ranks: 2, rank: 0, accumulate: 7, seed: 0)) { error in
+            XCTAssertEqual("\(error)", "dataset of 100 samples is smaller than one global batch 8 x 2 x 7 = 112 "
+                + "(lower --batch-size, --accumulate or the number of ranks)")
+        }
+    }
+
     func testPermutationMatchesDocumentedDerivation() throws {
         let sampler = try DistributedSampler(count: 97, batchSize: 4, ranks: 3, rank: 1, seed: 123_456)
         for epoch in [0, 1, 2, 1000] {

@@ -42,6 +42,47 @@ final class CheckpointResumeTests: XCTestCase {
         XCTAssertEqual(a.parameters, b.parameters)
     }
 
+    /// With `--accumulate`, a run stopped mid-epoch (between optimizer steps) and resumed ends
+    /// bit for bit where the uninterrupted one does: dropout, momentum and the accumulated
+    /// micro-batches included, and the recorded accumulation is the one resumed with.
+    func testAccumulationResumesMidEpochBitExactly() throws {
+        let spec = "c8k3p1nb-bn-relu-mp2-flatten-drop0.3-fc16-relu-fc"
+        var straight = TrainingFixture.config(spec: spec, batch: 8, epochs: 2)
+        straight.accumulate = 2
+        straight.schedule = .onecycle
+        let a = try TrainingFixture.train(straight, ranks: 2)
+        XCTAssertEqual(a.globalStep, 16, "256 samples / (2 x 8 x 2) = 8 steps per epoch")
+
+        var first = straight
+        first.checkpointDir = TrainingFixture.temporaryDirectory("accumulate")
+        first.maxSteps = 5
+        _ = try TrainingFixture.train(first, ranks: 2)
+        let saved = try Checkpoint.savedRun(first.checkpointDir!)
+        XCTAssertEqual(saved.config.accumulate, 2)
+        XCTAssertEqual(saved.stepInEpoch, 5)
+
+        var rest = first
+        rest.maxSteps = 0
+        rest.resume = first.checkpointDir
+        let b = try TrainingFixture.train(rest, ranks: 2)
+        XCTAssertEqual(b.globalStep, 16)
+        XCTAssertEqual(a.parameters, b.parameters, "resumed parameters differ from the uninterrupted run")
+    }
+
+    /// A checkpoint written before `--accumulate` existed (no key in its configuration) resumes
+    /// as accumulation 1.
+    func testACheckpointWithoutAccumulationResumesAsOne() throws {
+        var c = TrainingFixture.config(spec: "flatten-fc8-relu-fc", batch: 8, epochs: 1, steps: 3)
+        c.checkpointDir = TrainingFixture.temporaryDirectory("no-accumulate")
+        let stopped = try TrainingFixture.train(c, ranks: 1)
+        try OlderCheckpoint.dropConfigKeys(["accumulate"], in: stopped.lastCheckpoint!)
+        XCTAssertEqual(try Checkpoint.savedRun(c.checkpointDir!).config.accumulate, 1)
+        var rest = c
+        rest.maxSteps = 0
+        rest.resume = c.checkpointDir
+        XCTAssertEqual(try TrainingFixture.train(rest, ranks: 1).globalStep, 32)
+    }
+
     /// A resume may change the batch size at an epoch boundary; the schedule then goes on from
     /// where the run is in it (the start of epoch 2 of 2: half way through the one cycle), not
     /// from the global step, which counted the smaller steps of epoch 1.

@@ -21,7 +21,7 @@ final class ClipGradNormTests: XCTestCase {
             stepper.clipGradNorm = clip
             let before = Array(model.parameters.buffer)
             var rng = SeededRNG(seed: 1)
-            _ = try stepper.run(batches: data.trainBatches, indices: Array(0..<config.batchSize)[...], rng: &rng, lr: 0.1,
+            _ = try stepper.run(batches: data.trainBatches, indices: { _ in Array(0..<config.batchSize)[...] }, rng: &rng, lr: 0.1,
                                 position: (1, 1), timeline: nil, globalStep: 0)
             result = (before, Array(model.parameters.buffer), Array(model.gradients.buffer))
         }

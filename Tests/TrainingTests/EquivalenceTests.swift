@@ -42,15 +42,65 @@ final class EquivalenceTests: XCTestCase {
         XCTAssertGreaterThan(TrainingFixture.maxRelativeDifference(big.parameters, split.parameters), 1e-5)
     }
 
-    /// Overlapping bucket allreduce with backward must not change a single bit.
+    /// Overlapping bucket allreduce with backward must not change a single bit, with gradient
+    /// accumulation too (the last micro-batch folds the sum in while buckets are in flight).
     func testOverlapDoesNotChangeResults() throws {
-        var a = TrainingFixture.config(batch: 8, steps: 5)
-        a.bucketCapMB = 0.001 // many tiny buckets, so overlap really interleaves with backward
-        a.overlap = false
-        var b = a
-        b.overlap = true
-        let x = try TrainingFixture.train(a, ranks: 3)
-        let y = try TrainingFixture.train(b, ranks: 3)
-        XCTAssertEqual(x.parameters, y.parameters)
+        for accumulate in [1, 2] {
+            var a = TrainingFixture.config(batch: 8, steps: 5)
+            a.bucketCapMB = 0.001 // many tiny buckets, so overlap really interleaves with backward
+            a.overlap = false
+            a.accumulate = accumulate
+            var b = a
+            b.overlap = true
+            let x = try TrainingFixture.train(a, ranks: 3)
+            let y = try TrainingFixture.train(b, ranks: 3)
+            XCTAssertEqual(x.parameters, y.parameters, "accumulate \(accumulate)")
+        }
+    }
+
+    /// `--accumulate N`: P ranks x N micro-batches of B train like one rank with batch P*N*B
+    /// (the same samples, the mean gradient over them, one update per step) on a model without
+    /// BatchNorm, up to the order of floating-point sums; an epoch has floor(256 / (P*N*B)) steps.
+    func testAccumulatedMicroBatchesEqualOneBigBatch() throws {
+        let spec = "c8k3p1-relu-mp2-c16k3p1-relu-gap-fc"
+        for (ranks, accumulate) in [(1, 4), (2, 2), (4, 2)] {
+            let big = try TrainingFixture.train(TrainingFixture.config(spec: spec, batch: 8 * ranks * accumulate, epochs: 2,
+                                                                       steps: 6), ranks: 1)
+            var micro = TrainingFixture.config(spec: spec, batch: 8, epochs: 2, steps: 6)
+            micro.accumulate = accumulate
+            let split = try TrainingFixture.train(micro, ranks: ranks)
+            XCTAssertEqual(split.globalStep, 6)
+            // Within 1e-5 absolute, with a wide margin (about 3e-8 is seen). Relative to the
+            // parameter (floor 1e-3) it is about 1e-5: those near zero carry the rounding of the
+            // sums over the batch, which are cut into micro-batches here and added in another order.
+            let absolute = TrainingFixture.maxAbsoluteDifference(big.parameters, split.parameters)
+            let relative = TrainingFixture.maxRelativeDifference(big.parameters, split.parameters)
+            print("P=\(ranks) N=\(accumulate): max parameter difference after 6 steps \(absolute), relative \(relative)")
+            XCTAssertLessThan(absolute, 1e-6, "P=\(ranks) N=\(accumulate)")
+            XCTAssertLessThan(relative, 1e-4, "P=\(ranks) N=\(accumulate)")
+            var lossDiff = 0.0
+            for (x, y) in zip(big.losses, split.losses) { lossDiff = max(lossDiff, abs(x - y) / max(abs(x), abs(y), 1e-3)) }
+            XCTAssertLessThan(lossDiff, 1e-5, "P=\(ranks) N=\(accumulate): the step's loss is the global batch's mean")
+            let initial = try Model(spec: spec, inputShape: [1, 12, 12], classes: 4, seed: micro.seed)
+            XCTAssertGreaterThan(TrainingFixture.maxRelativeDifference(Array(initial.parameters.buffer), split.parameters), 1e-3)
+        }
+        var epoch = TrainingFixture.config(spec: spec, batch: 8)
+        epoch.accumulate = 2
+        let one = try TrainingFixture.train(epoch, ranks: 2)
+        XCTAssertEqual(one.globalStep, 8, "256 samples / (2 ranks x 8 x 2) = 8 optimizer steps")
+        XCTAssertEqual(one.epochs.last?.step, 8)
+    }
+
+    /// With BatchNorm (no SyncBN) each micro-batch is normalized by its own statistics: P ranks x
+    /// N micro-batches of B train like P*N ranks of B (the sampler hands both the same groups of
+    /// B samples), not like one rank with batch P*N*B.
+    func testAccumulationNormalizesEachMicroBatchOnItsOwn() throws {
+        var micro = TrainingFixture.config(batch: 8, epochs: 2, steps: 6)
+        micro.accumulate = 2
+        let accumulated = try TrainingFixture.train(micro, ranks: 2)
+        let ranks = try TrainingFixture.train(TrainingFixture.config(batch: 8, epochs: 2, steps: 6), ranks: 4)
+        let big = try TrainingFixture.train(TrainingFixture.config(batch: 32, epochs: 2, steps: 6), ranks: 1)
+        XCTAssertLessThan(TrainingFixture.maxRelativeDifference(accumulated.parameters, ranks.parameters), 1e-5)
+        XCTAssertGreaterThan(TrainingFixture.maxRelativeDifference(accumulated.parameters, big.parameters), 1e-4)
     }
 }

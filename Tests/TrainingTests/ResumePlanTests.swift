@@ -115,20 +115,64 @@ final class ResumePlanTests: XCTestCase {
         }
     }
 
-    /// Mid-epoch, the rest of the epoch needs the same batches: batch size and ranks are refused;
-    /// at an epoch boundary both may change.
-    func testBatchSizeAndRanksChangeOnlyAtAnEpochBoundary() throws {
+    /// Any rank count resumes, mid-epoch too, with the run's global batch of 2 x 8 = 16: the
+    /// per-rank batch is derived, or the accumulation when --batch-size is given; the learning
+    /// rate stays the one of that global batch.
+    func testAnyRankCountKeepsTheGlobalBatch() throws {
         let run = try stoppedRun()
         let dir = run.checkpointDir!
-        XCTAssertTrue(refusal(dir, { $0.batchSize = 16 }, given: ["--batch-size"]).hasPrefix(
-            "--batch-size 16 differs from the run resumed from \(dir) (--batch-size 8): the run stopped mid-epoch (step 5 of epoch 2)"))
-        XCTAssertTrue(refusal(dir, { _ in }, given: [], launch: .ranks(3)).hasPrefix(
-            "this launch has 3 ranks, but the run resumed from \(dir) had 2 and stopped mid-epoch (step 5 of epoch 2)"))
+        let cases: [(ResumePlan.Launch, (inout TrainConfig) -> Void, Set<String>, BatchSplit, [String])] = [
+            (.ranks(1), { _ in }, [], BatchSplit(batchSize: 16, accumulate: 1), ["--batch-size 16 (was 8)", "ranks 1 (was 2)"]),
+            (.ranks(4), { _ in }, [], BatchSplit(batchSize: 4, accumulate: 1), ["--batch-size 4 (was 8)", "ranks 4 (was 2)"]),
+            (.ranks(16), { _ in }, [], BatchSplit(batchSize: 1, accumulate: 1), ["--batch-size 1 (was 8)", "ranks 16 (was 2)"]),
+            (.ranks(1), { $0.batchSize = 4 }, ["--batch-size"], BatchSplit(batchSize: 4, accumulate: 4),
+             ["--batch-size 4 (was 8)", "--accumulate 4 (was 1)", "ranks 1 (was 2)"]),
+            (.alone, { $0.accumulate = 2 }, ["--accumulate"], BatchSplit(batchSize: 4, accumulate: 2),
+             ["--batch-size 4 (was 8)", "--accumulate 2 (was 1)"]),
+            (.ranks(2), { $0.batchSize = 8; $0.accumulate = 1 }, ["--batch-size", "--accumulate"],
+             BatchSplit(batchSize: 8, accumulate: 1), []),
+        ]
+        for (launch, change, given, split, changes) in cases {
+            let plan = try resume(dir, change, given: given, launch: launch)
+            XCTAssertEqual(BatchSplit(batchSize: plan.config.batchSize, accumulate: plan.config.accumulate), split, "\(launch)")
+            XCTAssertEqual(plan.changes, changes + ["--max-steps 0 (was 20, reached)"], "\(launch)")
+            XCTAssertEqual(plan.config.globalBatch(ranks: plan.ranks), 16, "\(launch)")
+            var scaled = plan.config
+            scaled.scaleLR = true
+            XCTAssertEqual(scaled.lrScale(ranks: plan.ranks), 2, "\(launch): the LR of 2 ranks x 8 goes on")
+        }
+    }
+
+    /// Where the global batch cannot be kept, one line says why and what to do; a new global
+    /// batch (both flags given) is applied at an epoch boundary only.
+    func testAGlobalBatchThatCannotBeKeptIsRefused() throws {
+        let run = try stoppedRun()
+        let dir = run.checkpointDir!
+        let theirs = "the global batch of 16 of the run resumed from \(dir) (2 ranks x --batch-size 8 x --accumulate 1)"
+        let newRun = "start a new run from its weights with --init-from \(dir)"
+        XCTAssertEqual(refusal(dir, { _ in }, given: [], launch: .ranks(3)),
+                       "this launch has 3 ranks, which cannot share \(theirs) evenly: resume it on a number of ranks that "
+                        + "divides 16, or \(newRun)")
+        XCTAssertEqual(refusal(dir, { $0.batchSize = 3 }, given: ["--batch-size"]),
+                       "--batch-size 3 on 2 ranks cannot make up \(theirs) with a whole --accumulate: give a --batch-size "
+                        + "that divides 8 (or leave it out), or \(newRun)")
+        XCTAssertEqual(refusal(dir, { $0.accumulate = 3 }, given: ["--accumulate"], launch: .ranks(1)),
+                       "--accumulate 3 on 1 rank cannot make up \(theirs) with a whole --batch-size: give an --accumulate "
+                        + "that divides 16 (or leave it out), or \(newRun)")
+        XCTAssertTrue(refusal(dir, { $0.batchSize = 8; $0.accumulate = 2 }, given: ["--batch-size", "--accumulate"]).hasPrefix(
+            "--batch-size 8 x --accumulate 2 on 2 ranks make a global batch of 32, but the run resumed from \(dir) "
+                + "stopped mid-epoch (step 5 of epoch 2) with 16"))
+
         var boundary = TrainingFixture.config(spec: "flatten-fc8-relu-fc", batch: 8, epochs: 3, steps: 16)
         boundary.checkpointDir = TrainingFixture.temporaryDirectory("boundary")
         _ = try TrainingFixture.train(boundary, ranks: 2)
-        let plan = try resume(boundary.checkpointDir!, { $0.batchSize = 16 }, given: ["--batch-size"], launch: .ranks(1))
-        XCTAssertEqual(plan.changes, ["--batch-size 16 (was 8)", "ranks 1 (was 2)", "--max-steps 0 (was 16, reached)"])
+        let plan = try resume(boundary.checkpointDir!, { $0.batchSize = 16; $0.accumulate = 2 },
+                              given: ["--batch-size", "--accumulate"], launch: .ranks(1))
+        XCTAssertEqual(plan.changes, ["global batch 32 (was 16)", "--batch-size 16 (was 8)", "--accumulate 2 (was 1)",
+                                      "ranks 1 (was 2)", "--max-steps 0 (was 16, reached)"])
+        var scaled = plan.config
+        scaled.scaleLR = true
+        XCTAssertEqual(scaled.lrScale(ranks: 1), 4, "the linear scaling rule follows the new global batch")
     }
 
     /// More epochs extend a constant or step schedule (the step schedule keeps the period it had);

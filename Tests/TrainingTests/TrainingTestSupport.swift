@@ -52,6 +52,11 @@ enum TrainingFixture {
         return dir
     }
 
+    static func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Double {
+        precondition(a.count == b.count)
+        return zip(a, b).map { abs(Double($0) - Double($1)) }.max() ?? 0
+    }
+
     static func maxRelativeDifference(_ a: [Float], _ b: [Float]) -> Double {
         precondition(a.count == b.count)
         var worst = 0.0

@@ -228,6 +228,7 @@ final class BadInputCorpusTests: XCTestCase {
             ("infinite buckets", ["--bucket-cap-mb", "inf"], "--bucket-cap-mb must be > 0 and at most 65536 (got inf)"),
             ("negative timeout", ["--timeout", "-5"], "--timeout must be a finite number of seconds >= 0 (got -5.0)"),
             ("negative subset", ["--train-subset", "-5"], "--train-subset must be >= 0 (got -5)"),
+            ("no micro-batches", ["--accumulate", "0"], "--accumulate must be between 1 and 65536 (got 0)"),
             ("absurd thread ranks", ["--local-ranks", "100000"], "--local-ranks must be between 0 and 256 (got 100000)"),
             ("not a number", ["--batch-size", "abc"], "The value 'abc' is invalid for '--batch-size <batch-size>'"),
             ("unknown flag", ["--bogus"], "Unknown option '--bogus'"),
@@ -341,9 +342,11 @@ final class BadInputCorpusTests: XCTestCase {
             try expectError("--init-from: \(what)", train(f.fashion, ["--init-from", dir]), [fragment])
             XCTAssertEqual(try snapshot(dir), before, "\(what): a failed run changed the checkpoint directory")
         }
-        // Threads as ranks: still one line.
+        // Threads as ranks: still one line. (--batch-size 4 and --accumulate 1 on 2 ranks make a
+        // new global batch of 8, which the epoch boundary allows: the resume gets to the model.)
         let dir = try damagedCheckpoint("model-threads", from: f.run, Self.rawDamage { Array($0.prefix(100)) })
-        try expectError("--resume on 2 thread ranks", train(f.fashion, ["--epochs", "3", "--local-ranks", "2", "--resume", dir]),
+        try expectError("--resume on 2 thread ranks",
+                        train(f.fashion, ["--epochs", "3", "--local-ranks", "2", "--accumulate", "1", "--resume", dir]),
                         ["model.safetensors"])
     }
 

@@ -77,10 +77,12 @@ final class ResumeCommandTests: XCTestCase {
             (["--model", "flatten-fc"], "ddp: error: --model flatten-fc differs from the run resumed from \(dir)/run (--model flatten-fc16-relu-fc)"),
             (["--epochs", "5"], "ddp: error: --epochs 5 differs from the run resumed from \(dir)/run (--epochs 3): its onecycle "
                 + "schedule is laid out over 3 epochs and cannot be stretched mid-run"),
-            (["--batch-size", "2"], "ddp: error: --batch-size 2 differs from the run resumed from \(dir)/run (--batch-size 4): "
-                + "the run stopped mid-epoch (step 5 of epoch 1)"),
-            (["--local-ranks", "1"], "ddp: error: this launch has 1 rank, but the run resumed from \(dir)/run had 2 and "
-                + "stopped mid-epoch (step 5 of epoch 1)"),
+            (["--batch-size", "3"], "ddp: error: --batch-size 3 on 2 ranks cannot make up the global batch of 8 of the run "
+                + "resumed from \(dir)/run (2 ranks x --batch-size 4 x --accumulate 1) with a whole --accumulate"),
+            (["--local-ranks", "3"], "ddp: error: this launch has 3 ranks, which cannot share the global batch of 8 of the "
+                + "run resumed from \(dir)/run (2 ranks x --batch-size 4 x --accumulate 1) evenly"),
+            (["--batch-size", "4", "--accumulate", "2"], "ddp: error: --batch-size 4 x --accumulate 2 on 2 ranks make a "
+                + "global batch of 16, but the run resumed from \(dir)/run stopped mid-epoch (step 5 of epoch 1) with 8"),
         ] {
             let r = try DDPProcess.run(["train", "--resume", dir + "/run"] + flags, within: 30)
             XCTAssertEqual(r.status, 64, "\(flags): \(r.stderr)")
@@ -97,5 +99,31 @@ final class ResumeCommandTests: XCTestCase {
                                             + "--metrics \(dir)/later.jsonl (was none)\n"), again.stdout)
         XCTAssertTrue(again.stdout.contains("1 thread (--threads)"), again.stdout)
         XCTAssertEqual(try metricsLines(dir + "/later.jsonl").first?["resumed_at_step"] as? Int, 5)
+    }
+
+    /// Another number of ranks from the command line: the global batch of 2 x 4 goes on as
+    /// 1 x 4 x accumulate 2 (from --batch-size 4), the banner says how, the run ends where it
+    /// would have, and the metrics' run line records the split.
+    func testAnotherRankCountGoesOnWithTheGlobalBatch() throws {
+        let dir = try workDirectory()
+        let first = try DDPProcess.run(run(dir, ["--quiet", "--checkpoint-dir", dir + "/run", "--metrics", dir + "/m.jsonl",
+                                                 "--max-steps", "5"]), within: 60)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let resumed = try DDPProcess.run(["train", "--resume", dir + "/run", "--local-ranks", "1", "--batch-size", "4"],
+                                         within: 60)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        for line in ["ranks 1 x batch 4 x accumulate 2 micro-batches = global batch 8, 7 steps/epoch, 3 epochs",
+                     "sgd lr 0.1 (0.05 x 1 rank x 2 micro-batches)", "changed: --accumulate 2 (was 1); ranks 1 (was 2); --max-steps 0 (was 5, reached)",
+                     "checkpoint: \(dir)/run/step-00000021"] {
+            XCTAssertTrue(resumed.stdout.contains(line), "missing '\(line)' in:\n\(resumed.stdout)")
+        }
+        let runLines = try metricsLines(dir + "/m.jsonl").filter { $0["event"] as? String == "run" }
+        XCTAssertEqual(runLines.map { $0["ranks"] as? Int }, [2, 1])
+        XCTAssertEqual(runLines.map { $0["accumulate"] as? Int }, [1, 2])
+        XCTAssertEqual(runLines.map { $0["lr"] as? Double }, [0.1, 0.1], "the LR of the global batch goes on")
+
+        let help = try DDPBinary.run(["train", "--help"]).stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        XCTAssertTrue(help.contains("--accumulate <accumulate> Micro-batches of --batch-size per rank and optimizer step"), help)
+        XCTAssertTrue(help.contains("Any number of ranks resumes any checkpoint, mid-epoch too"), help)
     }
 }

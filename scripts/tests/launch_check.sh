@@ -49,7 +49,8 @@ finish
 [ "$status" -eq 0 ] || fail "the run to --max-steps failed (exit $status): $(cat "$work/stopped.log")"
 [ "$(readlink "$run/latest")" = step-00000013 ] || fail "latest -> $(readlink "$run/latest"), expected step-00000013"
 
-quick_error "a resume mid-epoch on other ranks" "this launch has 3 ranks, but the run resumed from $run had 2" \
+quick_error "a resume on ranks that cannot share the global batch" \
+    "this launch has 3 ranks, which cannot share the global batch of 64 of the run resumed from $run" \
     -n 3 -- train --resume "$run"
 
 timeout 180 "$ddp" train --resume "$run" > "$work/resume.log" 2>&1 || fail "ddp train --resume alone failed: $(cat "$work/resume.log")"
