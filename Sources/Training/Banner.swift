@@ -33,7 +33,7 @@ enum Banner {
                 + (config.ema > 0 ? " ema \(config.ema)" : ""),
             "  BLAS: \(BLASRuntime.describe())",
             "  kernels: \(kernels(kernelPaths))",
-            "  convolutions: \(DirectConvolution.describe())",
+            "  convolutions: \(ConvolutionChoice.describe())",
         ]
         if let resumed {
             let s = resumed.saved
