@@ -87,10 +87,20 @@ static void gt(const float *restrict m, long s, float *restrict o, long t) {
     }
 }
 
-static void input(const float *restrict d, float *restrict v) { wino_2d(bt, bt, 6, 6, 6, 6, d, v); }
-static void output(const float *restrict m, float *restrict y) { wino_2d(at, at, 6, 6, 4, 4, m, y); }
-static void gradient(const float *restrict dy, float *restrict v) { wino_2d(a, a, 4, 4, 6, 6, dy, v); }
-static void filter(const float *restrict f, float *restrict u) { wino_2d(g, g, 3, 3, 6, 6, f, u); }
-static void filter_gradient(const float *restrict m, float *restrict dw) { wino_2d(gt, gt, 6, 6, 3, 3, m, dw); }
+static void input(const float *restrict d, long is, float *restrict v, long os) {
+    wino_2d(bt, bt, 6, 6, 6, 6, d, is, v, os);
+}
+static void output(const float *restrict m, long is, float *restrict y, long os) {
+    wino_2d(at, at, 6, 6, 4, 4, m, is, y, os);
+}
+static void gradient(const float *restrict dy, long is, float *restrict v, long os) {
+    wino_2d(a, a, 4, 4, 6, 6, dy, is, v, os);
+}
+static void filter(const float *restrict f, long is, float *restrict u, long os) {
+    wino_2d(g, g, 3, 3, 6, 6, f, is, u, os);
+}
+static void filter_gradient(const float *restrict m, long is, float *restrict dw, long os) {
+    wino_2d(gt, gt, 6, 6, 3, 3, m, is, dw, os);
+}
 
 const struct wino_tile wino_f4x4 = {4, 6, input, output, gradient, filter, filter_gradient};

@@ -62,9 +62,14 @@ public struct WinogradConvolution: Equatable, Sendable {
         return max(lanes, min(fitting, all))
     }
 
-    /// Floats of scratch `convolve` and `weightGradient` need for blocks of `tiles` tiles.
+    /// Floats between the rows of a block's transformed data: its tiles in whole lane groups, so
+    /// the C transforms read and write every group's 16 lanes in place.
+    static func rowLength(_ tiles: Int) -> Int { (tiles + lanes - 1) / lanes * lanes }
+
+    /// Floats of scratch `convolve` and `weightGradient` need for blocks of `tiles` tiles (a
+    /// multiple of `lanes`, as `tilesPerBlock` gives).
     public func scratchCount(inputs: Int, outputs: Int, tilesPerBlock tiles: Int) -> Int {
-        positions * (inputs + outputs) * tiles
+        positions * (inputs + outputs) * Self.rowLength(tiles)
     }
 
     /// u [alpha^2][outputs][inputs] = G w G^T per filter: w [outputs][inputs][3][3], or for the
@@ -83,20 +88,20 @@ public struct WinogradConvolution: Equatable, Sendable {
         let pixels = batch * height * width, tiles = batch * tilesPerImage
         let m32 = Int32(m), h32 = Int32(height), w32 = Int32(width)
         for first in stride(from: 0, to: tiles, by: block) {
-            let count = min(block, tiles - first)
-            let v = scratch, products = scratch + positions * channels * count
+            let count = min(block, tiles - first), ld = Self.rowLength(count)
+            let v = scratch, products = scratch + positions * channels * ld
             Parallel.forEach(count: channels, threads: threads) { _, cs in
                 ddp_winograd_input_tiles(m32, x, pixels, Int32(channels), Int32(cs.lowerBound), Int32(cs.upperBound),
-                                         h32, w32, first, Int32(count), v)
+                                         h32, w32, first, Int32(count), ld, v)
             }
             // products[pos] [K x tiles] = U[pos] [K x C] x V[pos] [C x tiles]
             GEMM.multiplyBatch(count: positions, transposeA: false, transposeB: false, m: outChannels, n: count,
                                k: channels, a: u, lda: channels, strideA: outChannels * channels,
-                               b: v, ldb: count, strideB: channels * count,
-                               c: products, ldc: count, strideC: outChannels * count)
+                               b: v, ldb: ld, strideB: channels * ld,
+                               c: products, ldc: ld, strideC: outChannels * ld)
             Parallel.forEach(count: outChannels, threads: threads) { _, ks in
                 ddp_winograd_output_tiles(m32, products, Int32(outChannels), Int32(ks.lowerBound), Int32(ks.upperBound),
-                                          h32, w32, first, Int32(count), y, pixels, accumulate ? 1 : 0)
+                                          h32, w32, first, Int32(count), ld, y, pixels, accumulate ? 1 : 0)
             }
         }
     }
@@ -113,20 +118,20 @@ public struct WinogradConvolution: Equatable, Sendable {
         let pixels = batch * height * width, tiles = batch * tilesPerImage
         let m32 = Int32(m), h32 = Int32(height), w32 = Int32(width)
         for first in stride(from: 0, to: tiles, by: block) {
-            let count = min(block, tiles - first)
-            let v = scratch, g = scratch + positions * inChannels * count
+            let count = min(block, tiles - first), ld = Self.rowLength(count)
+            let v = scratch, g = scratch + positions * inChannels * ld
             Parallel.forEach(count: inChannels, threads: threads) { _, cs in
                 ddp_winograd_input_tiles(m32, x, pixels, Int32(inChannels), Int32(cs.lowerBound), Int32(cs.upperBound),
-                                         h32, w32, first, Int32(count), v)
+                                         h32, w32, first, Int32(count), ld, v)
             }
             Parallel.forEach(count: outChannels, threads: threads) { _, ks in
                 ddp_winograd_gradient_tiles(m32, dy, pixels, Int32(outChannels), Int32(ks.lowerBound), Int32(ks.upperBound),
-                                            h32, w32, first, Int32(count), g)
+                                            h32, w32, first, Int32(count), ld, g)
             }
             // sums[pos] [K x C] (+)= dY~[pos] [K x tiles] x V[pos]^T [tiles x C]
             GEMM.multiplyBatch(count: positions, transposeA: false, transposeB: true, m: outChannels, n: inChannels,
-                               k: count, a: g, lda: count, strideA: outChannels * count,
-                               b: v, ldb: count, strideB: inChannels * count, beta: first == 0 ? 0 : 1,
+                               k: count, a: g, lda: ld, strideA: outChannels * ld,
+                               b: v, ldb: ld, strideB: inChannels * ld, beta: first == 0 ? 0 : 1,
                                c: sums, ldc: inChannels, strideC: outChannels * inChannels)
         }
         ddp_winograd_filter_gradient(m32, sums, Int32(outChannels), Int32(inChannels), dw)

@@ -55,8 +55,9 @@ void ddp_conv3x3_reduce_partials(const double *partial, int out_channels, int in
 /// Winograd convolution F(m x m, 3 x 3), m = 2 or 4, alpha = m + 2 (portable C: every CPU).
 /// Tiles of m x m output pixels are numbered over a batch of height x width images, image by
 /// image, row by row (ceil(height / m) x ceil(width / m) per image); a block is the tiles
-/// first..<first + count. Transformed data is [alpha^2][channels][count] (position-major, so
-/// each position is one GEMM operand), filters [alpha^2][outputs][inputs]. The functions that
+/// first..<first + count. Transformed data is [alpha^2][channels][ld] (position-major, so each
+/// position is one GEMM operand), ld >= count rounded up to a multiple of 16 (the entries past
+/// count are written with junk or read and ignored); filters [alpha^2][outputs][inputs]. The functions that
 /// take c0..<c1 do those channels only (threads split the channels).
 
 /// u[pos][o][i] = (G f G^T)[pos], f = w[o][i] (w [outputs][inputs][3][3]) or, when `flipped`,
@@ -66,16 +67,17 @@ void ddp_winograd_filters(int m, const float *w, int outputs, int inputs, int fl
 /// v[pos][c][t] = (B^T d B)[pos], d the alpha x alpha window of x around tile t (one pixel of
 /// zero padding around the image, zeros past its edge).
 void ddp_winograd_input_tiles(int m, const float *x, long channel_stride, int channels, int c0, int c1,
-                              int height, int width, long first, int count, float *v);
+                              int height, int width, long first, int count, long ld, float *v);
 
 /// v[pos][c][t] = (A g A^T)[pos], g the m x m tile t of the output gradient (zeros past the edge).
 void ddp_winograd_gradient_tiles(int m, const float *dy, long channel_stride, int channels, int c0, int c1,
-                                 int height, int width, long first, int count, float *v);
+                                 int height, int width, long first, int count, long ld, float *v);
 
 /// y[c] (+)= A^T P A over each tile of the block, P = products[.][c][t]; only the pixels inside
 /// the image are stored.
 void ddp_winograd_output_tiles(int m, const float *products, int channels, int c0, int c1, int height,
-                               int width, long first, int count, float *y, long channel_stride, int accumulate);
+                               int width, long first, int count, long ld, float *y, long channel_stride,
+                               int accumulate);
 
 /// dw[o][i][3][3] = G^T S G, S = sums[.][o][i] (the weight gradient's transform-domain sums).
 void ddp_winograd_filter_gradient(int m, const float *sums, int outputs, int inputs, float *dw);
