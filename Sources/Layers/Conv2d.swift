@@ -110,6 +110,10 @@ public final class Conv2d: Layer {
         deinit { blocks.deallocate() }
     }
 
+    public var convolutionRuns: [ConvolutionRun] {
+        [ConvolutionRun(layer: name, algorithm: algorithm, reason: algorithmReason)]
+    }
+
     public var kind: String {
         "Conv2d(\(inChannels)->\(outChannels), \(kernelSize)x\(kernelSize), s\(stride), p\(padding)\(hasBias ? "" : ", no bias"))"
     }
@@ -251,6 +255,14 @@ public final class Conv2d: Layer {
                                        threads: threads)
             return
         }
+        columnsBackward(dy, input: input, inputGradient: inputGradient, accumulate: accumulate)
+    }
+
+    /// The im2col path's backward (and the direct path's when its input gradient cannot run):
+    /// per block of images, the columns again, then dW (+)= dY x columns^T and col2im of W^T x dY.
+    private func columnsBackward(_ dy: UnsafePointer<Float>, input: Tensor, inputGradient: Tensor?, accumulate: Bool) {
+        let batch = input.shape[1]
+        let ohw = plane.outPixels, wide = batch * ohw
         if let inputGradient, !accumulate { inputGradient.fill(0) }
         let block = imagesPerBlock(batch: batch)
         let columns = context.workspace.floats(.columns, count: patchSize * block * ohw)

@@ -14,6 +14,33 @@ public enum ConvolutionRequest: String, Sendable, CaseIterable {
         ProcessInfo.processInfo.environment[variable].flatMap { ConvolutionRequest(rawValue: $0) }
 }
 
+/// What one convolution of a model runs, for the tables that show it (`ddp info --model`, the
+/// start banner, `ddp bench step --layers`).
+public struct ConvolutionRun: Equatable, Sendable {
+    /// The convolution's full state-dict name ("3", "layer1.0.conv1").
+    public let layer: String
+    public let algorithm: Conv2d.Algorithm
+    public let reason: String
+
+    /// One cell for a top-level layer `name`: the algorithm of its one convolution, or each
+    /// child's ("conv1 direct, conv2 winograd4, shortcut.0 im2col"); empty without any.
+    public static func cell(_ runs: [ConvolutionRun], layer name: String) -> String {
+        if runs.count == 1 && runs[0].layer == name { return runs[0].algorithm.rawValue }
+        return runs.map { run in
+            let child = run.layer.hasPrefix(name + ".") ? String(run.layer.dropFirst(name.count + 1)) : run.layer
+            return "\(child) \(run.algorithm.rawValue)"
+        }.joined(separator: ", ")
+    }
+
+    /// One line for a whole model, grouped by algorithm: "direct: 3, 7, 10; im2col: 0".
+    public static func line(_ runs: [ConvolutionRun]) -> String {
+        Conv2d.Algorithm.allCases.compactMap { algorithm in
+            let names = runs.filter { $0.algorithm == algorithm }.map(\.layer)
+            return names.isEmpty ? nil : "\(algorithm.rawValue): \(names.joined(separator: ", "))"
+        }.joined(separator: "; ")
+    }
+}
+
 /// Which algorithm a convolution layer runs, chosen once at construction, and why.
 ///
 /// An explicit request (a test's `algorithm:` argument) wins, then `DDP_CONV`, then the default
@@ -22,9 +49,14 @@ public enum ConvolutionRequest: String, Sendable, CaseIterable {
 /// stride-1, padding-1 window (any channels, any image size, any CPU); im2col runs everything.
 ///
 /// The default rule: the direct kernels for every 3x3 stride-1 padding-1 layer they can run,
-/// im2col + BLAS for the rest. Winograd stays opt-in: on this project's shapes (fmnist-cnn's
-/// and resnet20's layers, batch 64, one Zen 4 core) it was no faster than the direct kernels
-/// (the measurements: the branch's report for issue 17).
+/// im2col + BLAS for the rest. Winograd stays opt-in: on this project's shapes it lost to the
+/// direct kernels everywhere (`ddp bench conv`, batch 64, one thread of a shared 2-core Zen 4,
+/// forward + backward: F(4x4, 3x3) took 1.4-2.1x the direct time on fmnist-cnn's 32- and
+/// 64-channel layers, 1.7-3.8x on resnet20's, about 10x on one-channel first layers, F(2x2, 3x3)
+/// more). Its transforms, plain C over 16 tiles, cost as much as its GEMMs at these small
+/// channel counts. Against im2col + BLAS (the path of a CPU without AVX-512) F(4x4, 3x3) was
+/// 10-35% faster on the layers of 32 channels or more and slower below; that default is kept
+/// too until accuracy runs back it.
 public enum ConvolutionChoice {
     public struct Layer: Sendable {
         public var kernelSize: Int, stride: Int, padding: Int

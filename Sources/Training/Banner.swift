@@ -35,6 +35,8 @@ enum Banner {
             "  kernels: \(kernels(kernelPaths))",
             "  convolutions: \(ConvolutionChoice.describe())",
         ]
+        let runs = model.convolutionRuns
+        if !runs.isEmpty { lines.append("  conv layers: " + ConvolutionRun.line(runs)) }
         if let resumed {
             let s = resumed.saved
             lines.append("  resumed from \(s.checkpoint): \(count(s.epoch, "epoch")) done"
