@@ -51,12 +51,12 @@ public struct ConvolutionRun: Equatable, Sendable {
 /// The default rule: the direct kernels for every 3x3 stride-1 padding-1 layer they can run,
 /// im2col + BLAS for the rest. Winograd stays opt-in: on this project's shapes it lost to the
 /// direct kernels everywhere (`ddp bench conv`, batch 64, one thread of a shared 2-core Zen 4,
-/// forward + backward: F(4x4, 3x3) took 1.4-2.1x the direct time on fmnist-cnn's 32- and
-/// 64-channel layers, 1.7-3.8x on resnet20's, about 10x on one-channel first layers, F(2x2, 3x3)
-/// more). Its transforms, plain C over 16 tiles, cost as much as its GEMMs at these small
-/// channel counts. Against im2col + BLAS (the path of a CPU without AVX-512) F(4x4, 3x3) was
-/// 10-35% faster on the layers of 32 channels or more and slower below; that default is kept
-/// too until accuracy runs back it.
+/// forward + backward, two runs: F(4x4, 3x3) took 1.4-2.1x the direct time on fmnist-cnn's
+/// 32- and 64-channel layers, 1.6-4.1x on resnet20's, about 10x on one-channel first layers,
+/// F(2x2, 3x3) more). Its transforms, plain C over 16 tiles, cost as much as its GEMMs at these
+/// small channel counts. Against im2col + BLAS (the path of a CPU without AVX-512) F(4x4, 3x3)
+/// was about 10-30% faster on the layers of 32 channels or more and slower below; that default
+/// is kept too until accuracy runs back it.
 public enum ConvolutionChoice {
     public struct Layer: Sendable {
         public var kernelSize: Int, stride: Int, padding: Int
