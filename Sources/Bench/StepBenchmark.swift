@@ -40,8 +40,20 @@ public enum StepBenchmark {
 
     public struct LayerTime: Sendable {
         public var layer: String
+        /// What the layer's convolutions run (`ConvolutionRun.cell`), empty for other layers.
+        public var algorithm: String
         public var forwardSeconds: Double
         public var backwardSeconds: Double
+    }
+
+    /// Mean seconds per step of each top-level layer, with what its convolutions run.
+    private static func meanLayerTimes(_ p: LayerProfile, model: Model) -> [LayerTime] {
+        p.names.indices.map { i in
+            LayerTime(layer: p.names[i],
+                      algorithm: ConvolutionRun.cell(model.layers[i].convolutionRuns, layer: model.layers[i].name),
+                      forwardSeconds: p.forwardSeconds[i] / Double(max(1, p.forwardPasses)),
+                      backwardSeconds: p.backwardSeconds[i] / Double(max(1, p.backwardPasses)))
+        }
     }
 
     /// `layers`: also time every top-level layer (two clock reads per layer and pass).
@@ -88,12 +100,7 @@ public enum StepBenchmark {
         var cpuByProcess: [Double: Double] = [:]
         for r in perRank { cpuByProcess[r[0]] = r[1] }
         let cpuTotal = cpuByProcess.values.reduce(0, +)
-        let layerTimes = profile.map { p in
-            p.names.indices.map { i in
-                LayerTime(layer: p.names[i], forwardSeconds: p.forwardSeconds[i] / Double(max(1, p.forwardPasses)),
-                          backwardSeconds: p.backwardSeconds[i] / Double(max(1, p.backwardPasses)))
-            }
-        } ?? []
+        let layerTimes = profile.map { meanLayerTimes($0, model: model) } ?? []
         return Result(model: config.model, ranks: comm.size, batchSize: config.batchSize, threads: threads,
                       imagesPerSecond: Double(config.batchSize * comm.size) / step,
                       computeSeconds: Median.of(compute),

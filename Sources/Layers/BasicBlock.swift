@@ -61,6 +61,8 @@ public final class BasicBlock: Layer {
         "BasicBlock(\(inChannels)->\(outChannels), s\(stride)\(shortcutConv == nil ? "" : ", projection"))"
     }
 
+    public var convolutionRuns: [ConvolutionRun] { children.flatMap { $0.1.convolutionRuns } }
+
     /// The children in state-dict order with their relative names.
     private var children: [(String, any Layer)] {
         var list: [(String, any Layer)] = [("conv1", conv1), ("bn1", bn1), ("conv2", conv2), ("bn2", bn2)]

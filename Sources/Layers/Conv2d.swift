@@ -22,7 +22,9 @@ import Tensor
 /// takes `DirectConvolution` instead when the CPU can: the kernels read the input and the output
 /// gradient where they are (the zero padding is masked-out vector lanes); no column matrix, no
 /// col2im. Its input gradient needs input channels in 8s too; a first layer of 1 or 3 channels
-/// is never asked for one (and if it is, that backward goes through the columns).
+/// is never asked for one (and if it is, that backward goes through the columns). Such a layer
+/// can also run `WinogradConvolution` (F(2x2, 3x3) or F(4x4, 3x3), any channels) when asked
+/// (`DDP_CONV`); `ConvolutionChoice` decides, once, at construction.
 ///
 /// Weights `[out, in, k, k]` start Kaiming-normal (fan_in = in*k*k), the bias at zero.
 public final class Conv2d: Layer {
@@ -36,12 +38,12 @@ public final class Conv2d: Layer {
     /// Geometry of one channel plane of one image; the batch loops over (channel, image).
     private let plane: ConvGeometry
     private let isPointwise: Bool
-    /// True when the direct kernels compute this layer (fixed at construction).
-    private let usesDirect: Bool
     /// The direct path's buffers, made by `bind`: a model is checked against `ModelLimits`
     /// after its layers are constructed, so construction allocates nothing that grows with
     /// the sizes. nil on the im2col path.
     private var direct: DirectBuffers?
+    /// The Winograd path's filters and geometry, made by `bind`; nil on the other paths.
+    private var winograd: WinogradLayerPath?
     private var weight: Tensor!, weightGradient: Tensor!
     private var bias: Tensor?, biasGradient: Tensor?
     private var context: LayerContext!
@@ -50,22 +52,26 @@ public final class Conv2d: Layer {
     /// Floats of im2col columns worked on at once. The column matrix of a whole batch is many
     /// times the input (9x for 3x3) and far larger than the caches; in blocks of images that
     /// fit in L2 each block is written by im2col and read by the GEMMs while still cached.
-    /// `Int.max` gives one GEMM over the whole batch.
+    /// `Int.max` gives one GEMM over the whole batch. The Winograd path's blocks of tiles keep
+    /// their transformed data (operands and products of the per-position GEMMs) within it too.
     public var columnBudget = Conv2d.defaultColumnBudget
     /// 2 MiB of columns: a fraction of a server core's L2, so a block stays cached between its
     /// im2col and its GEMMs (the measurements behind it: docs/RESULTS.md, "Column blocks").
     public static let defaultColumnBudget = 1 << 19
 
-    /// How the products are computed: `DirectConvolution`'s kernels, or im2col + GEMM.
-    public enum Algorithm: String, Sendable { case direct, im2col }
+    /// How the products are computed: `DirectConvolution`'s kernels, `WinogradConvolution` with
+    /// 2x2 or 4x4 output tiles, or im2col + GEMM.
+    public enum Algorithm: String, Sendable, CaseIterable { case direct, winograd2, winograd4, im2col }
 
-    /// The path this layer takes (fixed at construction).
-    public var algorithm: Algorithm { usesDirect ? .direct : .im2col }
+    /// The path this layer takes, and why (fixed at construction by `ConvolutionChoice`).
+    public let algorithm: Algorithm
+    public let algorithmReason: String
 
-    /// Throws when the input is not a feature map or the window does not fit it. `allowDirect:
-    /// false` keeps the im2col path even where the direct kernels could run (tests compare them).
+    /// Throws when the input is not a feature map or the window does not fit it. `algorithm`
+    /// asks for one path for this layer whatever `DDP_CONV` says (tests compare the paths); one
+    /// that cannot run here falls back as `ConvolutionChoice` says.
     public init(name: String, input: FeatureShape, outChannels: Int, kernelSize: Int,
-                stride: Int = 1, padding: Int = 0, bias: Bool = true, allowDirect: Bool = true) throws {
+                stride: Int = 1, padding: Int = 0, bias: Bool = true, algorithm request: ConvolutionRequest? = nil) throws {
         guard case let .map(c, h, w) = input else {
             throw ModelError("layer \(name): Conv2d needs a feature map input, got \(input) flat features")
         }
@@ -84,8 +90,10 @@ public final class Conv2d: Layer {
                                   strideH: stride, strideW: stride, padH: padding, padW: padding)
         self.outputShape = .map(channels: outChannels, height: plane.outHeight, width: plane.outWidth)
         self.isPointwise = kernelSize == 1 && stride == 1 && padding == 0
-        self.usesDirect = allowDirect && DirectConvolution.supports(kernelSize: kernelSize, stride: stride, padding: padding,
-                                                                    outChannels: outChannels)
+        (algorithm, algorithmReason) = ConvolutionChoice.choose(
+            .init(kernelSize: kernelSize, stride: stride, padding: padding, inChannels: c, outChannels: outChannels,
+                  height: h, width: w),
+            request: request ?? ConvolutionRequest.environment)
     }
 
     /// The direct path's tap masks (fixed by the geometry) and the weights arranged for the
@@ -100,6 +108,10 @@ public final class Conv2d: Layer {
         }
 
         deinit { blocks.deallocate() }
+    }
+
+    public var convolutionRuns: [ConvolutionRun] {
+        [ConvolutionRun(layer: name, algorithm: algorithm, reason: algorithmReason)]
     }
 
     public var kind: String {
@@ -118,16 +130,29 @@ public final class Conv2d: Layer {
         weight = binding.parameters[0]; weightGradient = binding.gradients[0]
         if hasBias { bias = binding.parameters[1]; biasGradient = binding.gradients[1] }
         context = binding.context
-        if usesDirect, case let .map(_, h, w) = inputShape {
-            direct = DirectBuffers(inChannels: inChannels, outChannels: outChannels, height: h, width: w)
+        guard case let .map(_, h, w) = inputShape else { return }
+        switch algorithm {
+        case .direct: direct = DirectBuffers(inChannels: inChannels, outChannels: outChannels, height: h, width: w)
+        case .winograd2, .winograd4:
+            winograd = WinogradLayerPath(tile: algorithm == .winograd2 ? .f2x2 : .f4x4, inChannels: inChannels,
+                                         outChannels: outChannels, height: h, width: w)
+        case .im2col: break
         }
     }
 
     /// On the im2col path, the column matrix of one image (the workspace holds at least that
-    /// much, whatever `columnBudget` says). Saturates instead of overflowing for absurd sizes.
+    /// much, whatever `columnBudget` says); on the Winograd path one image's transformed tiles.
+    /// Saturates instead of overflowing for absurd sizes.
     public var scratchPerSample: Int {
-        guard !usesDirect && !isPointwise else { return 0 }
-        return ModelLimits.elements([inChannels, kernelSize, kernelSize, plane.outPixels]) ?? Int.max
+        switch algorithm {
+        case .direct: return 0
+        case .winograd2, .winograd4:
+            let m = algorithm == .winograd2 ? 2 : 4, tiles = ((plane.height + m - 1) / m) * ((plane.width + m - 1) / m)
+            return ModelLimits.elements([m + 2, m + 2, inChannels + outChannels, tiles]) ?? Int.max
+        case .im2col:
+            if isPointwise { return 0 }
+            return ModelLimits.elements([inChannels, kernelSize, kernelSize, plane.outPixels]) ?? Int.max
+        }
     }
 
     /// Rows of the column matrix: one per (input channel, kernel row, kernel column).
@@ -148,6 +173,9 @@ public final class Conv2d: Layer {
                                              into: direct.blocks)
             DirectConvolution.forward(input: input.data, inChannels: inChannels, masks: direct.masks, blocks: direct.blocks,
                                       output: y.data, outChannels: outChannels, batch: batch, threads: BLASRuntime.threads)
+        } else if let winograd {
+            winograd.forward(input: input.data, weight: weight.data, output: y.data, batch: batch,
+                             workspace: context.workspace, budget: columnBudget)
         } else if isPointwise {
             // y[out, N*HW] = W[out, C] x x[C, N*HW]: the input is its own column matrix.
             GEMM.multiply(transposeA: false, transposeB: false, m: outChannels, n: wide, k: patchSize,
@@ -192,6 +220,12 @@ public final class Conv2d: Layer {
                 biasGradient.data[o] = Float(Elementwise.sum(dy + o &* wide, count: wide))
             }
         }
+        if let winograd {
+            winograd.backward(outputGradient: dy, input: input.data, weight: weight.data, weightGradient: weightGradient.data,
+                              inputGradient: inputGradient?.data, accumulate: accumulate, batch: batch,
+                              workspace: context.workspace, budget: columnBudget)
+            return
+        }
         if isPointwise {
             // dW[out, C] = dY[out, N*HW] x X[C, N*HW]^T; dX[C, N*HW] = W^T x dY.
             GEMM.multiply(transposeA: false, transposeB: true, m: outChannels, n: patchSize, k: wide,
@@ -221,6 +255,14 @@ public final class Conv2d: Layer {
                                        threads: threads)
             return
         }
+        columnsBackward(dy, input: input, inputGradient: inputGradient, accumulate: accumulate)
+    }
+
+    /// The im2col path's backward (and the direct path's when its input gradient cannot run):
+    /// per block of images, the columns again, then dW (+)= dY x columns^T and col2im of W^T x dY.
+    private func columnsBackward(_ dy: UnsafePointer<Float>, input: Tensor, inputGradient: Tensor?, accumulate: Bool) {
+        let batch = input.shape[1]
+        let ohw = plane.outPixels, wide = batch * ohw
         if let inputGradient, !accumulate { inputGradient.fill(0) }
         let block = imagesPerBlock(batch: batch)
         let columns = context.workspace.floats(.columns, count: patchSize * block * ohw)

@@ -33,6 +33,8 @@ public protocol Layer: AnyObject {
     func forward(_ input: Tensor, training: Bool) -> Tensor
     /// Backpropagates `outputGradient` (shape of the last output) through the last forward.
     func backward(_ outputGradient: Tensor, inputGradient: Tensor?)
+    /// The convolutions inside the layer and what each runs (none for most layers).
+    var convolutionRuns: [ConvolutionRun] { get }
     /// True when `forward` returns its input tensor unchanged and the input gradient equals the
     /// output gradient (a ReLU fused into the batch norm before it); the model then passes both
     /// through without a copy.
@@ -43,6 +45,7 @@ extension Layer {
     public var passesInputThrough: Bool { false }
     public var activationsPerSample: Int { outputShape.elementsPerSample }
     public var scratchPerSample: Int { 0 }
+    public var convolutionRuns: [ConvolutionRun] { [] }
 
     /// Number of trainable scalars.
     public var parameterCount: Int {

@@ -7,4 +7,6 @@ public struct LayerSummary: Equatable, Sendable {
     /// Output shape of one sample as PyTorch prints it: [C, H, W] or [F].
     public let outputShape: [Int]
     public let parameterCount: Int
+    /// What its convolutions run (`ConvolutionRun.cell`), empty for a layer without any.
+    public let algorithm: String
 }

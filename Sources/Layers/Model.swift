@@ -112,8 +112,12 @@ public final class Model {
     /// One row per top-level layer: name, kind, output shape per sample, parameter count.
     public var layerSummaries: [LayerSummary] {
         layers.map { LayerSummary(name: $0.name, kind: $0.kind, outputShape: $0.outputShape.perSample,
-                                  parameterCount: $0.parameterCount) }
+                                  parameterCount: $0.parameterCount,
+                                  algorithm: ConvolutionRun.cell($0.convolutionRuns, layer: $0.name)) }
     }
+
+    /// Every convolution of the model and what it runs, in layer order.
+    public var convolutionRuns: [ConvolutionRun] { layers.flatMap(\.convolutionRuns) }
 
     /// Logits `[N, classes]` for an NCHW batch, in a buffer the model owns (valid until the next
     /// forward). `training` selects batch statistics and active dropout.

@@ -9,9 +9,11 @@
 public final class Workspace {
     /// The independent scratch areas. Different slots never alias.
     public enum Slot: Int, CaseIterable {
-        /// im2col / col2im column matrix of the convolution running now.
+        /// im2col / col2im column matrix, or the Winograd block's transformed tiles, of the
+        /// convolution running now.
         case columns
-        /// Weight-gradient partial sums (Doubles) of the direct convolution running its backward now.
+        /// Weight-gradient partial sums of the convolution running its backward now (the direct
+        /// kernels' Doubles, or Winograd's transform-domain sums).
         case partials
         /// Gradient scratch of the residual block running its backward now.
         case blockGradient0, blockGradient1, blockGradient2

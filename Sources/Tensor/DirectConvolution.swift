@@ -1,5 +1,4 @@
 import CKernels
-import Foundation
 
 /// The 3x3, stride-1, padding-1 convolution ("same" 3x3, the CNN workhorse) computed directly by
 /// the AVX-512 kernels of CKernels instead of im2col + GEMM.
@@ -14,27 +13,12 @@ import Foundation
 /// transposed kernel. The weight gradient, a long reduction over pixels into a small matrix, is
 /// a second kernel. Work is split over images across `threads` threads.
 ///
-/// Used on the AVX-512 kernel path (`KernelPath`) when the output channels come in 8s (the input
-/// gradient also needs the input channels in 8s); `DDP_CONV=im2col` in the environment forces the im2col +
-/// BLAS path (to compare the two).
+/// Runs on the AVX-512 kernel path (`KernelPath`) when the output channels come in 8s (the input
+/// gradient also needs the input channels in 8s); Layers' `ConvolutionChoice` decides which
+/// layers take it (`DDP_CONV` forces another path, to compare them).
 public enum DirectConvolution {
-    public static let variable = "DDP_CONV"
-
-    /// True when the AVX-512 kernels run (`KernelPath`) and the environment does not ask for im2col.
-    public static let isAvailable: Bool =
-        KernelPath.usesAVX512 && ProcessInfo.processInfo.environment[variable] != "im2col"
-
-    /// One line for `ddp info` and the start banner: how convolutions are computed here.
-    public static func describe() -> String {
-        if isAvailable { return "direct AVX-512 kernels for 3x3 stride-1 padding-1 layers, im2col + BLAS for others" }
-        return KernelPath.usesAVX512 ? "im2col + BLAS (\(variable)=im2col)" : "im2col + BLAS (portable kernel path)"
-    }
-
-    /// Whether a convolution of this shape can take the direct path for its output and weight
-    /// gradient (3x3, stride 1, padding 1, output channels in 8s).
-    public static func supports(kernelSize: Int, stride: Int, padding: Int, outChannels: Int) -> Bool {
-        isAvailable && kernelSize == 3 && stride == 1 && padding == 1 && outChannels % 8 == 0
-    }
+    /// True when the AVX-512 kernels run in this process (`KernelPath`).
+    public static var isAvailable: Bool { KernelPath.usesAVX512 }
 
     /// Whether the input gradient can too: it is the forward kernel with the channels swapped,
     /// so the input channels must come in 8s (a first layer of 1 or 3 channels never needs it).

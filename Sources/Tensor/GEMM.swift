@@ -43,6 +43,32 @@ public enum GEMM {
         }
     }
 
+    /// `count` independent products C_i = op(A_i) op(B_i) + beta C_i, operand i at `a + i * strideA`,
+    /// `b + i * strideB`, `c + i * strideC` (the same sizes and strides otherwise): the batched
+    /// products of the Winograd transform domain. Each product is too small to split well, so
+    /// the threads take whole products instead (each result is still one sgemm's, whatever the
+    /// thread count).
+    public static func multiplyBatch(
+        count: Int, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, strideA: Int, b: UnsafePointer<Float>, ldb: Int, strideB: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int
+    ) {
+        if count == 0 || m == 0 || n == 0 { return }
+        let threads = 2 &* m &* n &* k &* count >= splitAbove ? BLASRuntime.threads : 1
+        let ta = transposeA ? CblasTrans : CblasNoTrans, tb = transposeB ? CblasTrans : CblasNoTrans
+        Parallel.forEach(count: count, threads: threads) { _, products in
+            for i in products {
+                if k == 0 {
+                    multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: 0, a: a, lda: lda, b: b,
+                             ldb: ldb, beta: beta, c: c + i &* strideC, ldc: ldc)
+                    continue
+                }
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), 1, a + i &* strideA, Int32(lda),
+                            b + i &* strideB, Int32(ldb), beta, c + i &* strideC, Int32(ldc))
+            }
+        }
+    }
+
     /// Products of fewer FLOPs run whole on the calling thread.
     static let splitAbove = 1 << 21
 }

@@ -35,8 +35,10 @@ enum Banner {
                 + (config.ema > 0 ? " ema \(config.ema)" : ""),
             "  BLAS: \(BLASRuntime.describe())",
             "  kernels: \(kernels(kernelPaths))",
-            "  convolutions: \(DirectConvolution.describe())",
+            "  convolutions: \(ConvolutionChoice.describe())",
         ]
+        let runs = model.convolutionRuns
+        if !runs.isEmpty { lines.append("  conv layers: " + ConvolutionRun.line(runs)) }
         if let resumed {
             let s = resumed.saved
             lines.append("  resumed from \(s.checkpoint): \(count(s.epoch, "epoch")) done"

@@ -4,14 +4,16 @@ import Foundation
 import Layers
 
 /// A model's layers as a table, as Keras' `model.summary()` and torchinfo print them: each layer's
-/// state-dict name, kind, output shape per sample and parameters, then the totals
-/// (`ddp train --summary`, `ddp info --model M`).
+/// state-dict name, kind, what its convolutions run, output shape per sample and parameters,
+/// then the totals (`ddp train --summary`, `ddp info --model M`).
 public enum ModelTable {
     public static func text(_ model: Model) -> String {
-        let rows = model.layerSummaries.map { [$0.name, $0.kind, shape($0.outputShape), grouped($0.parameterCount)] }
-        let header = ["layer", "kind", "output shape", "parameters"]
-        // Names, kinds and shapes left-aligned; counts right-aligned.
-        let table = TextTable([.left, .left, .left, .right])
+        let rows = model.layerSummaries.map {
+            [$0.name, $0.kind, $0.algorithm, shape($0.outputShape), grouped($0.parameterCount)]
+        }
+        let header = ["layer", "kind", "algorithm", "output shape", "parameters"]
+        // Names, kinds, algorithms and shapes left-aligned; counts right-aligned.
+        let table = TextTable([.left, .left, .left, .left, .right])
         let bytes = Double(model.parameterCount * MemoryLayout<Float>.size) / 1_048_576
         return (["model \(model.spec) on \(shape(model.inputShape)) inputs, \(model.classes) classes"]
             + table.lines([header] + rows) + [
@@ -23,7 +25,7 @@ public enum ModelTable {
     /// One JSON object per layer, then one with the totals.
     public static func jsonLines(_ model: Model) -> String {
         (model.layerSummaries.map { row in
-            JSONLine.object(["layer": .string(row.name), "kind": .string(row.kind),
+            JSONLine.object(["layer": .string(row.name), "kind": .string(row.kind), "algorithm": .string(row.algorithm),
                              "output_shape": .array(row.outputShape.map { .number(Double($0)) }),
                              "parameters": .number(Double(row.parameterCount))])
         } + [JSONLine.object(["model": .string(model.spec), "input_shape": .array(model.inputShape.map { .number(Double($0)) }),

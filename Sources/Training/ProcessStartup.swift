@@ -1,3 +1,4 @@
+import Layers
 import Platform
 import Tensor
 
@@ -11,8 +12,10 @@ public enum ProcessStartup {
         BLASRuntime.prepareProcess(arguments: arguments, verify: { BLASVerification.run() })
     }
 
-    /// Refuses a DDP_KERNELS setting this CPU cannot run (`KernelPath`).
+    /// Refuses a DDP_KERNELS setting this CPU cannot run (`KernelPath`) and a DDP_CONV that names
+    /// no algorithm (`ConvolutionChoice`).
     public static func checkKernelPath() throws {
         try KernelPath.validateEnvironment()
+        try ConvolutionChoice.validateEnvironment()
     }
 }

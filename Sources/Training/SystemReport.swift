@@ -1,6 +1,7 @@
 import AllReduce
 import Formats
 import Foundation
+import Layers
 import Platform
 import Tensor
 
@@ -66,7 +67,7 @@ public struct SystemReport: Encodable {
             blasAttemptedCore: blas.attemptedCore, blasUserSet: blas.userSet,
             blasAutocoreDisabled: blas.autoCoreDisabled, blasVerified: blas.verified,
             blasVerifyMaxError: blas.verifyMaxError, blasThreads: blas.threads,
-            blasThreadsSource: blas.threadsSource, convolutions: DirectConvolution.describe(),
+            blasThreadsSource: blas.threadsSource, convolutions: ConvolutionChoice.describe(),
             kernels: KernelPath.describe(),
             cpuModel: cpu.modelName, cpuVendor: cpu.vendor, cpuFamily: cpu.family,
             cpuModelNumber: cpu.model, cpuLogical: cpu.logicalCPUs, cpuCores: cpu.physicalCores,

@@ -51,7 +51,7 @@ struct BenchStepCommand: ParsableCommand {
                 ]
                 if layers {
                     fields.append(("layers", .array(r.layerTimes.map { t in
-                        .object([("layer", .string(t.layer)), ("forward_s", .number(t.forwardSeconds)),
+                        .object([("layer", .string(t.layer)), ("algorithm", .string(t.algorithm)), ("forward_s", .number(t.forwardSeconds)),
                                  ("backward_s", .number(t.backwardSeconds))])
                     })))
                 }
@@ -77,20 +77,20 @@ struct BenchStepCommand: ParsableCommand {
         if code != 0 { throw ExitCode(code) }
     }
 
-    /// Per-layer milliseconds per step, forward and backward, in layer order, with each layer's
-    /// share of the total.
+    /// Per-layer milliseconds per step, forward and backward, in layer order, with what each
+    /// layer's convolutions run and its share of the total.
     static func layerTable(_ times: [StepBenchmark.LayerTime]) -> String {
         let total = times.reduce(0) { $0 + $1.forwardSeconds + $1.backwardSeconds }
         func ms(_ seconds: Double) -> String { String(format: "%.2f", seconds * 1e3) }
         let rows = times.map { t in
-            [t.layer.count > 48 ? String(t.layer.prefix(47)) + "~" : t.layer, ms(t.forwardSeconds), ms(t.backwardSeconds),
+            [t.layer.count > 48 ? String(t.layer.prefix(47)) + "~" : t.layer, t.algorithm, ms(t.forwardSeconds), ms(t.backwardSeconds),
              String(format: "%.1f%%", 100 * (t.forwardSeconds + t.backwardSeconds) / max(total, 1e-12))]
         }
-        let sums = ["all layers", ms(times.reduce(0) { $0 + $1.forwardSeconds }),
+        let sums = ["all layers", "", ms(times.reduce(0) { $0 + $1.forwardSeconds }),
                     ms(times.reduce(0) { $0 + $1.backwardSeconds }), ""]
         // The layer column as wide as the longest name shown, so runs of different models line up.
-        return TextTable([.left, .right, .right, .right], minimumWidths: [48])
-            .lines([["layer", "forward ms", "backward ms", "share"]] + rows + [sums])
+        return TextTable([.left, .left, .right, .right, .right], minimumWidths: [48])
+            .lines([["layer", "algorithm", "forward ms", "backward ms", "share"]] + rows + [sums])
             .map { "  " + $0 }.joined(separator: "\n")
     }
 }

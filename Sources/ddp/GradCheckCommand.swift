@@ -15,6 +15,11 @@ struct GradCheckCommand: ParsableCommand {
             and parameter gradients against central differences, with the same table and verdict. \
             This is how a new layer gets checked: give it a spec token in ModelSpec (Sources/Layers/\
             ModelSpec.swift, makeLayer), then run `ddp gradcheck --layer TOKEN`.
+
+            The default tolerance is 0.01, and 0.05 when DDP_CONV forces Winograd F(4x4, 3x3) \
+            (winograd4, winograd): its rounding, about 10x the direct sum's, comes back through \
+            resnet20's batch norms as finite-difference noise of 1-3% in the residual blocks' \
+            input errors (the layers alone pass 0.01).
             """)
 
     @Option(help: ArgumentHelp("A preset or spec string.", discussion: ModelCatalog.specHelp)) var model = "fmnist-cnn"
@@ -25,7 +30,8 @@ struct GradCheckCommand: ParsableCommand {
     @Option(help: "Classes (logits; also the width of a bare fc token).") var classes = 10
     @Option(help: "Batch size of the random batch.") var batch = 2
     @Option(help: "Seed of weights, inputs and probed coordinates.") var seed: UInt64 = 0
-    @Option(help: "Largest relative error that passes.") var tolerance = 1e-2
+    @Option(help: "Largest relative error that passes (default: 0.01; 0.05 with DDP_CONV=winograd4 or winograd).")
+    var tolerance: Double?
     @Flag(help: "One JSON object per row.") var json = false
 
     private var inputText: String { input ?? (layer == nil ? "1x28x28" : "3x8x8") }
@@ -42,11 +48,12 @@ struct GradCheckCommand: ParsableCommand {
         _ = try parsedInput()
         if batch < 1 || classes < 2 { throw ValidationError("--batch must be >= 1 and --classes >= 2") }
         if layer != nil && spec != nil { throw ValidationError("--layer checks one layer; leave out --spec") }
-        if !(tolerance > 0) { throw ValidationError("--tolerance must be > 0 (got \(tolerance))") }
+        if let tolerance, !(tolerance > 0) { throw ValidationError("--tolerance must be > 0 (got \(tolerance))") }
         if layer == nil, let p = KnownName.modelProblem(spec ?? model) { throw ValidationError(p) }
     }
 
     func run() throws {
+        let tolerance = tolerance ?? GradientCheckRun.defaultTolerance
         let (subject, rows) = try GradientCheckRun.run(spec: layer == nil ? spec ?? model : nil, layerToken: layer,
                                                        input: try parsedInput(), classes: classes, batch: batch, seed: seed,
                                                        tolerance: tolerance)

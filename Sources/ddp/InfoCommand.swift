@@ -13,13 +13,14 @@ struct InfoCommand: ParsableCommand {
             The BLAS core line says whether ddp corrected OpenBLAS's kernel choice at start-up \
             (set OPENBLAS_CORETYPE yourself to choose, or DDP_BLAS_AUTOCORE=0 to keep OpenBLAS's \
             own choice) and whether the start-up sgemm check passed. The convolutions line says \
-            whether 3x3 layers run ddp's direct AVX-512 kernels (DDP_CONV=im2col forces im2col + BLAS). \
+            whether 3x3 layers run ddp's direct AVX-512 kernels; DDP_CONV=direct|winograd|winograd2|winograd4|im2col \
+            forces one algorithm wherever it can run (winograd: F(4x4, 3x3), F(2x2, 3x3) under 4x4 images). \
             The kernels line says which code runs convolutions, batch norm, pooling and the SGD \
             update: ddp's AVX-512 kernels or the portable code of a CPU without them \
             (DDP_KERNELS=portable forces it, e.g. to test or time an older node's path).
 
             --model M prints the model's layers instead: each layer's state-dict name, kind, output \
-            shape per sample and parameters, and the totals (for a training run's own data: \
+            shape per sample and parameters, the convolution algorithm each layer runs, and the totals (for a training run's own data: \
             ddp train --summary).
             """)
 

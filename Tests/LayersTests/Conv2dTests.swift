@@ -68,7 +68,7 @@ final class Conv2dTests: XCTestCase {
     /// images shorter than a vector; odd input channels take the weight gradient's lone pair.
     func testDirectPathMatchesIm2colPath() throws {
         guard DirectConvolution.isAvailable else {
-            throw XCTSkip("\(DirectConvolution.describe()): only the im2col path runs here")
+            throw XCTSkip("\(ConvolutionChoice.describe()): only the im2col path runs here")
         }
         let saved = BLASRuntime.threads
         defer { BLASRuntime.setThreads(saved) }
@@ -79,9 +79,9 @@ final class Conv2dTests: XCTestCase {
                                                           (9, 2, 3, 8), (8, 1, 1, 16)]
         for (c, h, w, outC) in shapes {
             let direct = try Conv2d(name: "d", input: .map(channels: c, height: h, width: w), outChannels: outC,
-                                    kernelSize: 3, padding: 1, bias: false)
+                                    kernelSize: 3, padding: 1, bias: false, algorithm: .direct)
             let im2col = try Conv2d(name: "i", input: .map(channels: c, height: h, width: w), outChannels: outC,
-                                    kernelSize: 3, padding: 1, bias: false, allowDirect: false)
+                                    kernelSize: 3, padding: 1, bias: false, algorithm: .im2col)
             XCTAssertEqual(direct.algorithm, .direct)
             XCTAssertEqual(im2col.algorithm, .im2col)
             let storeD = bind(direct, seed: 9), storeI = bind(im2col, seed: 9)

@@ -110,7 +110,9 @@ final class PyTorchStepFixtureTests: XCTestCase {
             sgd.step(parameters: model.parameters.data, gradients: model.gradients.data, count: model.parameterCount)
         }
         // Compared as the update (after - before) relative to its own largest magnitude: relative
-        // to the weights, a wrong update would hide in the weights' size.
+        // to the weights, a wrong update would hide in the weights' size. Wider when DDP_CONV
+        // forces F(4x4, 3x3) (`convolutionToleranceFactor`).
+        let updateTolerance = 1e-3 * convolutionToleranceFactor
         for entry in model.stateDict() {
             switch entry.value {
             case .float(let view):
@@ -118,14 +120,14 @@ final class PyTorchStepFixtureTests: XCTestCase {
                 let update = zip(view.array, before).map { Double($0) - Double($1) }
                 if parameterNames.contains(entry.name) {
                     let d = try FixtureStatistics.compare(update, group: "update", name: entry.name, in: f)
-                    XCTAssertLessThan(d.elements, 1e-3, "\(entry.name): update of 3 SGD steps, sampled elements")
-                    XCTAssertLessThan(d.statistics, 1e-3, "\(entry.name): update of 3 SGD steps, sum, norm, max")
+                    XCTAssertLessThan(d.elements, updateTolerance, "\(entry.name): update of 3 SGD steps, sampled elements")
+                    XCTAssertLessThan(d.statistics, updateTolerance, "\(entry.name): update of 3 SGD steps, sum, norm, max")
                     worst.note("update", d.elements); worst.note("update stats", d.statistics)
                 } else {
                     let after = try f.entry("step3." + entry.name).floats()
                     let want = zip(after, before).map { Double($0) - Double($1) }
                     let d = FixtureStatistics.maxRelative(update, want)
-                    XCTAssertLessThan(d, 1e-3, "\(entry.name): change over 3 forwards")
+                    XCTAssertLessThan(d, updateTolerance, "\(entry.name): change over 3 forwards")
                     worst.note("update", d)
                 }
             case .int64(let n):

@@ -75,7 +75,7 @@ final class StepAllocationTests: XCTestCase {
             step()
             let counts = countHeapCalls { for _ in 0..<2 { step() } }
             let ran = "\(spec) with BLAS core \(BLASRuntime.status.coreName), kernels \(KernelPath.current.rawValue), "
-                + "convolutions: \(DirectConvolution.describe())"
+                + "convolutions: \(ConvolutionChoice.describe())"
             print("\(ran): ddp \(counts.allocations) allocations, \(counts.frees) frees; OpenBLAS "
                   + "\(counts.libraryAllocations) allocations, \(counts.libraryFrees) frees in 2 training steps")
             XCTAssertEqual(counts.allocations, 0, "\(ran): heap allocations in ddp's code during a training step")

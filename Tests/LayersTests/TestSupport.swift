@@ -98,3 +98,18 @@ func parameterArrays(_ store: ParameterStore) -> [[Float]] {
 func gradientArrays(_ store: ParameterStore) -> [[Float]] {
     store.parameterViews(ofLayer: 0).map { $0.gradient.array }
 }
+
+/// The factor on the end-to-end tolerances (the gradient check of the presets, the PyTorch
+/// reference and fixture tests) when this test process forces a convolution algorithm with
+/// `DDP_CONV`. 1 for the default paths, direct, im2col and F(2x2, 3x3) (all of them pass the
+/// default tolerances). 5 for F(4x4, 3x3) (`winograd4`, and `winograd`, which picks it on these
+/// shapes): its rounding is about 10x the direct sum's (WinogradConvolutionTests), and through
+/// resnet20's batch norms that reached 3.0e-2 in the gradient check's finite differences
+/// (tolerance 1e-2; the layers alone pass it), 6.5e-4 against PyTorch's gradients (5e-4) and
+/// 1.1e-3 in the 3-step update of the fixture (1e-3). fmnist-cnn passes the defaults either way.
+let convolutionToleranceFactor: Double = {
+    switch ConvolutionRequest.environment {
+    case .winograd4?, .winograd?: return 5
+    default: return 1
+    }
+}()

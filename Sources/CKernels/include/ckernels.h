@@ -1,6 +1,7 @@
 // Hand-vectorized kernels, compiled for AVX-512 through per-function target attributes and
 // called only when the CPU has it (ddp_avx512_available); Tensor wraps them
-// (DirectConvolution, MaxPoolKernel, SGDKernel, BatchNormKernel), nothing else calls them.
+// (DirectConvolution, MaxPoolKernel, SGDKernel, BatchNormKernel, WinogradConvolution), nothing
+// else calls them. The Winograd transforms are the exception to "AVX-512": plain C for any CPU.
 //
 // - The 3x3, stride-1, "same" convolution of thin layers (32 to 64 channels), which OpenBLAS
 //   does poorly through an im2col matrix nine times the input: computed directly, forward, input
@@ -50,6 +51,36 @@ void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int ou
 
 /// dw[o][c][3][3] = `partial` rounded to Float.
 void ddp_conv3x3_reduce_partials(const double *partial, int out_channels, int in_channels, float *dw);
+
+/// Winograd convolution F(m x m, 3 x 3), m = 2 or 4, alpha = m + 2 (portable C: every CPU).
+/// Tiles of m x m output pixels are numbered over a batch of height x width images, image by
+/// image, row by row (ceil(height / m) x ceil(width / m) per image); a block is the tiles
+/// first..<first + count. Transformed data is [alpha^2][channels][ld] (position-major, so each
+/// position is one GEMM operand), ld >= count rounded up to a multiple of 16 (the entries past
+/// count are written with junk or read and ignored); filters [alpha^2][outputs][inputs]. The functions that
+/// take c0..<c1 do those channels only (threads split the channels).
+
+/// u[pos][o][i] = (G f G^T)[pos], f = w[o][i] (w [outputs][inputs][3][3]) or, when `flipped`,
+/// w[i][o] turned by 180 degrees (w [inputs][outputs][3][3]: the input gradient's filters).
+void ddp_winograd_filters(int m, const float *w, int outputs, int inputs, int flipped, float *u);
+
+/// v[pos][c][t] = (B^T d B)[pos], d the alpha x alpha window of x around tile t (one pixel of
+/// zero padding around the image, zeros past its edge).
+void ddp_winograd_input_tiles(int m, const float *x, long channel_stride, int channels, int c0, int c1,
+                              int height, int width, long first, int count, long ld, float *v);
+
+/// v[pos][c][t] = (A g A^T)[pos], g the m x m tile t of the output gradient (zeros past the edge).
+void ddp_winograd_gradient_tiles(int m, const float *dy, long channel_stride, int channels, int c0, int c1,
+                                 int height, int width, long first, int count, long ld, float *v);
+
+/// y[c] (+)= A^T P A over each tile of the block, P = products[.][c][t]; only the pixels inside
+/// the image are stored.
+void ddp_winograd_output_tiles(int m, const float *products, int channels, int c0, int c1, int height,
+                               int width, long first, int count, long ld, float *y, long channel_stride,
+                               int accumulate);
+
+/// dw[o][i][3][3] = G^T S G, S = sums[.][o][i] (the weight gradient's transform-domain sums).
+void ddp_winograd_filter_gradient(int m, const float *sums, int outputs, int inputs, float *dw);
 
 /// 2x2, stride-2 max pooling of `planes` planes of height x width (both even): y gets each
 /// window's maximum (the first in row-major order on ties, NaN wins: PyTorch's choice), argmax

@@ -1,0 +1,131 @@
+import Foundation
+import Tensor
+
+/// What `DDP_CONV` (or a test, per layer) asks a convolution to run: one algorithm, or
+/// `winograd` with the tile left to the rule in `ConvolutionChoice.winogradTile`.
+public enum ConvolutionRequest: String, Sendable, CaseIterable {
+    case direct, winograd, winograd2, winograd4, im2col
+
+    public static let variable = "DDP_CONV"
+
+    /// The request in this process's environment (nil: unset, or not a request: see
+    /// `ConvolutionChoice.validateEnvironment`).
+    public static let environment: ConvolutionRequest? =
+        ProcessInfo.processInfo.environment[variable].flatMap { ConvolutionRequest(rawValue: $0) }
+}
+
+/// What one convolution of a model runs, for the tables that show it (`ddp info --model`, the
+/// start banner, `ddp bench step --layers`).
+public struct ConvolutionRun: Equatable, Sendable {
+    /// The convolution's full state-dict name ("3", "layer1.0.conv1").
+    public let layer: String
+    public let algorithm: Conv2d.Algorithm
+    public let reason: String
+
+    /// One cell for a top-level layer `name`: the algorithm of its one convolution, or each
+    /// child's ("conv1 direct, conv2 winograd4, shortcut.0 im2col"); empty without any.
+    public static func cell(_ runs: [ConvolutionRun], layer name: String) -> String {
+        if runs.count == 1 && runs[0].layer == name { return runs[0].algorithm.rawValue }
+        return runs.map { run in
+            let child = run.layer.hasPrefix(name + ".") ? String(run.layer.dropFirst(name.count + 1)) : run.layer
+            return "\(child) \(run.algorithm.rawValue)"
+        }.joined(separator: ", ")
+    }
+
+    /// One line for a whole model, grouped by algorithm: "direct: 3, 7, 10; im2col: 0".
+    public static func line(_ runs: [ConvolutionRun]) -> String {
+        Conv2d.Algorithm.allCases.compactMap { algorithm in
+            let names = runs.filter { $0.algorithm == algorithm }.map(\.layer)
+            return names.isEmpty ? nil : "\(algorithm.rawValue): \(names.joined(separator: ", "))"
+        }.joined(separator: "; ")
+    }
+}
+
+/// Which algorithm a convolution layer runs, chosen once at construction, and why.
+///
+/// An explicit request (a test's `algorithm:` argument) wins, then `DDP_CONV`, then the default
+/// rule. A request that cannot run on the layer falls back to the default with the reason: the
+/// direct kernels need AVX-512 (`KernelPath`) and output channels in 8s; Winograd needs a 3x3,
+/// stride-1, padding-1 window (any channels, any image size, any CPU); im2col runs everything.
+///
+/// The default rule: the direct kernels for every 3x3 stride-1 padding-1 layer they can run,
+/// im2col + BLAS for the rest. Winograd stays opt-in: on this project's shapes it lost to the
+/// direct kernels everywhere (`ddp bench conv`, batch 64, one thread of a shared 2-core Zen 4,
+/// forward + backward, two runs: F(4x4, 3x3) took 1.4-2.1x the direct time on fmnist-cnn's
+/// 32- and 64-channel layers, 1.6-4.1x on resnet20's, about 10x on one-channel first layers,
+/// F(2x2, 3x3) more). Its transforms, plain C over 16 tiles, cost as much as its GEMMs at these
+/// small channel counts. Against im2col + BLAS (the path of a CPU without AVX-512) F(4x4, 3x3)
+/// was about 10-30% faster on the layers of 32 channels or more and slower below; that default
+/// is kept too until accuracy runs back it.
+public enum ConvolutionChoice {
+    public struct Layer: Sendable {
+        public var kernelSize: Int, stride: Int, padding: Int
+        public var inChannels: Int, outChannels: Int, height: Int, width: Int
+
+        public init(kernelSize: Int, stride: Int, padding: Int, inChannels: Int, outChannels: Int, height: Int, width: Int) {
+            self.kernelSize = kernelSize; self.stride = stride; self.padding = padding
+            self.inChannels = inChannels; self.outChannels = outChannels; self.height = height; self.width = width
+        }
+
+        var isSame3x3: Bool { kernelSize == 3 && stride == 1 && padding == 1 }
+    }
+
+    /// The algorithm for `layer` and the reason, given the request and whether the direct kernels
+    /// run in this process.
+    public static func choose(_ layer: Layer, request: ConvolutionRequest?,
+                              directAvailable: Bool = DirectConvolution.isAvailable) -> (algorithm: Conv2d.Algorithm, reason: String) {
+        let directFits = directAvailable && layer.isSame3x3 && layer.outChannels % 8 == 0
+        let fallback: Conv2d.Algorithm = directFits ? .direct : .im2col
+        guard let request else {
+            return (fallback, directFits ? "default: 3x3 stride-1 padding-1, output channels in 8s"
+                : layer.isSame3x3 && directAvailable ? "default: output channels not in 8s" : "default")
+        }
+        let asked = "\(ConvolutionRequest.variable)=\(request.rawValue)"
+        switch request {
+        case .im2col:
+            return (.im2col, asked)
+        case .direct:
+            if directFits { return (.direct, asked) }
+            let why = !directAvailable ? "no AVX-512 kernels in this process"
+                : !layer.isSame3x3 ? "not a 3x3 stride-1 padding-1 window" : "output channels not in 8s"
+            return (fallback, "\(asked) cannot run here (\(why))")
+        case .winograd, .winograd2, .winograd4:
+            guard layer.isSame3x3 else { return (fallback, "\(asked) cannot run here (not a 3x3 stride-1 padding-1 window)") }
+            let tile: WinogradConvolution.Tile = request == .winograd2 ? .f2x2
+                : request == .winograd4 ? .f4x4 : winogradTile(height: layer.height, width: layer.width)
+            return (tile == .f2x2 ? .winograd2 : .winograd4, asked)
+        }
+    }
+
+    /// The tile `DDP_CONV=winograd` takes: F(4x4, 3x3) (fewer multiplies per output pixel: 36/16
+    /// against 16/4) unless the image is under 4 pixels on a side, where one 4x4 tile would be
+    /// mostly padding and 2x2 tiles waste less.
+    public static func winogradTile(height: Int, width: Int) -> WinogradConvolution.Tile {
+        min(height, width) < 4 ? .f2x2 : .f4x4
+    }
+
+    /// Throws the line to print when `DDP_CONV` is set to something that is not a request.
+    public static func validateEnvironment() throws {
+        guard let value = ProcessInfo.processInfo.environment[ConvolutionRequest.variable], !value.isEmpty,
+              ConvolutionRequest(rawValue: value) == nil else { return }
+        throw ModelError("\(ConvolutionRequest.variable) must be one of "
+            + "\(ConvolutionRequest.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(value)')")
+    }
+
+    /// One line for `ddp info` and the start banner: how convolutions are computed here.
+    public static func describe(request: ConvolutionRequest? = ConvolutionRequest.environment,
+                                directAvailable: Bool = DirectConvolution.isAvailable) -> String {
+        let variable = ConvolutionRequest.variable
+        switch request {
+        case .im2col?:
+            return "im2col + BLAS (\(variable)=im2col)"
+        case .winograd?, .winograd2?, .winograd4?:
+            let tile = request == .winograd2 ? "F(2x2, 3x3)" : request == .winograd4 ? "F(4x4, 3x3)"
+                : "F(4x4, 3x3), F(2x2, 3x3) under 4x4 images"
+            return "Winograd \(tile) for 3x3 stride-1 padding-1 layers, im2col + BLAS for others (\(variable)=\(request!.rawValue))"
+        case .direct?, nil:
+            if directAvailable { return "direct AVX-512 kernels for 3x3 stride-1 padding-1 layers, im2col + BLAS for others" }
+            return "im2col + BLAS (portable kernel path)"
+        }
+    }
+}
