@@ -10,7 +10,7 @@ final class PackedDatasetTests: XCTestCase {
         let header = PackedDataHeader(dataset: train.name, source: "test", channels: train.channels, height: train.height,
                                       width: train.width, classNames: train.classNames, imageSize: nil,
                                       normalizationMean: [0.5], normalizationStd: [0.25])
-        try train.images.withUnsafeBufferPointer { a in
+        _ = try train.images.withUnsafeBufferPointer { a in
             try test.images.withUnsafeBufferPointer { c in
                 try train.labels.withUnsafeBytes { b in
                     try test.labels.withUnsafeBytes { d in
