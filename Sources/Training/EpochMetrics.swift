@@ -15,6 +15,8 @@ public struct EpochMetrics: Sendable, Equatable {
     public var lr: Double
     public var elapsed: Double
     public var imagesPerSecond: Double
+    /// Every rank's compute and wait seconds in the epoch's steps (`RankTimes`).
+    public var rankTimes: RankTimes? = nil
 
     func humanLine(epochs: Int) -> String {
         var s = String(format: "epoch %d/%d  train loss %.4f acc %.2f%%", epoch, epochs, trainLoss.printable, trainAcc.printable * 100)
@@ -32,7 +34,9 @@ public struct EpochMetrics: Sendable, Equatable {
 /// each time it is resumed). Rank 0 writes it, flushing each line so a crash loses nothing
 /// already reported. A new run never truncates a file that holds lines (`requireUnused`); a
 /// resumed one appends. A run with `--ema` adds `ema_test_loss` and `ema_test_acc` to its epoch
-/// lines (null where the epoch was not evaluated, as the others).
+/// lines (null where the epoch was not evaluated, as the others). Epoch lines carry every rank's
+/// compute and wait seconds (`ranks_compute_s`, `ranks_wait_s`, arrays by rank) and `straggler`
+/// (a rank or null); `--rank-times-every N` adds the same every N steps as `"event":"ranks"` lines.
 final class MetricsWriter {
     private let handle: FileHandle
     private let withAverage: Bool
@@ -70,7 +74,20 @@ final class MetricsWriter {
         ]
         if withAverage { fields += [("ema_test_loss", number(m.averageTestLoss)), ("ema_test_acc", number(m.averageTestAcc))] }
         fields += [("lr", .number(m.lr)), ("elapsed_s", .number(m.elapsed)), ("images_per_s", .number(m.imagesPerSecond))]
+        if let times = m.rankTimes { fields += Self.fields(times) }
         try write(JSONLine.object(fields))
+    }
+
+    /// `--rank-times-every`'s line for the `every` steps up to `step`.
+    func ranks(_ times: RankTimes, epoch: Int, step: Int) throws {
+        try write(JSONLine.object([("event", .string("ranks")), ("epoch", .number(Double(epoch))),
+                                   ("step", .number(Double(step)))] + Self.fields(times)))
+    }
+
+    private static func fields(_ times: RankTimes) -> [(String, JSONLine.Value)] {
+        func seconds(_ values: [Double]) -> JSONLine.Value { .array(values.map { .number(($0 * 1e4).rounded() / 1e4) }) }
+        return [("ranks_compute_s", seconds(times.compute)), ("ranks_wait_s", seconds(times.wait)),
+                ("straggler", times.straggler.map { .number(Double($0.rank)) } ?? .null)]
     }
 
     /// The run's settings; `resumedAt` the global step a resume goes on from.

@@ -11,6 +11,8 @@ final class ProgressLine {
     private var lastPrint = 0.0
     private var smoothed: Double?
     private var drawn = false
+    /// Appended to the line while set: the straggler, when one is known (`RankTimes`).
+    var note: String?
 
     init(log: @escaping (String) -> Void, enabled: Bool) {
         self.log = log
@@ -26,7 +28,7 @@ final class ProgressLine {
         guard now - lastPrint >= interval || step == steps else { return }
         lastPrint = now
         let line = Self.text(epoch: epoch, epochs: epochs, step: step, steps: steps, loss: smoothed ?? loss,
-                             elapsed: elapsed, images: images)
+                             elapsed: elapsed, images: images) + (note.map { "  " + $0 } ?? "")
         if interactive {
             FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K").utf8))
             drawn = true

@@ -89,6 +89,9 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var timeout = 300.0
     /// Compare a parameter fingerprint across ranks every N steps (0 = never).
     public var desyncCheckEvery = 100
+    /// Print and log every rank's compute and wait time every N steps (0 = at epoch ends only;
+    /// `RankTimes`).
+    public var rankTimesEvery = 0
     /// Evaluate on the test set every N epochs (0 = never).
     public var evalEvery = 1
     /// Subsample of the training set (0 = all); for sanity checks and quick experiments.
@@ -188,6 +191,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         if !(ema >= 0 && ema < 1) { return "--ema must be a decay in (0, 1) such as 0.999, or 0 for none (got \(ema))" }
         if keepCheckpoints < 1 { return "--keep-checkpoints must be at least 1 (got \(keepCheckpoints))" }
         if desyncCheckEvery < 0 { return "--desync-check-every must be >= 0 (got \(desyncCheckEvery))" }
+        if rankTimesEvery < 0 { return "--rank-times-every must be >= 0 (got \(rankTimesEvery))" }
         if trainSubset < 0 { return "--train-subset must be >= 0 (got \(trainSubset))" }
         if !(valFraction >= 0 && valFraction < 1) { return "--val-fraction must be in [0, 1) (got \(valFraction))" }
         if dataDir == nil && ["folder", "npy", "packed"].contains(dataset) {

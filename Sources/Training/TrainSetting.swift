@@ -82,6 +82,7 @@ public struct TrainSetting: Sendable {
         field("--overlap", \.overlap, .free, onOff),
         field("--timeout", \.timeout, .free),
         field("--desync-check-every", \.desyncCheckEvery, .free),
+        field("--rank-times-every", \.rankTimesEvery, .free),
         TrainSetting(flag: "(evaluation and timeline cadence)", onResume: .free,
                      text: { "\($0.evalEvery) \($0.timelineSteps)" },
                      copy: { $0.evalEvery = $1.evalEvery; $0.timelineSteps = $1.timelineSteps }),

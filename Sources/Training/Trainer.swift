@@ -130,6 +130,7 @@ public final class Trainer {
         return TrainingRun(data: data, model: model, sampler: sampler, schedule: schedule, optimizer: optimizer,
                            stepper: stepper, average: average, state: state, checkpoints: checkpoints, metrics: metrics,
                            timeline: timeline, progress: ProgressLine(log: log, enabled: rank == 0 && !config.quiet),
+                           rankClock: RankTimesClock(requestedEvery: config.rankTimesEvery, ranks: ranks),
                            runOrigin: origin - state.elapsed)
     }
 
@@ -180,6 +181,7 @@ public final class Trainer {
         for epoch in run.state.epoch..<config.epochs {
             let epochStart = MonotonicClock.seconds()
             if run.state.stepInEpoch == 0 { run.state.epochTotals = EpochTotals() }
+            run.rankClock.startEpoch(run.stepper.timing)
             let images = try trainSteps(run, epoch: epoch, since: epochStart)
             run.progress.finish()
             if run.ending != nil { return }
@@ -230,6 +232,7 @@ public final class Trainer {
             if config.desyncCheckEvery > 0 && run.state.globalStep % config.desyncCheckEvery == 0 {
                 try ConsistencyCheck.verifyParameters(comm: comm, model: run.model, step: run.state.globalStep)
             }
+            try reportRankTimes(run, epoch: epoch)
             run.progress.update(epoch: epoch + 1, epochs: config.epochs, step: step + 1, steps: stepsPerEpoch,
                                 loss: outcome.loss, elapsed: MonotonicClock.seconds() - epochStart, images: images)
             // Every rank saw the same sum in this step's allreduce: all stop here together.
@@ -239,6 +242,18 @@ public final class Trainer {
             }
         }
         return images
+    }
+
+    /// At the end of each window of `run.rankClock.every` steps: the straggler, if any, goes into
+    /// the progress line, and with --rank-times-every every rank's times are printed and logged.
+    private func reportRankTimes(_ run: TrainingRun, epoch: Int) throws {
+        let now = run.stepper.timing
+        guard let times = try run.rankClock.window(now, globalStep: run.state.globalStep, comm: comm) else { return }
+        run.progress.note = times.progressNote
+        guard run.rankClock.report else { return }
+        try run.metrics?.ranks(times, epoch: epoch + 1, step: run.state.globalStep)
+        run.progress.finish()
+        log("step \(run.state.globalStep)  " + times.humanLine)
     }
 
     /// Averages the running statistics, evaluates, records and prints the epoch, and writes the
@@ -258,7 +273,8 @@ public final class Trainer {
                              trainLoss: run.state.epochTotals.meanLoss, trainAcc: run.state.epochTotals.accuracy,
                              testLoss: nil, testAcc: nil, lr: run.schedule.learningRate(at: (epoch + 1) * stepsPerEpoch - 1),
                              elapsed: MonotonicClock.seconds() - run.runOrigin,
-                             imagesPerSecond: Double(images) / max(MonotonicClock.seconds() - epochStart, 1e-9))
+                             imagesPerSecond: Double(images) / max(MonotonicClock.seconds() - epochStart, 1e-9),
+                             rankTimes: try run.rankClock.epoch(run.stepper.timing, comm: comm))
         if config.evalEvery > 0 && ((epoch + 1) % config.evalEvery == 0 || epoch + 1 == config.epochs) {
             let t = MonotonicClock.seconds()
             let result = try Evaluation.evaluate(model: run.model, batches: run.data.testBatches, comm: comm,
@@ -277,6 +293,8 @@ public final class Trainer {
         run.epochs.append(m)
         try run.metrics?.epoch(m)
         log(m.humanLine(epochs: config.epochs))
+        if ranks > 1, let times = m.rankTimes { log(times.humanLine) }
+        run.progress.note = m.rankTimes?.progressNote
         if let hint = LossNoise(losses: run.state.epochTotals.stepLosses)?.hint { log("hint: " + hint) }
         if let checkpoints = run.checkpoints, config.checkpointEvery > 0,
            (epoch + 1) % config.checkpointEvery == 0 || epoch + 1 == config.epochs {

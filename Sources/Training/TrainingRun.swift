@@ -25,6 +25,8 @@ final class TrainingRun {
     let metrics: MetricsWriter?
     let timeline: Timeline?
     let progress: ProgressLine
+    /// Times the ranks' steps for the straggler report (`RankTimes`).
+    var rankClock: RankTimesClock
     /// `MonotonicClock` time at which the run, counted across resumes, began (elapsed_s).
     let runOrigin: Double
 
@@ -36,10 +38,12 @@ final class TrainingRun {
 
     init(data: TrainingData, model: Model, sampler: DistributedSampler, schedule: LRSchedule, optimizer: any Optimizer,
          stepper: TrainingStep, average: WeightAverage?, state: RunState, checkpoints: CheckpointDirectory?,
-         metrics: MetricsWriter?, timeline: Timeline?, progress: ProgressLine, runOrigin: Double) {
+         metrics: MetricsWriter?, timeline: Timeline?, progress: ProgressLine, rankClock: RankTimesClock,
+         runOrigin: Double) {
         self.data = data; self.model = model; self.sampler = sampler; self.schedule = schedule
         self.optimizer = optimizer; self.stepper = stepper; self.average = average; self.state = state
         self.checkpoints = checkpoints
-        self.metrics = metrics; self.timeline = timeline; self.progress = progress; self.runOrigin = runOrigin
+        self.metrics = metrics; self.timeline = timeline; self.progress = progress
+        self.rankClock = rankClock; self.runOrigin = runOrigin
     }
 }

@@ -21,6 +21,16 @@ public final class TrainingStep {
     public struct Timing {
         public var data = 0.0, forward = 0.0, backward = 0.0, wait = 0.0, update = 0.0
 
+        /// The rank's own work: every phase but the allreduce wait (`RankTimes`).
+        public var compute: Double { data + forward + backward + update }
+
+        /// The time each phase took between two readings.
+        static func - (later: Timing, earlier: Timing) -> Timing {
+            Timing(data: later.data - earlier.data, forward: later.forward - earlier.forward,
+                   backward: later.backward - earlier.backward, wait: later.wait - earlier.wait,
+                   update: later.update - earlier.update)
+        }
+
         /// A phase as the timeline names it.
         enum Phase: String { case data, forward, backward, wait = "allreduce wait", update }
 

@@ -207,6 +207,15 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
     var timeout: Double?
     @Option(parsing: .unconditional, help: "Compare parameter fingerprints across ranks every N steps, 0: never (default \(defaults.desyncCheckEvery)).")
     var desyncCheckEvery: Int?
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Print and log every rank's compute and wait seconds every N steps, 0: at epoch ends only "
+                               + "(default \(defaults.rankTimesEvery)).",
+                               discussion: "Each epoch rank 0 prints every rank's compute (its own work) and wait (the "
+                                + "allreduce) and the metrics file's epoch line carries them (ranks_compute_s, "
+                                + "ranks_wait_s, straggler); a rank whose compute is 1.2x the other ranks' median or "
+                                + "more is named as the straggler, there and in the progress line. With N, the same "
+                                + "for every N steps, as \"event\":\"ranks\" lines."))
+    var rankTimesEvery: Int?
     @Option(parsing: .unconditional, help: "Train on the first N samples only (default 0: all).") var trainSubset: Int?
     @Flag(help: "Print the model's layers (output shapes, parameters) for these data, and train nothing.") var summary = false
     @Flag(help: "Print nothing but errors.") var quiet = false
@@ -254,6 +263,7 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
         s.set("--overlap", overlap, \.overlap)
         s.set("--timeout", timeout, \.timeout)
         s.set("--desync-check-every", desyncCheckEvery, \.desyncCheckEvery)
+        s.set("--rank-times-every", rankTimesEvery, \.rankTimesEvery)
         s.set("--train-subset", trainSubset, \.trainSubset)
         // What concerns this invocation only.
         s.config.resume = resume; s.config.initFrom = initFrom; s.config.timelinePath = timeline

@@ -35,7 +35,7 @@ final class TrainerMetricsTests: XCTestCase {
         XCTAssertEqual(all.first?["ranks"] as? Int, 2)
         XCTAssertEqual(all.first?["lr"] as? Double, c.lr)
         let epochKeys: Set = ["event", "epoch", "step", "train_loss", "train_acc", "test_loss", "test_acc", "lr",
-                              "elapsed_s", "images_per_s"]
+                              "elapsed_s", "images_per_s", "ranks_compute_s", "ranks_wait_s", "straggler"]
         for line in epochs { XCTAssertEqual(Set(line.keys), epochKeys) }
         for line in steps { XCTAssertEqual(Set(line.keys), ["event", "epoch", "step", "loss", "lr"]) }
         XCTAssertEqual(steps.map { $0["step"] as? Int }, [4, 8, 12, 16, 20, 24, 28, 32])
