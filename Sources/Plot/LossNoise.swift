@@ -75,7 +75,7 @@ public struct LossNoise: Sendable, Equatable {
         self.count = n
         self.window = width
         self.ratio = (squares / Double(trend.count)).squareRoot()
-        self.trendLevel = OverfitVerdict.median(trend)
+        self.trendLevel = Median.of(trend)
         self.trendDrop = trend[0] - trend[trend.count - 1]
     }
 }

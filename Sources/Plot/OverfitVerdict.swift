@@ -155,7 +155,7 @@ public struct OverfitVerdict: Sendable, Equatable {
         let gapTolerance = Swift.max(noiseMultiple * noise(gap), gapRelativeTolerance * test[narrowest])
         // The narrowest level: the median of N and its neighbours, so one noisy epoch cannot set
         // it and a neighbour already widening cannot lift it.
-        let baseline = median(Array(gap[Swift.max(0, narrowest - 1)...Swift.min(last, narrowest + 1)]))
+        let baseline = Median.of(Array(gap[Swift.max(0, narrowest - 1)...Swift.min(last, narrowest + 1)]))
         guard ((n - confirm)...last).allSatisfy({ gap[$0] > baseline + gapTolerance }) else { return nil }
         let start = hingeStart(gap, from: narrowest, latest: last - confirm)
         // The rise from the onset on, as fitted, must itself clear the tolerance: a gap that crept
@@ -177,8 +177,8 @@ public struct OverfitVerdict: Sendable, Equatable {
             let curvature: Double = values[i - 1] - 2 * values[i]
             return curvature + values[i + 1]
         }
-        let center = median(second)
-        return 1.4826 * median(second.map { Swift.abs($0 - center) }) / 6.0.squareRoot()
+        let center = Median.of(second)
+        return 1.4826 * Median.of(second.map { Swift.abs($0 - center) }) / 6.0.squareRoot()
     }
 
     /// Index of the minimum (rule 2): argmin of the centred 3-point mean, then the lowest raw
@@ -226,12 +226,6 @@ public struct OverfitVerdict: Sendable, Equatable {
         var sxx = 0.0, sxy = 0.0
         for i in values.indices { sxx += (Double(i) - mx) * (Double(i) - mx); sxy += (Double(i) - mx) * (values[i] - my) }
         return sxy / sxx
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        let mid = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
     }
 
     // MARK: Formatting

@@ -1,5 +1,6 @@
 import AllReduce
 import Foundation
+import Plot
 
 /// Each rank's compute and wait seconds over a stretch of steps, gathered to every rank, and the
 /// straggler among them, if any.
@@ -42,7 +43,7 @@ public struct RankTimes: Sendable, Equatable {
         guard compute.count > 1, let slowest = compute.indices.max(by: { compute[$0] < compute[$1] }) else { return nil }
         var others = compute
         others.remove(at: slowest)
-        let typical = Self.median(others)
+        let typical = Median.of(others)
         guard typical > 0 else { return nil }
         let ratio = compute[slowest] / typical
         return ratio >= Self.threshold ? (slowest, ratio) : nil
@@ -63,11 +64,6 @@ public struct RankTimes: Sendable, Equatable {
 
     private static func note(rank: Int, ratio: Double) -> String {
         String(format: "straggler: rank %d (%.2fx", rank, ratio)
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let s = values.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 }
 
