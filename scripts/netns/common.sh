@@ -37,3 +37,19 @@ netns_begin() {
     trap 'exit 143' TERM
     "$here/down.sh"
 }
+
+# netns_unusable: why this machine cannot make the namespace cluster; prints nothing when it can.
+netns_unusable() {
+    [ "$(id -u)" = 0 ] || { echo "needs root to create network namespaces (running as $(id -un))"; return; }
+    command -v ip > /dev/null || { echo "the 'ip' command (iproute2) is not installed"; return; }
+    command -v unshare > /dev/null || { echo "the 'unshare' command (util-linux) is not installed"; return; }
+    local probe="ddpp$$" ok=1   # + "b"/"v": within the 15 characters of an interface name
+    ip netns add "$probe" 2> /dev/null ||
+        { echo "'ip netns add' is not permitted here (no CAP_SYS_ADMIN/CAP_NET_ADMIN?)"; return; }
+    ip link add "${probe}b" type bridge 2> /dev/null || ok=0
+    ip link add "${probe}v" type veth peer name eth0 netns "$probe" 2> /dev/null || ok=0
+    ip link delete "${probe}v" 2> /dev/null || true
+    ip link delete "${probe}b" 2> /dev/null || true
+    ip netns delete "$probe"
+    [ $ok = 1 ] || echo "cannot create bridges or veth pairs here (kernel modules or CAP_NET_ADMIN missing)"
+}

@@ -75,6 +75,10 @@ expect "--sigkill-timeout, not exported to the ranks" "+--mca odls_base_sigkill_
     env DDP_SIGKILL_TIMEOUT=9 "$launch" -n 2 --sigkill-timeout 7 --program /bin/true --dry-run
 expect "DDP_SIGKILL_TIMEOUT" "+--mca odls_base_sigkill_timeout 9" -- \
     env DDP_SIGKILL_TIMEOUT=9 "$launch" -n 2 --program /bin/true --dry-run
+expect "a lost host is given up after 11 s of silence (TCP keepalive)" "+--mca oob_tcp_keepalive_time 5" \
+    "+--mca oob_tcp_keepalive_intvl 2" "+--mca oob_tcp_keepalive_probes 3" -- "$launch" -n 2 --program /bin/true --dry-run
+expect "--max-restarts: the same first command" "+mpirun -n 2" "+/bin/ddp train --checkpoint-dir /tmp/x" -- \
+    "$launch" -n 2 --max-restarts 3 --program /bin/ddp --dry-run -- train --checkpoint-dir /tmp/x
 expect "--bind-to" "+--bind-to core" "---bind-to none" -- "$launch" -n 2 --bind-to core --program /bin/true --dry-run
 expect "exports OPENBLAS_*, OMP_NUM_THREADS, DDP_* set by the user, nothing else" \
     "+-x DDP_SEED" "+-x OMP_NUM_THREADS" "+-x OPENBLAS_CORETYPE" "+-x OPENBLAS_NUM_THREADS" "--x HOME" -- \
@@ -101,6 +105,9 @@ usage_error "unknown option" "$launch" -n 2 --frobnicate --program /bin/true
 usage_error "--sigkill-timeout 1.5" "$launch" -n 2 --sigkill-timeout 1.5 --program /bin/true --dry-run
 usage_error "--mca without value" "$launch" -n 2 --mca btl
 usage_error "program not executable" "$launch" -n 2 --program "$work/hosts"
+usage_error "--max-restarts two" "$launch" -n 2 --max-restarts two --program /bin/ddp --dry-run -- train --checkpoint-dir /tmp/x
+usage_error "--max-restarts without a checkpoint directory" "$launch" -n 2 --max-restarts 2 --program /bin/ddp --dry-run -- train
+usage_error "--max-restarts of another program" "$launch" -n 2 --max-restarts 2 --program /bin/true --dry-run
 
 if [ $failures -ne 0 ]; then echo "launch_dry_run: $failures failed"; exit 1; fi
 echo "launch_dry_run: passed"

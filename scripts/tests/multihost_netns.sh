@@ -96,18 +96,8 @@ ranks=$((hosts * slots)); np="${np:-$ranks}"
 
 # ---- can this machine make namespaces? -------------------------------------------------------
 skip() { echo "SKIP: multihost_netns: $*"; exit 0; }
-[ "$(id -u)" = 0 ] || skip "needs root to create network namespaces (running as $(id -un))"
-command -v ip >/dev/null || skip "the 'ip' command (iproute2) is not installed"
-command -v unshare >/dev/null || skip "the 'unshare' command (util-linux) is not installed"
-probe="ddpp$$"   # + "b"/"v": within the 15 characters of an interface name
-if ! ip netns add "$probe" 2>/dev/null; then skip "'ip netns add' is not permitted here (no CAP_SYS_ADMIN/CAP_NET_ADMIN?)"; fi
-probe_ok=1
-ip link add "${probe}b" type bridge 2>/dev/null || probe_ok=0
-ip link add "${probe}v" type veth peer name eth0 netns "$probe" 2>/dev/null || probe_ok=0
-ip link delete "${probe}v" 2>/dev/null || true
-ip link delete "${probe}b" 2>/dev/null || true
-ip netns delete "$probe"
-[ $probe_ok = 1 ] || skip "cannot create bridges or veth pairs here (kernel modules or CAP_NET_ADMIN missing)"
+why="$(netns_unusable)"
+[ -z "$why" ] || skip "$why"
 command -v mpicc >/dev/null || { echo "multihost_netns.sh: mpicc not found (libopenmpi-dev; run scripts/setup.sh)" >&2; exit 1; }
 
 # ---- set-up, with the tear-down guaranteed ---------------------------------------------------

@@ -59,7 +59,8 @@ wait_for() {
 # rank_pid JOB RANK: the pid of MPI rank RANK of the mpirun that `timeout` (JOB) started.
 rank_pid() {
     local mpirun child
-    mpirun="$(pgrep -P "$1" -x mpirun)" || return 1
+    # mpirun is timeout's child, or its grandchild under launch.sh --max-restarts (no exec).
+    mpirun="$(pgrep -P "$1" -x mpirun || pgrep -P "$(pgrep -P "$1" | head -1)" -x mpirun)" || return 1
     for child in $(pgrep -P "$mpirun"); do
         if { tr '\0' '\n' < "/proc/$child/environ"; } 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
             echo "$child"; return 0
