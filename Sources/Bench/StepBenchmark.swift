@@ -36,6 +36,8 @@ public enum StepBenchmark {
         /// Gradient buckets per step and whether they overlapped backward.
         public var buckets = 1
         public var overlap = false
+        /// Trainable parameters: the gradient's length.
+        public var parameterCount = 0
     }
 
     public struct LayerTime: Sendable {
@@ -109,7 +111,8 @@ public enum StepBenchmark {
                       commSeconds: Median.of(wait), stepSeconds: step,
                       gflopsPerRank: flops * Double(config.batchSize) / step / 1e9, flopsPerSample: flops,
                       cpuSeconds: Median.of(cpu), imagesPerCPUSecond: Double(config.batchSize * comm.size) / cpuTotal,
-                      layerTimes: layerTimes, buckets: stepper.buckets.ranges.count, overlap: config.overlap)
+                      layerTimes: layerTimes, buckets: stepper.buckets.ranges.count, overlap: config.overlap,
+                      parameterCount: model.parameterCount)
     }
 
     /// CPU time of the whole process (every thread, BLAS workers included).

@@ -5,5 +5,6 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Performance benchmarks; each prints a table, or JSON lines with --json.",
-        subcommands: [BenchGEMMCommand.self, BenchAllReduceCommand.self, BenchStepCommand.self, BenchConvCommand.self])
+        subcommands: [BenchGEMMCommand.self, BenchAllReduceCommand.self, BenchStepCommand.self, BenchConvCommand.self,
+                       BenchScalingCommand.self])
 }
