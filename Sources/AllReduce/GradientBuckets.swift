@@ -61,14 +61,7 @@ public final class GradientBuckets {
         guard capBytes >= MemoryLayout<Float>.size else {
             throw CommunicatorError.invalidArgument("GradientBuckets: capBytes must hold at least one Float (got \(capBytes))")
         }
-        let capElements = capBytes / MemoryLayout<Float>.size
-        var ranges: [Range<Int>] = []
-        var end = count
-        while end > 0 {
-            ranges.append(max(0, end - capElements)..<end)
-            end -= capElements
-        }
-        self.ranges = ranges
+        self.ranges = Self.ranges(count: count, capBytes: capBytes)
         self.overlap = overlap
         self.communicator = communicator
         self.buffer = buffer
@@ -82,6 +75,13 @@ public final class GradientBuckets {
 
     /// Stops the communication thread, after the bucket it may be reducing: that bucket writes
     /// into the buffer, which must outlive it (a wait bounded by the communicator's timeout).
+    /// The buckets of a gradient of `count` floats: ranges of at most `capBytes`, from the end
+    /// backwards (the order backward produces gradients in), so the remainder is the last bucket.
+    public static func ranges(count: Int, capBytes: Int) -> [Range<Int>] {
+        let capElements = max(1, capBytes / MemoryLayout<Float>.size)
+        return stride(from: count, to: 0, by: -capElements).map { end in max(0, end - capElements)..<end }
+    }
+
     deinit { worker?.stop() }
 
     /// Backward has finished `buffer[offset..<count]`: launch every bucket inside it. Offsets

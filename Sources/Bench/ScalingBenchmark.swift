@@ -44,16 +44,15 @@ public enum ScalingBenchmark {
         let nodes = Set(hosts).count
         let intraPeer = (1..<comm.size).first { hosts[$0] == hosts[0] }
         let interPeer = (1..<comm.size).first { hosts[$0] != hosts[0] }
-        let intra = try intraPeer.map { try link(to: $0, comm: comm) }
-        let inter = try interPeer.map { try link(to: $0, comm: comm) }
+        let intra = try intraPeer.flatMap { try link(to: $0, comm: comm) }
+        let inter = try interPeer.flatMap { try link(to: $0, comm: comm) }
 
-        let capBytes = max(4, Int(config.bucketCapMB * 1_048_576)) / 4 * 4
-        let gradientBytes = parameters * MemoryLayout<Float>.size
-        let buckets = stride(from: 0, to: gradientBytes, by: capBytes).map { min(capBytes, gradientBytes - $0) }
+        let buckets = GradientBuckets.ranges(count: parameters, capBytes: Int(config.bucketCapMB * 1_048_576))
+            .map { $0.count * MemoryLayout<Float>.size }
         let model = ScalingModel(computeByThreads: compute, coresPerNode: coresPerNode, sharedCores: sharedCores,
                                  batchSize: config.batchSize, bucketBytes: buckets,
                                  latencyPathMaxBytes: comm.workspace.latencyPathMaxBytes,
-                                 intraNode: intra ?? nil, interNode: inter ?? nil)
+                                 intraNode: intra, interNode: inter)
         return Measured(model: model, nodes: nodes, ranks: comm.size, parameterCount: parameters)
     }
 

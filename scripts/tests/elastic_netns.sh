@@ -29,21 +29,20 @@ args=(train --model lenet5 --epochs 3 --batch-size 16 --train-subset 3840 --seed
 hosts=(--hostfile "$work/hostfile" --tcp --iface "$NETNS_CIDR" --mca plm_rsh_agent "$netns/rsh-netns.sh"
        --mca mpi_yield_when_idle 1)
 metrics="$work/elastic.jsonl"
-logged_step() { sed -n 's/^{"event":"step",.*"step":\([0-9]*\),.*/\1/p' "$metrics" 2> /dev/null | tail -1; }
 # The first step logged after the restart's "run" line (the second one in the file).
 restarted_step() { awk '/"event":"run"/ { runs++ } runs == 2 && /"event":"step"/ { print; exit }' "$metrics" 2> /dev/null; }
 
 start "$work/elastic.log" 600 "${launch[@]}" "${hosts[@]}" --max-restarts 2 -n 4 -- \
     "${args[@]}" --checkpoint-dir "$work/run" --metrics "$metrics"
 deadline=$(( $(date +%s) + 180 ))
-until [ "$(logged_step)" -ge 65 ] 2> /dev/null; do
+until [ "$(logged_step "$metrics")" -ge 65 ] 2> /dev/null; do
     [ "$(date +%s)" -lt "$deadline" ] || fail "step 65 not reached within 180 s: $(cat "$work/elastic.log")"
     sleep 0.05
 done
 [ "$(ip netns pids "$victim_ns" | wc -l)" -ge 3 ] || fail "host $victim_ns does not run its orted and 2 ranks"
 kill -KILL $(ip netns pids "$victim_ns")
 killed_at="$(now)"
-passed="$(logged_step)"
+passed="$(logged_step "$metrics")"
 for _ in $(seq 50); do [ -z "$(ip netns pids "$victim_ns")" ] && break; sleep 0.1; done
 ip netns delete "$victim_ns"
 note "host $victim_addr ($victim_ns) killed after step $passed"

@@ -16,19 +16,16 @@ args=(train --model lenet5 --epochs 3 --batch-size 32 --train-subset 1920 --seed
 run="$work/run"
 
 metrics="$work/crash.jsonl"
-# The last global step the metrics file reports (rank 0 writes a line after each step).
-logged_step() { sed -n 's/^{"event":"step",.*"step":\([0-9]*\),.*/\1/p' "$metrics" 2>/dev/null | tail -1; }
-
 start "$work/crash.log" 180 "${launch[@]}" -n 3 -- "${args[@]}" --checkpoint-dir "$run" --metrics "$metrics" --log-every 1
 deadline=$(( $(date +%s) + 90 ))
-until [ "$(logged_step)" -ge 22 ] 2>/dev/null; do
+until [ "$(logged_step "$metrics")" -ge 22 ] 2>/dev/null; do
     [ "$(date +%s)" -lt "$deadline" ] || fail "step 22 not reached within 90 s: $(cat "$work/crash.log")"
     sleep 0.05
 done
 victim="$(rank_pid "$job" 1)" || fail "cannot find rank 1's process"
 kill -KILL "$victim"
 killed_at="$(now)"
-passed="$(logged_step)"
+passed="$(logged_step "$metrics")"
 finish
 took="$(since "$killed_at")"
 [ "$status" -ne 124 ] || fail "the job was still running 180 s after it started (hang)"

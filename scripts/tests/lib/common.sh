@@ -56,6 +56,9 @@ wait_for() {
     return 1
 }
 
+# logged_step METRICS: the global step of the last step line rank 0 wrote to METRICS (--log-every 1).
+logged_step() { sed -n 's/^{"event":"step",.*"step":\([0-9]*\),.*/\1/p' "$1" 2>/dev/null | tail -1; }
+
 # rank_pid JOB RANK: the pid of MPI rank RANK of the mpirun that `timeout` (JOB) started.
 rank_pid() {
     local mpirun child
