@@ -1,15 +1,22 @@
 import Foundation
 
 /// Which allreduce algorithm runs.
-public enum AllReduceAlgorithm: String, Sendable, CaseIterable {
-    /// Recursive doubling up to `CollectiveWorkspace.latencyPathMaxBytes`, the ring above.
+public enum AllReduceAlgorithm: String, Sendable, CaseIterable, Codable {
+    /// `hierarchical` when the ranks span more than one node and some node has more than one of
+    /// them (`NodeTopology.favoursHierarchy`), `flat` otherwise.
     case automatic = "auto"
-    /// Always the bandwidth-optimal ring (`RingAllReduce`).
+    /// One flat group of all ranks: recursive doubling up to
+    /// `CollectiveWorkspace.latencyPathMaxBytes`, the ring above.
+    case flat
+    /// Through the node first (`HierarchicalAllReduce`): shared memory inside each node, one
+    /// leader per node across nodes.
+    case hierarchical
+    /// Always the flat, bandwidth-optimal ring (`RingAllReduce`).
     case ring
-    /// Always the latency-optimal recursive doubling (`RecursiveDoublingAllReduce`).
+    /// Always the flat, latency-optimal recursive doubling (`RecursiveDoublingAllReduce`).
     case recursiveDoubling = "recursive-doubling"
 
-    /// Environment variable that overrides the default (`auto`, `ring`, `recursive-doubling`).
+    /// Environment variable that overrides the default (any raw value: `auto`, `flat`, ...).
     public static let environmentVariable = "DDP_ALLREDUCE_ALGORITHM"
 
     /// The algorithm `DDP_ALLREDUCE_ALGORITHM` names, `.automatic` when it is unset.
@@ -43,20 +50,41 @@ public final class CollectiveWorkspace {
     /// segments kept 1.1-1.9 (docs/RESULTS.md, "Allreduce"); smaller segments cost latency.
     public var ringSegmentBytes: Int
 
+    /// `HierarchicalAllReduce` moves the vector through the node and across nodes in pieces of
+    /// at most this many bytes, so the leaders send one piece while the node reduces the next.
+    /// Results do not depend on it; all ranks must agree on it. Between 2 namespaces of 2 ranks at
+    /// 1 Gbit/s, 256 KiB pieces reached 1.50x the flat ring's bus bandwidth at 1-16 MiB, 1 MiB
+    /// pieces 1.46-1.50x, 4 MiB 1.45-1.50x; on one node 1 MiB pieces are 8% faster at 16 MiB.
+    public var hierarchyPieceBytes: Int
+    /// The node leaders' ring moves its chunks in segments of at most this many bytes (their
+    /// `ringSegmentBytes`). 32 KiB travels eagerly under Open MPI's TCP transport (its eager limit
+    /// is 64 KiB with the header), where a larger message first waits for the receiver's reply,
+    /// and on a slow link that reply queues behind the bulk data going the other way: at 1 Gbit/s
+    /// between 2 namespaces of 2 ranks, 32 KiB segments gave 0.18-0.19 GB/s of bus bandwidth at
+    /// 1-16 MiB, 256 KiB 0.17-0.18, whole chunks 0.12-0.17 (docs/RESULTS.md, "Hierarchical allreduce").
+    public var leaderSegmentBytes: Int
+
+    /// Where this communicator's ranks sit (made by the first allreduce that asks).
+    var topology: NodeTopology?
     private var scratch: UnsafeMutableRawPointer?
     private var scratchBytes = 0
 
-    public init(algorithm: AllReduceAlgorithm, latencyPathMaxBytes: Int = 64 << 10, ringSegmentBytes: Int = 256 << 10) {
+    public init(algorithm: AllReduceAlgorithm, latencyPathMaxBytes: Int = 64 << 10, ringSegmentBytes: Int = 256 << 10,
+                hierarchyPieceBytes: Int = 256 << 10, leaderSegmentBytes: Int = 32 << 10) {
         self.algorithm = algorithm
         self.latencyPathMaxBytes = latencyPathMaxBytes
         self.ringSegmentBytes = ringSegmentBytes
+        self.hierarchyPieceBytes = hierarchyPieceBytes
+        self.leaderSegmentBytes = leaderSegmentBytes
     }
 
     deinit { scratch?.deallocate() }
 
-    /// A new workspace (own scratch) with the same settings, for a duplicated communicator.
+    /// A new workspace (own scratch, no topology yet) with the same settings, for a duplicated
+    /// communicator.
     func withSameSettings() -> CollectiveWorkspace {
-        CollectiveWorkspace(algorithm: algorithm, latencyPathMaxBytes: latencyPathMaxBytes, ringSegmentBytes: ringSegmentBytes)
+        CollectiveWorkspace(algorithm: algorithm, latencyPathMaxBytes: latencyPathMaxBytes, ringSegmentBytes: ringSegmentBytes,
+                            hierarchyPieceBytes: hierarchyPieceBytes, leaderSegmentBytes: leaderSegmentBytes)
     }
 
     /// At least `bytes` bytes of scratch, 64-byte aligned; valid until the next call.

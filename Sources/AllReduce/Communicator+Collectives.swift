@@ -4,8 +4,9 @@ extension Communicator {
     // MARK: allreduce
 
     /// Sums (or averages) `count` elements at `values` over all ranks, in place. The result is
-    /// bitwise identical on every rank. The algorithm is `workspace.algorithm`: the ring
-    /// (`RingAllReduce`) for large messages, recursive doubling for small ones.
+    /// bitwise identical on every rank. The algorithm is `chooseAlgorithm`'s: through the node
+    /// first when ranks share nodes (`HierarchicalAllReduce`), else the ring (`RingAllReduce`)
+    /// for large messages and recursive doubling for small ones.
     public func allReduce<T: ReducibleElement>(_ values: UnsafeMutablePointer<T>, count: Int, op: ReduceOp = .sum) throws {
         try allReduce(UnsafeMutableRawPointer(values), count: count, kind: T.elementKind, op: op)
     }
@@ -18,26 +19,44 @@ extension Communicator {
         }
     }
 
-    private func allReduce(_ values: UnsafeMutableRawPointer?, count: Int, kind: ElementKind, op: ReduceOp) throws {
+    func allReduce(_ values: UnsafeMutableRawPointer?, count: Int, kind: ElementKind, op: ReduceOp) throws {
         guard count >= 0 else { throw CommunicatorError.invalidArgument("allReduce: count must be >= 0 (got \(count))") }
         guard size > 1 else { return }
         // An empty array has no address; a zero-count call still has to meet the other ranks.
         var placeholder: UInt64 = 0
         try withUnsafeMutableBytes(of: &placeholder) { fallback in
             let base = values ?? fallback.baseAddress!
-            switch chooseAlgorithm(bytes: count &* kind.size) {
+            switch try chooseAlgorithm(bytes: count &* kind.size) {
+            case .hierarchical: try HierarchicalAllReduce.run(self, try topology(), base, count: count, kind: kind, op: op)
             case .ring: try RingAllReduce.run(self, base, count: count, kind: kind, op: op)
-            case .recursiveDoubling, .automatic: try RecursiveDoublingAllReduce.run(self, base, count: count, kind: kind, op: op)
+            case .recursiveDoubling, .flat, .automatic:
+                try RecursiveDoublingAllReduce.run(self, base, count: count, kind: kind, op: op)
             }
         }
     }
 
-    /// The algorithm a message of `bytes` takes: `.ring` or `.recursiveDoubling`.
-    public func chooseAlgorithm(bytes: Int) -> AllReduceAlgorithm {
+    /// The algorithm a message of `bytes` takes: `.hierarchical`, `.ring` or
+    /// `.recursiveDoubling`. With `.automatic`, the first call learns where the ranks sit
+    /// (`NodeTopology`), so it is collective the first time.
+    public func chooseAlgorithm(bytes: Int) throws -> AllReduceAlgorithm {
         switch workspace.algorithm {
-        case .automatic: return bytes <= workspace.latencyPathMaxBytes ? .recursiveDoubling : .ring
-        case .ring, .recursiveDoubling: return workspace.algorithm
+        case .automatic:
+            return try topology().favoursHierarchy ? .hierarchical : flatAlgorithm(bytes: bytes)
+        case .flat: return flatAlgorithm(bytes: bytes)
+        case .hierarchical, .ring, .recursiveDoubling: return workspace.algorithm
         }
+    }
+
+    private func flatAlgorithm(bytes: Int) -> AllReduceAlgorithm {
+        bytes <= workspace.latencyPathMaxBytes ? .recursiveDoubling : .ring
+    }
+
+    /// Where this communicator's ranks sit, learnt on first use (collective then).
+    func topology() throws -> NodeTopology {
+        if let known = workspace.topology { return known }
+        let topology = try NodeTopology(self)
+        workspace.topology = topology
+        return topology
     }
 
     // MARK: broadcast

@@ -50,6 +50,16 @@ public protocol Communicator: AnyObject {
     /// A new communicator over the same ranks whose messages never mix with this one's; it may
     /// be used from another thread at the same time. Collective: every rank must call it.
     func duplicate() throws -> any Communicator
+    /// The ranks of this node (those that can share memory with this one), in rank order: a new
+    /// communicator (`MPI_Comm_split_type` with `MPI_COMM_TYPE_SHARED`). Collective.
+    func splitByNode() throws -> any Communicator
+    /// The ranks that pass the same `color`, ordered by `key` and then by rank: a new
+    /// communicator (`MPI_Comm_split`); nil on the ranks that pass a nil color. Collective.
+    func split(color: Int?, key: Int) throws -> (any Communicator)?
+    /// `byteCount` bytes of memory that every rank of this communicator maps, zero-filled (an
+    /// MPI-3 shared window: `MPI_Win_allocate_shared`). Only for a communicator whose ranks share
+    /// a node (`splitByNode`). Collective; so is the region's `free()`.
+    func allocateShared(byteCount: Int) throws -> any SharedRegion
     /// Tells every other rank that a call on this communicator failed here (`reason` is one
     /// line): their waiting and later calls on it throw `CommunicatorError.peerFailed`, and so do
     /// this rank's later calls. The caller then throws its own error.

@@ -10,6 +10,8 @@ import Foundation
 public final class InProcessWorld: @unchecked Sendable {
     /// Number of ranks (threads).
     public let size: Int
+    /// The node of each rank, as the world was told (`run`'s `nodeSizes`).
+    private let nodes: [Int]
 
     private struct ChannelKey: Hashable {
         var context: Int, source: Int, destination: Int
@@ -51,12 +53,15 @@ public final class InProcessWorld: @unchecked Sendable {
     private var abortNotice: (rank: Int, message: String)?
     private var firstError: Error?
     private var storagePool: [Storage] = []
+    private var sharedMemory: Set<UnsafeMutableRawPointer> = []
 
-    private init(size: Int) {
-        self.size = size
+    private init(nodeSizes: [Int]) {
+        size = nodeSizes.reduce(0, +)
+        nodes = nodeSizes.indices.flatMap { Array(repeating: $0, count: nodeSizes[$0]) }
     }
 
     deinit {
+        for memory in sharedMemory { memory.deallocate() }
         for storage in storagePool { storage.memory.deallocate() }
         for queue in channels.values {
             for message in queue.messages[queue.head...] { message.storage.memory.deallocate() }
@@ -66,16 +71,22 @@ public final class InProcessWorld: @unchecked Sendable {
     /// Runs `body` on `size` threads, one per rank, each with its own communicator; waits for all
     /// of them and rethrows the first error thrown. A rank that throws aborts the world, so the
     /// others' waiting and later calls throw instead of blocking forever. `timeoutSeconds`
-    /// bounds every single wait (0: none).
-    public static func run(size: Int, timeoutSeconds: Double = 300,
+    /// bounds every single wait (0: none). `nodeSizes` makes the world look like several nodes
+    /// (ranks 0 ..< nodeSizes[0] on the first, and so on; `localRank`, `splitByNode`); by default
+    /// all ranks share one node.
+    public static func run(size: Int, nodeSizes: [Int]? = nil, timeoutSeconds: Double = 300,
                            _ body: @escaping (any Communicator) throws -> Void) throws {
         guard size >= 1 else { throw CommunicatorError.invalidArgument("InProcessWorld: size must be >= 1 (got \(size))") }
+        let nodeSizes = nodeSizes ?? [size]
+        guard nodeSizes.allSatisfy({ $0 >= 1 }), nodeSizes.reduce(0, +) == size else {
+            throw CommunicatorError.invalidArgument("InProcessWorld: node sizes \(nodeSizes) must be >= 1 and add up to \(size)")
+        }
         let algorithm = try AllReduceAlgorithm.fromEnvironment()
-        let world = InProcessWorld(size: size)
+        let world = InProcessWorld(nodeSizes: nodeSizes)
         let finished = DispatchGroup()
         for rank in 0..<size {
             let communicator = InProcessCommunicator(
-                world: world, rank: rank, contextPath: [], context: 0,
+                world: world, members: Array(0..<size), rank: rank, contextPath: [],
                 timeoutSeconds: timeoutSeconds, workspace: CollectiveWorkspace(algorithm: algorithm))
             finished.enter()
             let thread = Thread {
@@ -95,6 +106,26 @@ public final class InProcessWorld: @unchecked Sendable {
     }
 
     // MARK: used by InProcessCommunicator
+
+    /// The node world rank `rank` is on.
+    func node(of rank: Int) -> Int { nodes[rank] }
+
+    /// Zero-filled, 64-byte aligned memory that lives until `freeShared` or the world's end.
+    func allocateShared(byteCount: Int) -> UnsafeMutableRawPointer {
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        memory.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
+        condition.lock()
+        sharedMemory.insert(memory)
+        condition.unlock()
+        return memory
+    }
+
+    func freeShared(_ memory: UnsafeMutableRawPointer) {
+        condition.lock()
+        let removed = sharedMemory.remove(memory)
+        condition.unlock()
+        removed?.deallocate()
+    }
 
     /// The id of the context (channel namespace) a communicator with this duplication path uses;
     /// every rank calling `duplicate()` in the same order arrives at the same path, hence id.

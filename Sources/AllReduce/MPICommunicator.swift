@@ -81,22 +81,27 @@ public final class MPICommunicator: Communicator {
         try Self.check(MPI_Comm_set_errhandler(ddp_mpi_comm_world(), ddp_mpi_errors_return()), "MPI_Comm_set_errhandler")
         try Self.checkTagLimit()
 
-        let world = try Self.duplicate(ddp_mpi_comm_world())
+        try self.init(try Self.duplicate(ddp_mpi_comm_world()),
+                  workspace: CollectiveWorkspace(algorithm: try AllReduceAlgorithm.fromEnvironment()))
+    }
+
+    /// Our communicator over `comm` (already ours: duplicated or split, errors returned), with a
+    /// control communicator of its own; its node is learnt from MPI.
+    private convenience init(_ comm: MPI_Comm, workspace: CollectiveWorkspace) throws {
         var rank: Int32 = 0, size: Int32 = 0
-        try Self.check(MPI_Comm_rank(world, &rank), "MPI_Comm_rank")
-        try Self.check(MPI_Comm_size(world, &size), "MPI_Comm_size")
+        try Self.check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank")
+        try Self.check(MPI_Comm_size(comm, &size), "MPI_Comm_size")
         // Ranks sharing memory with us are the ones on this node.
         var node: MPI_Comm? = ddp_mpi_comm_null()
-        try Self.check(MPI_Comm_split_type(world, Int32(MPI_COMM_TYPE_SHARED), rank, ddp_mpi_info_null(), &node),
+        try Self.check(MPI_Comm_split_type(comm, Int32(MPI_COMM_TYPE_SHARED), rank, ddp_mpi_info_null(), &node),
                        "MPI_Comm_split_type")
         var localRank: Int32 = 0, localSize: Int32 = 0
         try Self.check(MPI_Comm_rank(node, &localRank), "MPI_Comm_rank")
         try Self.check(MPI_Comm_size(node, &localSize), "MPI_Comm_size")
         try Self.check(MPI_Comm_free(&node), "MPI_Comm_free")
 
-        self.init(communicator: world, control: try Self.duplicate(world), rank: Int(rank), size: Int(size),
-                  localRank: Int(localRank), localSize: Int(localSize),
-                  workspace: CollectiveWorkspace(algorithm: try AllReduceAlgorithm.fromEnvironment()))
+        self.init(communicator: comm, control: try Self.duplicate(comm), rank: Int(rank), size: Int(size),
+                  localRank: Int(localRank), localSize: Int(localSize), workspace: workspace)
     }
 
     private init(communicator: MPI_Comm, control: MPI_Comm, rank: Int, size: Int, localRank: Int, localSize: Int,
@@ -134,6 +139,7 @@ public final class MPICommunicator: Communicator {
         // ranks may not get here.
         let created = Self.created.takeAll()
         if failure == nil {
+            MPISharedWindow.freeAll(rank: rank)
             for comm in created.reversed() {
                 var handle: MPI_Comm? = comm
                 Self.bestEffort(MPI_Comm_free(&handle), "MPI_Comm_free", rank: rank)
@@ -183,6 +189,41 @@ public final class MPICommunicator: Communicator {
             workspace: workspace.withSameSettings())
         copy.timeoutSeconds = timeoutSeconds
         return copy
+    }
+
+    public func splitByNode() throws -> any Communicator {
+        try failure.map { throw $0 }
+        var node: MPI_Comm? = ddp_mpi_comm_null()
+        try Self.check(MPI_Comm_split_type(communicator, Int32(MPI_COMM_TYPE_SHARED), Int32(rank), ddp_mpi_info_null(), &node),
+                       "MPI_Comm_split_type")
+        return try derived(node!)
+    }
+
+    public func split(color: Int?, key: Int) throws -> (any Communicator)? {
+        try failure.map { throw $0 }
+        if let color, color < 0 { throw CommunicatorError.invalidArgument("split: color must be >= 0 (got \(color))") }
+        var part: MPI_Comm? = ddp_mpi_comm_null()
+        try Self.check(MPI_Comm_split(communicator, color.map { Int32($0) } ?? MPI_UNDEFINED, Int32(key), &part), "MPI_Comm_split")
+        guard color != nil else { return nil }
+        return try derived(part!)
+    }
+
+    public func allocateShared(byteCount: Int) throws -> any SharedRegion {
+        try failure.map { throw $0 }
+        let window = try MPISharedWindow(communicator, rank: rank, byteCount: byteCount)
+        // A fresh mapping is zero-filled in practice; MPI does not promise it.
+        if rank == 0 { window.base.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount) }
+        try barrier()
+        return window
+    }
+
+    /// Ours: a communicator made from this one, with errors returned and freed at `finalize`.
+    private func derived(_ comm: MPI_Comm) throws -> MPICommunicator {
+        try Self.check(MPI_Comm_set_errhandler(comm, ddp_mpi_errors_return()), "MPI_Comm_set_errhandler")
+        Self.created.append(comm)
+        let made = try MPICommunicator(comm, workspace: workspace.withSameSettings())
+        made.timeoutSeconds = timeoutSeconds
+        return made
     }
 
     public func signalFailure(_ reason: String) {

@@ -12,8 +12,9 @@ public final class AllReduceBenchWorld {
     public var size: Int { communicator.size }
 
     /// Joins the MPI job. `algorithm` (one of `algorithmNames`) forces one allreduce algorithm;
-    /// `ringSegmentBytes` sets the ring's segment size.
-    public init(algorithm: String?, ringSegmentBytes: Int?) throws {
+    /// `ringSegmentBytes` sets the ring's segment size, `hierarchyPieceBytes` and
+    /// `leaderSegmentBytes` the hierarchical allreduce's piece size and its leaders' segment.
+    public init(algorithm: String?, ringSegmentBytes: Int?, hierarchyPieceBytes: Int?, leaderSegmentBytes: Int?) throws {
         communicator = try MPICommunicator()
         if let algorithm {
             guard let chosen = AllReduceAlgorithm(rawValue: algorithm) else {
@@ -22,6 +23,8 @@ public final class AllReduceBenchWorld {
             communicator.workspace.algorithm = chosen
         }
         if let ringSegmentBytes { communicator.workspace.ringSegmentBytes = ringSegmentBytes }
+        if let hierarchyPieceBytes { communicator.workspace.hierarchyPieceBytes = hierarchyPieceBytes }
+        if let leaderSegmentBytes { communicator.workspace.leaderSegmentBytes = leaderSegmentBytes }
     }
 
     /// Runs `body`, then finalizes MPI. An error other than `passThrough`'s aborts the job first.

@@ -84,7 +84,7 @@ public enum AllReduceBenchmark {
                 "bench: wrong sum at element \(i) of \(count): ours \(ours[i]), MPI \(theirs[i]), expected \(expected)")
         }
         return AllReduceMeasurement(
-            ranks: communicator.size, bytes: bytes, algorithm: communicator.chooseAlgorithm(bytes: bytes),
+            ranks: communicator.size, bytes: bytes, algorithm: try communicator.chooseAlgorithm(bytes: bytes),
             ringSeconds: try Median.ofSlowestRank(oursTimes, communicator),
             mpiSeconds: try Median.ofSlowestRank(theirsTimes, communicator))
     }

@@ -13,7 +13,7 @@ public enum AllReduceSelfTest {
 
         let reference = try ReferenceAllReduce(over: communicator)
         let sizes = Array(Set([0, 1, max(ranks - 1, 0), ranks + 1, 1001, (1 << 20) + 3])).sorted()
-        for algorithm in [AllReduceAlgorithm.ring, .recursiveDoubling] {
+        for algorithm in [AllReduceAlgorithm.ring, .recursiveDoubling, .hierarchical] {
             communicator.workspace.algorithm = algorithm
             var cases = 0
             for count in sizes {

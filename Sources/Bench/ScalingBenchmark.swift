@@ -52,7 +52,8 @@ public enum ScalingBenchmark {
         let model = ScalingModel(computeByThreads: compute, coresPerNode: coresPerNode, sharedCores: sharedCores,
                                  batchSize: config.batchSize, bucketBytes: buckets,
                                  latencyPathMaxBytes: comm.workspace.latencyPathMaxBytes,
-                                 intraNode: intra, interNode: inter)
+                                 intraNode: intra, interNode: inter, algorithm: comm.workspace.algorithm,
+                                 pieceBytes: comm.workspace.hierarchyPieceBytes)
         return Measured(model: model, nodes: nodes, ranks: comm.size, parameterCount: parameters)
     }
 

@@ -1,3 +1,4 @@
+import AllReduce
 import Foundation
 
 /// The prediction of `ddp bench scaling`: a training step's time, images/s and efficiency for
@@ -10,10 +11,18 @@ import Foundation
 ///                                                   per step alone at T threads (data, forward,
 ///                                                   backward, update; measured)
 ///     allreduce   = sum over the gradient's buckets of b bytes (--bucket-cap-mb, as in training):
+///                   flat(b, P, link), the algorithm training picks for b over P ranks:
 ///                   ring                2 (P - 1) (alpha + (b / P) / beta)     b > the latency path
 ///                   recursive doubling  (floor(log2 P) + 2 [P not a power of 2]) (alpha + b / beta)
 ///                   with alpha, beta the latency and bandwidth of the slowest link of the ring:
-///                   between nodes when N > 1, inside a node otherwise (ping-pong, measured)
+///                   between nodes when N > 1, inside a node otherwise (ping-pong, measured);
+///                   or, through the node first (`HierarchicalAllReduce`: automatic when N > 1
+///                   and R > 1, or forced):
+///                   hierarchical        max(flat(b, N, between nodes), node(b)) + fill(b)
+///                   node(b) = 3 transfer(b) inside a node (copy in, add, copy out: the work of
+///                   the node, hidden behind the leaders' allreduce when there is one), fill(b) =
+///                   2 transfer(min(b, piece)) inside a node (the first piece's copy and the last
+///                   one's, which nothing hides); for N = 1 only node(b)
 ///     images/s    = P B / step(N, R)                B = the batch per rank
 ///     efficiency  = compute(R) / step(N, R)         images/s over N nodes' worth of compute alone
 ///
@@ -70,9 +79,15 @@ public struct ScalingModel: Sendable {
     public var latencyPathMaxBytes: Int
     public var intraNode: Link?
     public var interNode: Link?
+    /// The allreduce training runs (`--allreduce`): automatic goes through the node when N > 1
+    /// and R > 1; ring and recursive doubling are forced flat.
+    public var algorithm: AllReduceAlgorithm
+    /// `CollectiveWorkspace.hierarchyPieceBytes`.
+    public var pieceBytes: Int
 
     public init(computeByThreads: [Int: Double], coresPerNode: Double, sharedCores: Bool, batchSize: Int,
-                bucketBytes: [Int], latencyPathMaxBytes: Int, intraNode: Link?, interNode: Link?) {
+                bucketBytes: [Int], latencyPathMaxBytes: Int, intraNode: Link?, interNode: Link?,
+                algorithm: AllReduceAlgorithm = .automatic, pieceBytes: Int = 256 << 10) {
         self.computeByThreads = computeByThreads
         self.coresPerNode = coresPerNode
         self.sharedCores = sharedCores
@@ -81,6 +96,17 @@ public struct ScalingModel: Sendable {
         self.latencyPathMaxBytes = latencyPathMaxBytes
         self.intraNode = intraNode
         self.interNode = interNode
+        self.algorithm = algorithm
+        self.pieceBytes = pieceBytes
+    }
+
+    /// Whether training goes through the node first in `layout`.
+    public func throughNode(_ layout: Layout) -> Bool {
+        switch algorithm {
+        case .hierarchical: return true
+        case .automatic: return layout.nodes > 1 && layout.ranksPerNode > 1
+        case .flat, .ring, .recursiveDoubling: return false
+        }
     }
 
     /// The prediction for `layout`, or why there is none (a link that was not measured).
@@ -91,19 +117,47 @@ public struct ScalingModel: Sendable {
         guard let alone = computeByThreads[measured] else { return .failure(.noCompute) }
         let compute = alone * max(1, Double(layout.ranksPerNode * measured) / cores)
         var allreduce = 0.0
-        if layout.ranks > 1 {
+        if layout.ranks > 1 && throughNode(layout) {
+            if layout.ranksPerNode > 1 && intraNode == nil { return .failure(.noIntraNodeLink) }
+            if layout.nodes > 1 && interNode == nil { return .failure(.noInterNodeLink) }
+            allreduce = bucketBytes.reduce(0) { $0 + hierarchicalSeconds(bytes: $1, layout: layout) }
+        } else if layout.ranks > 1 {
             guard let link = layout.nodes > 1 ? interNode : intraNode else {
                 return .failure(layout.nodes > 1 ? .noInterNodeLink : .noIntraNodeLink)
             }
-            allreduce = bucketBytes.reduce(0) { $0 + Self.allreduceSeconds(bytes: $1, ranks: layout.ranks, link: link,
-                                                                        latencyPathMaxBytes: latencyPathMaxBytes) }
+            allreduce = bucketBytes.reduce(0) { $0 + flatSeconds(bytes: $1, ranks: layout.ranks, link: link) }
         }
         return .success(Prediction(layout: layout, threadsPerRank: measured, computeSeconds: compute,
                                    allreduceSeconds: allreduce,
                                    imagesPerSecond: Double(layout.ranks * batchSize) / (compute + allreduce)))
     }
 
-    /// One allreduce of `bytes` over `ranks` ranks by the algorithm training would pick.
+    /// One flat allreduce of `bytes` over `ranks` ranks by the algorithm training would pick.
+    func flatSeconds(bytes: Int, ranks: Int, link: Link) -> Double {
+        switch algorithm {
+        case .ring: return Self.allreduceSeconds(bytes: bytes, ranks: ranks, link: link, latencyPathMaxBytes: -1)
+        case .recursiveDoubling: return Self.allreduceSeconds(bytes: bytes, ranks: ranks, link: link, latencyPathMaxBytes: .max)
+        case .automatic, .flat, .hierarchical:
+            return Self.allreduceSeconds(bytes: bytes, ranks: ranks, link: link, latencyPathMaxBytes: latencyPathMaxBytes)
+        }
+    }
+
+    /// One allreduce of `bytes` through the node first (the leaders' part flat over the nodes);
+    /// needs `intraNode` when R > 1 and `interNode` when N > 1.
+    func hierarchicalSeconds(bytes: Int, layout: Layout) -> Double {
+        var node = 0.0, fill = 0.0, leaders = 0.0
+        if layout.ranksPerNode > 1, let intra = intraNode {
+            node = 3 * intra.transfer(Double(bytes))
+            fill = layout.nodes > 1 ? 2 * intra.transfer(Double(min(bytes, pieceBytes))) : 0
+        }
+        if layout.nodes > 1, let inter = interNode {
+            leaders = Self.allreduceSeconds(bytes: bytes, ranks: layout.nodes, link: inter, latencyPathMaxBytes: latencyPathMaxBytes)
+        }
+        return max(leaders, node) + fill
+    }
+
+    /// One allreduce of `bytes` over `ranks` ranks in one flat group: recursive doubling up to
+    /// `latencyPathMaxBytes`, the ring above.
     public static func allreduceSeconds(bytes: Int, ranks: Int, link: Link, latencyPathMaxBytes: Int) -> Double {
         guard ranks > 1 else { return 0 }
         if bytes <= latencyPathMaxBytes {

@@ -1,3 +1,4 @@
+import AllReduce
 import Data
 import Foundation
 import Layers
@@ -85,6 +86,8 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// Off by default: measured on 2 cores, the communication thread competes with backward for the
     /// core and costs more than it hides (docs/RESULTS.md).
     public var overlap = false
+    /// The allreduce algorithm (`--allreduce`); nil: $DDP_ALLREDUCE_ALGORITHM, else automatic.
+    public var allreduce: AllReduceAlgorithm?
     /// Seconds a collective may wait for a peer before the job is aborted (0 = forever).
     public var timeout = 300.0
     /// Compare a parameter fingerprint across ranks every N steps (0 = never).

@@ -80,6 +80,7 @@ public struct TrainSetting: Sendable {
         field("--log-every", \.logEvery, .free),
         field("--bucket-cap-mb", \.bucketCapMB, .free),
         field("--overlap", \.overlap, .free, onOff),
+        field("--allreduce", \.allreduce, .free) { $0?.rawValue ?? "default" },
         field("--timeout", \.timeout, .free),
         field("--desync-check-every", \.desyncCheckEvery, .free),
         field("--rank-times-every", \.rankTimesEvery, .free),

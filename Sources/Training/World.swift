@@ -39,9 +39,14 @@ public enum World {
     }
 
     /// Runs `body` on every rank; returns the process exit code after printing any error once.
-    /// `threads` (BLAS threads per rank) 0 keeps the default: cores / ranks on this node.
-    public static func run(localRanks: Int, threads: Int, timeout: Double,
-                           _ body: @escaping (any Communicator) throws -> Void) -> Int32 {
+    /// `threads` (BLAS threads per rank) 0 keeps the default: cores / ranks on this node;
+    /// `allreduce` nil keeps the communicator's ($DDP_ALLREDUCE_ALGORITHM, else automatic).
+    public static func run(localRanks: Int, threads: Int, timeout: Double, allreduce: AllReduceAlgorithm?,
+                           _ rankBody: @escaping (any Communicator) throws -> Void) -> Int32 {
+        let body = { (comm: any Communicator) in
+            if let allreduce { comm.workspace.algorithm = allreduce }
+            try rankBody(comm)
+        }
         if threads > 0 { BLASRuntime.setThreads(threads) }
         if localRanks > 0 {
             // The ranks share this process's BLAS: split the cores between them.

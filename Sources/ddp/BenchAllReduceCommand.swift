@@ -22,11 +22,17 @@ struct BenchAllReduceCommand: ParsableCommand {
     @Option(help: "Timed iterations per size.")
     var iterations = 20
 
-    @Option(help: "Our algorithm: auto, ring or recursive-doubling (default: $DDP_ALLREDUCE_ALGORITHM, else auto).")
+    @Option(help: "Our algorithm: auto, flat, hierarchical, ring or recursive-doubling (default: $DDP_ALLREDUCE_ALGORITHM, else auto).")
     var algorithm: String?
 
     @Option(help: "Ring segment size in bytes (K, M suffixes; 0: whole chunks).")
     var ringSegment: String?
+
+    @Option(help: "Hierarchical allreduce: piece size in bytes (K, M suffixes).")
+    var hierarchyPiece: String?
+
+    @Option(help: "Hierarchical allreduce: the node leaders' ring segment in bytes (K, M suffixes; 0: whole chunks).")
+    var leaderSegment: String?
 
     @Flag(help: "Print one JSON object per line instead of a table.")
     var json = false
@@ -50,6 +56,10 @@ struct BenchAllReduceCommand: ParsableCommand {
         _ = try Self.parseSizes(sizes, option: "--sizes")
         _ = try Self.parseSizes(bucketCaps, option: "--bucket-caps")
         if let ringSegment { _ = try Self.parseSizes(ringSegment, option: "--ring-segment") }
+        if let leaderSegment { _ = try Self.parseSizes(leaderSegment, option: "--leader-segment") }
+        if let hierarchyPiece, try Self.parseSizes(hierarchyPiece, option: "--hierarchy-piece")[0] < 1 {
+            throw ValidationError("--hierarchy-piece must be at least 1 byte")
+        }
         guard iterations >= 1 else { throw ValidationError("--iterations must be >= 1 (got \(iterations))") }
         guard parameters >= 1 else { throw ValidationError("--parameters must be >= 1 (got \(parameters))") }
         guard backwardMs >= 0 else { throw ValidationError("--backward-ms must be >= 0 (got \(backwardMs))") }
@@ -61,7 +71,9 @@ struct BenchAllReduceCommand: ParsableCommand {
 
     func run() throws {
         let world = try AllReduceBenchWorld(
-            algorithm: algorithm, ringSegmentBytes: try ringSegment.map { try Self.parseSizes($0, option: "--ring-segment")[0] })
+            algorithm: algorithm, ringSegmentBytes: try ringSegment.map { try Self.parseSizes($0, option: "--ring-segment")[0] },
+            hierarchyPieceBytes: try hierarchyPiece.map { try Self.parseSizes($0, option: "--hierarchy-piece")[0] },
+            leaderSegmentBytes: try leaderSegment.map { try Self.parseSizes($0, option: "--leader-segment")[0] })
         let printer = world.rank == 0
         try world.run(passThrough: { $0 is ExitCode }) {
             if verify {

@@ -44,13 +44,19 @@ struct BenchScalingCommand: ParsableCommand {
     func run() throws {
         let config = config(), layouts = parsedLayouts() ?? []
         let cores = nodeCores ?? Double(CPUInfo.current().cores)
-        let code = World.run(localRanks: common.localRanks ?? 0, threads: common.threads ?? 0, timeout: 300) { comm in
+        let code = World.run(localRanks: common.localRanks ?? 0, threads: common.threads ?? 0, timeout: 300,
+                             allreduce: common.allreduce) { comm in
             let m = try ScalingBenchmark.measure(config: config, coresPerNode: cores, sharedCores: sharedCores,
                                                  steps: steps, comm: comm)
             guard comm.rank == 0 else { return }
             if json { printJSON(m, layouts) } else { printTable(m, layouts) }
         }
         if code != 0 { throw ExitCode(code) }
+    }
+
+    /// How the layout's allreduce runs: "hierarchical" or "flat".
+    private func allreduceName(_ model: ScalingModel, _ layout: ScalingModel.Layout) -> String {
+        model.throughNode(layout) ? "hierarchical" : "flat"
     }
 
     private func linkText(_ link: ScalingModel.Link?) -> String {
@@ -67,20 +73,21 @@ struct BenchScalingCommand: ParsableCommand {
         }.joined(separator: ", ") + String(format: "; node cores %g%@", model.coresPerNode, sharedCores ? ", shared by all nodes" : ""))
         print("link inside a node: \(linkText(model.intraNode))")
         print("link between nodes: \(linkText(model.interNode))")
-        var rows = [["layout", "ranks", "threads", "compute ms", "allreduce ms", "step ms", "images/s", "efficiency"]]
+        var rows = [["layout", "ranks", "threads", "allreduce", "compute ms", "allreduce ms", "step ms", "images/s", "efficiency"]]
         var unavailable: [String] = []
         for layout in layouts {
             switch model.predict(layout) {
             case .success(let p):
-                rows.append([layout.description, "\(layout.ranks)", "\(p.threadsPerRank)", String(format: "%.1f", p.computeSeconds * 1e3),
+                rows.append([layout.description, "\(layout.ranks)", "\(p.threadsPerRank)", allreduceName(model, layout),
+                             String(format: "%.1f", p.computeSeconds * 1e3),
                              String(format: "%.1f", p.allreduceSeconds * 1e3), String(format: "%.1f", p.stepSeconds * 1e3),
                              String(format: "%.0f", p.imagesPerSecond), String(format: "%.0f%%", p.efficiency * 100)])
             case .failure(let why):
-                rows.append([layout.description, "\(layout.ranks)", "", "", "", "", "n/a", ""])
+                rows.append([layout.description, "\(layout.ranks)", "", "", "", "", "", "n/a", ""])
                 if !unavailable.contains(why.description) { unavailable.append(why.description) }
             }
         }
-        print(TextTable([.left, .right, .right, .right, .right, .right, .right, .right]).lines(rows).joined(separator: "\n"))
+        print(TextTable([.left, .right, .right, .left, .right, .right, .right, .right, .right]).lines(rows).joined(separator: "\n"))
         for why in unavailable { print("n/a: \(why)") }
     }
 
@@ -100,7 +107,8 @@ struct BenchScalingCommand: ParsableCommand {
         ]))
         for layout in layouts {
             var fields: [(String, JSONLine.Value)] = [("event", .string("prediction")), ("layout", .string(layout.description)),
-                                                      ("ranks", .number(Double(layout.ranks)))]
+                                                      ("ranks", .number(Double(layout.ranks))),
+                                                      ("allreduce", .string(allreduceName(model, layout)))]
             switch model.predict(layout) {
             case .success(let p):
                 fields += [("threads", .number(Double(p.threadsPerRank))), ("compute_s", .number(p.computeSeconds)),

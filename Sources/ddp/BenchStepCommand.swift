@@ -31,7 +31,8 @@ struct BenchStepCommand: ParsableCommand {
 
     func run() throws {
         let config = config()
-        let code = World.run(localRanks: common.localRanks ?? 0, threads: common.threads ?? 0, timeout: 300) { comm in
+        let code = World.run(localRanks: common.localRanks ?? 0, threads: common.threads ?? 0, timeout: 300,
+                             allreduce: common.allreduce) { comm in
             let r = try StepBenchmark.run(config: config, warmup: warmup, steps: steps,
                                           threads: BenchBLAS.threads, layers: layers, comm: comm)
             guard comm.rank == 0 else { return }

@@ -37,7 +37,7 @@ struct EvalCommand: ParsableCommand, CheckableCommand {
     func check() throws { _ = try CheckpointDirectory.locate(checkpoint, flag: "--checkpoint") }
 
     func run() throws {
-        let code = World.run(localRanks: localRanks, threads: 0, timeout: 300) { comm in
+        let code = World.run(localRanks: localRanks, threads: 0, timeout: 300, allreduce: nil) { comm in
             let report = try Evaluation.run(checkpoint: checkpoint, dataset: dataset, dataDir: dataDir,
                                             batchSize: batchSize, logitsPath: saveLogits, average: ema, comm: comm)
             guard comm.rank == 0 else { return }

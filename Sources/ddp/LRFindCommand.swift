@@ -37,7 +37,8 @@ struct LRFindCommand: ParsableCommand {
         config.momentum = momentum; config.weightDecay = weightDecay; config.nesterov = momentum > 0
         var options = LRFinder.Options()
         options.startLR = startLr; options.endLR = endLr; options.steps = steps
-        let code = World.run(localRanks: common.localRanks ?? 0, threads: common.threads ?? 0, timeout: 300) { comm in
+        let code = World.run(localRanks: common.localRanks ?? 0, threads: common.threads ?? 0, timeout: 300,
+                             allreduce: common.allreduce) { comm in
             let r = try LRFinder.run(config: config, options: options, comm: comm)
             guard comm.rank == 0 else { return }
             try LRFinderPlot.write(r, title: "LR range test: \(config.model) on \(config.dataset)", to: output)

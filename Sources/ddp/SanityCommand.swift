@@ -27,7 +27,8 @@ struct SanityCommand: ParsableCommand {
         options.flatSteps = flatSteps; options.overfitSamples = overfitSamples
         options.overfitSteps = overfitSteps; options.overfitLR = overfitLr
         var failed = false
-        let code = World.run(localRanks: common.localRanks ?? 0, threads: common.threads ?? 0, timeout: 300) { comm in
+        let code = World.run(localRanks: common.localRanks ?? 0, threads: common.threads ?? 0, timeout: 300,
+                             allreduce: common.allreduce) { comm in
             let verdicts = try SanityCheck.run(config: config, options: options, comm: comm)
             guard comm.rank == 0 else { return }
             for v in verdicts {

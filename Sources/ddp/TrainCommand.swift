@@ -1,3 +1,4 @@
+import AllReduce
 import ArgumentParser
 import Foundation
 import Training
@@ -43,6 +44,13 @@ struct ModelDataOptions: ParsableArguments {
     var threads: Int?
     @Option(parsing: .unconditional, help: "Run P ranks as threads in this process (the single-process test mode; no mpirun).")
     var localRanks: Int?
+    @Option(help: ArgumentHelp("Allreduce algorithm: auto, flat, hierarchical, ring or recursive-doubling "
+                               + "(default: $DDP_ALLREDUCE_ALGORITHM, else auto).",
+                               discussion: "auto goes through the node first (hierarchical: the node's ranks add in shared "
+                                + "memory, one leader per node allreduces across nodes) when the job spans several nodes "
+                                + "and some node runs more than one rank, else it is flat: recursive doubling up to 64 KiB, "
+                                + "the ring above. All ranks must pass the same."))
+    var allreduce: AllReduceAlgorithm?
 
     func apply(to s: inout GivenSettings) {
         s.set("--dataset", dataset, \.dataset)
@@ -56,6 +64,7 @@ struct ModelDataOptions: ParsableArguments {
         s.set("--batch-size", batchSize, \.batchSize)
         s.set("--seed", seed, \.seed)
         s.set("--threads", threads, \.threads)
+        s.set("--allreduce", allreduce.map { Optional($0) }, \.allreduce)
     }
 
     /// The options as a config (defaults where none is given).
@@ -297,7 +306,8 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
             return
         }
         let s = settings()
-        let code = World.run(localRanks: localRanks, threads: config.threads, timeout: config.timeout) { comm in
+        let code = World.run(localRanks: localRanks, threads: config.threads, timeout: config.timeout,
+                             allreduce: config.allreduce) { comm in
             // After MPI_Init, so ours are the handlers in place; from here a signal stops cleanly.
             StopSignal.install()
             let trainer = Trainer(config: s.config, flagsGiven: s.given, communicator: comm, log: { print($0); fflush(stdout) })
@@ -317,3 +327,4 @@ extension ImageSize: ExpressibleByArgument {
 }
 extension ImageLayout: ExpressibleByArgument {}
 extension TrainConfig.WeightInit: ExpressibleByArgument {}
+extension AllReduceAlgorithm: ExpressibleByArgument {}

@@ -10,9 +10,11 @@ final class ScalingModelTests: XCTestCase {
     let link = ScalingModel.Link(latencySeconds: 1e-4, bytesPerSecond: 1e8)
 
     func model(compute: [Int: Double] = [1: 0.08, 2: 0.05], cores: Double = 2, shared: Bool = false,
-               buckets: [Int] = [4 << 20], inter: ScalingModel.Link? = nil) -> ScalingModel {
+               buckets: [Int] = [4 << 20], inter: ScalingModel.Link? = nil,
+               algorithm: AllReduceAlgorithm = .automatic) -> ScalingModel {
         ScalingModel(computeByThreads: compute, coresPerNode: cores, sharedCores: shared, batchSize: 64,
-                     bucketBytes: buckets, latencyPathMaxBytes: 64 << 10, intraNode: link, interNode: inter)
+                     bucketBytes: buckets, latencyPathMaxBytes: 64 << 10, intraNode: link, interNode: inter,
+                     algorithm: algorithm)
     }
 
     /// The rounds of RecursiveDoublingAllReduce's schedule: log2 of the largest power of two
@@ -61,13 +63,37 @@ final class ScalingModelTests: XCTestCase {
 
     func testAcrossNodesTheInterNodeLinkCountsAndMustBeMeasured() throws {
         let slow = ScalingModel.Link(latencySeconds: 1e-3, bytesPerSecond: 1e7)
-        let p = try model(inter: slow).predict(.init(nodes: 2, ranksPerNode: 2)).get()
+        let p = try model(inter: slow, algorithm: .flat).predict(.init(nodes: 2, ranksPerNode: 2)).get()
         XCTAssertEqual(p.allreduceSeconds, 6 * (1e-3 + Double(1 << 20) / 1e7), accuracy: 1e-12)
         guard case .failure(.noInterNodeLink) = model().predict(.init(nodes: 2, ranksPerNode: 1)) else {
             return XCTFail("a prediction across nodes without the link between them")
         }
         XCTAssertEqual(ScalingModel.Layout("3x2"), .init(nodes: 3, ranksPerNode: 2))
         for bad in ["3", "0x2", "2x", "ax2", "2x2x2"] { XCTAssertNil(ScalingModel.Layout(bad), bad) }
+    }
+
+    /// Automatic goes through the node when N > 1 and R > 1: the leaders' ring over N nodes, or
+    /// the node's own work (3 transfers inside it) when that is longer, plus the first and last
+    /// piece's copies; a node of one rank or a single node stays flat.
+    func testHierarchicalPredictionFollowsTheLeadersOrTheNode() throws {
+        let slow = ScalingModel.Link(latencySeconds: 1e-3, bytesPerSecond: 1e7)
+        let automatic = model(inter: slow)
+        XCTAssertTrue(automatic.throughNode(.init(nodes: 2, ranksPerNode: 2)))
+        XCTAssertFalse(automatic.throughNode(.init(nodes: 2, ranksPerNode: 1)))
+        XCTAssertFalse(automatic.throughNode(.init(nodes: 1, ranksPerNode: 4)))
+        XCTAssertFalse(model(inter: slow, algorithm: .ring).throughNode(.init(nodes: 2, ranksPerNode: 2)))
+
+        let leaders = 2 * (1e-3 + Double(2 << 20) / 1e7)       // the ring of 2 leaders over 4 MiB
+        let fill = 2 * (1e-4 + Double(256 << 10) / 1e8)        // a 256 KiB piece in, one out
+        let p = try automatic.predict(.init(nodes: 2, ranksPerNode: 2)).get()
+        XCTAssertEqual(p.allreduceSeconds, leaders + fill, accuracy: 1e-12)
+        // A fast link between nodes: the node's copy in, sum and copy out are what takes longest.
+        let fast = try model(inter: ScalingModel.Link(latencySeconds: 1e-6, bytesPerSecond: 1e10))
+            .predict(.init(nodes: 2, ranksPerNode: 2)).get()
+        XCTAssertEqual(fast.allreduceSeconds, 3 * (1e-4 + Double(4 << 20) / 1e8) + fill, accuracy: 1e-12)
+        // Forced on one node: the node's work alone.
+        let one = try model(algorithm: .hierarchical).predict(.init(nodes: 1, ranksPerNode: 2)).get()
+        XCTAssertEqual(one.allreduceSeconds, 3 * (1e-4 + Double(4 << 20) / 1e8), accuracy: 1e-12)
     }
 
     /// The measurement end to end, 2 ranks as threads of this process (one node): compute at

@@ -1,3 +1,4 @@
+import AllReduce
 import Layers
 import XCTest
 @testable import Training
@@ -55,6 +56,31 @@ final class EquivalenceTests: XCTestCase {
             let x = try TrainingFixture.train(a, ranks: 3)
             let y = try TrainingFixture.train(b, ranks: 3)
             XCTAssertEqual(x.parameters, y.parameters, "accumulate \(accumulate)")
+        }
+    }
+
+    /// Through the node first (2 nodes of 2 ranks, chosen automatically and forced; overlap on,
+    /// so the communication thread's duplicate learns the nodes too): the same training as one big
+    /// batch and as the flat ring, up to the order of sums, and the same bits on every rank.
+    func testHierarchicalAllReduceAcrossNodesEqualsOneBigBatch() throws {
+        var ring = TrainingFixture.config(batch: 8, steps: 6)
+        ring.syncBN = true
+        ring.bucketCapMB = 0.01
+        ring.overlap = true
+        ring.allreduce = .ring
+        var big = TrainingFixture.config(batch: 32, steps: 6)
+        big.syncBN = true
+        let reference = try TrainingFixture.train(big, ranks: 1)
+        let ringRun = try TrainingFixture.train(ring, ranks: 4)
+        for algorithm in [AllReduceAlgorithm.automatic, .hierarchical] {
+            var nodes = ring
+            nodes.allreduce = algorithm
+            let ranks = try TrainingFixture.trainAllRanks(nodes, ranks: 4, nodeSizes: [2, 2])
+            for r in 1..<4 { XCTAssertTrue(ranks[r].parameters == ranks[0].parameters, "\(algorithm): rank \(r) differs from rank 0") }
+            XCTAssertLessThan(TrainingFixture.maxRelativeDifference(reference.parameters, ranks[0].parameters), 1e-5, "\(algorithm)")
+            XCTAssertLessThan(TrainingFixture.maxRelativeDifference(ringRun.parameters, ranks[0].parameters), 1e-5, "\(algorithm)")
+            // The ring adds in another order: different bits show that the hierarchy ran.
+            XCTAssertFalse(ringRun.parameters == ranks[0].parameters, "\(algorithm): the ring's bits")
         }
     }
 

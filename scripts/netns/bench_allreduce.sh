@@ -3,14 +3,18 @@
 # TCP between network namespaces acting as hosts, repeated, with the median of every figure.
 #
 # usage: scripts/netns/bench_allreduce.sh [--hosts N] [--slots "S..."] [--repeats R]
-#                                         [--sizes LIST] [--raw FILE] [--mca KEY VALUE]...
-#                                         [-- BENCH ARGS...]
+#                                         [--sizes LIST] [--rate RATE] [--algorithms "A..."]
+#                                         [--raw FILE] [--mca KEY VALUE]... [-- BENCH ARGS...]
 #   --hosts N      namespaces (default 2)
 #   --slots "S..." ranks per namespace, one benchmark series per value (default "1 2": 2 and 4
 #                  ranks on 2 namespaces)
 #   --repeats R    runs of the benchmark per series (default 5); the table shows medians over runs
 #                  of each run's own figure (itself a median over --iterations)
 #   --sizes LIST   message sizes (default 4K,64K,256K,1M,4M,16M)
+#   --rate RATE    shape every namespace's link with tc tbf at RATE (e.g. 1gbit; default: unshaped)
+#   --algorithms "A..."  our algorithms to compare (e.g. "ring hierarchical"), one benchmark run
+#                  each per repeat, alternating; the column "vs A1" is the median over runs of
+#                  each one's bus bandwidth over the first one's in the same repeat
 #   --raw FILE     also keep every run's JSON lines (one "run" field added) in FILE
 #   --mca KEY VALUE  MCA parameter for mpirun (repeatable), e.g. to force Open MPI's allreduce
 #                  algorithm: --mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm 4
@@ -22,15 +26,17 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 source "$here/common.sh"
 
-hosts=2; slot_list="1 2"; repeats=5; sizes="4K,64K,256K,1M,4M,16M"; raw=""; mca=()
+hosts=2; slot_list="1 2"; repeats=5; sizes="4K,64K,256K,1M,4M,16M"; rate=none; algorithms=""; raw=""; mca=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --hosts|--slots|--repeats|--sizes|--raw)
+        --hosts|--slots|--repeats|--sizes|--rate|--algorithms|--raw)
             [ $# -ge 2 ] || { echo "bench_allreduce.sh: $1 needs a value" >&2; exit 2; } ;;&
         --hosts) hosts="$2"; shift 2 ;;
         --slots) slot_list="$2"; shift 2 ;;
         --repeats) repeats="$2"; shift 2 ;;
         --sizes) sizes="$2"; shift 2 ;;
+        --rate) rate="$2"; shift 2 ;;
+        --algorithms) algorithms="$2"; shift 2 ;;
         --raw) raw="$2"; shift 2 ;;
         --mca) [ $# -ge 3 ] || { echo "bench_allreduce.sh: --mca needs KEY VALUE" >&2; exit 2; }
                mca+=(--mca "$2" "$3"); shift 3 ;;
@@ -48,6 +54,7 @@ max_slots=0; for s in $slot_list; do [ "$s" -gt $max_slots ] && max_slots=$s; do
 
 netns_begin bench_allreduce.sh
 "$here/up.sh" "$hosts" --slots "$max_slots" >&2
+netns_shape "$hosts" "$rate"
 echo "load before: $(uptime)"
 for s in $slot_list; do
     for ((k = 0; k < hosts; k++)); do echo "$(netns_addr $k) slots=$s"; done > "$work/hostfile$s"
@@ -55,27 +62,39 @@ for s in $slot_list; do
     # Each namespace's daemon sees all cores, so only we know the ranks outnumber them.
     [ $ranks -gt "$(nproc)" ] && yield=1
     for ((run = 1; run <= repeats; run++)); do
-        timeout --kill-after=10 600 "$repo/scripts/launch.sh" -n $ranks --hostfile "$work/hostfile$s" --tcp \
-            --iface "$NETNS_CIDR" --mca plm_rsh_agent "$here/rsh-netns.sh" --mca mpi_yield_when_idle $yield \
-            "${mca[@]+"${mca[@]}"}" -- bench allreduce --sizes "$sizes" --json "$@" |
-            sed "s/^{/{\"run\":$run,/" >> "$work/raw.jsonl"
+        for series in ${algorithms:-default}; do
+            chosen=(); [ "$series" = default ] || chosen=(--algorithm "$series")
+            timeout --kill-after=10 600 "$repo/scripts/launch.sh" -n $ranks --hostfile "$work/hostfile$s" --tcp \
+                --iface "$NETNS_CIDR" --mca plm_rsh_agent "$here/rsh-netns.sh" --mca mpi_yield_when_idle $yield \
+                "${mca[@]+"${mca[@]}"}" -- bench allreduce --sizes "$sizes" --json "${chosen[@]+"${chosen[@]}"}" "$@" |
+                sed "s/^{/{\"series\":\"$series\",\"run\":$run,/" >> "$work/raw.jsonl"
+        done
     done
 done
 echo "load after:  $(uptime)"
 [ -z "$raw" ] || cp "$work/raw.jsonl" "$raw"
 
-# Median over runs per (ranks, bytes) of every figure; the ratio's median is over per-run ratios.
+# Median over runs per (ranks, bytes, series) of every figure; the ratios' medians are over per-run
+# ratios.
 field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-printf '%-5s %9s %-18s %10s %10s %9s %9s %6s  (medians of %d runs, TCP between %d namespaces)\n' \
-    ranks bytes algorithm "ours us" "MPI us" "ours GB/s" "MPI GB/s" ratio "$repeats" "$hosts"
+series_list=(${algorithms:-default})
+printf '%-5s %9s %-18s %10s %10s %9s %9s %6s %6s  (medians of %d runs, TCP between %d namespaces, links %s)\n' \
+    ranks bytes algorithm "ours us" "MPI us" "ours GB/s" "MPI GB/s" "vs MPI" "vs ${series_list[0]}" "$repeats" "$hosts" "$rate"
 for s in $slot_list; do
     ranks=$((hosts * s))
     for bytes in $(grep "\"ranks\":$ranks," "$work/raw.jsonl" | field bytes | sort -nu); do
-        rows="$(grep "\"ranks\":$ranks,\"bytes\":$bytes," "$work/raw.jsonl")"
-        printf '%-5s %9s %-18s %10s %10s %9s %9s %6s\n' "$ranks" "$bytes" "$(field algorithm <<< "$rows" | sort -u | paste -sd/)" \
-            "$(field ring_us <<< "$rows" | median)" "$(field mpi_us <<< "$rows" | median)" \
-            "$(field ring_busbw_GBps <<< "$rows" | median)" "$(field mpi_busbw_GBps <<< "$rows" | median)" \
-            "$(field ratio <<< "$rows" | median)"
+        for series in "${series_list[@]}"; do
+            rows="$(grep "\"series\":\"$series\",.*\"ranks\":$ranks,\"bytes\":$bytes," "$work/raw.jsonl")"
+            versus="$(for ((run = 1; run <= repeats; run++)); do
+                first="$(grep "\"series\":\"${series_list[0]}\",\"run\":$run,.*\"ranks\":$ranks,\"bytes\":$bytes," "$work/raw.jsonl" | field ring_busbw_GBps)"
+                this="$(grep "\"run\":$run," <<< "$rows" | field ring_busbw_GBps)"
+                [ -n "$first" ] && [ -n "$this" ] && awk -v a="$this" -v b="$first" 'BEGIN { if (b > 0) printf "%.3f\n", a / b }'
+            done | median)"
+            printf '%-5s %9s %-18s %10s %10s %9s %9s %6s %6s\n' "$ranks" "$bytes" "$(field algorithm <<< "$rows" | sort -u | paste -sd/)" \
+                "$(field ring_us <<< "$rows" | median)" "$(field mpi_us <<< "$rows" | median)" \
+                "$(field ring_busbw_GBps <<< "$rows" | median)" "$(field mpi_busbw_GBps <<< "$rows" | median)" \
+                "$(field ratio <<< "$rows" | median)" "$versus"
+        done
     done
 done

@@ -49,24 +49,9 @@ launch() {
     timeout --kill-after=10 600 "$repo/scripts/launch.sh" -n $((n * r)) --hostfile "$(hostfile "$n" "$r")" --tcp \
         --iface "$NETNS_CIDR" --mca plm_rsh_agent "$here/rsh-netns.sh" --mca mpi_yield_when_idle "$yield" -- "$@"
 }
-# shape RATE | shape none: tbf on the root end (into the namespace) and the namespace end (out).
-shape() {
-    local k ns
-    for ((k = 0; k < 3; k++)); do
-        ns="$(netns_name $k)"
-        if [ "$1" = none ]; then
-            tc qdisc del dev "$(netns_veth $k)" root 2> /dev/null || true
-            ip netns exec "$ns" tc qdisc del dev "$NETNS_IFACE" root 2> /dev/null || true
-        else
-            tc qdisc replace dev "$(netns_veth $k)" root tbf rate "$1" burst 256kb latency 50ms
-            ip netns exec "$ns" tc qdisc replace dev "$NETNS_IFACE" root tbf rate "$1" burst 256kb latency 50ms
-        fi
-    done
-}
-
 echo "load before: $(uptime)"
 for rate in none "${rates[@]}"; do
-    shape "$rate"
+    netns_shape 3 "$rate"
     launch 2 2 bench scaling --shared-cores --layouts "$(IFS=,; echo "${layouts[*]}")" --json "$@" |
         sed "s/^{/{\"rate\":\"$rate\",/" >> "$work/raw.jsonl"
     for ((i = 1; i <= repeats; i++)); do
@@ -76,7 +61,7 @@ for rate in none "${rates[@]}"; do
         done
     done
 done
-shape none
+netns_shape 3 none
 echo "load after:  $(uptime)"
 
 python3 - "$work/raw.jsonl" "$repeats" <<'EOF'

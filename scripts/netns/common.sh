@@ -53,3 +53,21 @@ netns_unusable() {
     ip netns delete "$probe"
     [ $ok = 1 ] || echo "cannot create bridges or veth pairs here (kernel modules or CAP_NET_ADMIN missing)"
 }
+
+# netns_shape N RATE | netns_shape N none: tc tbf at RATE (e.g. 1gbit) on both ends of the veth
+# of each of the first N namespaces (the root end shapes what goes in, the namespace end what
+# comes out), or no shaping. A host's traffic to any other host crosses two shaped links. The
+# queue holds DDP_NETNS_QUEUE of traffic at RATE (default 50ms).
+netns_shape() {
+    local k ns
+    for ((k = 0; k < $1; k++)); do
+        ns="$(netns_name $k)"
+        if [ "$2" = none ]; then
+            tc qdisc del dev "$(netns_veth $k)" root 2> /dev/null || true
+            ip netns exec "$ns" tc qdisc del dev "$NETNS_IFACE" root 2> /dev/null || true
+        else
+            tc qdisc replace dev "$(netns_veth $k)" root tbf rate "$2" burst 256kb latency "${DDP_NETNS_QUEUE:-50ms}"
+            ip netns exec "$ns" tc qdisc replace dev "$NETNS_IFACE" root tbf rate "$2" burst 256kb latency "${DDP_NETNS_QUEUE:-50ms}"
+        fi
+    done
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Multi-rank test of AllReduce under real MPI: `ddp bench allreduce --verify` under mpirun -n 1..4
-# checks our ring and recursive doubling against MPI_Allreduce (and a Double reference) on
+# checks our ring, recursive doubling and hierarchical allreduce (one node: shared memory only) against MPI_Allreduce (and a Double reference) on
 # rank-dependent data for sizes 0, 1, P-1, P+1, odd and ~1M, plus broadcast, allgather, gradient
 # buckets, the timeout and the collective-mismatch check. Exits nonzero on any mismatch or hang.
 set -euo pipefail

@@ -28,7 +28,8 @@
 # exact, at least the allreduce payload crossed every namespace's veth (so it went over TCP),
 # launch.sh's -x exports reach the remote ranks. Then it prints MPI_Allreduce bandwidth between
 # the namespaces (the peer ../shared/peers/mpi_allreduce_bw.c, or $DDP_PEERS_DIR). Then, unless
-# --no-train, the training comparisons of $default_compares below (20 steps of a small BN net,
+# --no-train, the allreduce self-test of $default_commands and the training comparisons of
+# $default_compares below (20 steps of a small BN net,
 # once with the ring allreduce forced, once with --sync-bn) as if given with --compare.
 # Prints "SKIP: ..." and exits 0 where namespaces cannot be created. Leaves nothing behind.
 set -euo pipefail
@@ -41,9 +42,14 @@ source "$netns/common.sh"
 # transport. 20 steps of 4 ranks x 8 synthetic images; --threads 1 because the other variable,
 # BLAS threads per rank, would otherwise follow each "host's" core count. The first forces the
 # ring (by default this 15.8K-parameter gradient, < 64 KiB, takes recursive doubling); the
-# second syncs BatchNorm's per-channel sums across ranks in forward and backward.
+# second syncs BatchNorm's per-channel sums across ranks in forward and backward. Both keep the
+# allreduce flat: across 2 namespaces of 2 ranks the automatic choice goes through the node
+# first (hierarchical), which adds in another order than one host's flat group. That path is
+# checked by the default command: `bench allreduce --verify` across the namespaces, whose
+# hierarchical allreduce then spans 2 real nodes, against MPI_Allreduce.
 train_args="train --dataset synthetic --model c8k3p1nb-bn-relu-mp2-flatten-fc --batch-size 8 --epochs 1 --max-steps 20 --threads 1 --checkpoint-dir @DIR@ --quiet"
-default_compares=("DDP_ALLREDUCE_ALGORITHM=ring $train_args" "$train_args --sync-bn")
+default_compares=("DDP_ALLREDUCE_ALGORITHM=ring $train_args" "DDP_ALLREDUCE_ALGORITHM=flat $train_args --sync-bn")
+default_commands=("bench allreduce --verify")
 
 hosts=2; slots=2; np=""; limit="${DDP_NETNS_TIMEOUT:-120}"; train=1
 commands=()   # each entry: one ddp command, words separated by the unit separator \x1f
@@ -73,6 +79,7 @@ if [ -n "${DDP_NETNS_CMD:-}" ]; then
     done <<< "$DDP_NETNS_CMD"
 fi
 if [ $train = 1 ]; then
+    for line in "${default_commands[@]}"; do read -ra words <<< "$line"; add_words "${words[@]}"; done
     for line in "${default_compares[@]}"; do read -ra words <<< "$line"; add_compare "${words[@]}"; done
 fi
 # split_compare ENTRY: env_words = its leading NAME=VALUE words, words = the ddp command.
