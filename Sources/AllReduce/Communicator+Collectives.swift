@@ -51,6 +51,22 @@ extension Communicator {
         bytes <= workspace.latencyPathMaxBytes ? .recursiveDoubling : .ring
     }
 
+    /// One line for a banner: which allreduce the ranks run and why, e.g. "hierarchical (auto: 4
+    /// ranks on 2 nodes: ...)". Collective the first time (it learns where the ranks sit).
+    public func allReduceSummary() throws -> String {
+        guard size > 1 else { return "none (one rank)" }
+        let topology = try topology()
+        let placement = "\(size) ranks on \(topology.nodeCount) node\(topology.nodeCount == 1 ? "" : "s")"
+        let flat = "flat: recursive doubling up to \(workspace.latencyPathMaxBytes >> 10) KiB, the ring above"
+        let hierarchical = "hierarchical: shared memory within each node, one leader per node across nodes"
+        switch workspace.algorithm {
+        case .automatic: return (topology.favoursHierarchy ? hierarchical : flat) + " (auto, \(placement))"
+        case .flat: return flat + " (forced, \(placement))"
+        case .hierarchical: return hierarchical + " (forced, \(placement))"
+        case .ring, .recursiveDoubling: return "\(workspace.algorithm.rawValue) for every message (forced, \(placement))"
+        }
+    }
+
     /// Where this communicator's ranks sit, learnt on first use (collective then).
     func topology() throws -> NodeTopology {
         if let known = workspace.topology { return known }

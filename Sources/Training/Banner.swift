@@ -7,7 +7,7 @@ import Tensor
 /// go; for a resumed run, where it goes on from and what the command line changed.
 enum Banner {
     static func text(config: TrainConfig, model: Model, data: TrainingData, ranks: Int, stepsPerEpoch: Int,
-                     kernelPaths: [KernelPath], resumed: ResumePlan?) -> String {
+                     kernelPaths: [KernelPath], allreduce: String, resumed: ResumePlan?) -> String {
         let g = config.globalBatch(ranks: ranks)
         let split = "ranks \(ranks) x batch \(config.batchSize)"
             + (config.accumulate > 1 ? " x accumulate \(config.accumulate) micro-batches" : "")
@@ -36,6 +36,7 @@ enum Banner {
             "  BLAS: \(BLASRuntime.describe())",
             "  kernels: \(kernels(kernelPaths))",
             "  convolutions: \(ConvolutionChoice.describe())",
+            "  allreduce: \(allreduce)",
         ]
         let runs = model.convolutionRuns
         if !runs.isEmpty { lines.append("  conv layers: " + ConvolutionRun.line(runs)) }

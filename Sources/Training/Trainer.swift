@@ -113,8 +113,9 @@ public final class Trainer {
         let state = try startingState(model: model, optimizer: optimizer, stepsPerEpoch: sampler.stepsPerEpoch)
         let kernelPaths = try synchronize(model: model, data: data, state: state)
         let average = try makeAverage(model: model)
+        let allreduce = try comm.allReduceSummary()
         log(Banner.text(config: config, model: model, data: data, ranks: ranks, stepsPerEpoch: sampler.stepsPerEpoch,
-                        kernelPaths: kernelPaths, resumed: resumed))
+                        kernelPaths: kernelPaths, allreduce: allreduce, resumed: resumed))
 
         let stepper = try TrainingStep(model: model, optimizer: optimizer, comm: comm, batchSize: config.batchSize,
                                        accumulate: config.accumulate, bucketCapBytes: Int(config.bucketCapMB * 1_048_576), overlap: config.overlap,

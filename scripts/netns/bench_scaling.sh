@@ -36,27 +36,14 @@ command -v tc > /dev/null || { echo "bench_scaling.sh: tc (iproute2) not found" 
 netns_begin bench_scaling.sh
 "$here/up.sh" 3 --slots 2 --hostfile "$work/all" >&2
 layouts=(1x2 2x1 2x2 3x1)
-# hostfile N R: the first N namespaces with R slots each.
-hostfile() {
-    local f="$work/hosts-$1x$2" k
-    for ((k = 0; k < $1; k++)); do echo "$(netns_addr $k) slots=$2"; done > "$f"
-    echo "$f"
-}
-# launch N R ARGS...: ddp ARGS on N namespaces x R ranks, over TCP.
-launch() {
-    local n="$1" r="$2"; shift 2
-    local yield=0; [ $((n * r)) -gt "$(nproc)" ] && yield=1
-    timeout --kill-after=10 600 "$repo/scripts/launch.sh" -n $((n * r)) --hostfile "$(hostfile "$n" "$r")" --tcp \
-        --iface "$NETNS_CIDR" --mca plm_rsh_agent "$here/rsh-netns.sh" --mca mpi_yield_when_idle "$yield" -- "$@"
-}
 echo "load before: $(uptime)"
 for rate in none "${rates[@]}"; do
     netns_shape 3 "$rate"
-    launch 2 2 bench scaling --shared-cores --layouts "$(IFS=,; echo "${layouts[*]}")" --json "$@" |
+    netns_launch 2 2 bench scaling --shared-cores --layouts "$(IFS=,; echo "${layouts[*]}")" --json "$@" |
         sed "s/^{/{\"rate\":\"$rate\",/" >> "$work/raw.jsonl"
     for ((i = 1; i <= repeats; i++)); do
         for layout in "${layouts[@]}"; do
-            launch "${layout%x*}" "${layout#*x}" bench step --threads 1 --steps 30 --json "$@" |
+            netns_launch "${layout%x*}" "${layout#*x}" bench step --threads 1 --steps 30 --json "$@" |
                 sed "s/^{/{\"rate\":\"$rate\",\"event\":\"measured_step\",\"layout\":\"$layout\",/" >> "$work/raw.jsonl"
         done
     done
