@@ -1,4 +1,4 @@
-"""Loads a ddp checkpoint into the PyTorch twin of its model with strict=True and compares the
+"""Loads a ddp checkpoint (fmnist-cnn or resnet20) into the PyTorch twin of its model with strict=True and compares the
 logits PyTorch computes on the whole test set with the ones `ddp eval --save-logits` wrote.
 The weights are the file those logits came from (their "weights" metadata): model.safetensors,
 or ema.safetensors after `ddp eval --ema`.
@@ -42,6 +42,44 @@ def fmnist_cnn(classes):
                          nn.Linear(128, classes))
 
 
+class BasicBlock(nn.Module):
+    """ddp's BasicBlock: two 3x3 conv + BN, the first with the stride; a 1x1 conv + BN projection
+    shortcut where the shape changes; ReLU after the sum."""
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class ResNet20(nn.Module):
+    """He et al.'s CIFAR ResNet-20 as ddp names it: conv1, bn1, layer1..3 of 3 blocks, global
+    average pooling, fc."""
+    def __init__(self, channels, classes):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        stages, cin = [], 16
+        for cout, stride in [(16, 1), (32, 2), (64, 2)]:
+            stages.append(nn.Sequential(BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1), BasicBlock(cout, cout, 1)))
+            cin = cout
+        self.layer1, self.layer2, self.layer3 = stages
+        self.fc = nn.Linear(64, classes)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
 def idx(path):
     with gzip.open(path) as f:
         data = f.read()
@@ -59,9 +97,13 @@ def main():
     theirs, their_meta = read_safetensors(logits_path)
     weights = their_meta.get("weights", "model.safetensors")
     state, meta = read_safetensors(os.path.join(ckpt, weights))
-    if meta.get("spec") != "fmnist-cnn":
-        sys.exit(f"this check knows the PyTorch twin of fmnist-cnn only, not {meta.get('spec')!r}")
-    model = fmnist_cnn(int(meta["classes"]))
+    classes = int(meta["classes"])
+    if meta.get("spec") == "fmnist-cnn":
+        model = fmnist_cnn(classes)
+    elif meta.get("spec") == "resnet20":
+        model = ResNet20(int(meta["input_shape"].split(",")[0]), classes)
+    else:
+        sys.exit(f"this check knows the PyTorch twins of fmnist-cnn and resnet20 only, not {meta.get('spec')!r}")
     model.load_state_dict(state, strict=True)  # raises on any missing, unexpected or mis-shaped tensor
     model.eval()
     data_dir = "/usr/share/datasets/" + meta.get("dataset", "fashion-mnist")

@@ -21,6 +21,9 @@ import Foundation
 ///   whom that peer waits for, and follows the answers (every waiting rank answers such queries
 ///   on the second communicator) until a rank does not answer (it is the silent one) or the chain
 ///   closes on itself (ranks waiting for each other: a deadlock or mismatched calls).
+/// - Nodes: `splitByNode` (`MPI_Comm_split_type`), `split` (`MPI_Comm_split`) and
+///   `allocateShared` (an MPI-3 shared window, `MPISharedWindow`) give `HierarchicalAllReduce`
+///   its node and leader communicators and the node's memory; all are freed at `finalize`.
 /// - `MPI_Init` runs once per process (the first `MPICommunicator()`); it also works without
 ///   mpirun, as a world of one (singleton init).
 public final class MPICommunicator: Communicator {
