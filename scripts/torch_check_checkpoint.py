@@ -1,5 +1,7 @@
-"""Loads a ddp checkpoint (fmnist-cnn or resnet20) into the PyTorch twin of its model with strict=True and compares the
-logits PyTorch computes on the whole test set with the ones `ddp eval --save-logits` wrote.
+"""Loads a ddp checkpoint of a preset model (mlp, lenet5, fmnist-cnn, resnet20) into its PyTorch
+twin (Tests/LayersTests/Fixtures/torch_models.py, the modules the test fixtures are made with)
+with strict=True and compares the logits PyTorch computes on the whole test set with the ones
+`ddp eval --save-logits` wrote.
 The weights are the file those logits came from (their "weights" metadata): model.safetensors,
 or ema.safetensors after `ddp eval --ema`.
 
@@ -12,10 +14,11 @@ import gzip, json, os, struct, sys
 try:
     import numpy as np
     import torch
-    import torch.nn as nn
 except ImportError as e:  # the test suite must not need PyTorch
     print(f"SKIP: PyTorch is not installed here ({e}); install python3-torch to run this check")
     sys.exit(0)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "LayersTests", "Fixtures"))
+import torch_models  # noqa: E402 (after the check that PyTorch is there)
 
 DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32, "U8": np.uint8}
 
@@ -35,51 +38,6 @@ def read_safetensors(path):
     return tensors, meta
 
 
-def fmnist_cnn(classes):
-    def cbr(i, o): return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU()]
-    return nn.Sequential(*cbr(1, 32), *cbr(32, 32), nn.MaxPool2d(2), *cbr(32, 64), *cbr(64, 64), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.5),
-                         nn.Linear(128, classes))
-
-
-class BasicBlock(nn.Module):
-    """ddp's BasicBlock: two 3x3 conv + BN, the first with the stride; a 1x1 conv + BN projection
-    shortcut where the shape changes; ReLU after the sum."""
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.shortcut = nn.Sequential()
-        if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        out = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
-
-
-class ResNet20(nn.Module):
-    """He et al.'s CIFAR ResNet-20 as ddp names it: conv1, bn1, layer1..3 of 3 blocks, global
-    average pooling, fc."""
-    def __init__(self, channels, classes):
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, 16, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        stages, cin = [], 16
-        for cout, stride in [(16, 1), (32, 2), (64, 2)]:
-            stages.append(nn.Sequential(BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1), BasicBlock(cout, cout, 1)))
-            cin = cout
-        self.layer1, self.layer2, self.layer3 = stages
-        self.fc = nn.Linear(64, classes)
-
-    def forward(self, x):
-        x = torch.relu(self.bn1(self.conv1(x)))
-        x = self.layer3(self.layer2(self.layer1(x)))
-        return self.fc(x.mean(dim=(2, 3)))
-
-
 def idx(path):
     with gzip.open(path) as f:
         data = f.read()
@@ -97,13 +55,12 @@ def main():
     theirs, their_meta = read_safetensors(logits_path)
     weights = their_meta.get("weights", "model.safetensors")
     state, meta = read_safetensors(os.path.join(ckpt, weights))
-    classes = int(meta["classes"])
-    if meta.get("spec") == "fmnist-cnn":
-        model = fmnist_cnn(classes)
-    elif meta.get("spec") == "resnet20":
-        model = ResNet20(int(meta["input_shape"].split(",")[0]), classes)
-    else:
-        sys.exit(f"this check knows the PyTorch twins of fmnist-cnn and resnet20 only, not {meta.get('spec')!r}")
+    spec = meta.get("spec", "")
+    twin = getattr(torch_models, spec.replace("-", "_"), None) if spec in ("mlp", "lenet5", "fmnist-cnn", "resnet20") else None
+    if twin is None:
+        sys.exit(f"this check knows the PyTorch twins of the presets (mlp, lenet5, fmnist-cnn, resnet20) only, not {spec!r}")
+    channels, height, width = (int(n) for n in meta["input_shape"].split(","))
+    model = twin(channels, height, width, int(meta["classes"]))
     model.load_state_dict(state, strict=True)  # raises on any missing, unexpected or mis-shaped tensor
     model.eval()
     data_dir = "/usr/share/datasets/" + meta.get("dataset", "fashion-mnist")
