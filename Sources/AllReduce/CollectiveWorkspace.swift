@@ -53,7 +53,7 @@ public final class CollectiveWorkspace {
     /// `HierarchicalAllReduce` moves the vector through the node and across nodes in pieces of
     /// at most this many bytes, so the leaders send one piece while the node reduces the next.
     /// Results do not depend on it; all ranks must agree on it. Between 2 namespaces of 2 ranks at
-    /// 1 Gbit/s, 256 KiB pieces reached 1.50x the flat ring's bus bandwidth at 1-16 MiB, 1 MiB
+    /// 1 Gbit/s, 256 KiB pieces reached 1.49-1.53x the flat ring's bus bandwidth at 1-16 MiB, 1 MiB
     /// pieces 1.46-1.50x, 4 MiB 1.45-1.50x; on one node 1 MiB pieces are 8% faster at 16 MiB.
     public var hierarchyPieceBytes: Int
     /// The node leaders' ring moves its chunks in segments of at most this many bytes (their

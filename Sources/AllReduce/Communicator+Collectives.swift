@@ -51,8 +51,9 @@ extension Communicator {
         bytes <= workspace.latencyPathMaxBytes ? .recursiveDoubling : .ring
     }
 
-    /// One line for a banner: which allreduce the ranks run and why, e.g. "hierarchical (auto: 4
-    /// ranks on 2 nodes: ...)". Collective the first time (it learns where the ranks sit).
+    /// One line for a banner: which allreduce the ranks run and why, e.g. "hierarchical: shared
+    /// memory within each node, one leader per node across nodes (auto, 4 ranks on 2 nodes)".
+    /// Collective the first time (it learns where the ranks sit).
     public func allReduceSummary() throws -> String {
         guard size > 1 else { return "none (one rank)" }
         let topology = try topology()
