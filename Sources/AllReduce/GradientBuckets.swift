@@ -73,8 +73,6 @@ public final class GradientBuckets {
             : nil
     }
 
-    /// Stops the communication thread, after the bucket it may be reducing: that bucket writes
-    /// into the buffer, which must outlive it (a wait bounded by the communicator's timeout).
     /// The buckets of a gradient of `count` floats: ranges of at most `capBytes`, from the end
     /// backwards (the order backward produces gradients in), so the remainder is the last bucket.
     public static func ranges(count: Int, capBytes: Int) -> [Range<Int>] {
@@ -82,6 +80,8 @@ public final class GradientBuckets {
         return stride(from: count, to: 0, by: -capElements).map { end in max(0, end - capElements)..<end }
     }
 
+    /// Stops the communication thread, after the bucket it may be reducing: that bucket writes
+    /// into the buffer, which must outlive it (a wait bounded by the communicator's timeout).
     deinit { worker?.stop() }
 
     /// Backward has finished `buffer[offset..<count]`: launch every bucket inside it. Offsets

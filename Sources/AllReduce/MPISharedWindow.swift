@@ -12,7 +12,6 @@ final class MPISharedWindow: SharedRegion {
     let base: UnsafeMutableRawPointer
     let byteCount: Int
     private var window: MPI_Win?
-    private let rank: Int
 
     /// Collective over `communicator`, whose ranks must share a node.
     init(_ communicator: MPI_Comm, rank: Int, byteCount: Int) throws {
@@ -29,7 +28,6 @@ final class MPISharedWindow: SharedRegion {
             throw CommunicatorError.unsupported("MPI_Win_shared_query gave \(size) bytes where \(byteCount + 63) were allocated")
         }
         self.window = window
-        self.rank = rank
         self.byteCount = byteCount
         base = shared.alignedUp(toMultipleOf: 64)
         Self.live.append(self)
