@@ -23,7 +23,6 @@
 # lock of scripts/tests/multihost_netns.sh and tears the namespaces down on any exit.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
 source "$here/common.sh"
 
 hosts=2; slot_list="1 2"; repeats=5; sizes="4K,64K,256K,1M,4M,16M"; rate=none; algorithms=""; raw=""; mca=()
@@ -57,16 +56,11 @@ netns_begin bench_allreduce.sh
 netns_shape "$hosts" "$rate"
 echo "load before: $(uptime)"
 for s in $slot_list; do
-    for ((k = 0; k < hosts; k++)); do echo "$(netns_addr $k) slots=$s"; done > "$work/hostfile$s"
-    ranks=$((hosts * s)); yield=0
-    # Each namespace's daemon sees all cores, so only we know the ranks outnumber them.
-    [ $ranks -gt "$(nproc)" ] && yield=1
     for ((run = 1; run <= repeats; run++)); do
         for series in ${algorithms:-default}; do
             chosen=(); [ "$series" = default ] || chosen=(--algorithm "$series")
-            timeout --kill-after=10 600 "$repo/scripts/launch.sh" -n $ranks --hostfile "$work/hostfile$s" --tcp \
-                --iface "$NETNS_CIDR" --mca plm_rsh_agent "$here/rsh-netns.sh" --mca mpi_yield_when_idle $yield \
-                "${mca[@]+"${mca[@]}"}" -- bench allreduce --sizes "$sizes" --json "${chosen[@]+"${chosen[@]}"}" "$@" |
+            netns_launch "$hosts" "$s" "${mca[@]+"${mca[@]}"}" -- \
+                bench allreduce --sizes "$sizes" --json "${chosen[@]+"${chosen[@]}"}" "$@" |
                 sed "s/^{/{\"series\":\"$series\",\"run\":$run,/" >> "$work/raw.jsonl"
         done
     done

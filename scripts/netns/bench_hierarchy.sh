@@ -38,7 +38,7 @@ echo "load before: $(uptime)"
 for ((round = 1; round <= repeats; round++)); do
     for setup in "${setups[@]}"; do
         read -r layout allreduce <<< "$setup"
-        netns_launch "${layout%x*}" "${layout#*x}" bench step --threads 1 --steps 30 --allreduce "$allreduce" --json "$@" |
+        netns_launch "${layout%x*}" "${layout#*x}" -- bench step --threads 1 --steps 30 --allreduce "$allreduce" --json "$@" |
             sed "s/^{/{\"round\":$round,\"setup\":\"$setup\",/" >> "$work/raw.jsonl"
     done
 done

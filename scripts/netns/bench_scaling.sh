@@ -15,7 +15,6 @@
 # on any exit.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
 source "$here/common.sh"
 
 repeats=3; rates=()
@@ -39,11 +38,11 @@ layouts=(1x2 2x1 2x2 3x1)
 echo "load before: $(uptime)"
 for rate in none "${rates[@]}"; do
     netns_shape 3 "$rate"
-    netns_launch 2 2 bench scaling --shared-cores --layouts "$(IFS=,; echo "${layouts[*]}")" --json "$@" |
+    netns_launch 2 2 -- bench scaling --shared-cores --layouts "$(IFS=,; echo "${layouts[*]}")" --json "$@" |
         sed "s/^{/{\"rate\":\"$rate\",/" >> "$work/raw.jsonl"
     for ((i = 1; i <= repeats; i++)); do
         for layout in "${layouts[@]}"; do
-            netns_launch "${layout%x*}" "${layout#*x}" bench step --threads 1 --steps 30 --json "$@" |
+            netns_launch "${layout%x*}" "${layout#*x}" -- bench step --threads 1 --steps 30 --json "$@" |
                 sed "s/^{/{\"rate\":\"$rate\",\"event\":\"measured_step\",\"layout\":\"$layout\",/" >> "$work/raw.jsonl"
         done
     done

@@ -38,8 +38,9 @@ netns_begin() {
     "$here/down.sh"
 }
 
-# netns_launch N R ARGS...: (for the benchmark scripts, after netns_begin) ddp ARGS through
-# launch.sh on the first N namespaces x R ranks, all traffic over TCP, bounded to 10 minutes.
+# netns_launch N R [LAUNCH OPTIONS...] -- DDP ARGS...: (for the benchmark scripts, after
+# netns_begin) ddp ARGS through launch.sh on the first N namespaces x R ranks, all traffic over
+# TCP, bounded to 10 minutes; LAUNCH OPTIONS (e.g. --mca KEY VALUE) go to launch.sh.
 netns_launch() {
     local n="$1" r="$2" k hosts; shift 2
     hosts="$work/hosts-${n}x$r"
@@ -47,7 +48,7 @@ netns_launch() {
     # Each namespace's daemon sees all cores, so only we know the ranks outnumber them.
     local yield=0; [ $((n * r)) -gt "$(nproc)" ] && yield=1
     timeout --kill-after=10 600 "$here/../launch.sh" -n $((n * r)) --hostfile "$hosts" --tcp \
-        --iface "$NETNS_CIDR" --mca plm_rsh_agent "$here/rsh-netns.sh" --mca mpi_yield_when_idle "$yield" -- "$@"
+        --iface "$NETNS_CIDR" --mca plm_rsh_agent "$here/rsh-netns.sh" --mca mpi_yield_when_idle "$yield" "$@"
 }
 
 # netns_unusable: why this machine cannot make the namespace cluster; prints nothing when it can.
