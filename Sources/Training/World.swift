@@ -58,15 +58,25 @@ public enum World {
             // still finishing the collective that decided it would see the abort instead.
             let lock = NSLock()
             var collective: Error?
+            var reported = false
             do {
                 try InProcessWorld.run(size: localRanks, timeoutSeconds: timeout) { comm in
                     do { try body(comm) } catch let e as CollectiveError {
                         report(e, rank: comm.rank)
-                        lock.lock(); if collective == nil { collective = e }; lock.unlock()
-                    } catch { report(error, rank: comm.rank); throw error }
+                        lock.withLock { reported = true; if collective == nil { collective = e } }
+                    } catch {
+                        report(error, rank: comm.rank)
+                        lock.withLock { reported = true }
+                        throw error
+                    }
                 }
                 return collective.map(exitCode(for:)) ?? 0
-            } catch { return exitCode(for: error) }
+            } catch {
+                // An error of the world itself (its set-up: a bad $DDP_ALLREDUCE_ALGORITHM) has
+                // no rank to print it.
+                if !lock.withLock({ reported }) { report(error, rank: 0) }
+                return exitCode(for: error)
+            }
         }
         guard MPICommunicator.isLaunchedByMPIRun else {
             do {

@@ -246,6 +246,12 @@ final class BadInputCorpusTests: XCTestCase {
         // Found at run time, once for all three ranks.
         try expectError("more ranks than samples", train(f.fashion, ["--local-ranks", "3", "--batch-size", "32"]),
                         ["dataset of 64 samples is smaller than one global batch 32 x 3 = 96"])
+        // Found as the world starts, before any rank runs: alone and as threads.
+        for ranks in [[], ["--local-ranks", "2"]] {
+            try expectError("a bad DDP_ALLREDUCE_ALGORITHM \(ranks)", train(f.fashion, ranks),
+                            ["DDP_ALLREDUCE_ALGORITHM=bogus: expected one of auto, flat, hierarchical"],
+                            environment: ["DDP_ALLREDUCE_ALGORITHM": "bogus"])
+        }
         let file = try directory("a-file")
         XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
         // Without --quiet: the banner and progress would show if training had begun before the check.

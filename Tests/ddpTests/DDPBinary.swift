@@ -15,7 +15,7 @@ enum DDPBinary {
         "OPENBLAS_CORETYPE", "DDP_BLAS_AUTOCORE", "DDP_BLAS_CORRECTION", "OPENBLAS_NUM_THREADS",
         "GOTO_NUM_THREADS", "OMP_NUM_THREADS", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK",
         "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "OMPI_MCA_orte_bound_at_launch",
-        "DDP_KERNELS", "DDP_CONV",
+        "DDP_KERNELS", "DDP_CONV", "DDP_ALLREDUCE_ALGORITHM",
     ]
 
     /// The `ddp` built beside this test bundle (SwiftPM puts executables and the .xctest in
