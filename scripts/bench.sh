@@ -12,7 +12,10 @@
 # Prints one JSON object per figure, then a table. The machine may be shared: besides wall-clock
 # images/s, images per CPU-second (process CPU time of the timed steps) is reported for ddp and
 # PyTorch; it stays near the unloaded figure when other jobs compete for the cores.
+# With --fast-paths instead: issue 17's goals (scripts/bench_fast_paths.sh: fmnist-cnn and
+# resnet20, ddp fp32 and bf16 against every PyTorch configuration, the sgemm peak), its flags after.
 #   scripts/bench.sh [--runs N] [--steps S] [--time-to-accuracy] [--out FILE.jsonl]
+#   scripts/bench.sh --fast-paths [--runs N] [--steps S] [--venv DIR] [--out FILE.jsonl]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
@@ -25,8 +28,9 @@ while (($#)); do
         --runs) RUNS=$2; shift 2 ;;
         --steps) STEPS=$2; shift 2 ;;
         --time-to-accuracy) TTA=1; shift ;;
+        --fast-paths) shift; exec scripts/bench_fast_paths.sh "$@" ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done

@@ -7,13 +7,15 @@
 # --lr is one rank's, as ddp train takes it: ddp scales it by the 2 ranks itself (the linear
 # scaling rule), PyTorch DDP is given the product, as its users scale by hand.
 # Prints each epoch and, at the end, the times to the target: ddp's model, ddp's moving average
-# (evaluated beside it after every epoch), PyTorch DDP.
-#   scripts/time_to_accuracy.sh [--target 0.92] [--epochs 10] [--lr 0.05] [--only ddp|torch] [--out DIR]
+# (evaluated beside it after every epoch), PyTorch DDP. Arguments after -- go to ddp train
+# (e.g. -- --precision bf16); PyTorch DDP trains as always (FP32).
+#   scripts/time_to_accuracy.sh [--target 0.92] [--epochs 10] [--lr 0.05] [--only ddp|torch] [--out DIR] [-- ddp train args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET=0.92 EPOCHS=10 LR=0.05 RANKS=2 ONLY="" OUT=runs/time-to-accuracy PY=/usr/bin/python3
 while (($#)); do
     case "$1" in
+        --) shift; break ;;
         --target) TARGET=$2; shift 2 ;; --epochs) EPOCHS=$2; shift 2 ;; --lr) LR=$2; shift 2 ;;
         --only) ONLY=$2; shift 2 ;; --out) OUT=$2; shift 2 ;;
         *) echo "time_to_accuracy.sh: unknown argument $1" >&2; exit 2 ;;
@@ -38,7 +40,7 @@ if [ "$ONLY" != torch ]; then
     # Each measurement is a new run: ddp refuses to mix it with the last one's outputs.
     rm -rf "$OUT/ddp"
     OPENBLAS_NUM_THREADS=1 RANKS=$RANKS RUN="$OUT/ddp" scripts/train.sh \
-        --epochs "$EPOCHS" --lr "$LR" --threads 1 | tee "$OUT/ddp.log"
+        --epochs "$EPOCHS" --lr "$LR" --threads 1 "$@" | tee "$OUT/ddp.log"
 fi
 if [ "$ONLY" != ddp ]; then
     if ! "$PY" -c "import torch" 2>/dev/null; then
@@ -51,7 +53,7 @@ if [ "$ONLY" != ddp ]; then
             --threads 1 --target "$TARGET" | tee "$OUT/torch.jsonl"
     fi
 fi
-echo "== time to test accuracy $TARGET ($RANKS ranks x 1 thread, the recipe of scripts/train.sh, lr $LR per rank, $EPOCHS epochs)"
+echo "== time to test accuracy $TARGET ($RANKS ranks x 1 thread, the recipe of scripts/train.sh, lr $LR per rank, $EPOCHS epochs${*:+, ddp: $*})"
 if [ -s "$OUT/ddp/metrics.jsonl" ]; then
     echo "ddp:                $(first_epoch_at "$OUT/ddp/metrics.jsonl" test_acc "$TARGET")"
     echo "ddp moving average: $(first_epoch_at "$OUT/ddp/metrics.jsonl" ema_test_acc "$TARGET")"

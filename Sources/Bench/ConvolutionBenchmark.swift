@@ -43,9 +43,12 @@ public enum ConvolutionBenchmark {
         var rows: [Row] = []
         for shape in shapes {
             for algorithm in algorithms {
+                // direct-bf16 is the direct request under --precision bf16.
+                let bf16 = algorithm == .directBF16
                 let conv = try Conv2d(name: shape.label, input: .map(channels: shape.inChannels, height: shape.side, width: shape.side),
                                       outChannels: shape.outChannels, kernelSize: 3, padding: 1, bias: false,
-                                      algorithm: ConvolutionRequest(rawValue: algorithm.rawValue))
+                                      algorithm: bf16 ? .direct : ConvolutionRequest(rawValue: algorithm.rawValue))
+                if bf16 { conv.setPrecision(.bf16) }
                 guard conv.algorithm == algorithm else { continue }
                 let (forward, backward) = time(conv, shape: shape, batch: batch, minTime: minTime)
                 rows.append(Row(shape: shape, algorithm: algorithm, reason: conv.algorithmReason,

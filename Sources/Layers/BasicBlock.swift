@@ -61,7 +61,7 @@ public final class BasicBlock: Layer {
         "BasicBlock(\(inChannels)->\(outChannels), s\(stride)\(shortcutConv == nil ? "" : ", projection"))"
     }
 
-    public var convolutionRuns: [ConvolutionRun] { children.flatMap { $0.1.convolutionRuns } }
+    public var convolutions: [Conv2d] { children.flatMap { $0.1.convolutions } }
 
     /// The children in state-dict order with their relative names.
     private var children: [(String, any Layer)] {

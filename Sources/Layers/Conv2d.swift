@@ -24,7 +24,9 @@ import Tensor
 /// col2im. Its input gradient needs input channels in 8s too; a first layer of 1 or 3 channels
 /// is never asked for one (and if it is, that backward goes through the columns). Such a layer
 /// can also run `WinogradConvolution` (F(2x2, 3x3) or F(4x4, 3x3), any channels) when asked
-/// (`DDP_CONV`); `ConvolutionChoice` decides, once, at construction.
+/// (`DDP_CONV`); `ConvolutionChoice` decides, once, at construction. Under `--precision bf16`
+/// (`Precision`, set by the model before binding) a layer on the direct kernels runs them with
+/// bf16 operands (`BF16DirectConvolution`); the other paths stay FP32.
 ///
 /// Weights `[out, in, k, k]` start Kaiming-normal (fan_in = in*k*k), the bias at zero.
 public final class Conv2d: Layer {
@@ -59,13 +61,17 @@ public final class Conv2d: Layer {
     /// im2col and its GEMMs (the measurements behind it: docs/RESULTS.md, "Column blocks").
     public static let defaultColumnBudget = 1 << 19
 
-    /// How the products are computed: `DirectConvolution`'s kernels, `WinogradConvolution` with
-    /// 2x2 or 4x4 output tiles, or im2col + GEMM.
-    public enum Algorithm: String, Sendable, CaseIterable { case direct, winograd2, winograd4, im2col }
+    /// How the products are computed: `DirectConvolution`'s kernels, the same in bf16
+    /// (`BF16DirectConvolution`), `WinogradConvolution` with 2x2 or 4x4 output tiles, or im2col
+    /// + GEMM.
+    public enum Algorithm: String, Sendable, CaseIterable {
+        case direct, directBF16 = "direct-bf16", winograd2, winograd4, im2col
+    }
 
-    /// The path this layer takes, and why (fixed at construction by `ConvolutionChoice`).
-    public let algorithm: Algorithm
-    public let algorithmReason: String
+    /// The path this layer takes, and why (fixed at construction by `ConvolutionChoice`, and by
+    /// `setPrecision` before binding).
+    public private(set) var algorithm: Algorithm
+    public private(set) var algorithmReason: String
 
     /// Throws when the input is not a feature map or the window does not fit it. `algorithm`
     /// asks for one path for this layer whatever `DDP_CONV` says (tests compare the paths); one
@@ -96,23 +102,35 @@ public final class Conv2d: Layer {
             request: request ?? ConvolutionRequest.environment)
     }
 
+    /// Set by the gradient checker on a bf16 layer: forward and backward then compute in FP32
+    /// (through im2col), the function the bf16 passes approximate. Its finite differences need
+    /// it: rounding the operands makes the bf16 forward a staircase at a difference's scale.
+    public var runsInFP32 = false
+
+    /// Moves a layer on the direct kernels to their bf16 form under `.bf16` (`ConvolutionChoice`
+    /// says why a layer stays FP32). Called by the model on each convolution before binding.
+    public func setPrecision(_ precision: Precision) {
+        precondition(weight == nil, "\(name): the precision is set before the layer is bound")
+        (algorithm, algorithmReason) = ConvolutionChoice.withPrecision((algorithm, algorithmReason), precision, inChannels: inChannels)
+    }
+
     /// The direct path's tap masks (fixed by the geometry) and the weights arranged for the
-    /// kernel (rewritten on each pass: the weights change every step).
+    /// kernel (rewritten on each pass: the weights change every step): Floats, or bf16 pairs.
     private final class DirectBuffers {
         let masks: TapMasks
-        let blocks: UnsafeMutablePointer<Float>
+        let blocks: UnsafeMutablePointer<Float>?
+        let pairs: UnsafeMutablePointer<UInt32>?
 
-        init(inChannels: Int, outChannels: Int, height: Int, width: Int) {
+        init(inChannels: Int, outChannels: Int, height: Int, width: Int, bf16: Bool) {
             masks = TapMasks(height: height, width: width)
-            blocks = .allocate(capacity: inChannels * outChannels * 9)
+            blocks = bf16 ? nil : .allocate(capacity: inChannels * outChannels * 9)
+            pairs = bf16 ? .allocate(capacity: BF16DirectConvolution.blockCount(outChannels: outChannels, inChannels: inChannels)) : nil
         }
 
-        deinit { blocks.deallocate() }
+        deinit { blocks?.deallocate(); pairs?.deallocate() }
     }
 
-    public var convolutionRuns: [ConvolutionRun] {
-        [ConvolutionRun(layer: name, algorithm: algorithm, reason: algorithmReason)]
-    }
+    public var convolutions: [Conv2d] { [self] }
 
     public var kind: String {
         "Conv2d(\(inChannels)->\(outChannels), \(kernelSize)x\(kernelSize), s\(stride), p\(padding)\(hasBias ? "" : ", no bias"))"
@@ -132,7 +150,9 @@ public final class Conv2d: Layer {
         context = binding.context
         guard case let .map(_, h, w) = inputShape else { return }
         switch algorithm {
-        case .direct: direct = DirectBuffers(inChannels: inChannels, outChannels: outChannels, height: h, width: w)
+        case .direct, .directBF16:
+            direct = DirectBuffers(inChannels: inChannels, outChannels: outChannels, height: h, width: w,
+                                   bf16: algorithm == .directBF16)
         case .winograd2, .winograd4:
             winograd = WinogradLayerPath(tile: algorithm == .winograd2 ? .f2x2 : .f4x4, inChannels: inChannels,
                                          outChannels: outChannels, height: h, width: w)
@@ -146,6 +166,8 @@ public final class Conv2d: Layer {
     public var scratchPerSample: Int {
         switch algorithm {
         case .direct: return 0
+        case .directBF16:
+            return BF16DirectConvolution.scratchFloats(inChannels: inChannels, outChannels: outChannels, pixels: plane.outPixels)
         case .winograd2, .winograd4:
             let m = algorithm == .winograd2 ? 2 : 4, tiles = ((plane.height + m - 1) / m) * ((plane.width + m - 1) / m)
             return ModelLimits.elements([m + 2, m + 2, inChannels + outChannels, tiles]) ?? Int.max
@@ -168,10 +190,14 @@ public final class Conv2d: Layer {
         let y = output.tensor(batch: batch, shape: outputShape)
         lastInput = input
         let ohw = plane.outPixels, wide = batch * ohw
-        if let direct {
-            DirectConvolution.arrangeForward(weight.data, outChannels: outChannels, inChannels: inChannels,
-                                             into: direct.blocks)
-            DirectConvolution.forward(input: input.data, inChannels: inChannels, masks: direct.masks, blocks: direct.blocks,
+        if let direct, let pairs = direct.pairs, !runsInFP32 {
+            BF16DirectConvolution.arrangeForward(weight.data, outChannels: outChannels, inChannels: inChannels, into: pairs)
+            BF16DirectConvolution.forward(input: input.data, inChannels: inChannels, masks: direct.masks, blocks: pairs,
+                                          output: y.data, outChannels: outChannels, batch: batch, threads: BLASRuntime.threads,
+                                          scratch: bf16Scratch(batch: batch))
+        } else if let direct, let blocks = direct.blocks {
+            DirectConvolution.arrangeForward(weight.data, outChannels: outChannels, inChannels: inChannels, into: blocks)
+            DirectConvolution.forward(input: input.data, inChannels: inChannels, masks: direct.masks, blocks: blocks,
                                       output: y.data, outChannels: outChannels, batch: batch, threads: BLASRuntime.threads)
         } else if let winograd {
             winograd.forward(input: input.data, weight: weight.data, output: y.data, batch: batch,
@@ -243,11 +269,26 @@ public final class Conv2d: Layer {
             let threads = BLASRuntime.threads
             let partials = context.workspace.floats(.partials, count: DirectConvolution.partialsCount(
                 outChannels: outChannels, inChannels: inChannels, threads: threads))
+            if let pairs = direct.pairs, !runsInFP32 {
+                var dx: BF16DirectConvolution.InputGradient?
+                if let inputGradient {
+                    BF16DirectConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels, into: pairs)
+                    dx = .init(dx: inputGradient.data, blocks: pairs, accumulate: accumulate)
+                }
+                BF16DirectConvolution.backward(outputGradient: dy, outChannels: outChannels, input: input.data,
+                                               inChannels: inChannels, batch: batch, masks: direct.masks,
+                                               weightGradient: weightGradient.data, partials: partials, inputGradient: dx,
+                                               threads: threads, scratch: bf16Scratch(batch: batch))
+                return
+            }
+            guard let blocks = direct.blocks else {  // a bf16 layer run in FP32
+                columnsBackward(dy, input: input, inputGradient: inputGradient, accumulate: accumulate)
+                return
+            }
             var dx: DirectConvolution.InputGradient?
             if let inputGradient {
-                DirectConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels,
-                                                  into: direct.blocks)
-                dx = .init(dx: inputGradient.data, blocks: direct.blocks, accumulate: accumulate)
+                DirectConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels, into: blocks)
+                dx = .init(dx: inputGradient.data, blocks: blocks, accumulate: accumulate)
             }
             DirectConvolution.backward(outputGradient: dy, outChannels: outChannels, input: input.data,
                                        inChannels: inChannels, batch: batch, masks: direct.masks,
@@ -256,6 +297,12 @@ public final class Conv2d: Layer {
             return
         }
         columnsBackward(dy, input: input, inputGradient: inputGradient, accumulate: accumulate)
+    }
+
+    /// The bf16 path's rounded activations, in the workspace's column slot (unused on this path).
+    private func bf16Scratch(batch: Int) -> UnsafeMutablePointer<Float> {
+        context.workspace.floats(.columns, count: BF16DirectConvolution.scratchFloats(
+            inChannels: inChannels, outChannels: outChannels, pixels: batch * plane.outPixels))
     }
 
     /// The im2col path's backward (and the direct path's when its input gradient cannot run):

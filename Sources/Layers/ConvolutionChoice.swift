@@ -97,6 +97,21 @@ public enum ConvolutionChoice {
         }
     }
 
+    /// `choice` for a layer of `inChannels` under `precision`: bf16 moves the direct kernels to
+    /// their bf16 form; every other path stays FP32 and says so (the bf16 kernels exist for the
+    /// direct path only). So does a layer of one input channel (an image's first layer): the
+    /// bf16 kernel reduces channel pairs, half of each would be padding, and it measured 1.5x
+    /// slower than FP32 on fmnist-cnn's first layer (`ddp bench step --layers`, Zen 4).
+    public static func withPrecision(_ choice: (algorithm: Conv2d.Algorithm, reason: String), _ precision: Precision,
+                                     inChannels: Int,
+                                     bf16Available: Bool = BF16DirectConvolution.isAvailable) -> (algorithm: Conv2d.Algorithm, reason: String) {
+        guard precision == .bf16 else { return choice }
+        guard choice.algorithm == .direct else { return (choice.algorithm, choice.reason + "; FP32: bf16 runs on the direct kernels only") }
+        guard inChannels > 1 else { return (choice.algorithm, choice.reason + "; FP32: one input channel (bf16 reduces pairs)") }
+        guard bf16Available else { return (choice.algorithm, choice.reason + "; FP32: no AVX512_BF16 kernels in this process") }
+        return (.directBF16, choice.reason + "; --precision bf16")
+    }
+
     /// The tile `DDP_CONV=winograd` takes: F(4x4, 3x3) (fewer multiplies per output pixel: 36/16
     /// against 16/4) unless the image is under 4 pixels on a side, where one 4x4 tile would be
     /// mostly padding and 2x2 tiles waste less.
@@ -114,7 +129,13 @@ public enum ConvolutionChoice {
 
     /// One line for `ddp info` and the start banner: how convolutions are computed here.
     public static func describe(request: ConvolutionRequest? = ConvolutionRequest.environment,
-                                directAvailable: Bool = DirectConvolution.isAvailable) -> String {
+                                directAvailable: Bool = DirectConvolution.isAvailable, precision: Precision = .fp32) -> String {
+        let line = describeFP32(request: request, directAvailable: directAvailable)
+        guard precision == .bf16 else { return line }
+        return line + "; --precision bf16: the direct kernels' operands in bf16, sums in FP32 (AVX512_BF16)"
+    }
+
+    private static func describeFP32(request: ConvolutionRequest?, directAvailable: Bool) -> String {
         let variable = ConvolutionRequest.variable
         switch request {
         case .im2col?:

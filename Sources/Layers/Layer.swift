@@ -33,8 +33,9 @@ public protocol Layer: AnyObject {
     func forward(_ input: Tensor, training: Bool) -> Tensor
     /// Backpropagates `outputGradient` (shape of the last output) through the last forward.
     func backward(_ outputGradient: Tensor, inputGradient: Tensor?)
-    /// The convolutions inside the layer and what each runs (none for most layers).
-    var convolutionRuns: [ConvolutionRun] { get }
+    /// The convolutions inside the layer (none for most layers): what `convolutionRuns` reports
+    /// and what the model's `Precision` applies to.
+    var convolutions: [Conv2d] { get }
     /// True when `forward` returns its input tensor unchanged and the input gradient equals the
     /// output gradient (a ReLU fused into the batch norm before it); the model then passes both
     /// through without a copy.
@@ -45,7 +46,12 @@ extension Layer {
     public var passesInputThrough: Bool { false }
     public var activationsPerSample: Int { outputShape.elementsPerSample }
     public var scratchPerSample: Int { 0 }
-    public var convolutionRuns: [ConvolutionRun] { [] }
+    public var convolutions: [Conv2d] { [] }
+
+    /// The convolutions inside the layer and what each runs.
+    public var convolutionRuns: [ConvolutionRun] {
+        convolutions.map { ConvolutionRun(layer: $0.name, algorithm: $0.algorithm, reason: $0.algorithmReason) }
+    }
 
     /// Number of trainable scalars.
     public var parameterCount: Int {

@@ -8,10 +8,13 @@ public struct ModelOptions: Sendable {
     /// Let a BatchNorm2d apply the ReLU right after it in its own passes (same numbers, fewer
     /// passes over memory). Off only to check the layers one by one.
     public var fuseBatchNormReLU: Bool
+    /// The convolutions' arithmetic (`Precision`; fp32 by default).
+    public var precision: Precision
 
-    public init(weightInit: WeightInit = .kaiming, fuseBatchNormReLU: Bool = true) {
+    public init(weightInit: WeightInit = .kaiming, fuseBatchNormReLU: Bool = true, precision: Precision = .fp32) {
         self.weightInit = weightInit
         self.fuseBatchNormReLU = fuseBatchNormReLU
+        self.precision = precision
     }
 }
 
@@ -60,6 +63,9 @@ public final class Model {
                     relu.isFusedIntoPrevious = true
                 }
             }
+        }
+        if options.precision != .fp32 {
+            for conv in layers.flatMap(\.convolutions) { conv.setPrecision(options.precision) }
         }
         self.init(layers: layers, spec: spec, inputShape: inputShape, classes: classes, seed: seed, weightInit: options.weightInit)
     }

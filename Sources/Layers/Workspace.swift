@@ -9,8 +9,8 @@
 public final class Workspace {
     /// The independent scratch areas. Different slots never alias.
     public enum Slot: Int, CaseIterable {
-        /// im2col / col2im column matrix, or the Winograd block's transformed tiles, of the
-        /// convolution running now.
+        /// im2col / col2im column matrix, the Winograd block's transformed tiles, or the bf16
+        /// path's rounded activations, of the convolution running now.
         case columns
         /// Weight-gradient partial sums of the convolution running its backward now (the direct
         /// kernels' Doubles, or Winograd's transform-domain sums).

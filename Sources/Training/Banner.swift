@@ -35,7 +35,7 @@ enum Banner {
                 + (config.ema > 0 ? " ema \(config.ema)" : ""),
             "  BLAS: \(BLASRuntime.describe())",
             "  kernels: \(kernels(kernelPaths))",
-            "  convolutions: \(ConvolutionChoice.describe())",
+            "  convolutions: \(ConvolutionChoice.describe(precision: config.precision))",
             "  allreduce: \(allreduce)",
         ]
         let runs = model.convolutionRuns

@@ -28,6 +28,8 @@ public struct SystemReport: Encodable {
     let blasThreadsSource: String
     let convolutions: String
     let kernels: String
+    /// What `--precision` can be here.
+    let precisions: String
     let cpuModel: String
     let cpuVendor: String
     let cpuFamily: Int?
@@ -47,7 +49,7 @@ public struct SystemReport: Encodable {
         case blasAttemptedCore = "blas_attempted_core", blasUserSet = "blas_user_set"
         case blasAutocoreDisabled = "blas_autocore_disabled", blasVerified = "blas_verified"
         case blasVerifyMaxError = "blas_verify_max_error", blasThreads = "blas_threads"
-        case blasThreadsSource = "blas_threads_source", convolutions, kernels
+        case blasThreadsSource = "blas_threads_source", convolutions, kernels, precisions
         case cpuModel = "cpu_model", cpuVendor = "cpu_vendor", cpuFamily = "cpu_family"
         case cpuModelNumber = "cpu_model_number", cpuLogical = "cpu_logical", cpuCores = "cpu_cores"
         case cpuAllowed = "cpu_allowed", cpuLevel = "cpu_level", cpuFlags = "cpu_flags"
@@ -68,12 +70,18 @@ public struct SystemReport: Encodable {
             blasAutocoreDisabled: blas.autoCoreDisabled, blasVerified: blas.verified,
             blasVerifyMaxError: blas.verifyMaxError, blasThreads: blas.threads,
             blasThreadsSource: blas.threadsSource, convolutions: ConvolutionChoice.describe(),
-            kernels: KernelPath.describe(),
+            kernels: KernelPath.describe(), precisions: describePrecisions(),
             cpuModel: cpu.modelName, cpuVendor: cpu.vendor, cpuFamily: cpu.family,
             cpuModelNumber: cpu.model, cpuLogical: cpu.logicalCPUs, cpuCores: cpu.physicalCores,
             cpuAllowed: cpu.allowedCPUs, cpuLevel: BLASKernelLevel(cpu: cpu).description,
             cpuFlags: Dictionary(uniqueKeysWithValues: cpu.relevantFlagStates.map { ($0.flag, $0.present) }),
             cpuSource: cpu.source)
+    }
+
+    /// "fp32, bf16 (...)" or "fp32 (bf16: why not)".
+    static func describePrecisions() -> String {
+        if let problem = Precision.bf16.problem { return "fp32 (not bf16: \(problem.replacingOccurrences(of: "--precision bf16 ", with: "")))" }
+        return "fp32, bf16 (--precision bf16: the direct 3x3 kernels multiply bf16 operands with VDPBF16PS, sums in FP32)"
     }
 
     public func jsonLine() throws -> String { try JSONLine.encode(self) }
@@ -93,6 +101,7 @@ public struct SystemReport: Encodable {
             ["BLAS config", blasConfig],
             ["kernels", kernels],
             ["convolutions", convolutions],
+            ["precisions", precisions],
             ["CPU", cpuModel + (cpuID.isEmpty ? "" : " (\(cpuID))")],
             ["CPU cores", "\(cpuCores.map { "\($0) physical, " } ?? "")\(cpuLogical) logical, \(cpuAllowed) allowed for this process"],
             ["CPU SIMD", "\(cpuLevel): \(flagText)"],

@@ -9,6 +9,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public enum OptimizerKind: String, Codable, CaseIterable, Sendable { case sgd, adam }
     /// `--init`'s schemes, named here so the command line needs no more than Training.
     public typealias WeightInit = Layers.WeightInit
+    public typealias Precision = Layers.Precision
 
     public var dataset = "fashion-mnist"
     /// The directory of the data set's files, or its file (`--data`: packed, `.npz`).
@@ -25,6 +26,9 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var model = "fmnist-cnn"
     /// How the conv and linear weights start (`WeightInit`).
     public var weightInit = WeightInit.kaiming
+    /// The convolutions' arithmetic (`--precision`, `Precision`): fp32, or bf16 operands with
+    /// FP32 sums on CPUs with AVX512_BF16.
+    public var precision = Precision.fp32
     public var epochs = 10
     /// Per rank and micro-batch; the global batch is batchSize x ranks x accumulate.
     public var batchSize = 64

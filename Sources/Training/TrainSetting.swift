@@ -81,6 +81,7 @@ public struct TrainSetting: Sendable {
         field("--bucket-cap-mb", \.bucketCapMB, .free),
         field("--overlap", \.overlap, .free, onOff),
         field("--allreduce", \.allreduce, .free) { $0?.rawValue ?? "default" },
+        field("--precision", \.precision, .free) { $0.rawValue },
         field("--timeout", \.timeout, .free),
         field("--desync-check-every", \.desyncCheckEvery, .free),
         field("--rank-times-every", \.rankTimesEvery, .free),

@@ -31,14 +31,15 @@ public final class TrainingData {
         testBatches = try BatchAssembler(dataset: test, normalization: normalization)
     }
 
-    /// The model of `config` (spec, init, seed) for these data, built on every rank; a bad spec
-    /// fails on all of them together.
+    /// The model of `config` (spec, init, seed, precision) for these data, built on every rank; a
+    /// bad spec, or a precision a rank's CPU cannot run, fails on all of them together.
     func model(_ config: TrainConfig, comm: any Communicator) throws -> Model {
         let spec = config.model
         return try World.agree(comm) {
+            if let problem = config.precision.problem { throw ModelError(problem) }
             do {
                 return try Model(spec: spec, inputShape: inputShape, classes: classes, seed: config.seed,
-                                 options: ModelOptions(weightInit: config.weightInit))
+                                 options: ModelOptions(weightInit: config.weightInit, precision: config.precision))
             } catch let e as ModelError {
                 throw ModelError("--model: " + KnownName.specProblem(spec, e))
             }

@@ -13,7 +13,8 @@ struct BenchConvCommand: ParsableCommand {
         discussion: """
             Shapes: fmnist-cnn's four 3x3 layers and resnet20's stride-1 3x3 layers on 1x28x28 \
             inputs, each timed alone on random data (the input gradient included except for a \
-            first layer of one channel). Algorithms that cannot run here (direct without AVX-512) \
+            first layer of one channel). Algorithms that cannot run here (direct without AVX-512, \
+            direct-bf16 without AVX512_BF16) \
             are left out. Each figure is the median of the timed passes.
             """)
 

@@ -19,7 +19,9 @@ struct GradCheckCommand: ParsableCommand {
             The default tolerance is 0.01, and 0.05 when DDP_CONV forces Winograd F(4x4, 3x3) \
             (winograd4, winograd): its rounding, about 10x the direct sum's, comes back through \
             resnet20's batch norms as finite-difference noise of 1-3% in the residual blocks' \
-            input errors (the layers alone pass 0.01).
+            input errors (the layers alone pass 0.01). --precision bf16 holds the bf16 passes' \
+            gradients to finite differences of the FP32 function, at 0.05 by default: the operands' \
+            rounding (up to 2^-7 per product) reaches 1-2.5% on small entries.
             """)
 
     @Option(help: ArgumentHelp("A preset or spec string.", discussion: ModelCatalog.specHelp)) var model = "fmnist-cnn"
@@ -30,8 +32,10 @@ struct GradCheckCommand: ParsableCommand {
     @Option(help: "Classes (logits; also the width of a bare fc token).") var classes = 10
     @Option(help: "Batch size of the random batch.") var batch = 2
     @Option(help: "Seed of weights, inputs and probed coordinates.") var seed: UInt64 = 0
-    @Option(help: "Largest relative error that passes (default: 0.01; 0.05 with DDP_CONV=winograd4 or winograd).")
+    @Option(help: "Largest relative error that passes (default: 0.01; 0.05 with DDP_CONV=winograd4 or winograd, or --precision bf16).")
     var tolerance: Double?
+    @Option(help: "Arithmetic of the convolutions: fp32 or bf16 (the analytic gradients in bf16, the finite differences of the FP32 function).")
+    var precision: TrainConfig.Precision = .fp32
     @Flag(help: "One JSON object per row.") var json = false
 
     private var inputText: String { input ?? (layer == nil ? "1x28x28" : "3x8x8") }
@@ -53,14 +57,14 @@ struct GradCheckCommand: ParsableCommand {
     }
 
     func run() throws {
-        let tolerance = tolerance ?? GradientCheckRun.defaultTolerance
+        let tolerance = tolerance ?? GradientCheckRun.defaultTolerance(precision: precision)
         let (subject, rows) = try GradientCheckRun.run(spec: layer == nil ? spec ?? model : nil, layerToken: layer,
                                                        input: try parsedInput(), classes: classes, batch: batch, seed: seed,
-                                                       tolerance: tolerance)
+                                                       tolerance: tolerance, precision: precision)
         if json {
             print(GradientCheckRun.jsonLines(rows))
         } else {
-            print("gradient check of \(subject) (tolerance \(tolerance))")
+            print("gradient check of \(subject)\(precision == .fp32 ? "" : ", precision \(precision.rawValue)") (tolerance \(tolerance))")
             print(GradientCheckRun.table(rows))
         }
         if rows.contains(where: { !$0.passed }) { throw ExitCode(2) }

@@ -17,7 +17,8 @@ struct InfoCommand: ParsableCommand {
             forces one algorithm wherever it can run (winograd: F(4x4, 3x3), F(2x2, 3x3) under 4x4 images). \
             The kernels line says which code runs convolutions, batch norm, pooling and the SGD \
             update: ddp's AVX-512 kernels or the portable code of a CPU without them \
-            (DDP_KERNELS=portable forces it, e.g. to test or time an older node's path).
+            (DDP_KERNELS=portable forces it, e.g. to test or time an older node's path). The precisions \
+            line says whether --precision bf16 can run here (it needs AVX512_BF16).
 
             --model M prints the model's layers instead: each layer's state-dict name, kind, output \
             shape per sample and parameters, the convolution algorithm each layer runs, and the totals (for a training run's own data: \

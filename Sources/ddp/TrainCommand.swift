@@ -51,6 +51,12 @@ struct ModelDataOptions: ParsableArguments {
                                 + "and some node runs more than one rank, else it is flat: recursive doubling up to 64 KiB, "
                                 + "the ring above. All ranks must pass the same."))
     var allreduce: AllReduceAlgorithm?
+    @Option(help: ArgumentHelp("Arithmetic of the convolutions: fp32 or bf16 (default \(defaults.precision.rawValue)).",
+                               discussion: "bf16: the 3x3 convolutions on ddp's direct kernels multiply bf16 operands "
+                                + "(VDPBF16PS) and sum in FP32, forward and backward; weights, optimizer, gradients, batch "
+                                + "norm and the other layers stay FP32. Needs AVX512_BF16 (Zen 4, Cooper Lake, Sapphire "
+                                + "Rapids); refused elsewhere."))
+    var precision: TrainConfig.Precision?
 
     func apply(to s: inout GivenSettings) {
         s.set("--dataset", dataset, \.dataset)
@@ -65,6 +71,7 @@ struct ModelDataOptions: ParsableArguments {
         s.set("--seed", seed, \.seed)
         s.set("--threads", threads, \.threads)
         s.set("--allreduce", allreduce.map { Optional($0) }, \.allreduce)
+        s.set("--precision", precision, \.precision)
     }
 
     /// The options as a config (defaults where none is given).
@@ -328,3 +335,4 @@ extension ImageSize: ExpressibleByArgument {
 extension ImageLayout: ExpressibleByArgument {}
 extension TrainConfig.WeightInit: ExpressibleByArgument {}
 extension AllReduceAlgorithm: ExpressibleByArgument {}
+extension TrainConfig.Precision: ExpressibleByArgument {}

@@ -35,6 +35,28 @@ final class EquivalenceTests: XCTestCase {
         }
     }
 
+    /// Under `--precision bf16` too (where the CPU has it): an image's activations round the same
+    /// way on any rank, so P ranks still train like one big batch, up to the order of sums (and
+    /// a value that lands on the other side of a bf16 rounding boundary because of it); and bf16
+    /// did run: the result is not the FP32 run's.
+    func testBF16RanksWithSyncBNEqualOneBigBatch() throws {
+        if let problem = Precision.bf16.problem { throw XCTSkip(problem) }
+        var one = TrainingFixture.config(batch: 16, steps: 6)
+        one.syncBN = true
+        one.precision = .bf16
+        var many = one
+        many.batchSize = 8
+        var fp32 = one
+        fp32.precision = .fp32
+        let big = try TrainingFixture.train(one, ranks: 1), split = try TrainingFixture.train(many, ranks: 2)
+        let plain = try TrainingFixture.train(fp32, ranks: 1)
+        let diff = TrainingFixture.maxRelativeDifference(big.parameters, split.parameters)
+        let fromFP32 = TrainingFixture.maxRelativeDifference(big.parameters, plain.parameters)
+        print("bf16, P=2: max relative parameter difference after 6 steps \(diff); from the FP32 run \(fromFP32)")
+        XCTAssertLessThan(diff, 1e-4)
+        XCTAssertGreaterThan(fromFP32, 10 * diff)
+    }
+
     /// Without SyncBN the batch statistics differ per rank, so the runs must differ: the
     /// equivalence above is SyncBN's doing, not an accident of the test.
     func testLocalBatchNormDiffersFromOneBigBatch() throws {

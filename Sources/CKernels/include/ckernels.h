@@ -52,6 +52,39 @@ void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int ou
 /// dw[o][c][3][3] = `partial` rounded to Float.
 void ddp_conv3x3_reduce_partials(const double *partial, int out_channels, int in_channels, float *dw);
 
+/// 1 when this CPU runs the bf16 kernels below (AVX-512 F, BW and VL, and AVX512_BF16: Zen 4, Cooper
+/// Lake, Sapphire Rapids and later), else 0.
+int ddp_avx512_bf16_available(void);
+
+/// `value` rounded to bf16 (its top 16 bits) as VCVTNEPS2BF16 does: to nearest, ties to even;
+/// subnormals to a zero of their sign; NaN stays a (quiet) NaN. Portable C: the weights are
+/// rounded with it, and tests hold the vector conversions to it.
+unsigned short ddp_bf16_round(float value);
+
+/// out[k][p] = bf16(in[2k][p]) | bf16(in[2k + 1][p]) << 16 for the positions begin..<end of each
+/// channel pair, a last odd channel paired with zero: the forward bf16 kernel's input.
+void ddp_bf16_pack_pairs(const float *in, long in_channel_stride, int channels, long begin, long end,
+                         unsigned *out, long out_channel_stride);
+
+/// out[c][p] = bf16(in[c][p]) for the positions begin..<end: the weight-gradient kernel's rows.
+void ddp_bf16_convert(const float *in, long in_channel_stride, int channels, long begin, long end,
+                      unsigned short *out, long out_channel_stride);
+
+/// ddp_conv3x3_direct with bf16 operands and FP32 sums: `in` from ddp_bf16_pack_pairs (channel
+/// pairs, `in_channels` the channels before pairing), `weights` [O/8][tap][pairs][8] bf16 pairs
+/// (the odd channel's partner zero).
+void ddp_conv3x3_direct_bf16(const unsigned *in, long in_channel_stride, int in_channels,
+                             const unsigned *weights, int out_channels, float *out, long out_channel_stride,
+                             int accumulate, int height, int width, const unsigned short *tap_masks, int first,
+                             int last);
+
+/// ddp_conv3x3_weight_partials with bf16 rows (ddp_bf16_convert) of dy and x: the same partial
+/// sums, for ddp_conv3x3_reduce_partials.
+void ddp_conv3x3_weight_partials_bf16(const unsigned short *dy, long dy_channel_stride, int out_channels,
+                                      const unsigned short *x, long x_channel_stride, int in_channels,
+                                      int height, int width, const unsigned short *tap_masks, int first,
+                                      int last, double *partial);
+
 /// Winograd convolution F(m x m, 3 x 3), m = 2 or 4, alpha = m + 2 (portable C: every CPU).
 /// Tiles of m x m output pixels are numbered over a batch of height x width images, image by
 /// image, row by row (ceil(height / m) x ceil(width / m) per image); a block is the tiles
