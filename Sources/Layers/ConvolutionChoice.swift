@@ -49,14 +49,15 @@ public struct ConvolutionRun: Equatable, Sendable {
 /// stride-1, padding-1 window (any channels, any image size, any CPU); im2col runs everything.
 ///
 /// The default rule: the direct kernels for every 3x3 stride-1 padding-1 layer they can run,
-/// im2col + BLAS for the rest. Winograd stays opt-in: on this project's shapes it lost to the
-/// direct kernels everywhere (`ddp bench conv`, batch 64, one thread of a shared 2-core Zen 4,
-/// forward + backward, two runs: F(4x4, 3x3) took 1.4-2.1x the direct time on fmnist-cnn's
-/// 32- and 64-channel layers, 1.6-4.1x on resnet20's, about 10x on one-channel first layers,
-/// F(2x2, 3x3) more). Its transforms, plain C over 16 tiles, cost as much as its GEMMs at these
-/// small channel counts. Against im2col + BLAS (the path of a CPU without AVX-512) F(4x4, 3x3)
-/// was about 10-30% faster on the layers of 32 channels or more and slower below; that default
-/// is kept too until accuracy runs back it.
+/// im2col + BLAS for the rest. Winograd stays opt-in until accuracy runs back it. Its speed
+/// depends on the shape (`ddp bench conv`, batch 64, one thread of a 2-core Zen 4, forward +
+/// backward, 2026-12-06): F(4x4, 3x3) took 0.74-0.91x the direct kernels' time on fmnist-cnn's
+/// 32- and 64-channel layers and resnet20's 64-channel one, 1.0-1.5x on resnet20's 32- and
+/// 16-channel layers, about 6x on one-channel first layers; F(2x2, 3x3) lost everywhere. (Before
+/// its transforms were fused it lost everywhere, 1.4-4.1x.) Against im2col + BLAS (the path of
+/// a CPU without AVX-512) F(4x4, 3x3) was about 10-30% faster on the layers of 32 channels or
+/// more and slower below. Under `--precision bf16` the direct kernels take half the FP32 time
+/// and lead every shape (`withPrecision`).
 public enum ConvolutionChoice {
     public struct Layer: Sendable {
         public var kernelSize: Int, stride: Int, padding: Int
