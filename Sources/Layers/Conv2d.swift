@@ -64,7 +64,7 @@ public final class Conv2d: Layer {
     /// How the products are computed: `DirectConvolution`'s kernels, the same in bf16
     /// (`BF16DirectConvolution`), `WinogradConvolution` with 2x2 or 4x4 output tiles, or im2col
     /// + GEMM.
-    public enum Algorithm: String, Sendable, CaseIterable {
+    public enum Algorithm: String, Codable, Sendable, CaseIterable {
         case direct, directBF16 = "direct-bf16", winograd2, winograd4, im2col
     }
 
@@ -100,6 +100,19 @@ public final class Conv2d: Layer {
             .init(kernelSize: kernelSize, stride: stride, padding: padding, inChannels: c, outChannels: outChannels,
                   height: h, width: w),
             request: request ?? ConvolutionRequest.environment)
+    }
+
+    /// The shape `ConvolutionChoice` decides by.
+    public var choiceLayer: ConvolutionChoice.Layer {
+        .init(kernelSize: kernelSize, stride: stride, padding: padding, inChannels: inChannels, outChannels: outChannels,
+              height: plane.height, width: plane.width)
+    }
+
+    /// Puts the layer on `chosen` (one of `ConvolutionChoice.candidates`: `ConvolutionTuner`'s
+    /// pick) before binding, with the reason the tables show.
+    public func setAlgorithm(_ chosen: Algorithm, reason: String) {
+        precondition(weight == nil, "\(name): the algorithm is set before the layer is bound")
+        (algorithm, algorithmReason) = (chosen, reason)
     }
 
     /// Set by the gradient checker on a bf16 layer: forward and backward then compute in FP32

@@ -1,10 +1,11 @@
 import Foundation
 import Tensor
 
-/// What `DDP_CONV` (or a test, per layer) asks a convolution to run: one algorithm, or
-/// `winograd` with the tile left to the rule in `ConvolutionChoice.winogradTile`.
+/// What `DDP_CONV` (or a test, per layer) asks a convolution to run: one algorithm, `winograd`
+/// with the tile left to the rule in `ConvolutionChoice.winogradTile`, or `auto`: the fastest on
+/// each layer's shape, timed at the start of a run (`ConvolutionTuner`).
 public enum ConvolutionRequest: String, Sendable, CaseIterable {
-    case direct, winograd, winograd2, winograd4, im2col
+    case direct, winograd, winograd2, winograd4, im2col, auto
 
     public static let variable = "DDP_CONV"
 
@@ -44,9 +45,10 @@ public struct ConvolutionRun: Equatable, Sendable {
 /// Which algorithm a convolution layer runs, chosen once at construction, and why.
 ///
 /// An explicit request (a test's `algorithm:` argument) wins, then `DDP_CONV`, then the default
-/// rule. A request that cannot run on the layer falls back to the default with the reason: the
-/// direct kernels need AVX-512 (`KernelPath`) and output channels in 8s; Winograd needs a 3x3,
-/// stride-1, padding-1 window (any channels, any image size, any CPU); im2col runs everything.
+/// rule (also where `auto` starts, before `ConvolutionTuner` times the layer). A request that
+/// cannot run on the layer falls back to the default with the reason: the direct kernels need
+/// AVX-512 (`KernelPath`) and output channels in 8s; Winograd needs a 3x3, stride-1, padding-1
+/// window (any channels, any image size, any CPU); im2col runs everything.
 ///
 /// The default rule: the direct kernels for every 3x3 stride-1 padding-1 layer they can run,
 /// im2col + BLAS for the rest. Winograd stays opt-in until accuracy runs back it. Its speed
@@ -83,6 +85,8 @@ public enum ConvolutionChoice {
         }
         let asked = "\(ConvolutionRequest.variable)=\(request.rawValue)"
         switch request {
+        case .auto:
+            return (fallback, "\(asked), not timed yet: the default rule")
         case .im2col:
             return (.im2col, asked)
         case .direct:
@@ -96,6 +100,23 @@ public enum ConvolutionChoice {
                 : request == .winograd4 ? .f4x4 : winogradTile(height: layer.height, width: layer.width)
             return (tile == .f2x2 ? .winograd2 : .winograd4, asked)
         }
+    }
+
+    /// The algorithms that can run `layer` under `precision` (what `auto` times), the default
+    /// rule's first: each single-algorithm request that `choose` grants, moved by `withPrecision`.
+    public static func candidates(_ layer: Layer, precision: Precision,
+                                  directAvailable: Bool = DirectConvolution.isAvailable,
+                                  bf16Available: Bool = BF16DirectConvolution.isAvailable) -> [Conv2d.Algorithm] {
+        let requests: [(ConvolutionRequest, Conv2d.Algorithm)] = [(.direct, .direct), (.winograd4, .winograd4),
+                                                                  (.winograd2, .winograd2), (.im2col, .im2col)]
+        var found: [Conv2d.Algorithm] = []
+        for (request, algorithm) in requests where choose(layer, request: request, directAvailable: directAvailable).algorithm == algorithm {
+            let run = withPrecision((algorithm, ""), precision, inChannels: layer.inChannels, bf16Available: bf16Available).algorithm
+            if !found.contains(run) { found.append(run) }
+        }
+        let rule = withPrecision(choose(layer, request: nil, directAvailable: directAvailable), precision,
+                                 inChannels: layer.inChannels, bf16Available: bf16Available).algorithm
+        return [rule] + found.filter { $0 != rule }
     }
 
     /// `choice` for a layer of `inChannels` under `precision`: bf16 moves the direct kernels to
@@ -129,9 +150,12 @@ public enum ConvolutionChoice {
     }
 
     /// One line for `ddp info` and the start banner: how convolutions are computed here.
+    /// `tuned`: the layers run a plan `auto` timed (this run's, or its checkpoint's).
     public static func describe(request: ConvolutionRequest? = ConvolutionRequest.environment,
-                                directAvailable: Bool = DirectConvolution.isAvailable, precision: Precision = .fp32) -> String {
-        let line = describeFP32(request: request, directAvailable: directAvailable)
+                                directAvailable: Bool = DirectConvolution.isAvailable, precision: Precision = .fp32,
+                                tuned: Bool = false) -> String {
+        let line = tuned ? "the fastest per layer, timed at the run's start (DDP_CONV=auto; the layers below)"
+            : describeFP32(request: request, directAvailable: directAvailable)
         guard precision == .bf16 else { return line }
         return line + "; --precision bf16: the direct kernels' operands in bf16, sums in FP32 (AVX512_BF16)"
     }
@@ -145,6 +169,8 @@ public enum ConvolutionChoice {
             let tile = request == .winograd2 ? "F(2x2, 3x3)" : request == .winograd4 ? "F(4x4, 3x3)"
                 : "F(4x4, 3x3), F(2x2, 3x3) under 4x4 images"
             return "Winograd \(tile) for 3x3 stride-1 padding-1 layers, im2col + BLAS for others (\(variable)=\(request!.rawValue))"
+        case .auto?:
+            return "the fastest per layer of direct, Winograd and im2col + BLAS, timed at the start of a run (\(variable)=auto)"
         case .direct?, nil:
             if directAvailable { return "direct AVX-512 kernels for 3x3 stride-1 padding-1 layers, im2col + BLAS for others" }
             return "im2col + BLAS (portable kernel path)"

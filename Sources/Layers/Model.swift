@@ -10,11 +10,15 @@ public struct ModelOptions: Sendable {
     public var fuseBatchNormReLU: Bool
     /// The convolutions' arithmetic (`Precision`; fp32 by default).
     public var precision: Precision
+    /// The algorithms `DDP_CONV=auto` chose (`ConvolutionTuner`); nil: each layer's own choice.
+    public var convolutionPlan: ConvolutionPlan?
 
-    public init(weightInit: WeightInit = .kaiming, fuseBatchNormReLU: Bool = true, precision: Precision = .fp32) {
+    public init(weightInit: WeightInit = .kaiming, fuseBatchNormReLU: Bool = true, precision: Precision = .fp32,
+                convolutionPlan: ConvolutionPlan? = nil) {
         self.weightInit = weightInit
         self.fuseBatchNormReLU = fuseBatchNormReLU
         self.precision = precision
+        self.convolutionPlan = convolutionPlan
     }
 }
 
@@ -41,6 +45,8 @@ public final class Model {
     public let gradients: Tensor
     /// BN running_mean / running_var of every BN layer, flat, in state-dict order.
     public let buffers: Tensor
+    /// The plan its convolutions were built with (`ModelOptions.convolutionPlan`).
+    public private(set) var convolutionPlan: ConvolutionPlan?
 
     private let inputBuffer = ActivationBuffer()
     private var gradientStorage: [Tensor] = []
@@ -67,7 +73,9 @@ public final class Model {
         if options.precision != .fp32 {
             for conv in layers.flatMap(\.convolutions) { conv.setPrecision(options.precision) }
         }
+        options.convolutionPlan?.apply(to: layers.flatMap(\.convolutions), precision: options.precision)
         self.init(layers: layers, spec: spec, inputShape: inputShape, classes: classes, seed: seed, weightInit: options.weightInit)
+        convolutionPlan = options.convolutionPlan
     }
 
     /// A model over layers built elsewhere (tests put a layer with a deliberately wrong backward

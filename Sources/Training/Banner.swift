@@ -35,11 +35,15 @@ enum Banner {
                 + (config.ema > 0 ? " ema \(config.ema)" : ""),
             "  BLAS: \(BLASRuntime.describe())",
             "  kernels: \(kernels(kernelPaths))",
-            "  convolutions: \(ConvolutionChoice.describe(precision: config.precision))",
+            "  convolutions: \(ConvolutionChoice.describe(precision: config.precision, tuned: model.convolutionPlan != nil))",
             "  allreduce: \(allreduce)",
         ]
         let runs = model.convolutionRuns
         if !runs.isEmpty { lines.append("  conv layers: " + ConvolutionRun.line(runs)) }
+        if let plan = model.convolutionPlan, !plan.timings.isEmpty {
+            lines.append("  DDP_CONV=auto's timings (ms per forward + backward, the mean over ranks):")
+            lines += runs.compactMap { run in plan.timings[run.layer].map { "    \(run.layer): \($0)" } }
+        }
         if let resumed {
             let s = resumed.saved
             lines.append("  resumed from \(s.checkpoint): \(count(s.epoch, "epoch")) done"

@@ -49,7 +49,8 @@ public struct ResumePlan: Sendable {
         saved = try Checkpoint.savedRun(flags.resume!)
         if case .ranks(let n) = launch { ranks = n } else { ranks = saved.ranks }
 
-        // What concerns this invocation only comes from the command line.
+        // What concerns this invocation only comes from the command line. What no flag sets
+        // (DDP_CONV=auto's `convolutionPlan`, for one) stays as the run recorded it.
         config = saved.config
         config.resume = flags.resume; config.initFrom = flags.initFrom; config.overwrite = flags.overwrite
         config.quiet = flags.quiet; config.timelinePath = flags.timelinePath

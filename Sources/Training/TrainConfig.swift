@@ -29,6 +29,9 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// The convolutions' arithmetic (`--precision`, `Precision`): fp32, or bf16 operands with
     /// FP32 sums on CPUs with AVX512_BF16.
     public var precision = Precision.fp32
+    /// What `DDP_CONV=auto` chose for each convolution at the run's start (nil: not asked), so a
+    /// resume runs the same algorithms (`TrainingData.model`).
+    public var convolutionPlan: ConvolutionPlan? = nil
     public var epochs = 10
     /// Per rank and micro-batch; the global batch is batchSize x ranks x accumulate.
     public var batchSize = 64

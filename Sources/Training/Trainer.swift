@@ -46,6 +46,9 @@ public final class Trainer {
     /// of runs on different numbers of ranks. nil in every real run.
     var beforeStep: ((Int, [ArraySlice<Int>]) -> Void)?
 
+    /// What the convolutions were asked to run (`DDP_CONV`; tests set it).
+    var convolutionRequest = ConvolutionRequest.environment
+
     /// `log` receives rank 0's human-readable lines (progress, banner); other ranks get none.
     public init(config: TrainConfig, flagsGiven: Set<String>? = nil, communicator: any Communicator,
                 log: @escaping (String) -> Void) {
@@ -95,7 +98,8 @@ public final class Trainer {
     /// outputs.
     private func prepare(checkpoints: CheckpointDirectory?, resumed: ResumePlan?) throws -> TrainingRun {
         let data = try World.agree(comm) { try TrainingData(config: config) }
-        let model = try data.model(config, comm: comm)
+        let model = try data.model(config, comm: comm, request: convolutionRequest)
+        config.convolutionPlan = model.convolutionPlan
         let sampler = try World.agree(comm) {
             try DistributedSampler(count: data.train.count, batchSize: config.batchSize, ranks: ranks, rank: rank,
                                    accumulate: config.accumulate, seed: config.seed, shuffle: config.shuffle)

@@ -31,19 +31,53 @@ public final class TrainingData {
         testBatches = try BatchAssembler(dataset: test, normalization: normalization)
     }
 
-    /// The model of `config` (spec, init, seed, precision) for these data, built on every rank; a
-    /// bad spec, or a precision a rank's CPU cannot run, fails on all of them together.
-    func model(_ config: TrainConfig, comm: any Communicator) throws -> Model {
+    /// The model of `config` (spec, init, seed, precision, convolution plan) for these data,
+    /// built on every rank; a bad spec, or a precision a rank's CPU cannot run, fails on all of
+    /// them together. Under `request` `auto` the convolutions run `config.convolutionPlan`, or,
+    /// for a run that has none yet, a plan timed here (`tunedPlan`); the model keeps it
+    /// (`Model.convolutionPlan`) for the run to record. A resume runs its recorded plan unless
+    /// `request` names an algorithm.
+    func model(_ config: TrainConfig, comm: any Communicator,
+               request: ConvolutionRequest? = ConvolutionRequest.environment) throws -> Model {
         let spec = config.model
-        return try World.agree(comm) {
-            if let problem = config.precision.problem { throw ModelError(problem) }
-            do {
-                return try Model(spec: spec, inputShape: inputShape, classes: classes, seed: config.seed,
-                                 options: ModelOptions(weightInit: config.weightInit, precision: config.precision))
-            } catch let e as ModelError {
-                throw ModelError("--model: " + KnownName.specProblem(spec, e))
+        var options = ModelOptions(weightInit: config.weightInit, precision: config.precision)
+        if request == .auto || request == nil {
+            options.convolutionPlan = config.convolutionPlan
+        }
+        let build = {
+            try World.agree(comm) {
+                if let problem = config.precision.problem { throw ModelError(problem) }
+                do {
+                    return try Model(spec: spec, inputShape: self.inputShape, classes: self.classes, seed: config.seed,
+                                     options: options)
+                } catch let e as ModelError {
+                    throw ModelError("--model: " + KnownName.specProblem(spec, e))
+                }
             }
         }
+        if request == .auto && options.convolutionPlan == nil {
+            options.convolutionPlan = try tunedPlan(for: build(), precision: config.precision, batch: config.batchSize, comm: comm)
+        }
+        return try build()
+    }
+
+    /// `ConvolutionTuner` on the shapes of `model`'s convolutions, on every rank at once (the
+    /// contention of the run itself); the timings summed over ranks, rank 0's picks taken by
+    /// all: one plan everywhere.
+    private func tunedPlan(for model: Model, precision: Precision, batch: Int, comm: any Communicator) throws -> ConvolutionPlan {
+        let convolutions = model.layers.flatMap(\.convolutions)
+        let candidates = convolutions.map { ConvolutionChoice.candidates($0.choiceLayer, precision: precision) }
+        var seconds = try ConvolutionTuner.measure(convolutions, candidates: candidates, first: model.layers.first as? Conv2d,
+                                                   batch: batch).flatMap { $0 }
+        try comm.allReduce(&seconds)
+        var rows: [[Double]] = [], start = 0
+        for row in candidates {
+            rows.append(seconds[start..<start + row.count].map { $0 / Double(comm.size) })
+            start += row.count
+        }
+        var picks = rows.map { Int32(ConvolutionTuner.fastest($0)) }
+        try comm.broadcast(&picks, root: 0)
+        return ConvolutionPlan(convolutions: convolutions, candidates: candidates, seconds: rows, picks: picks.map(Int.init))
     }
 
     /// `model(_:comm:)` with rank 0's parameters on every rank: identical replicas.

@@ -31,18 +31,23 @@ enum TrainingFixture {
     }
 
     /// Runs `config` on `ranks` threads; returns rank 0's summary.
-    static func train(_ config: TrainConfig, ranks: Int, nodeSizes: [Int]? = nil) throws -> TrainSummary {
-        try trainAllRanks(config, ranks: ranks, nodeSizes: nodeSizes)[0]
+    static func train(_ config: TrainConfig, ranks: Int, nodeSizes: [Int]? = nil,
+                      convolutions: ConvolutionRequest? = ConvolutionRequest.environment) throws -> TrainSummary {
+        try trainAllRanks(config, ranks: ranks, nodeSizes: nodeSizes, convolutions: convolutions)[0]
     }
 
     /// Runs `config` on `ranks` threads (on nodes of `nodeSizes`, by default one; its
-    /// `allreduce` applied as `World.run` does); returns every rank's summary, in rank order.
-    static func trainAllRanks(_ config: TrainConfig, ranks: Int, nodeSizes: [Int]? = nil) throws -> [TrainSummary] {
+    /// `allreduce` applied as `World.run` does; `convolutions` as `DDP_CONV` would ask, whatever
+    /// this process's environment says); returns every rank's summary, in rank order.
+    static func trainAllRanks(_ config: TrainConfig, ranks: Int, nodeSizes: [Int]? = nil,
+                              convolutions: ConvolutionRequest? = ConvolutionRequest.environment) throws -> [TrainSummary] {
         let lock = NSLock()
         var results = [TrainSummary?](repeating: nil, count: ranks)
         try InProcessWorld.run(size: ranks, nodeSizes: nodeSizes, timeoutSeconds: 60) { comm in
             if let allreduce = config.allreduce { comm.workspace.algorithm = allreduce }
-            let s = try Trainer(config: config, communicator: comm, log: { _ in }).run()
+            let trainer = Trainer(config: config, communicator: comm, log: { _ in })
+            trainer.convolutionRequest = convolutions
+            let s = try trainer.run()
             lock.lock(); results[comm.rank] = s; lock.unlock()
         }
         return results.map { $0! }

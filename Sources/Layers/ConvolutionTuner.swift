@@ -1,0 +1,80 @@
+import Platform
+import Tensor
+
+/// `DDP_CONV=auto`: each convolution of a model runs whichever of its candidate algorithms
+/// (`ConvolutionChoice.candidates`) measured fastest on its own shape, batch and threads.
+///
+///     per convolution    candidates            time each (fresh layer, random data)
+///     "3" 32->32 28x28   direct  winograd4 ... -> seconds [0.0141, 0.0123, ...]
+///     "7" 32->64 14x14   ...                   -> ...
+///                         every rank times the same list; the caller sums the lists over
+///                         ranks, rank 0 picks the least of each row, every rank takes its picks
+///     plan               {"3": winograd4, "7": direct, ...}
+///
+/// Why it is opt-in: a plan depends on timings, so two runs with the same seed may pick
+/// differently and differ in rounding. A run records its plan in its checkpoints
+/// (`ConvolutionPlan`), so a resume reuses it and continues bit for bit.
+///
+/// Each time is the least over the passes after a warm-up (a timing can only be slowed by a
+/// shared machine, never sped up); a pass is the forward and the backward, the input gradient
+/// included unless the layer is its model's first (the model never asks it for one). Layers of
+/// the same shape are timed once.
+public enum ConvolutionTuner {
+    /// Seconds of one pass of each convolution in `convolutions` with each of its candidates (the
+    /// rows of `candidates`), `minTime` seconds of passes at least (and 3 passes). `first`: the
+    /// model's first layer, if a convolution.
+    public static func measure(_ convolutions: [Conv2d], candidates: [[Conv2d.Algorithm]], first: Conv2d?, batch: Int,
+                               minTime: Double = 0.05) throws -> [[Double]] {
+        var timed: [String: Double] = [:]
+        return try zip(convolutions, candidates).map { conv, algorithms in
+            let inputGradient = conv !== first
+            return try algorithms.map { algorithm in
+                let key = "\(conv.kind) \(conv.inputShape) \(algorithm.rawValue) \(inputGradient)"
+                if let seconds = timed[key] { return seconds }
+                let seconds = try time(conv, on: algorithm, batch: batch, inputGradient: inputGradient, minTime: minTime)
+                timed[key] = seconds
+                return seconds
+            }
+        }
+    }
+
+    /// The index of the least time (the first on a tie: the default rule's comes first).
+    public static func fastest(_ seconds: [Double]) -> Int {
+        seconds.indices.min { seconds[$0] < seconds[$1] } ?? 0
+    }
+
+    /// A fresh layer of `conv`'s shape on `algorithm`, timed.
+    private static func time(_ conv: Conv2d, on algorithm: Conv2d.Algorithm, batch: Int, inputGradient: Bool,
+                             minTime: Double) throws -> Double {
+        let request: ConvolutionRequest = switch algorithm {
+        case .direct, .directBF16: .direct
+        case .winograd2: .winograd2
+        case .winograd4: .winograd4
+        case .im2col: .im2col
+        }
+        let layer = try Conv2d(name: conv.name, input: conv.inputShape, outChannels: conv.outChannels, kernelSize: conv.kernelSize,
+                               stride: conv.stride, padding: conv.padding, bias: conv.hasBias, algorithm: request)
+        if algorithm == .directBF16 { layer.setPrecision(.bf16) }
+        precondition(layer.algorithm == algorithm, "\(conv.name): \(algorithm.rawValue) is not a candidate here")
+        // Binds the layer to weights (kept alive by its views) and a workspace.
+        _ = ParameterStore(layers: [layer], seed: 7)
+        guard case let .map(c, h, w) = conv.inputShape, case let .map(o, oh, ow) = conv.outputShape else { return .infinity }
+        var rng = SeededRNG(seed: 3)
+        let x = Tensor(shape: [c, batch, h, w]), dy = Tensor(shape: [o, batch, oh, ow])
+        for i in 0..<x.count { x[i] = rng.normal() }
+        for i in 0..<dy.count { dy[i] = rng.normal() }
+        let dx = inputGradient ? Tensor(shape: [c, batch * h * w]) : nil
+        var best = Double.infinity, spent = 0.0, passes = 0
+        while passes < 4 || spent < minTime {
+            let start = MonotonicClock.seconds()
+            _ = layer.forward(x, training: true)
+            layer.backward(dy, inputGradient: dx)
+            let seconds = MonotonicClock.seconds() - start
+            passes += 1
+            guard passes > 1 else { continue }  // the warm-up: first touches of the buffers
+            best = min(best, seconds)
+            spent += seconds
+        }
+        return best
+    }
+}
