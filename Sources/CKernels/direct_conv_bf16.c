@@ -74,13 +74,13 @@ AVX512BF16 void ddp_bf16_convert(const float *in, long in_channel_stride, int ch
 // input-channel pair per step: per pair and tap, 3 loads of 16 pairs and 8 broadcast weight
 // pairs feed 24 VDPBF16PS.
 AVX512BF16 static void tile_8x48_bf16(const unsigned *in, long in_stride, int pairs, const unsigned *weights,
-                                      const long *shifts, const __mmask16 (*masks)[3], float *out,
+                                      int taps, const long *shifts, const __mmask16 (*masks)[3], float *out,
                                       long out_stride, const __mmask16 *stored, int accumulate) {
     __m512 acc[8][3];
     for (int i = 0; i < 8; i++) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
     for (int k = 0; k < pairs; k++) {
         const unsigned *xk = in + k * in_stride;
-        for (int s = 0; s < 9; s++) {
+        for (int s = 0; s < taps; s++) {
             const unsigned *x = xk + shifts[s];
             const unsigned *w = weights + ((long)s * pairs + k) * 8;
             const __m512bh b0 = (__m512bh)_mm512_maskz_loadu_epi32(masks[s][0], x),
@@ -103,29 +103,42 @@ AVX512BF16 static void tile_8x48_bf16(const unsigned *in, long in_stride, int pa
         }
 }
 
-AVX512BF16 void ddp_conv3x3_direct_bf16(const unsigned *in, long in_channel_stride, int in_channels,
-                                        const unsigned *weights, int out_channels, float *out,
-                                        long out_channel_stride, int accumulate, int height, int width,
-                                        const unsigned short *tap_masks, int first, int last) {
-    if (first >= last) return;
-    const long hw = (long)height * width;
-    const int pairs = (in_channels + 1) / 2;
-    long shifts[9];
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 3; j++) shifts[i * 3 + j] = (i - 1) * width + (j - 1);
+// The forward tile over positions first * hw ..< last * hw of `in` (channel pairs `pair_stride`
+// apart): `taps` taps, tap s reading `in` at shifts[s] from each position with the mask of tap
+// mask_taps[s] in the table (a 3x3 stride-1 tap: which neighbour must exist), weight blocks
+// [O/8][9 taps][pairs][8] from `weights` on.
+AVX512BF16 static void direct_bf16(const unsigned *in, long pair_stride, int pairs, const unsigned *weights, int taps,
+                                   const long *shifts, const int *mask_taps, int out_channels, float *out,
+                                   long out_channel_stride, int accumulate, long hw, const unsigned short *tap_masks,
+                                   int first, int last) {
     const long end = last * hw;
     for (long p = first * hw; p < end; p += 48) {
         __mmask16 stored[3], masks[9][3];
         for (int v = 0; v < 3; v++) {
             stored[v] = lanes(end - p - 16 * v);
             const unsigned short *row = tap_masks + ((p + 16 * v) % hw) * 9;
-            for (int s = 0; s < 9; s++) masks[s][v] = row[s] & stored[v];
+            for (int s = 0; s < taps; s++) masks[s][v] = row[mask_taps[s]] & stored[v];
         }
         for (int o = 0; o < out_channels; o += 8)
-            tile_8x48_bf16(in + p, in_channel_stride, pairs, weights + (long)o * 9 * pairs, shifts,
+            tile_8x48_bf16(in + p, pair_stride, pairs, weights + (long)o * 9 * pairs, taps, shifts,
                            (const __mmask16 (*)[3])masks, out + o * out_channel_stride + p, out_channel_stride,
                            stored, accumulate);
     }
+}
+
+AVX512BF16 void ddp_conv3x3_direct_bf16(const unsigned *in, long in_channel_stride, int in_channels,
+                                        const unsigned *weights, int out_channels, float *out,
+                                        long out_channel_stride, int accumulate, int height, int width,
+                                        const unsigned short *tap_masks, int first, int last) {
+    if (first >= last) return;
+    long shifts[9];
+    int mask_taps[9];
+    for (int s = 0; s < 9; s++) {
+        shifts[s] = (s / 3 - 1) * width + (s % 3 - 1);
+        mask_taps[s] = s;
+    }
+    direct_bf16(in, in_channel_stride, (in_channels + 1) / 2, weights, 9, shifts, mask_taps, out_channels, out,
+                out_channel_stride, accumulate, (long)height * width, tap_masks, first, last);
 }
 
 // The weight-gradient tile of direct_conv.c (OT outputs x CT inputs x the 3 taps of kernel row
@@ -133,7 +146,7 @@ AVX512BF16 void ddp_conv3x3_direct_bf16(const unsigned *in, long in_channel_stri
 // positions. The tap masks of 32 positions are two 16-position entries of the table.
 __attribute__((always_inline)) AVX512BF16 static inline void wtile_bf16(
     const int ot, const int ct, const unsigned short *dy, long dy_stride, const unsigned short *x, long x_stride,
-    long count, const unsigned short *tap_masks, long hw, double *partial) {
+    const long *offsets, const int *mask_taps, long count, const unsigned short *tap_masks, long hw, double *partial) {
     __m512 acc[8][2][3];
     for (int o = 0; o < ot; o++)
         for (int c = 0; c < ct; c++)
@@ -147,9 +160,10 @@ __attribute__((always_inline)) AVX512BF16 static inline void wtile_bf16(
         __m512bh d[8];
         for (int o = 0; o < ot; o++) d[o] = (__m512bh)_mm512_maskz_loadu_epi16(m, dy + o * dy_stride + p);
         for (int j = 0; j < 3; j++) {
-            const __mmask32 tap = ((__mmask32)tap_masks[r * 9 + j] | (__mmask32)tap_masks[r16 * 9 + j] << 16) & m;
+            const int t = mask_taps[j];
+            const __mmask32 tap = ((__mmask32)tap_masks[r * 9 + t] | (__mmask32)tap_masks[r16 * 9 + t] << 16) & m;
             for (int c = 0; c < ct; c++) {
-                const __m512bh v = (__m512bh)_mm512_maskz_loadu_epi16(tap, x + c * x_stride + p + j - 1);
+                const __m512bh v = (__m512bh)_mm512_maskz_loadu_epi16(tap, x + c * x_stride + p + offsets[j]);
                 for (int o = 0; o < ot; o++) acc[o][c][j] = _mm512_dpbf16_ps(acc[o][c][j], d[o], v);
             }
         }
@@ -163,12 +177,12 @@ __attribute__((always_inline)) AVX512BF16 static inline void wtile_bf16(
     add_lane_sums(vectors, partial);
 }
 
-AVX512BF16 void ddp_conv3x3_weight_partials_bf16(const unsigned short *dy, long dy_channel_stride,
-                                                 int out_channels, const unsigned short *x,
-                                                 long x_channel_stride, int in_channels, int height, int width,
-                                                 const unsigned short *tap_masks, int first, int last,
-                                                 double *partial) {
-    const long hw = (long)height * width;
+// The weight-gradient tiles over images first..<last: tap s (kernel row s / 3) of each position
+// reads x at offsets[s] from it, with the mask of tap mask_taps[s] in the table.
+AVX512BF16 static void weight_partials_bf16(const unsigned short *dy, long dy_channel_stride, int out_channels,
+                                            const unsigned short *x, long x_channel_stride, int in_channels,
+                                            const long *offsets, const int *mask_taps, long hw,
+                                            const unsigned short *tap_masks, int first, int last, double *partial) {
     const int ct = tile_inputs(in_channels), ot = TILE_VECTORS / 3 / ct;
     // Blocks of images as in the FP32 kernel, by the same byte budget (bf16 rows are half as long).
     const long per_image = (long)(out_channels + in_channels) * hw * 2;
@@ -181,13 +195,189 @@ AVX512BF16 void ddp_conv3x3_weight_partials_bf16(const unsigned short *dy, long 
             for (int o = 0; o < out_channels; o += ot)
                 for (int c = 0; c < in_channels; c += ct) {
                     const unsigned short *d = dy + o * dy_channel_stride + begin;
-                    const unsigned short *xs = x + c * x_channel_stride + begin + (i - 1) * width;
+                    const unsigned short *xs = x + c * x_channel_stride + begin;
                     const long pair = c + 1 < in_channels ? x_channel_stride : 0;
                     double *ps = wtile_partial(partial, out_channels, in_channels, i, o, c);
-                    if (ct == 1) wtile_bf16(8, 1, d, dy_channel_stride, xs, pair, count, tap_masks + i * 3, hw, ps);
-                    else wtile_bf16(4, 2, d, dy_channel_stride, xs, pair, count, tap_masks + i * 3, hw, ps);
+                    const long *off = offsets + 3 * i;
+                    const int *mt = mask_taps + 3 * i;
+                    if (ct == 1) wtile_bf16(8, 1, d, dy_channel_stride, xs, pair, off, mt, count, tap_masks, hw, ps);
+                    else wtile_bf16(4, 2, d, dy_channel_stride, xs, pair, off, mt, count, tap_masks, hw, ps);
                 }
     }
+}
+
+AVX512BF16 void ddp_conv3x3_weight_partials_bf16(const unsigned short *dy, long dy_channel_stride,
+                                                 int out_channels, const unsigned short *x,
+                                                 long x_channel_stride, int in_channels, int height, int width,
+                                                 const unsigned short *tap_masks, int first, int last,
+                                                 double *partial) {
+    long offsets[9];
+    int mask_taps[9];
+    for (int s = 0; s < 9; s++) {
+        offsets[s] = (s / 3 - 1) * width + (s % 3 - 1);
+        mask_taps[s] = s;
+    }
+    weight_partials_bf16(dy, dy_channel_stride, out_channels, x, x_channel_stride, in_channels, offsets, mask_taps,
+                         (long)height * width, tap_masks, first, last, partial);
+}
+
+// Stride 2 (3x3, padding 1, even height and width): the four phases of an image, its pixels
+// (2i + a, 2j + b) for a, b in {0, 1}, are (H/2) x (W/2) planes of the output's size, and tap
+// (dy, dx) reads phase (A[dy], A[dx]) at (i + R[dy], j + R[dx]) for output pixel (i, j):
+//
+//     dy or dx     0    1    2
+//     A (phase)    1    0    1        input row 2i + dy - 1 = 2 (i + R) + A
+//     R (offset)  -1    0    0
+//
+// So each tap is a fixed offset in a phase plane, as each tap of a stride-1 layer is in its
+// image, and the stride-1 tiles run unchanged on phase planes; an offset of -1 needs the
+// neighbour above or left, the mask of the stride-1 tap (R[dy] + 1, R[dx] + 1).
+static const int phase_of[3] = {1, 0, 1}, offset_of[3] = {-1, 0, 0};
+
+// 16 even-indexed and 16 odd-indexed floats of src[0 ..< n] (n <= 32).
+AVX512BF16 static inline void split_even_odd(const float *src, long n, __m512 *even, __m512 *odd) {
+    const __m512i e = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i o = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512 lo = _mm512_maskz_loadu_ps(lanes(n), src), hi = _mm512_maskz_loadu_ps(lanes(n - 16), src + 16);
+    *even = _mm512_permutex2var_ps(lo, e, hi);
+    *odd = _mm512_permutex2var_ps(lo, o, hi);
+}
+
+AVX512BF16 void ddp_bf16_phases(const float *in, long in_channel_stride, int channels, int height, int width,
+                                int first, int last, int paired, void *out, long out_channel_stride,
+                                long phase_stride) {
+    const int ho = height / 2, wo = width / 2;
+    const int groups = paired ? (channels + 1) / 2 : channels;
+    for (int g = 0; g < groups; g++)
+        for (int n = first; n < last; n++)
+            for (int i = 0; i < ho; i++)
+                for (int a = 0; a < 2; a++) {
+                    const long row = ((long)n * height + 2 * i + a) * width, to = ((long)n * ho + i) * wo;
+                    const float *lo = in + (long)(paired ? 2 * g : g) * in_channel_stride + row;
+                    const float *hi = paired && 2 * g + 1 < channels ? lo + in_channel_stride : NULL;
+                    for (int j = 0; j < wo; j += 16) {
+                        const __mmask16 m = lanes(wo - j);
+                        __m512 x[2], y[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+                        split_even_odd(lo + 2 * j, width - 2 * j, &x[0], &x[1]);
+                        if (hi) split_even_odd(hi + 2 * j, width - 2 * j, &y[0], &y[1]);
+                        for (int b = 0; b < 2; b++) {
+                            const long at = g * out_channel_stride + (2 * a + b) * phase_stride + to + j;
+                            if (paired) {
+                                const __m512i v = _mm512_or_si512(widened_bf16(x[b]), _mm512_slli_epi32(widened_bf16(y[b]), 16));
+                                _mm512_mask_storeu_epi32((unsigned *)out + at, m, v);
+                            } else {
+                                _mm256_mask_storeu_epi16((unsigned short *)out + at, m, (__m256i)_mm512_cvtneps_pbh(x[b]));
+                            }
+                        }
+                    }
+                }
+}
+
+AVX512BF16 void ddp_unphase(const float *phases, long channel_stride, long phase_stride, int channels, int height,
+                            int width, int first, int last, float *out, long out_channel_stride, int accumulate) {
+    const __m512i lo_index = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i hi_index = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    const int ho = height / 2, wo = width / 2;
+    for (int c = 0; c < channels; c++)
+        for (int n = first; n < last; n++)
+            for (int i = 0; i < ho; i++)
+                for (int a = 0; a < 2; a++) {
+                    const long from = c * channel_stride + 2 * a * phase_stride + ((long)n * ho + i) * wo;
+                    float *row = out + c * out_channel_stride + ((long)n * height + 2 * i + a) * width;
+                    for (int j = 0; j < wo; j += 16) {
+                        const __mmask16 m = lanes(wo - j);
+                        const __m512 even = _mm512_maskz_loadu_ps(m, phases + from + j);
+                        const __m512 odd = _mm512_maskz_loadu_ps(m, phases + from + phase_stride + j);
+                        const long n_out = width - 2 * j;  // pixels 2j .. of the row, 32 at most
+                        __m512 lo = _mm512_permutex2var_ps(even, lo_index, odd), hi = _mm512_permutex2var_ps(even, hi_index, odd);
+                        if (accumulate) {
+                            lo = _mm512_add_ps(lo, _mm512_maskz_loadu_ps(lanes(n_out), row + 2 * j));
+                            hi = _mm512_add_ps(hi, _mm512_maskz_loadu_ps(lanes(n_out - 16), row + 2 * j + 16));
+                        }
+                        _mm512_mask_storeu_ps(row + 2 * j, lanes(n_out), lo);
+                        _mm512_mask_storeu_ps(row + 2 * j + 16, lanes(n_out - 16), hi);
+                    }
+                }
+}
+
+// Tap s = 3 dy + dx of a stride-2 layer in phase planes `phase_stride` apart: its offset from
+// an output pixel and the stride-1 tap whose mask it takes.
+static void stride2_taps(long phase_stride, int out_width, long *offsets, int *mask_taps) {
+    for (int s = 0; s < 9; s++) {
+        const int dy = s / 3, dx = s % 3;
+        offsets[s] = (2 * phase_of[dy] + phase_of[dx]) * phase_stride + offset_of[dy] * out_width + offset_of[dx];
+        mask_taps[s] = (offset_of[dy] + 1) * 3 + offset_of[dx] + 1;
+    }
+}
+
+AVX512BF16 void ddp_conv3x3s2_direct_bf16(const unsigned *phases, long pair_stride, long phase_stride,
+                                          int in_channels, const unsigned *weights, int out_channels, float *out,
+                                          long out_channel_stride, int out_height, int out_width,
+                                          const unsigned short *tap_masks, int first, int last) {
+    if (first >= last) return;
+    long shifts[9];
+    int mask_taps[9];
+    stride2_taps(phase_stride, out_width, shifts, mask_taps);
+    direct_bf16(phases, pair_stride, (in_channels + 1) / 2, weights, 9, shifts, mask_taps, out_channels, out,
+                out_channel_stride, 0, (long)out_height * out_width, tap_masks, first, last);
+}
+
+// The input gradient's taps, phase by phase: phase q = 2a + b of dx gathers the taps (dy, dx)
+// with A[dy] = a and A[dx] = b, each reading dy at the opposite offset (-R), which needs the
+// neighbour below or right: 1, 2, 2 and 4 taps, 9 in all, in this order in the weight blocks.
+static int s2_backward_taps(int q, int *taps) {
+    int count = 0;
+    for (int s = 0; s < 9; s++)
+        if (2 * phase_of[s / 3] + phase_of[s % 3] == q) taps[count++] = s;
+    return count;
+}
+
+void ddp_bf16_arrange_s2_input_gradient(const float *weights, int out_channels, int in_channels, unsigned *blocks) {
+    const int pairs = (out_channels + 1) / 2;
+    for (long i = 0; i < (long)in_channels * 9 * pairs; i++) blocks[i] = 0;
+    int order[9], start = 0;
+    for (int q = 0; q < 4; q++) start += s2_backward_taps(q, order + start);
+    for (int o = 0; o < out_channels; o++)
+        for (int c = 0; c < in_channels; c++)
+            for (int t = 0; t < 9; t++) {
+                const unsigned short w = ddp_bf16_round(weights[((long)o * in_channels + c) * 9 + order[t]]);
+                blocks[(((long)(c / 8) * 9 + t) * pairs + o / 2) * 8 + c % 8] |= (unsigned)w << (16 * (o % 2));
+            }
+}
+
+AVX512BF16 void ddp_conv3x3s2_input_gradient_bf16(const unsigned *dy, long pair_stride, int out_channels,
+                                                  const unsigned *blocks, int in_channels, float *phases,
+                                                  long channel_stride, long phase_stride, int out_height,
+                                                  int out_width, const unsigned short *tap_masks, int first,
+                                                  int last) {
+    if (first >= last) return;
+    const int pairs = (out_channels + 1) / 2;
+    int start = 0;
+    for (int q = 0; q < 4; q++) {
+        int taps[4], mask_taps[4];
+        long shifts[4];
+        const int count = s2_backward_taps(q, taps);
+        for (int t = 0; t < count; t++) {
+            const int dy = taps[t] / 3, dx = taps[t] % 3;
+            shifts[t] = -offset_of[dy] * out_width - offset_of[dx];
+            mask_taps[t] = (1 - offset_of[dy]) * 3 + 1 - offset_of[dx];
+        }
+        direct_bf16(dy, pair_stride, pairs, blocks + (long)start * pairs * 8, count, shifts, mask_taps, in_channels,
+                    phases + q * phase_stride, channel_stride, 0, (long)out_height * out_width, tap_masks, first, last);
+        start += count;
+    }
+}
+
+AVX512BF16 void ddp_conv3x3s2_weight_partials_bf16(const unsigned short *dy, long dy_channel_stride,
+                                                   int out_channels, const unsigned short *phases,
+                                                   long channel_stride, long phase_stride, int in_channels,
+                                                   int out_height, int out_width, const unsigned short *tap_masks,
+                                                   int first, int last, double *partial) {
+    long offsets[9];
+    int mask_taps[9];
+    stride2_taps(phase_stride, out_width, offsets, mask_taps);
+    weight_partials_bf16(dy, dy_channel_stride, out_channels, phases, channel_stride, in_channels, offsets, mask_taps,
+                         (long)out_height * out_width, tap_masks, first, last, partial);
 }
 
 #else
@@ -204,5 +394,27 @@ void ddp_conv3x3_weight_partials_bf16(const unsigned short *dy, long dy_channel_
                                       const unsigned short *x, long x_channel_stride, int in_channels, int height,
                                       int width, const unsigned short *tap_masks, int first, int last,
                                       double *partial) { __builtin_trap(); }
+
+void ddp_bf16_phases(const float *in, long in_channel_stride, int channels, int height, int width, int first,
+                     int last, int paired, void *out, long out_channel_stride, long phase_stride) { __builtin_trap(); }
+void ddp_unphase(const float *phases, long channel_stride, long phase_stride, int channels, int height, int width,
+                 int first, int last, float *out, long out_channel_stride, int accumulate) { __builtin_trap(); }
+void ddp_conv3x3s2_direct_bf16(const unsigned *phases, long pair_stride, long phase_stride, int in_channels,
+                               const unsigned *weights, int out_channels, float *out, long out_channel_stride,
+                               int out_height, int out_width, const unsigned short *tap_masks, int first,
+                               int last) { __builtin_trap(); }
+void ddp_bf16_arrange_s2_input_gradient(const float *weights, int out_channels, int in_channels, unsigned *blocks) {
+    __builtin_trap();
+}
+void ddp_conv3x3s2_input_gradient_bf16(const unsigned *dy, long pair_stride, int out_channels, const unsigned *blocks,
+                                       int in_channels, float *phases, long channel_stride, long phase_stride,
+                                       int out_height, int out_width, const unsigned short *tap_masks, int first,
+                                       int last) { __builtin_trap(); }
+void ddp_conv3x3s2_weight_partials_bf16(const unsigned short *dy, long dy_channel_stride, int out_channels,
+                                        const unsigned short *phases, long channel_stride, long phase_stride,
+                                        int in_channels, int out_height, int out_width,
+                                        const unsigned short *tap_masks, int first, int last, double *partial) {
+    __builtin_trap();
+}
 
 #endif

@@ -26,7 +26,8 @@ import Tensor
 /// can also run `WinogradConvolution` (F(2x2, 3x3) or F(4x4, 3x3), any channels) when asked
 /// (`DDP_CONV`); `ConvolutionChoice` decides, once, at construction. Under `--precision bf16`
 /// (`Precision`, set by the model before binding) a layer on the direct kernels runs them with
-/// bf16 operands (`BF16DirectConvolution`); the other paths stay FP32.
+/// bf16 operands (`BF16DirectConvolution`), and so does a 3x3 stride-2 layer on its input's
+/// phases (`BF16StridedConvolution`); the other paths stay FP32.
 ///
 /// Weights `[out, in, k, k]` start Kaiming-normal (fan_in = in*k*k), the bias at zero.
 public final class Conv2d: Layer {
@@ -40,6 +41,8 @@ public final class Conv2d: Layer {
     /// Geometry of one channel plane of one image; the batch loops over (channel, image).
     private let plane: ConvGeometry
     private let isPointwise: Bool
+    /// What was asked at construction (`ConvolutionRequest`), for `setPrecision`.
+    private let request: ConvolutionRequest?
     /// The direct path's buffers, made by `bind`: a model is checked against `ModelLimits`
     /// after its layers are constructed, so construction allocates nothing that grows with
     /// the sizes. nil on the im2col path.
@@ -96,10 +99,11 @@ public final class Conv2d: Layer {
                                   strideH: stride, strideW: stride, padH: padding, padW: padding)
         self.outputShape = .map(channels: outChannels, height: plane.outHeight, width: plane.outWidth)
         self.isPointwise = kernelSize == 1 && stride == 1 && padding == 0
+        self.request = request ?? ConvolutionRequest.environment
         (algorithm, algorithmReason) = ConvolutionChoice.choose(
             .init(kernelSize: kernelSize, stride: stride, padding: padding, inChannels: c, outChannels: outChannels,
                   height: h, width: w),
-            request: request ?? ConvolutionRequest.environment)
+            request: self.request)
     }
 
     /// The shape `ConvolutionChoice` decides by.
@@ -120,15 +124,17 @@ public final class Conv2d: Layer {
     /// it: rounding the operands makes the bf16 forward a staircase at a difference's scale.
     public var runsInFP32 = false
 
-    /// Moves a layer on the direct kernels to their bf16 form under `.bf16` (`ConvolutionChoice`
-    /// says why a layer stays FP32). Called by the model on each convolution before binding.
+    /// Moves a layer on the direct kernels, or a 3x3 stride-2 one, to the bf16 kernels under
+    /// `.bf16` (`ConvolutionChoice` says why a layer stays FP32). Called by the model on each convolution before binding.
     public func setPrecision(_ precision: Precision) {
         precondition(weight == nil, "\(name): the precision is set before the layer is bound")
-        (algorithm, algorithmReason) = ConvolutionChoice.withPrecision((algorithm, algorithmReason), precision, inChannels: inChannels)
+        (algorithm, algorithmReason) = ConvolutionChoice.withPrecision((algorithm, algorithmReason), precision, layer: choiceLayer,
+                                                                       request: request)
     }
 
-    /// The direct path's tap masks (fixed by the geometry) and the weights arranged for the
-    /// kernel (rewritten on each pass: the weights change every step): Floats, or bf16 pairs.
+    /// The direct path's tap masks (fixed by the geometry: the output plane's) and the weights
+    /// arranged for the kernel (rewritten on each pass: the weights change every step): Floats,
+    /// or bf16 pairs.
     private final class DirectBuffers {
         let masks: TapMasks
         let blocks: UnsafeMutablePointer<Float>?
@@ -164,8 +170,8 @@ public final class Conv2d: Layer {
         guard case let .map(_, h, w) = inputShape else { return }
         switch algorithm {
         case .direct, .directBF16:
-            direct = DirectBuffers(inChannels: inChannels, outChannels: outChannels, height: h, width: w,
-                                   bf16: algorithm == .directBF16)
+            direct = DirectBuffers(inChannels: inChannels, outChannels: outChannels, height: plane.outHeight,
+                                   width: plane.outWidth, bf16: algorithm == .directBF16)
         case .winograd2, .winograd4:
             winograd = WinogradLayerPath(tile: algorithm == .winograd2 ? .f2x2 : .f4x4, inChannels: inChannels,
                                          outChannels: outChannels, height: h, width: w)
@@ -180,7 +186,7 @@ public final class Conv2d: Layer {
         switch algorithm {
         case .direct: return 0
         case .directBF16:
-            return BF16DirectConvolution.scratchFloats(inChannels: inChannels, outChannels: outChannels, pixels: plane.outPixels)
+            return bf16ScratchFloats(outPixels: plane.outPixels)
         case .winograd2, .winograd4:
             let m = algorithm == .winograd2 ? 2 : 4, tiles = ((plane.height + m - 1) / m) * ((plane.width + m - 1) / m)
             return ModelLimits.elements([m + 2, m + 2, inChannels + outChannels, tiles]) ?? Int.max
@@ -205,9 +211,15 @@ public final class Conv2d: Layer {
         let ohw = plane.outPixels, wide = batch * ohw
         if let direct, let pairs = direct.pairs, !runsInFP32 {
             BF16DirectConvolution.arrangeForward(weight.data, outChannels: outChannels, inChannels: inChannels, into: pairs)
-            BF16DirectConvolution.forward(input: input.data, inChannels: inChannels, masks: direct.masks, blocks: pairs,
-                                          output: y.data, outChannels: outChannels, batch: batch, threads: BLASRuntime.threads,
-                                          scratch: bf16Scratch(batch: batch))
+            if stride == 2 {
+                BF16StridedConvolution.forward(input: input.data, inChannels: inChannels, height: plane.height, width: plane.width,
+                                               masks: direct.masks, blocks: pairs, output: y.data, outChannels: outChannels,
+                                               batch: batch, threads: BLASRuntime.threads, scratch: bf16Scratch(batch: batch))
+            } else {
+                BF16DirectConvolution.forward(input: input.data, inChannels: inChannels, masks: direct.masks, blocks: pairs,
+                                              output: y.data, outChannels: outChannels, batch: batch, threads: BLASRuntime.threads,
+                                              scratch: bf16Scratch(batch: batch))
+            }
         } else if let direct, let blocks = direct.blocks {
             DirectConvolution.arrangeForward(weight.data, outChannels: outChannels, inChannels: inChannels, into: blocks)
             DirectConvolution.forward(input: input.data, inChannels: inChannels, masks: direct.masks, blocks: blocks,
@@ -285,13 +297,24 @@ public final class Conv2d: Layer {
             if let pairs = direct.pairs, !runsInFP32 {
                 var dx: BF16DirectConvolution.InputGradient?
                 if let inputGradient {
-                    BF16DirectConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels, into: pairs)
+                    if stride == 2 {
+                        BF16StridedConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels, into: pairs)
+                    } else {
+                        BF16DirectConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels, into: pairs)
+                    }
                     dx = .init(dx: inputGradient.data, blocks: pairs, accumulate: accumulate)
                 }
-                BF16DirectConvolution.backward(outputGradient: dy, outChannels: outChannels, input: input.data,
-                                               inChannels: inChannels, batch: batch, masks: direct.masks,
-                                               weightGradient: weightGradient.data, partials: partials, inputGradient: dx,
-                                               threads: threads, scratch: bf16Scratch(batch: batch))
+                if stride == 2 {
+                    BF16StridedConvolution.backward(outputGradient: dy, outChannels: outChannels, input: input.data,
+                                                    inChannels: inChannels, height: plane.height, width: plane.width, batch: batch,
+                                                    masks: direct.masks, weightGradient: weightGradient.data, partials: partials,
+                                                    inputGradient: dx, threads: threads, scratch: bf16Scratch(batch: batch))
+                } else {
+                    BF16DirectConvolution.backward(outputGradient: dy, outChannels: outChannels, input: input.data,
+                                                   inChannels: inChannels, batch: batch, masks: direct.masks,
+                                                   weightGradient: weightGradient.data, partials: partials, inputGradient: dx,
+                                                   threads: threads, scratch: bf16Scratch(batch: batch))
+                }
                 return
             }
             guard let blocks = direct.blocks else {  // a bf16 layer run in FP32
@@ -314,8 +337,12 @@ public final class Conv2d: Layer {
 
     /// The bf16 path's rounded activations, in the workspace's column slot (unused on this path).
     private func bf16Scratch(batch: Int) -> UnsafeMutablePointer<Float> {
-        context.workspace.floats(.columns, count: BF16DirectConvolution.scratchFloats(
-            inChannels: inChannels, outChannels: outChannels, pixels: batch * plane.outPixels))
+        context.workspace.floats(.columns, count: bf16ScratchFloats(outPixels: batch * plane.outPixels))
+    }
+
+    private func bf16ScratchFloats(outPixels: Int) -> Int {
+        stride == 2 ? BF16StridedConvolution.scratchFloats(inChannels: inChannels, outChannels: outChannels, outPixels: outPixels)
+            : BF16DirectConvolution.scratchFloats(inChannels: inChannels, outChannels: outChannels, pixels: outPixels)
     }
 
     /// The im2col path's backward (and the direct path's when its input gradient cannot run):

@@ -3,10 +3,10 @@ import Tensor
 /// The arithmetic of a model's convolutions (`--precision`).
 ///
 ///     fp32   everything in Float32
-///     bf16   the 3x3 convolutions on the direct kernels multiply bf16 operands (the
-///            activations, output gradients and weights rounded to their top 16 bits) and
-///            sum in Float32: forward, input gradient and weight gradient
-///            (`BF16DirectConvolution`). The weights the optimizer updates, the gradients it
+///     bf16   the 3x3 convolutions on the direct kernels, and 3x3 stride-2 ones, multiply
+///            bf16 operands (the activations, output gradients and weights rounded to their
+///            top 16 bits) and sum in Float32: forward, input gradient and weight gradient
+///            (`BF16DirectConvolution`, `BF16StridedConvolution`). The weights the optimizer updates, the gradients it
 ///            reads and the allreduce carries, batch norm and its statistics, the linear
 ///            layers and every other convolution stay Float32.
 ///

@@ -8,20 +8,33 @@ import Tensor
 /// that their gradients pass the finite-difference check against the FP32 function. The kernels
 /// themselves are held to float64 references in `BF16DirectConvolutionTests`.
 final class Conv2dBF16Tests: XCTestCase {
-    /// The rule: bf16 moves the direct path only, and not a layer of one input channel.
+    /// The rule: bf16 moves the direct path and 3x3 stride-2 layers (even sides, output channels
+    /// in 8s, im2col not asked for), and not a layer of one input channel.
     func testChoiceUnderPrecision() {
         let direct = (algorithm: Conv2d.Algorithm.direct, reason: "default")
-        func choose(_ choice: (algorithm: Conv2d.Algorithm, reason: String), _ precision: Precision, inChannels: Int = 32,
+        func layer(_ inChannels: Int = 32, stride: Int = 1, out: Int = 32, side: Int = 14) -> ConvolutionChoice.Layer {
+            .init(kernelSize: 3, stride: stride, padding: 1, inChannels: inChannels, outChannels: out, height: side, width: side)
+        }
+        func choose(_ choice: (algorithm: Conv2d.Algorithm, reason: String), _ precision: Precision,
+                    _ l: ConvolutionChoice.Layer = layer(), request: ConvolutionRequest? = nil,
                     available: Bool = true) -> Conv2d.Algorithm {
-            ConvolutionChoice.withPrecision(choice, precision, inChannels: inChannels, bf16Available: available).algorithm
+            ConvolutionChoice.withPrecision(choice, precision, layer: l, request: request, bf16Available: available).algorithm
         }
         XCTAssertEqual(choose(direct, .bf16), .directBF16)
         XCTAssertEqual(choose(direct, .fp32), .direct)
-        XCTAssertEqual(choose(direct, .bf16, inChannels: 1), .direct)
+        XCTAssertEqual(choose(direct, .bf16, layer(1)), .direct)
         XCTAssertEqual(choose(direct, .bf16, available: false), .direct)
         XCTAssertEqual(choose((.im2col, "default"), .bf16), .im2col)
         XCTAssertEqual(choose((.winograd4, "DDP_CONV=winograd4"), .bf16), .winograd4)
-        XCTAssertEqual(ConvolutionChoice.withPrecision((.im2col, "default"), .bf16, inChannels: 8, bf16Available: true).reason,
+        let im2col = (algorithm: Conv2d.Algorithm.im2col, reason: "default")
+        XCTAssertEqual(choose(im2col, .bf16, layer(stride: 2)), .directBF16)
+        XCTAssertEqual(choose(im2col, .fp32, layer(stride: 2)), .im2col)
+        XCTAssertEqual(choose(im2col, .bf16, layer(stride: 2), request: .im2col), .im2col)
+        XCTAssertEqual(choose(im2col, .bf16, layer(stride: 2, side: 7)), .im2col, "odd sides")
+        XCTAssertEqual(choose(im2col, .bf16, layer(stride: 2, out: 12)), .im2col, "output channels not in 8s")
+        XCTAssertEqual(choose(im2col, .bf16, layer(1, stride: 2)), .im2col)
+        XCTAssertEqual(ConvolutionChoice.withPrecision((.im2col, "default"), .bf16, layer: layer(8), request: nil,
+                                                       bf16Available: true).reason,
                        "default; FP32: bf16 runs on the direct kernels only")
     }
 
@@ -34,6 +47,19 @@ final class Conv2dBF16Tests: XCTestCase {
         XCTAssertEqual(Precision.bf16.problem, nil)
     }
 
+    /// resnet20 under bf16: every 3x3 layer but the first on the bf16 kernels, the two stride-2
+    /// ones included; the 1x1 projections FP32.
+    func testResNetRunsItsStridedLayersInBF16() throws {
+        guard BF16DirectConvolution.isAvailable else { throw XCTSkip("no AVX512_BF16 kernels in this process") }
+        let model = try Model(spec: "resnet20", inputShape: [1, 28, 28], classes: 10, seed: 0, options: ModelOptions(precision: .bf16))
+        let runs = Dictionary(uniqueKeysWithValues: model.convolutionRuns.map { ($0.layer, $0.algorithm) })
+        XCTAssertEqual(runs["conv1"], .direct)
+        XCTAssertEqual(runs["layer2.0.conv1"], .directBF16)
+        XCTAssertEqual(runs["layer3.0.conv1"], .directBF16)
+        XCTAssertEqual(runs["layer2.0.shortcut.0"], .im2col)
+        XCTAssertEqual(runs.values.filter { $0 == .directBF16 }.count, 18)
+    }
+
     /// The bf16 layer against the FP32 direct layer with the same weights: every value within
     /// 2^-7 of the largest magnitude of its tensor (each product's operands round by at most
     /// 2^-8 each; sums of many products average the roundings, so the bound is loose), and
@@ -43,10 +69,13 @@ final class Conv2dBF16Tests: XCTestCase {
         let saved = BLASRuntime.threads
         defer { BLASRuntime.setThreads(saved) }
         var rng = SeededRNG(seed: 91)
-        for (c, h, w, outC) in [(32, 14, 14, 32), (8, 5, 7, 16), (24, 3, 3, 8), (16, 1, 1, 8)] {
+        // Stride 2 (the last four) against im2col's FP32; sides past 16 and 32 pixels take more
+        // than one vector per phase row and per image row.
+        for (c, h, w, outC, stride) in [(32, 14, 14, 32, 1), (8, 5, 7, 16, 1), (24, 3, 3, 8, 1), (16, 1, 1, 8, 1),
+                                        (16, 14, 14, 32, 2), (8, 6, 40, 16, 2), (32, 2, 2, 8, 2), (9, 4, 6, 8, 2)] {
             func make(_ precision: Precision) throws -> Conv2d {
                 let conv = try Conv2d(name: "c", input: .map(channels: c, height: h, width: w), outChannels: outC,
-                                      kernelSize: 3, padding: 1, bias: true, algorithm: .direct)
+                                      kernelSize: 3, stride: stride, padding: 1, bias: true, algorithm: .direct)
                 conv.setPrecision(precision)
                 return conv
             }
@@ -55,19 +84,65 @@ final class Conv2dBF16Tests: XCTestCase {
             let storeB = bind(bf16, seed: 4), storeF = bind(fp32, seed: 4)
             for threads in [1, 2] {
                 BLASRuntime.setThreads(threads)
-                let n = 3, label = "c\(c) \(h)x\(w) -> \(outC), \(threads) thread(s)"
+                let n = 3, label = "c\(c) \(h)x\(w) -> \(outC) stride \(stride), \(threads) thread(s)"
+                let oh = stride == 2 ? h / 2 : h, ow = stride == 2 ? w / 2 : w
                 let x = makeTensor([c, n, h, w], randomValues(c * n * h * w, rng: &rng))
                 let yB = bf16.forward(x, training: true).array, yF = fp32.forward(x, training: true).array
                 assertWithinBF16(yB, yF, "\(label) forward")
-                let dy = makeTensor([outC, n, h, w], randomValues(outC * n * h * w, rng: &rng))
+                let dy = makeTensor([outC, n, oh, ow], randomValues(outC * n * oh * ow, rng: &rng))
                 let start = randomValues(c * n * h * w, rng: &rng)
                 let dxB = makeTensor([c, n, h, w], start), dxF = makeTensor([c, n, h, w], start)
-                bf16.backward(dy, inputGradient: dxB, accumulate: true)
-                fp32.backward(dy, inputGradient: dxF, accumulate: true)
+                let withDx = c % 8 == 0  // else the bf16 layer's input gradient goes through im2col
+                bf16.backward(dy, inputGradient: withDx ? dxB : nil, accumulate: true)
+                fp32.backward(dy, inputGradient: withDx ? dxF : nil, accumulate: true)
                 assertWithinBF16(gradientArrays(storeB)[0], gradientArrays(storeF)[0], "\(label) dW")
                 XCTAssertEqual(gradientArrays(storeB)[1], gradientArrays(storeF)[1], "\(label) db: FP32 on both")
-                assertWithinBF16(zip(dxB.array, start).map { $0 - $1 }, zip(dxF.array, start).map { $0 - $1 }, "\(label) dx")
+                if withDx {
+                    assertWithinBF16(zip(dxB.array, start).map { $0 - $1 }, zip(dxF.array, start).map { $0 - $1 }, "\(label) dx")
+                }
             }
+        }
+    }
+
+    /// The strided bf16 kernels on operands already in bf16 (x, dy and the weights rounded
+    /// beforehand) compute what im2col + BLAS computes in FP32 on the same values, to FP32
+    /// summation order (1e-5 of each tensor's scale): a wrong tap, phase or border mask moves
+    /// whole products, far beyond that.
+    func testStridedKernelsMatchIm2colOnBF16Values() throws {
+        guard BF16DirectConvolution.isAvailable else { throw XCTSkip("no AVX512_BF16 kernels in this process") }
+        func rounded(_ v: Float) -> Float {  // to nearest, ties to even (no NaNs or subnormals here)
+            let bits = v.bitPattern
+            return Float(bitPattern: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) & 0xFFFF_0000)
+        }
+        var rng = SeededRNG(seed: 17)
+        for (c, h, w, outC) in [(16, 14, 14, 32), (8, 6, 40, 16), (24, 2, 2, 8)] {
+            let label = "c\(c) \(h)x\(w) -> \(outC) stride 2"
+            func make(_ request: ConvolutionRequest) throws -> (Conv2d, ParameterStore) {
+                let conv = try Conv2d(name: "s2", input: .map(channels: c, height: h, width: w), outChannels: outC,
+                                      kernelSize: 3, stride: 2, padding: 1, bias: false, algorithm: request)
+                conv.setPrecision(.bf16)
+                let store = bind(conv, seed: 5)
+                let weights = store.parameterViews(ofLayer: 0)[0].value
+                for i in 0..<weights.count { weights[i] = rounded(weights[i]) }
+                return (conv, store)
+            }
+            let (strided, storeS) = try make(.direct), (columns, storeC) = try make(.im2col)
+            XCTAssertEqual(strided.algorithm, .directBF16, label)
+            XCTAssertEqual(columns.algorithm, .im2col, label)
+            let n = 3, oh = h / 2, ow = w / 2
+            let x = makeTensor([c, n, h, w], randomValues(c * n * h * w, rng: &rng).map(rounded))
+            let dy = makeTensor([outC, n, oh, ow], randomValues(outC * n * oh * ow, rng: &rng).map(rounded))
+            func close(_ a: [Float], _ b: [Float], _ what: String) {
+                let scale = b.map(abs).max() ?? 0
+                assertClose(a, b, atol: 1e-5 * scale, rtol: 0, "\(label) \(what)")
+            }
+            close(strided.forward(x, training: true).array, columns.forward(x, training: true).array, "forward")
+            let dxS = makeTensor([c, n, h, w], Array(repeating: 0, count: c * n * h * w))
+            let dxC = makeTensor([c, n, h, w], Array(repeating: 0, count: c * n * h * w))
+            strided.backward(dy, inputGradient: dxS)
+            columns.backward(dy, inputGradient: dxC)
+            close(gradientArrays(storeS)[0], gradientArrays(storeC)[0], "dW")
+            close(dxS.array, dxC.array, "dx")
         }
     }
 
@@ -77,9 +152,9 @@ final class Conv2dBF16Tests: XCTestCase {
     /// tap or transpose is off by O(1).
     func testGradientCheckAgainstTheFP32Function() throws {
         guard BF16DirectConvolution.isAvailable else { throw XCTSkip("no AVX512_BF16 kernels in this process") }
-        for (i, (c, h, w, outC)) in [(8, 6, 6, 8), (16, 5, 7, 16), (8, 1, 1, 8)].enumerated() {
+        for (i, (c, h, w, outC, stride)) in [(8, 6, 6, 8, 1), (16, 5, 7, 16, 1), (8, 1, 1, 8, 1), (8, 6, 4, 16, 2)].enumerated() {
             let conv = try Conv2d(name: "bf16-\(i)", input: .map(channels: c, height: h, width: w), outChannels: outC,
-                                  kernelSize: 3, padding: 1, bias: i == 0)
+                                  kernelSize: 3, stride: stride, padding: 1, bias: i == 0)
             conv.setPrecision(.bf16)
             XCTAssertEqual(conv.algorithm, .directBF16)
             var options = GradientCheckOptions()

@@ -85,6 +85,40 @@ void ddp_conv3x3_weight_partials_bf16(const unsigned short *dy, long dy_channel_
                                       int height, int width, const unsigned short *tap_masks, int first,
                                       int last, double *partial);
 
+/// Stride 2 (3x3, padding 1, even height and width; direct_conv_bf16.c says how): the four
+/// phases of images first..<last, pixels (2i + a, 2j + b), as (H/2) x (W/2) planes, phase
+/// 2a + b at `phase_stride` from its channel's start (positions n * (H/2) * (W/2) + i * (W/2) + j):
+/// channel pairs as ddp_bf16_pack_pairs makes them when `paired`, plain bf16 rows otherwise.
+void ddp_bf16_phases(const float *in, long in_channel_stride, int channels, int height, int width, int first,
+                     int last, int paired, void *out, long out_channel_stride, long phase_stride);
+
+/// The inverse of ddp_bf16_phases for Float phases of images first..<last: out (+)= the image.
+void ddp_unphase(const float *phases, long channel_stride, long phase_stride, int channels, int height, int width,
+                 int first, int last, float *out, long out_channel_stride, int accumulate);
+
+/// The forward of a stride-2 layer from paired phases: `weights` as ddp_conv3x3_direct_bf16's,
+/// `tap_masks` those of the output plane (out_height x out_width).
+void ddp_conv3x3s2_direct_bf16(const unsigned *phases, long pair_stride, long phase_stride, int in_channels,
+                               const unsigned *weights, int out_channels, float *out, long out_channel_stride,
+                               int out_height, int out_width, const unsigned short *tap_masks, int first, int last);
+
+/// `weights` [out][in][3][3] into the blocks [in/8][9][out pairs][8] of the stride-2 input
+/// gradient (taps grouped by the phase they reach), rounded with ddp_bf16_round.
+void ddp_bf16_arrange_s2_input_gradient(const float *weights, int out_channels, int in_channels, unsigned *blocks);
+
+/// The input gradient of a stride-2 layer, as Float phases (ddp_unphase makes the image): dy in
+/// channel pairs (ddp_bf16_pack_pairs), input channels in 8s.
+void ddp_conv3x3s2_input_gradient_bf16(const unsigned *dy, long pair_stride, int out_channels, const unsigned *blocks,
+                                       int in_channels, float *phases, long channel_stride, long phase_stride,
+                                       int out_height, int out_width, const unsigned short *tap_masks, int first,
+                                       int last);
+
+/// ddp_conv3x3_weight_partials_bf16 of a stride-2 layer: dy rows, x as plain phases.
+void ddp_conv3x3s2_weight_partials_bf16(const unsigned short *dy, long dy_channel_stride, int out_channels,
+                                        const unsigned short *phases, long channel_stride, long phase_stride,
+                                        int in_channels, int out_height, int out_width,
+                                        const unsigned short *tap_masks, int first, int last, double *partial);
+
 /// Winograd convolution F(m x m, 3 x 3), m = 2 or 4, alpha = m + 2 (portable C: every CPU).
 /// Tiles of m x m output pixels are numbered over a batch of height x width images, image by
 /// image, row by row (ceil(height / m) x ceil(width / m) per image); a block is the tiles

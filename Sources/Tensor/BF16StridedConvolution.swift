@@ -1,0 +1,120 @@
+import CKernels
+
+/// The 3x3, stride-2, padding-1 convolution (a ResNet stage's first layer) with bf16 operands
+/// and FP32 sums, for images of even height and width: `BF16DirectConvolution`'s arithmetic and
+/// kernels, on the images' phases.
+///
+/// Why: im2col + BLAS ran these layers in FP32 at a third of the bf16 kernels' rate (resnet20's
+/// two took 13% of a bf16 step, Zen 4). The phases make them stride-1 problems:
+///
+///     image (H x W)            phases ((H/2) x (W/2) each)
+///     a b a b a b              00: a a a     01: b b b
+///     c d c d c d      ->          a a a         b b b
+///     a b a b a b              10: c c c     11: d d d
+///     c d c d c d                  c c c         d d d
+///
+/// Output pixel (i, j) reads input rows 2i - 1, 2i, 2i + 1: row i - 1 of the odd-row phases,
+/// row i of the even-row ones, row i of the odd-row ones; the columns likewise. So each of the
+/// nine taps is one phase at a fixed offset of 0 or -1 row and column, and the stride-1 tiles
+/// run on the phase planes unchanged (CKernels, `ddp_conv3x3s2_*`), with the output plane's
+/// `TapMasks`. Per pass:
+///
+///     forward          x -> paired bf16 phases -> y = the tiles over the 9 taps
+///     input gradient   dy -> paired bf16 -> dx's four phases, each from its 1, 2, 2 or 4
+///                      taps (the others never reach it) -> dx (`ddp_unphase`)
+///     weight gradient  dW = sum over pixels of bf16(dy) x bf16(the tap's phase), the stride-1
+///                      weight-gradient tiles at the phases' offsets
+///
+/// Work is split over images as in `BF16DirectConvolution`, with the same partial sums, so the
+/// thread count changes no result.
+public enum BF16StridedConvolution {
+    /// Whether a layer of this shape can run here: the bf16 kernels exist in this process, the
+    /// sides are even, and the output channels come in 8s (the input gradient also needs the
+    /// input channels in 8s: `DirectConvolution.supportsInputGradient`).
+    public static func fits(outChannels: Int, height: Int, width: Int) -> Bool {
+        BF16DirectConvolution.isAvailable && outChannels % 8 == 0 && height % 2 == 0 && width % 2 == 0
+    }
+
+    private static func pairs(_ channels: Int) -> Int { (channels + 1) / 2 }
+
+    /// Floats of workspace for `outPixels` = batch x (H/2) x (W/2): the forward's paired phases,
+    /// or the backward's paired dy, dy's rows, x's phases (bf16) and dx's phases (Float).
+    public static func scratchFloats(inChannels: Int, outChannels: Int, outPixels: Int) -> Int {
+        let backward = pairs(outChannels) * outPixels + (outChannels * outPixels + 1) / 2
+            + (4 * inChannels * outPixels + 1) / 2 + 4 * inChannels * outPixels
+        return max(4 * pairs(inChannels) * outPixels, backward)
+    }
+
+    /// y [out][N][H/2][W/2] = bf16(x) (*) the kernel, stride 2; `blocks` from
+    /// `BF16DirectConvolution.arrangeForward`, `masks` the output plane's.
+    public static func forward(input x: UnsafePointer<Float>, inChannels: Int, height: Int, width: Int, masks: TapMasks,
+                               blocks: UnsafePointer<UInt32>, output y: UnsafeMutablePointer<Float>, outChannels: Int,
+                               batch: Int, threads: Int, scratch: UnsafeMutablePointer<Float>) {
+        let outPixels = batch * masks.height * masks.width, hw = height * width
+        let phases = UnsafeMutableRawPointer(scratch).bindMemory(to: UInt32.self, capacity: 4 * pairs(inChannels) * outPixels)
+        Parallel.forEach(count: batch, threads: threads) { _, images in
+            let first = Int32(images.lowerBound), last = Int32(images.upperBound)
+            ddp_bf16_phases(x, batch * hw, Int32(inChannels), Int32(height), Int32(width), first, last, 1, phases,
+                            4 * outPixels, outPixels)
+            masks.table.withUnsafeBufferPointer { table in
+                ddp_conv3x3s2_direct_bf16(phases, 4 * outPixels, outPixels, Int32(inChannels), blocks, Int32(outChannels),
+                                          y, outPixels, Int32(masks.height), Int32(masks.width), table.baseAddress,
+                                          first, last)
+            }
+        }
+    }
+
+    /// `weights` [out][in][3][3] into the input gradient's blocks (input channels in 8s).
+    public static func arrangeBackward(_ weights: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                       into blocks: UnsafeMutablePointer<UInt32>) {
+        precondition(DirectConvolution.supportsInputGradient(inChannels: inChannels), "no input gradient for \(inChannels) input channels")
+        ddp_bf16_arrange_s2_input_gradient(weights, Int32(outChannels), Int32(inChannels), blocks)
+    }
+
+    /// dW [out][in][3][3] and, when asked, dx (`blocks` from `arrangeBackward`), as
+    /// `BF16DirectConvolution.backward` computes them for stride 1; `partials` holds
+    /// `DirectConvolution.partialsCount` floats, `scratch` `scratchFloats`.
+    public static func backward(outputGradient dy: UnsafePointer<Float>, outChannels: Int, input x: UnsafePointer<Float>,
+                                inChannels: Int, height: Int, width: Int, batch: Int, masks: TapMasks,
+                                weightGradient dw: UnsafeMutablePointer<Float>, partials: UnsafeMutablePointer<Float>,
+                                inputGradient: BF16DirectConvolution.InputGradient?, threads: Int,
+                                scratch: UnsafeMutablePointer<Float>) {
+        let size = 9 * outChannels * (inChannels + inChannels % 2)
+        let workers = Parallel.workers(count: batch, threads: threads)
+        let ohw = masks.height * masks.width, outPixels = batch * ohw, hw = height * width
+        let partials = UnsafeMutableRawPointer(partials).bindMemory(to: Double.self, capacity: workers * size)
+        // The scratch: dy's pairs, dy's rows, x's phases (bf16), dx's phases (Float).
+        let dyPairs = UnsafeMutableRawPointer(scratch).bindMemory(to: UInt32.self, capacity: pairs(outChannels) * outPixels)
+        let dyRows = UnsafeMutableRawPointer(dyPairs + pairs(outChannels) * outPixels)
+            .bindMemory(to: UInt16.self, capacity: outChannels * outPixels)
+        let xPhases = dyRows + outChannels * outPixels
+        let dxStart = (pairs(outChannels) * outPixels + (outChannels * outPixels + 1) / 2 + (4 * inChannels * outPixels + 1) / 2)
+        let dxPhases = scratch + dxStart
+        Parallel.forEach(count: batch, threads: workers) { worker, images in
+            let mine = partials + worker * size
+            mine.update(repeating: 0, count: size)
+            let first = Int32(images.lowerBound), last = Int32(images.upperBound)
+            let begin = images.lowerBound * ohw, end = images.upperBound * ohw
+            ddp_bf16_convert(dy, outPixels, Int32(outChannels), begin, end, dyRows, outPixels)
+            ddp_bf16_phases(x, batch * hw, Int32(inChannels), Int32(height), Int32(width), first, last, 0, xPhases,
+                            4 * outPixels, outPixels)
+            masks.table.withUnsafeBufferPointer { table in
+                ddp_conv3x3s2_weight_partials_bf16(dyRows, outPixels, Int32(outChannels), xPhases, 4 * outPixels, outPixels,
+                                                   Int32(inChannels), Int32(masks.height), Int32(masks.width),
+                                                   table.baseAddress, first, last, mine)
+                guard let g = inputGradient else { return }
+                ddp_bf16_pack_pairs(dy, outPixels, Int32(outChannels), begin, end, dyPairs, outPixels)
+                ddp_conv3x3s2_input_gradient_bf16(dyPairs, outPixels, Int32(outChannels), g.blocks, Int32(inChannels), dxPhases,
+                                                  4 * outPixels, outPixels, Int32(masks.height), Int32(masks.width),
+                                                  table.baseAddress, first, last)
+                ddp_unphase(dxPhases, 4 * outPixels, outPixels, Int32(inChannels), Int32(height), Int32(width), first, last,
+                            g.dx, batch * hw, g.accumulate ? 1 : 0)
+            }
+        }
+        for worker in 1..<workers {
+            let part = partials + worker * size
+            for i in 0..<size { partials[i] += part[i] }
+        }
+        ddp_conv3x3_reduce_partials(partials, Int32(outChannels), Int32(inChannels), dw)
+    }
+}
