@@ -221,28 +221,6 @@ AVX512BF16 void ddp_conv3x3_weight_partials_bf16(const unsigned short *dy, long 
                          (long)height * width, tap_masks, first, last, partial);
 }
 
-// Stride 2 (3x3, padding 1, even height and width): the four phases of an image, its pixels
-// (2i + a, 2j + b) for a, b in {0, 1}, are (H/2) x (W/2) planes of the output's size, and tap
-// (dy, dx) reads phase (A[dy], A[dx]) at (i + R[dy], j + R[dx]) for output pixel (i, j):
-//
-//     dy or dx     0    1    2
-//     A (phase)    1    0    1        input row 2i + dy - 1 = 2 (i + R) + A
-//     R (offset)  -1    0    0
-//
-// So each tap is a fixed offset in a phase plane, as each tap of a stride-1 layer is in its
-// image, and the stride-1 tiles run unchanged on phase planes; an offset of -1 needs the
-// neighbour above or left, the mask of the stride-1 tap (R[dy] + 1, R[dx] + 1).
-static const int phase_of[3] = {1, 0, 1}, offset_of[3] = {-1, 0, 0};
-
-// 16 even-indexed and 16 odd-indexed floats of src[0 ..< n] (n <= 32).
-AVX512BF16 static inline void split_even_odd(const float *src, long n, __m512 *even, __m512 *odd) {
-    const __m512i e = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i o = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-    const __m512 lo = _mm512_maskz_loadu_ps(lanes(n), src), hi = _mm512_maskz_loadu_ps(lanes(n - 16), src + 16);
-    *even = _mm512_permutex2var_ps(lo, e, hi);
-    *odd = _mm512_permutex2var_ps(lo, o, hi);
-}
-
 AVX512BF16 void ddp_bf16_phases(const float *in, long in_channel_stride, int channels, int height, int width,
                                 int first, int last, int paired, void *out, long out_channel_stride,
                                 long phase_stride) {
@@ -273,43 +251,6 @@ AVX512BF16 void ddp_bf16_phases(const float *in, long in_channel_stride, int cha
                 }
 }
 
-AVX512BF16 void ddp_unphase(const float *phases, long channel_stride, long phase_stride, int channels, int height,
-                            int width, int first, int last, float *out, long out_channel_stride, int accumulate) {
-    const __m512i lo_index = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    const __m512i hi_index = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
-    const int ho = height / 2, wo = width / 2;
-    for (int c = 0; c < channels; c++)
-        for (int n = first; n < last; n++)
-            for (int i = 0; i < ho; i++)
-                for (int a = 0; a < 2; a++) {
-                    const long from = c * channel_stride + 2 * a * phase_stride + ((long)n * ho + i) * wo;
-                    float *row = out + c * out_channel_stride + ((long)n * height + 2 * i + a) * width;
-                    for (int j = 0; j < wo; j += 16) {
-                        const __mmask16 m = lanes(wo - j);
-                        const __m512 even = _mm512_maskz_loadu_ps(m, phases + from + j);
-                        const __m512 odd = _mm512_maskz_loadu_ps(m, phases + from + phase_stride + j);
-                        const long n_out = width - 2 * j;  // pixels 2j .. of the row, 32 at most
-                        __m512 lo = _mm512_permutex2var_ps(even, lo_index, odd), hi = _mm512_permutex2var_ps(even, hi_index, odd);
-                        if (accumulate) {
-                            lo = _mm512_add_ps(lo, _mm512_maskz_loadu_ps(lanes(n_out), row + 2 * j));
-                            hi = _mm512_add_ps(hi, _mm512_maskz_loadu_ps(lanes(n_out - 16), row + 2 * j + 16));
-                        }
-                        _mm512_mask_storeu_ps(row + 2 * j, lanes(n_out), lo);
-                        _mm512_mask_storeu_ps(row + 2 * j + 16, lanes(n_out - 16), hi);
-                    }
-                }
-}
-
-// Tap s = 3 dy + dx of a stride-2 layer in phase planes `phase_stride` apart: its offset from
-// an output pixel and the stride-1 tap whose mask it takes.
-static void stride2_taps(long phase_stride, int out_width, long *offsets, int *mask_taps) {
-    for (int s = 0; s < 9; s++) {
-        const int dy = s / 3, dx = s % 3;
-        offsets[s] = (2 * phase_of[dy] + phase_of[dx]) * phase_stride + offset_of[dy] * out_width + offset_of[dx];
-        mask_taps[s] = (offset_of[dy] + 1) * 3 + offset_of[dx] + 1;
-    }
-}
-
 AVX512BF16 void ddp_conv3x3s2_direct_bf16(const unsigned *phases, long pair_stride, long phase_stride,
                                           int in_channels, const unsigned *weights, int out_channels, float *out,
                                           long out_channel_stride, int out_height, int out_width,
@@ -322,21 +263,12 @@ AVX512BF16 void ddp_conv3x3s2_direct_bf16(const unsigned *phases, long pair_stri
                 out_channel_stride, 0, (long)out_height * out_width, tap_masks, first, last);
 }
 
-// The input gradient's taps, phase by phase: phase q = 2a + b of dx gathers the taps (dy, dx)
-// with A[dy] = a and A[dx] = b, each reading dy at the opposite offset (-R), which needs the
-// neighbour below or right: 1, 2, 2 and 4 taps, 9 in all, in this order in the weight blocks.
-static int s2_backward_taps(int q, int *taps) {
-    int count = 0;
-    for (int s = 0; s < 9; s++)
-        if (2 * phase_of[s / 3] + phase_of[s % 3] == q) taps[count++] = s;
-    return count;
-}
-
 void ddp_bf16_arrange_s2_input_gradient(const float *weights, int out_channels, int in_channels, unsigned *blocks) {
     const int pairs = (out_channels + 1) / 2;
     for (long i = 0; i < (long)in_channels * 9 * pairs; i++) blocks[i] = 0;
-    int order[9], start = 0;
-    for (int q = 0; q < 4; q++) start += s2_backward_taps(q, order + start);
+    int order[9], start = 0, mask_taps[4];
+    long shifts[4];
+    for (int q = 0; q < 4; q++) start += stride2_backward_taps(q, 1, order + start, shifts, mask_taps);
     for (int o = 0; o < out_channels; o++)
         for (int c = 0; c < in_channels; c++)
             for (int t = 0; t < 9; t++) {
@@ -356,12 +288,7 @@ AVX512BF16 void ddp_conv3x3s2_input_gradient_bf16(const unsigned *dy, long pair_
     for (int q = 0; q < 4; q++) {
         int taps[4], mask_taps[4];
         long shifts[4];
-        const int count = s2_backward_taps(q, taps);
-        for (int t = 0; t < count; t++) {
-            const int dy = taps[t] / 3, dx = taps[t] % 3;
-            shifts[t] = -offset_of[dy] * out_width - offset_of[dx];
-            mask_taps[t] = (1 - offset_of[dy]) * 3 + 1 - offset_of[dx];
-        }
+        const int count = stride2_backward_taps(q, out_width, taps, shifts, mask_taps);
         direct_bf16(dy, pair_stride, pairs, blocks + (long)start * pairs * 8, count, shifts, mask_taps, in_channels,
                     phases + q * phase_stride, channel_stride, 0, (long)out_height * out_width, tap_masks, first, last);
         start += count;
@@ -397,8 +324,6 @@ void ddp_conv3x3_weight_partials_bf16(const unsigned short *dy, long dy_channel_
 
 void ddp_bf16_phases(const float *in, long in_channel_stride, int channels, int height, int width, int first,
                      int last, int paired, void *out, long out_channel_stride, long phase_stride) { __builtin_trap(); }
-void ddp_unphase(const float *phases, long channel_stride, long phase_stride, int channels, int height, int width,
-                 int first, int last, float *out, long out_channel_stride, int accumulate) { __builtin_trap(); }
 void ddp_conv3x3s2_direct_bf16(const unsigned *phases, long pair_stride, long phase_stride, int in_channels,
                                const unsigned *weights, int out_channels, float *out, long out_channel_stride,
                                int out_height, int out_width, const unsigned short *tap_masks, int first,

@@ -1,6 +1,7 @@
 // The weight-gradient tiles' bookkeeping, shared by the FP32 kernels (direct_conv.c) and the
 // bf16 ones (direct_conv_bf16.c): both leave the same partial sums, which
-// ddp_conv3x3_reduce_partials turns into the gradient.
+// ddp_conv3x3_reduce_partials turns into the gradient. And the taps of stride-2 layers, which
+// both run on phases.
 #ifndef DDP_DIRECT_CONV_TILES_H
 #define DDP_DIRECT_CONV_TILES_H
 #include "avx512.h"
@@ -47,6 +48,55 @@ static inline double *wtile_partial(double *partial, int out_channels, int in_ch
     const int ct = tile_inputs(in_channels), ot = TILE_VECTORS / 3 / ct;
     const long tiles_per_row = (long)(out_channels / ot) * ((in_channels + ct - 1) / ct);
     return partial + ((long)i * tiles_per_row + (long)(o / ot) * ((in_channels + ct - 1) / ct) + c / ct) * TILE_VECTORS;
+}
+
+// Stride 2 (3x3, padding 1, even height and width): the four phases of an image, its pixels
+// (2i + a, 2j + b) for a, b in {0, 1}, are (H/2) x (W/2) planes of the output's size, and tap
+// (dy, dx) reads phase (A[dy], A[dx]) at (i + R[dy], j + R[dx]) for output pixel (i, j):
+//
+//     dy or dx     0    1    2
+//     A (phase)    1    0    1        input row 2i + dy - 1 = 2 (i + R) + A
+//     R (offset)  -1    0    0
+//
+// So each tap is a fixed offset in a phase plane, as each tap of a stride-1 layer is in its
+// image, and the stride-1 tiles run unchanged on phase planes; an offset of -1 needs the
+// neighbour above or left, the mask of the stride-1 tap (R[dy] + 1, R[dx] + 1).
+static const int phase_of[3] = {1, 0, 1}, offset_of[3] = {-1, 0, 0};
+
+// 16 even-indexed and 16 odd-indexed floats of src[0 ..< n] (n <= 32).
+AVX512 static inline void split_even_odd(const float *src, long n, __m512 *even, __m512 *odd) {
+    const __m512i e = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i o = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512 lo = _mm512_maskz_loadu_ps(lanes(n), src), hi = _mm512_maskz_loadu_ps(lanes(n - 16), src + 16);
+    *even = _mm512_permutex2var_ps(lo, e, hi);
+    *odd = _mm512_permutex2var_ps(lo, o, hi);
+}
+
+// Tap s = 3 dy + dx of a stride-2 layer in phase planes `phase_stride` apart: its offset from
+// an output pixel and the stride-1 tap whose mask it takes.
+static inline void stride2_taps(long phase_stride, int out_width, long *offsets, int *mask_taps) {
+    for (int s = 0; s < 9; s++) {
+        const int dy = s / 3, dx = s % 3;
+        offsets[s] = (2 * phase_of[dy] + phase_of[dx]) * phase_stride + offset_of[dy] * out_width + offset_of[dx];
+        mask_taps[s] = (offset_of[dy] + 1) * 3 + offset_of[dx] + 1;
+    }
+}
+
+// The input gradient's taps, phase by phase: phase q = 2a + b of dx gathers the taps (dy, dx)
+// with A[dy] = a and A[dx] = b (their numbers in `taps`), each reading dy at the opposite
+// offset (-R: `shifts`), which needs the neighbour below or right (`mask_taps`): 1, 2, 2 and 4
+// taps, 9 in all, in this order in the weight blocks. Returns the count.
+static inline int stride2_backward_taps(int q, int out_width, int *taps, long *shifts, int *mask_taps) {
+    int count = 0;
+    for (int s = 0; s < 9; s++) {
+        const int dy = s / 3, dx = s % 3;
+        if (2 * phase_of[dy] + phase_of[dx] != q) continue;
+        taps[count] = s;
+        shifts[count] = -offset_of[dy] * out_width - offset_of[dx];
+        mask_taps[count] = (1 - offset_of[dy]) * 3 + 1 - offset_of[dx];
+        count++;
+    }
+    return count;
 }
 
 #endif

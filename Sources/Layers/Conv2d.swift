@@ -21,13 +21,13 @@ import Tensor
 /// A 3x3, stride-1, padding-1 convolution with output channels in 8s (the usual CNN layer)
 /// takes `DirectConvolution` instead when the CPU can: the kernels read the input and the output
 /// gradient where they are (the zero padding is masked-out vector lanes); no column matrix, no
-/// col2im. Its input gradient needs input channels in 8s too; a first layer of 1 or 3 channels
+/// col2im. So does a 3x3 stride-2 one on even sides, through its input's phases
+/// (`StridedConvolution`). Its input gradient needs input channels in 8s too; a first layer of 1 or 3 channels
 /// is never asked for one (and if it is, that backward goes through the columns). Such a layer
 /// can also run `WinogradConvolution` (F(2x2, 3x3) or F(4x4, 3x3), any channels) when asked
 /// (`DDP_CONV`); `ConvolutionChoice` decides, once, at construction. Under `--precision bf16`
 /// (`Precision`, set by the model before binding) a layer on the direct kernels runs them with
-/// bf16 operands (`BF16DirectConvolution`), and so does a 3x3 stride-2 layer on its input's
-/// phases (`BF16StridedConvolution`); the other paths stay FP32.
+/// bf16 operands (`BF16DirectConvolution`, `BF16StridedConvolution`); the other paths stay FP32.
 ///
 /// Weights `[out, in, k, k]` start Kaiming-normal (fan_in = in*k*k), the bias at zero.
 public final class Conv2d: Layer {
@@ -41,8 +41,6 @@ public final class Conv2d: Layer {
     /// Geometry of one channel plane of one image; the batch loops over (channel, image).
     private let plane: ConvGeometry
     private let isPointwise: Bool
-    /// What was asked at construction (`ConvolutionRequest`), for `setPrecision`.
-    private let request: ConvolutionRequest?
     /// The direct path's buffers, made by `bind`: a model is checked against `ModelLimits`
     /// after its layers are constructed, so construction allocates nothing that grows with
     /// the sizes. nil on the im2col path.
@@ -99,11 +97,10 @@ public final class Conv2d: Layer {
                                   strideH: stride, strideW: stride, padH: padding, padW: padding)
         self.outputShape = .map(channels: outChannels, height: plane.outHeight, width: plane.outWidth)
         self.isPointwise = kernelSize == 1 && stride == 1 && padding == 0
-        self.request = request ?? ConvolutionRequest.environment
         (algorithm, algorithmReason) = ConvolutionChoice.choose(
             .init(kernelSize: kernelSize, stride: stride, padding: padding, inChannels: c, outChannels: outChannels,
                   height: h, width: w),
-            request: self.request)
+            request: request ?? ConvolutionRequest.environment)
     }
 
     /// The shape `ConvolutionChoice` decides by.
@@ -124,12 +121,11 @@ public final class Conv2d: Layer {
     /// it: rounding the operands makes the bf16 forward a staircase at a difference's scale.
     public var runsInFP32 = false
 
-    /// Moves a layer on the direct kernels, or a 3x3 stride-2 one, to the bf16 kernels under
-    /// `.bf16` (`ConvolutionChoice` says why a layer stays FP32). Called by the model on each convolution before binding.
+    /// Moves a layer on the direct kernels to their bf16 form under `.bf16` (`ConvolutionChoice`
+    /// says why a layer stays FP32). Called by the model on each convolution before binding.
     public func setPrecision(_ precision: Precision) {
         precondition(weight == nil, "\(name): the precision is set before the layer is bound")
-        (algorithm, algorithmReason) = ConvolutionChoice.withPrecision((algorithm, algorithmReason), precision, layer: choiceLayer,
-                                                                       request: request)
+        (algorithm, algorithmReason) = ConvolutionChoice.withPrecision((algorithm, algorithmReason), precision, layer: choiceLayer)
     }
 
     /// The direct path's tap masks (fixed by the geometry: the output plane's) and the weights
@@ -184,7 +180,7 @@ public final class Conv2d: Layer {
     /// Saturates instead of overflowing for absurd sizes.
     public var scratchPerSample: Int {
         switch algorithm {
-        case .direct: return 0
+        case .direct: return stride == 2 ? StridedConvolution.scratchFloats(inChannels: inChannels, outPixels: plane.outPixels) : 0
         case .directBF16:
             return bf16ScratchFloats(outPixels: plane.outPixels)
         case .winograd2, .winograd4:
@@ -222,8 +218,14 @@ public final class Conv2d: Layer {
             }
         } else if let direct, let blocks = direct.blocks {
             DirectConvolution.arrangeForward(weight.data, outChannels: outChannels, inChannels: inChannels, into: blocks)
-            DirectConvolution.forward(input: input.data, inChannels: inChannels, masks: direct.masks, blocks: blocks,
-                                      output: y.data, outChannels: outChannels, batch: batch, threads: BLASRuntime.threads)
+            if stride == 2 {
+                StridedConvolution.forward(input: input.data, inChannels: inChannels, height: plane.height, width: plane.width,
+                                           masks: direct.masks, blocks: blocks, output: y.data, outChannels: outChannels,
+                                           batch: batch, threads: BLASRuntime.threads, scratch: stridedScratch(batch: batch))
+            } else {
+                DirectConvolution.forward(input: input.data, inChannels: inChannels, masks: direct.masks, blocks: blocks,
+                                          output: y.data, outChannels: outChannels, batch: batch, threads: BLASRuntime.threads)
+            }
         } else if let winograd {
             winograd.forward(input: input.data, weight: weight.data, output: y.data, batch: batch,
                              workspace: context.workspace, budget: columnBudget)
@@ -323,13 +325,24 @@ public final class Conv2d: Layer {
             }
             var dx: DirectConvolution.InputGradient?
             if let inputGradient {
-                DirectConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels, into: blocks)
+                if stride == 2 {
+                    StridedConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels, into: blocks)
+                } else {
+                    DirectConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels, into: blocks)
+                }
                 dx = .init(dx: inputGradient.data, blocks: blocks, accumulate: accumulate)
             }
-            DirectConvolution.backward(outputGradient: dy, outChannels: outChannels, input: input.data,
-                                       inChannels: inChannels, batch: batch, masks: direct.masks,
-                                       weightGradient: weightGradient.data, partials: partials, inputGradient: dx,
-                                       threads: threads)
+            if stride == 2 {
+                StridedConvolution.backward(outputGradient: dy, outChannels: outChannels, input: input.data,
+                                            inChannels: inChannels, height: plane.height, width: plane.width, batch: batch,
+                                            masks: direct.masks, weightGradient: weightGradient.data, partials: partials,
+                                            inputGradient: dx, threads: threads, scratch: stridedScratch(batch: batch))
+            } else {
+                DirectConvolution.backward(outputGradient: dy, outChannels: outChannels, input: input.data,
+                                           inChannels: inChannels, batch: batch, masks: direct.masks,
+                                           weightGradient: weightGradient.data, partials: partials, inputGradient: dx,
+                                           threads: threads)
+            }
             return
         }
         columnsBackward(dy, input: input, inputGradient: inputGradient, accumulate: accumulate)
@@ -338,6 +351,12 @@ public final class Conv2d: Layer {
     /// The bf16 path's rounded activations, in the workspace's column slot (unused on this path).
     private func bf16Scratch(batch: Int) -> UnsafeMutablePointer<Float> {
         context.workspace.floats(.columns, count: bf16ScratchFloats(outPixels: batch * plane.outPixels))
+    }
+
+    /// The FP32 stride-2 path's phases, in the same slot.
+    private func stridedScratch(batch: Int) -> UnsafeMutablePointer<Float> {
+        context.workspace.floats(.columns, count: StridedConvolution.scratchFloats(inChannels: inChannels,
+                                                                                  outPixels: batch * plane.outPixels))
     }
 
     private func bf16ScratchFloats(outPixels: Int) -> Int {

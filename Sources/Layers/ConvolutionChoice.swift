@@ -50,9 +50,8 @@ public struct ConvolutionRun: Equatable, Sendable {
 /// AVX-512 (`KernelPath`) and output channels in 8s; Winograd needs a 3x3, stride-1, padding-1
 /// window (any channels, any image size, any CPU); im2col runs everything.
 ///
-/// The default rule: the direct kernels for every 3x3 stride-1 padding-1 layer they can run,
-/// im2col + BLAS for the rest (under bf16 also the 3x3 stride-2 layers take direct kernels:
-/// `withPrecision`). Winograd is opt-in, `DDP_CONV=winograd` or `auto` (which times it against
+/// The default rule: the direct kernels for every 3x3 padding-1 layer they can run, of stride 1,
+/// or 2 on even sides (`StridedConvolution`), im2col + BLAS for the rest. Winograd is opt-in, `DDP_CONV=winograd` or `auto` (which times it against
 /// the others): its rounding differs (about 1e-6 relative for F(4x4, 3x3)), though not its
 /// accuracy (2 ranks, 10 epochs of fmnist-cnn: 93.86% against the direct kernels' 93.85%,
 /// docs/RESULTS.md), and where it wins depends on the shape and the CPU. Its speed
@@ -75,18 +74,23 @@ public enum ConvolutionChoice {
         }
 
         var isSame3x3: Bool { kernelSize == 3 && stride == 1 && padding == 1 }
-        var isStride2Of3x3: Bool { kernelSize == 3 && stride == 2 && padding == 1 }
+        /// What the direct kernels run: 3x3 stride-1 padding-1, or stride 2 on even sides
+        /// (`StridedConvolution`).
+        var isDirectShape: Bool {
+            isSame3x3 || (kernelSize == 3 && stride == 2 && padding == 1 && height % 2 == 0 && width % 2 == 0)
+        }
     }
 
     /// The algorithm for `layer` and the reason, given the request and whether the direct kernels
     /// run in this process.
     public static func choose(_ layer: Layer, request: ConvolutionRequest?,
                               directAvailable: Bool = DirectConvolution.isAvailable) -> (algorithm: Conv2d.Algorithm, reason: String) {
-        let directFits = directAvailable && layer.isSame3x3 && layer.outChannels % 8 == 0
+        let directFits = directAvailable && layer.isDirectShape && layer.outChannels % 8 == 0
         let fallback: Conv2d.Algorithm = directFits ? .direct : .im2col
         guard let request else {
-            return (fallback, directFits ? "default: 3x3 stride-1 padding-1, output channels in 8s"
-                : layer.isSame3x3 && directAvailable ? "default: output channels not in 8s" : "default")
+            let shape = layer.isSame3x3 ? "3x3 stride-1 padding-1" : "3x3 stride-2 padding-1 on even sides"
+            return (fallback, directFits ? "default: \(shape), output channels in 8s"
+                : layer.isDirectShape && directAvailable ? "default: output channels not in 8s" : "default")
         }
         let asked = "\(ConvolutionRequest.variable)=\(request.rawValue)"
         switch request {
@@ -97,7 +101,7 @@ public enum ConvolutionChoice {
         case .direct:
             if directFits { return (.direct, asked) }
             let why = !directAvailable ? "no AVX-512 kernels in this process"
-                : !layer.isSame3x3 ? "not a 3x3 stride-1 padding-1 window" : "output channels not in 8s"
+                : !layer.isDirectShape ? "not a 3x3 padding-1 window of stride 1, or 2 on even sides" : "output channels not in 8s"
             return (fallback, "\(asked) cannot run here (\(why))")
         case .winograd, .winograd2, .winograd4:
             guard layer.isSame3x3 else { return (fallback, "\(asked) cannot run here (not a 3x3 stride-1 padding-1 window)") }
@@ -116,33 +120,27 @@ public enum ConvolutionChoice {
                                                                   (.winograd2, .winograd2), (.im2col, .im2col)]
         var found: [Conv2d.Algorithm] = []
         for (request, algorithm) in requests where choose(layer, request: request, directAvailable: directAvailable).algorithm == algorithm {
-            let run = withPrecision((algorithm, ""), precision, layer: layer, request: request, bf16Available: bf16Available).algorithm
+            let run = withPrecision((algorithm, ""), precision, layer: layer, bf16Available: bf16Available).algorithm
             if !found.contains(run) { found.append(run) }
         }
         let rule = withPrecision(choose(layer, request: nil, directAvailable: directAvailable), precision,
-                                 layer: layer, request: nil, bf16Available: bf16Available).algorithm
+                                 layer: layer, bf16Available: bf16Available).algorithm
         return [rule] + found.filter { $0 != rule }
     }
 
-    /// `choice` for `layer` under `precision`, asked for by `request`: bf16 moves the direct
-    /// kernels to their bf16 form, and a 3x3 stride-2 padding-1 layer of even sides and output
-    /// channels in 8s from im2col to the strided bf16 kernels (`BF16StridedConvolution`) unless
-    /// im2col was asked for; every other path stays FP32 and says so. So does a layer of one
-    /// input channel (an image's first layer): the bf16 kernels reduce channel pairs, half of
-    /// each would be padding, and it measured 1.5x slower than FP32 on fmnist-cnn's first layer
-    /// (`ddp bench step --layers`, Zen 4).
+    /// `choice` for `layer` under `precision`: bf16 moves the direct kernels to their bf16 form;
+    /// every other path stays FP32 and says so (the bf16 kernels exist for the direct path
+    /// only). So does a layer of one input channel (an image's first layer): the bf16 kernel
+    /// reduces channel pairs, half of each would be padding, and it measured 1.5x slower than
+    /// FP32 on fmnist-cnn's first layer (`ddp bench step --layers`, Zen 4).
     public static func withPrecision(_ choice: (algorithm: Conv2d.Algorithm, reason: String), _ precision: Precision,
-                                     layer: Layer, request: ConvolutionRequest?,
+                                     layer: Layer,
                                      bf16Available: Bool = BF16DirectConvolution.isAvailable) -> (algorithm: Conv2d.Algorithm, reason: String) {
         guard precision == .bf16 else { return choice }
-        let strided = choice.algorithm == .im2col && request != .im2col && layer.isStride2Of3x3
-            && layer.outChannels % 8 == 0 && layer.height % 2 == 0 && layer.width % 2 == 0
-        guard choice.algorithm == .direct || strided else {
-            return (choice.algorithm, choice.reason + "; FP32: bf16 runs on the direct kernels only")
-        }
+        guard choice.algorithm == .direct else { return (choice.algorithm, choice.reason + "; FP32: bf16 runs on the direct kernels only") }
         guard layer.inChannels > 1 else { return (choice.algorithm, choice.reason + "; FP32: one input channel (bf16 reduces pairs)") }
         guard bf16Available else { return (choice.algorithm, choice.reason + "; FP32: no AVX512_BF16 kernels in this process") }
-        return (.directBF16, choice.reason + (strided ? "; --precision bf16: the strided bf16 kernels" : "; --precision bf16"))
+        return (.directBF16, choice.reason + "; --precision bf16")
     }
 
     /// The tile `DDP_CONV=winograd` takes: F(4x4, 3x3) (fewer multiplies per output pixel: 36/16
@@ -168,7 +166,7 @@ public enum ConvolutionChoice {
         let line = tuned ? "the fastest per layer, timed at the run's start (DDP_CONV=auto; the layers below)"
             : describeFP32(request: request, directAvailable: directAvailable)
         guard precision == .bf16 else { return line }
-        return line + "; --precision bf16: the direct and strided 3x3 kernels' operands in bf16, sums in FP32 (AVX512_BF16)"
+        return line + "; --precision bf16: the direct kernels' operands in bf16, sums in FP32 (AVX512_BF16)"
     }
 
     private static func describeFP32(request: ConvolutionRequest?, directAvailable: Bool) -> String {
@@ -183,7 +181,7 @@ public enum ConvolutionChoice {
         case .auto?:
             return "the fastest per layer of direct, Winograd and im2col + BLAS, timed at the start of a run (\(variable)=auto)"
         case .direct?, nil:
-            if directAvailable { return "direct AVX-512 kernels for 3x3 stride-1 padding-1 layers, im2col + BLAS for others" }
+            if directAvailable { return "direct AVX-512 kernels for 3x3 padding-1 layers of stride 1 (and 2), im2col + BLAS for others" }
             return "im2col + BLAS (portable kernel path)"
         }
     }

@@ -1,40 +1,17 @@
 import CKernels
 
-/// The 3x3, stride-2, padding-1 convolution (a ResNet stage's first layer) with bf16 operands
-/// and FP32 sums, for images of even height and width: `BF16DirectConvolution`'s arithmetic and
-/// kernels, on the images' phases.
-///
-/// Why: im2col + BLAS ran these layers in FP32 at a third of the bf16 kernels' rate (resnet20's
-/// two took 13% of a bf16 step, Zen 4). The phases make them stride-1 problems:
-///
-///     image (H x W)            phases ((H/2) x (W/2) each)
-///     a b a b a b              00: a a a     01: b b b
-///     c d c d c d      ->          a a a         b b b
-///     a b a b a b              10: c c c     11: d d d
-///     c d c d c d                  c c c         d d d
-///
-/// Output pixel (i, j) reads input rows 2i - 1, 2i, 2i + 1: row i - 1 of the odd-row phases,
-/// row i of the even-row ones, row i of the odd-row ones; the columns likewise. So each of the
-/// nine taps is one phase at a fixed offset of 0 or -1 row and column, and the stride-1 tiles
-/// run on the phase planes unchanged (CKernels, `ddp_conv3x3s2_*`), with the output plane's
-/// `TapMasks`. Per pass:
+/// `StridedConvolution` (3x3, stride 2, padding 1, even sides: the direct tiles on the input's
+/// four phases) with bf16 operands and FP32 sums: `BF16DirectConvolution`'s arithmetic and
+/// tiles. Per pass:
 ///
 ///     forward          x -> paired bf16 phases -> y = the tiles over the 9 taps
 ///     input gradient   dy -> paired bf16 -> dx's four phases, each from its 1, 2, 2 or 4
-///                      taps (the others never reach it) -> dx (`ddp_unphase`)
-///     weight gradient  dW = sum over pixels of bf16(dy) x bf16(the tap's phase), the stride-1
-///                      weight-gradient tiles at the phases' offsets
+///                      taps -> dx (`ddp_unphase`)
+///     weight gradient  dW = sum over pixels of bf16(dy) x bf16(the tap's phase)
 ///
 /// Work is split over images as in `BF16DirectConvolution`, with the same partial sums, so the
 /// thread count changes no result.
 public enum BF16StridedConvolution {
-    /// Whether a layer of this shape can run here: the bf16 kernels exist in this process, the
-    /// sides are even, and the output channels come in 8s (the input gradient also needs the
-    /// input channels in 8s: `DirectConvolution.supportsInputGradient`).
-    public static func fits(outChannels: Int, height: Int, width: Int) -> Bool {
-        BF16DirectConvolution.isAvailable && outChannels % 8 == 0 && height % 2 == 0 && width % 2 == 0
-    }
-
     private static func pairs(_ channels: Int) -> Int { (channels + 1) / 2 }
 
     /// Floats of workspace for `outPixels` = batch x (H/2) x (W/2): the forward's paired phases,

@@ -81,7 +81,7 @@ public struct SystemReport: Encodable {
     /// "fp32, bf16 (...)" or "fp32 (bf16: why not)".
     static func describePrecisions() -> String {
         if let problem = Precision.bf16.problem { return "fp32 (not bf16: \(problem.replacingOccurrences(of: "--precision bf16 ", with: "")))" }
-        return "fp32, bf16 (--precision bf16: the direct 3x3 and stride-2 3x3 kernels multiply bf16 operands with VDPBF16PS, sums in FP32)"
+        return "fp32, bf16 (--precision bf16: the direct 3x3 kernels multiply bf16 operands with VDPBF16PS, sums in FP32)"
     }
 
     public func jsonLine() throws -> String { try JSONLine.encode(self) }

@@ -8,17 +8,16 @@ import Tensor
 /// that their gradients pass the finite-difference check against the FP32 function. The kernels
 /// themselves are held to float64 references in `BF16DirectConvolutionTests`.
 final class Conv2dBF16Tests: XCTestCase {
-    /// The rule: bf16 moves the direct path and 3x3 stride-2 layers (even sides, output channels
-    /// in 8s, im2col not asked for), and not a layer of one input channel.
+    /// The rule: bf16 moves the direct path only (3x3 stride-2 layers included), and not a layer
+    /// of one input channel.
     func testChoiceUnderPrecision() {
         let direct = (algorithm: Conv2d.Algorithm.direct, reason: "default")
-        func layer(_ inChannels: Int = 32, stride: Int = 1, out: Int = 32, side: Int = 14) -> ConvolutionChoice.Layer {
-            .init(kernelSize: 3, stride: stride, padding: 1, inChannels: inChannels, outChannels: out, height: side, width: side)
+        func layer(_ inChannels: Int = 32) -> ConvolutionChoice.Layer {
+            .init(kernelSize: 3, stride: 1, padding: 1, inChannels: inChannels, outChannels: 32, height: 14, width: 14)
         }
         func choose(_ choice: (algorithm: Conv2d.Algorithm, reason: String), _ precision: Precision,
-                    _ l: ConvolutionChoice.Layer = layer(), request: ConvolutionRequest? = nil,
-                    available: Bool = true) -> Conv2d.Algorithm {
-            ConvolutionChoice.withPrecision(choice, precision, layer: l, request: request, bf16Available: available).algorithm
+                    _ l: ConvolutionChoice.Layer = layer(), available: Bool = true) -> Conv2d.Algorithm {
+            ConvolutionChoice.withPrecision(choice, precision, layer: l, bf16Available: available).algorithm
         }
         XCTAssertEqual(choose(direct, .bf16), .directBF16)
         XCTAssertEqual(choose(direct, .fp32), .direct)
@@ -26,16 +25,11 @@ final class Conv2dBF16Tests: XCTestCase {
         XCTAssertEqual(choose(direct, .bf16, available: false), .direct)
         XCTAssertEqual(choose((.im2col, "default"), .bf16), .im2col)
         XCTAssertEqual(choose((.winograd4, "DDP_CONV=winograd4"), .bf16), .winograd4)
-        let im2col = (algorithm: Conv2d.Algorithm.im2col, reason: "default")
-        XCTAssertEqual(choose(im2col, .bf16, layer(stride: 2)), .directBF16)
-        XCTAssertEqual(choose(im2col, .fp32, layer(stride: 2)), .im2col)
-        XCTAssertEqual(choose(im2col, .bf16, layer(stride: 2), request: .im2col), .im2col)
-        XCTAssertEqual(choose(im2col, .bf16, layer(stride: 2, side: 7)), .im2col, "odd sides")
-        XCTAssertEqual(choose(im2col, .bf16, layer(stride: 2, out: 12)), .im2col, "output channels not in 8s")
-        XCTAssertEqual(choose(im2col, .bf16, layer(1, stride: 2)), .im2col)
-        XCTAssertEqual(ConvolutionChoice.withPrecision((.im2col, "default"), .bf16, layer: layer(8), request: nil,
-                                                       bf16Available: true).reason,
+        XCTAssertEqual(ConvolutionChoice.withPrecision((.im2col, "default"), .bf16, layer: layer(8), bf16Available: true).reason,
                        "default; FP32: bf16 runs on the direct kernels only")
+        let strided = ConvolutionChoice.Layer(kernelSize: 3, stride: 2, padding: 1, inChannels: 16, outChannels: 32,
+                                              height: 28, width: 28)
+        XCTAssertEqual(choose(ConvolutionChoice.choose(strided, request: nil, directAvailable: true), .bf16, strided), .directBF16)
     }
 
     /// fmnist-cnn under bf16: its three inner 3x3 layers in bf16, the first (one channel) FP32.
@@ -69,8 +63,8 @@ final class Conv2dBF16Tests: XCTestCase {
         let saved = BLASRuntime.threads
         defer { BLASRuntime.setThreads(saved) }
         var rng = SeededRNG(seed: 91)
-        // Stride 2 (the last four) against im2col's FP32; sides past 16 and 32 pixels take more
-        // than one vector per phase row and per image row.
+        // Stride 2 (the last four) against the FP32 strided kernels; sides past 16 and 32 pixels
+        // take more than one vector per phase row and per image row.
         for (c, h, w, outC, stride) in [(32, 14, 14, 32, 1), (8, 5, 7, 16, 1), (24, 3, 3, 8, 1), (16, 1, 1, 8, 1),
                                         (16, 14, 14, 32, 2), (8, 6, 40, 16, 2), (32, 2, 2, 8, 2), (9, 4, 6, 8, 2)] {
             func make(_ precision: Precision) throws -> Conv2d {

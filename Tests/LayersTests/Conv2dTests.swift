@@ -66,6 +66,8 @@ final class Conv2dTests: XCTestCase {
     /// forward, dW and dx, with dx accumulated (as a residual block does), at 1 and 2 threads,
     /// and after a larger batch. Images of 27, 6 and 1 pixels leave every tap-mask phase and
     /// images shorter than a vector; odd input channels take the weight gradient's lone pair.
+    /// Stride 2 (`StridedConvolution`, the last six): rows past 16 and 32 pixels, a first layer,
+    /// 2x2 images.
     func testDirectPathMatchesIm2colPath() throws {
         guard DirectConvolution.isAvailable else {
             throw XCTSkip("\(ConvolutionChoice.describe()): only the im2col path runs here")
@@ -74,24 +76,27 @@ final class Conv2dTests: XCTestCase {
         defer { BLASRuntime.setThreads(saved) }
         var rng = SeededRNG(seed: 77)
         // First layers of 1 and 3 channels: direct output and weight gradient, dx through columns.
-        let shapes: [(c: Int, h: Int, w: Int, out: Int)] = [(32, 28, 28, 32), (32, 14, 14, 64), (64, 14, 14, 64),
-                                                          (8, 3, 9, 24), (16, 7, 7, 8), (1, 28, 28, 32), (3, 9, 6, 16),
-                                                          (9, 2, 3, 8), (8, 1, 1, 16)]
-        for (c, h, w, outC) in shapes {
+        let shapes: [(c: Int, h: Int, w: Int, out: Int, s: Int)] = [
+            (32, 28, 28, 32, 1), (32, 14, 14, 64, 1), (64, 14, 14, 64, 1), (8, 3, 9, 24, 1), (16, 7, 7, 8, 1),
+            (1, 28, 28, 32, 1), (3, 9, 6, 16, 1), (9, 2, 3, 8, 1), (8, 1, 1, 16, 1),
+            (16, 28, 28, 32, 2), (32, 14, 14, 64, 2), (8, 6, 40, 16, 2), (3, 8, 6, 16, 2), (9, 4, 6, 8, 2), (8, 2, 2, 8, 2),
+        ]
+        for (c, h, w, outC, stride) in shapes {
             let direct = try Conv2d(name: "d", input: .map(channels: c, height: h, width: w), outChannels: outC,
-                                    kernelSize: 3, padding: 1, bias: false, algorithm: .direct)
+                                    kernelSize: 3, stride: stride, padding: 1, bias: false, algorithm: .direct)
             let im2col = try Conv2d(name: "i", input: .map(channels: c, height: h, width: w), outChannels: outC,
-                                    kernelSize: 3, padding: 1, bias: false, algorithm: .im2col)
+                                    kernelSize: 3, stride: stride, padding: 1, bias: false, algorithm: .im2col)
+            let oh = h / stride, ow = w / stride  // stride 2: even sides
             XCTAssertEqual(direct.algorithm, .direct)
             XCTAssertEqual(im2col.algorithm, .im2col)
             let storeD = bind(direct, seed: 9), storeI = bind(im2col, seed: 9)
             for (threads, n) in [(1, 5), (2, 5), (1, 2)] {
                 BLASRuntime.setThreads(threads)
-                let label = "c\(c) \(h)x\(w) -> \(outC), batch \(n), \(threads) thread(s)"
+                let label = "c\(c) \(h)x\(w) -> \(outC) stride \(stride), batch \(n), \(threads) thread(s)"
                 let x = makeTensor([c, n, h, w], randomValues(c * n * h * w, rng: &rng))
                 let yD = direct.forward(x, training: true).array, yI = im2col.forward(x, training: true).array
                 assertClose(yD, yI, atol: 1e-5, rtol: 1e-4, "\(label) forward")
-                let dy = makeTensor([outC, n, h, w], randomValues(outC * n * h * w, rng: &rng))
+                let dy = makeTensor([outC, n, oh, ow], randomValues(outC * n * oh * ow, rng: &rng))
                 let start = randomValues(c * n * h * w, rng: &rng)
                 let dxD = makeTensor([c, n, h, w], start), dxI = makeTensor([c, n, h, w], start)
                 direct.backward(dy, inputGradient: dxD, accumulate: true)

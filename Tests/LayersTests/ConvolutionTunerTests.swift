@@ -16,7 +16,8 @@ final class ConvolutionTunerTests: XCTestCase {
         XCTAssertEqual(candidates(layer()), [.direct, .winograd4, .winograd2, .im2col])
         XCTAssertEqual(candidates(layer(), direct: false), [.im2col, .winograd4, .winograd2])
         XCTAssertEqual(candidates(layer(out: 5)), [.im2col, .winograd4, .winograd2])
-        XCTAssertEqual(candidates(layer(s: 2)), [.im2col])
+        XCTAssertEqual(candidates(layer(s: 2)), [.direct, .im2col])
+        XCTAssertEqual(candidates(layer(s: 2), direct: false), [.im2col])
         XCTAssertEqual(candidates(layer(k: 1, p: 0)), [.im2col])
         XCTAssertEqual(candidates(layer(), .bf16), [.directBF16, .winograd4, .winograd2, .im2col])
         XCTAssertEqual(candidates(layer(c: 1), .bf16), [.direct, .winograd4, .winograd2, .im2col], "one channel stays FP32")
@@ -32,7 +33,7 @@ final class ConvolutionTunerTests: XCTestCase {
     /// shape once, and the plan built from the times names the least of each row.
     func testMeasureTimesEveryCandidateAndThePlanTakesTheLeast() throws {
         let input = FeatureShape.map(channels: 1, height: 8, width: 8)
-        let layers = try ModelSpec.layers(for: "c8nb-bn-relu-c8nb-bn-relu-c8nb-bn-relu-c8s2nb-gap-fc", input: input, classes: 3)
+        let layers = try ModelSpec.layers(for: "c8nb-bn-relu-c8nb-bn-relu-c8nb-bn-relu-c8k1s2nb-gap-fc", input: input, classes: 3)
         let convolutions = layers.flatMap(\.convolutions)
         let candidates = convolutions.map { ConvolutionChoice.candidates($0.choiceLayer, precision: .fp32) }
         let seconds = try ConvolutionTuner.measure(convolutions, candidates: candidates, first: layers.first as? Conv2d,
@@ -40,7 +41,7 @@ final class ConvolutionTunerTests: XCTestCase {
         XCTAssertEqual(seconds.map(\.count), candidates.map(\.count))
         for row in seconds { for s in row { XCTAssertTrue(s > 0 && s.isFinite, "\(seconds)") } }
         XCTAssertEqual(seconds[1], seconds[2], "the second and third layers have one shape: timed once")
-        XCTAssertEqual(candidates[3], [.im2col], "stride 2: the only candidate")
+        XCTAssertEqual(candidates[3], [.im2col], "1x1 stride 2: the only candidate")
 
         let picks = seconds.map(ConvolutionTuner.fastest)
         let plan = ConvolutionPlan(convolutions: convolutions, candidates: candidates, seconds: seconds, picks: picks)
@@ -62,7 +63,9 @@ final class ConvolutionTunerTests: XCTestCase {
         XCTAssertEqual(runs["0"]?.algorithm, .im2col)
         XCTAssertEqual(runs["3"]?.algorithm, .winograd4)
         XCTAssertTrue(runs["3"]!.reason.hasPrefix("DDP_CONV=auto: "), runs["3"]!.reason)
-        XCTAssertEqual(runs["6"]?.algorithm, .im2col, "stride 2 cannot run Winograd")
+        XCTAssertEqual(runs["6"]?.algorithm, Conv2d.Algorithm.direct == ConvolutionChoice.candidates(
+            model.layers[6].convolutions[0].choiceLayer, precision: .fp32)[0] ? .direct : .im2col,
+                       "stride 2 cannot run Winograd: the layer keeps its own choice")
         XCTAssertTrue(runs["6"]!.reason.hasSuffix("DDP_CONV=auto's winograd2 cannot run here"), runs["6"]!.reason)
         XCTAssertEqual(model.convolutionPlan, plan)
 

@@ -52,6 +52,34 @@ void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride, int ou
 /// dw[o][c][3][3] = `partial` rounded to Float.
 void ddp_conv3x3_reduce_partials(const double *partial, int out_channels, int in_channels, float *dw);
 
+/// Stride 2 (3x3, padding 1, even height and width; direct_conv_tiles.h says how): the four
+/// phases of images first..<last, pixels (2i + a, 2j + b), as (H/2) x (W/2) planes, phase 2a + b
+/// at `phase_stride` from its channel's start (positions n * (H/2) * (W/2) + i * (W/2) + j).
+void ddp_phases(const float *in, long in_channel_stride, int channels, int height, int width, int first, int last,
+                float *out, long out_channel_stride, long phase_stride);
+
+/// The forward of a stride-2 layer from the input's phases (ddp_phases): `weights` as
+/// ddp_conv3x3_direct's, `tap_masks` those of the output plane (out_height x out_width).
+void ddp_conv3x3s2_direct(const float *phases, long channel_stride, long phase_stride, int in_channels,
+                          const float *weights, int out_channels, float *out, long out_channel_stride, int out_height,
+                          int out_width, const unsigned short *tap_masks, int first, int last);
+
+/// `weights` [out][in][3][3] into the blocks [in/8][9][out][8] of the stride-2 input gradient
+/// (the taps grouped by the phase of dx they reach).
+void ddp_arrange_s2_input_gradient(const float *weights, int out_channels, int in_channels, float *blocks);
+
+/// The input gradient of a stride-2 layer, as the phases of dx (ddp_unphase makes the image);
+/// input channels in 8s.
+void ddp_conv3x3s2_input_gradient(const float *dy, long dy_channel_stride, int out_channels, const float *blocks,
+                                  int in_channels, float *phases, long channel_stride, long phase_stride,
+                                  int out_height, int out_width, const unsigned short *tap_masks, int first, int last);
+
+/// ddp_conv3x3_weight_partials of a stride-2 layer, x as its phases.
+void ddp_conv3x3s2_weight_partials(const float *dy, long dy_channel_stride, int out_channels, const float *phases,
+                                   long channel_stride, long phase_stride, int in_channels, int out_height,
+                                   int out_width, const unsigned short *tap_masks, int first, int last,
+                                   double *partial);
+
 /// 1 when this CPU runs the bf16 kernels below (AVX-512 F, BW and VL, and AVX512_BF16: Zen 4, Cooper
 /// Lake, Sapphire Rapids and later), else 0.
 int ddp_avx512_bf16_available(void);
@@ -85,14 +113,12 @@ void ddp_conv3x3_weight_partials_bf16(const unsigned short *dy, long dy_channel_
                                       int height, int width, const unsigned short *tap_masks, int first,
                                       int last, double *partial);
 
-/// Stride 2 (3x3, padding 1, even height and width; direct_conv_bf16.c says how): the four
-/// phases of images first..<last, pixels (2i + a, 2j + b), as (H/2) x (W/2) planes, phase
-/// 2a + b at `phase_stride` from its channel's start (positions n * (H/2) * (W/2) + i * (W/2) + j):
-/// channel pairs as ddp_bf16_pack_pairs makes them when `paired`, plain bf16 rows otherwise.
+/// ddp_phases in bf16: channel pairs as ddp_bf16_pack_pairs makes them when `paired`, plain bf16
+/// rows otherwise.
 void ddp_bf16_phases(const float *in, long in_channel_stride, int channels, int height, int width, int first,
                      int last, int paired, void *out, long out_channel_stride, long phase_stride);
 
-/// The inverse of ddp_bf16_phases for Float phases of images first..<last: out (+)= the image.
+/// The inverse of ddp_phases for images first..<last: out (+)= the image.
 void ddp_unphase(const float *phases, long channel_stride, long phase_stride, int channels, int height, int width,
                  int first, int last, float *out, long out_channel_stride, int accumulate);
 
