@@ -2,19 +2,23 @@ import Layers
 import Platform
 import Tensor
 
-/// `ddp bench conv`: forward and backward time of single 3x3, stride-1, padding-1 convolution
-/// layers with each algorithm (`Conv2d.Algorithm`), on the shapes of the models' such layers:
-/// what decides `ConvolutionChoice`'s default. Each layer is timed alone on random data
+/// `ddp bench conv`: forward and backward time of single 3x3, padding-1 convolution layers with
+/// each algorithm (`Conv2d.Algorithm`), on the shapes of the models' such layers (stride 1, and
+/// resnet20's stride-2 ones): what decides `ConvolutionChoice`'s default. Each layer is timed alone on random data
 /// (weights Kaiming-normal), its input gradient included unless it is a first layer (one
 /// input channel); each figure is the median of the timed passes after two untimed ones.
 public enum ConvolutionBenchmark {
     public struct Shape: Sendable {
         public var label: String
-        public var inChannels: Int, outChannels: Int, side: Int
+        public var inChannels: Int, outChannels: Int, side: Int, stride: Int
 
-        public init(label: String, inChannels: Int, outChannels: Int, side: Int) {
+        public init(label: String, inChannels: Int, outChannels: Int, side: Int, stride: Int = 1) {
             self.label = label; self.inChannels = inChannels; self.outChannels = outChannels; self.side = side
+            self.stride = stride
         }
+
+        /// The output's side.
+        var outSide: Int { (side - 1) / stride + 1 }
     }
 
     /// fmnist-cnn's 3x3 layers and resnet20's stride-1 3x3 layers on 1x28x28 inputs.
@@ -27,6 +31,8 @@ public enum ConvolutionBenchmark {
         .init(label: "resnet20 layer1", inChannels: 16, outChannels: 16, side: 28),
         .init(label: "resnet20 layer2", inChannels: 32, outChannels: 32, side: 14),
         .init(label: "resnet20 layer3", inChannels: 64, outChannels: 64, side: 7),
+        .init(label: "resnet20 layer2.0.conv1", inChannels: 16, outChannels: 32, side: 28, stride: 2),
+        .init(label: "resnet20 layer3.0.conv1", inChannels: 32, outChannels: 64, side: 14, stride: 2),
     ]
 
     public struct Row: Sendable {
@@ -46,7 +52,7 @@ public enum ConvolutionBenchmark {
                 // direct-bf16 is the direct request under --precision bf16.
                 let bf16 = algorithm == .directBF16
                 let conv = try Conv2d(name: shape.label, input: .map(channels: shape.inChannels, height: shape.side, width: shape.side),
-                                      outChannels: shape.outChannels, kernelSize: 3, padding: 1, bias: false,
+                                      outChannels: shape.outChannels, kernelSize: 3, stride: shape.stride, padding: 1, bias: false,
                                       algorithm: bf16 ? .direct : ConvolutionRequest(rawValue: algorithm.rawValue))
                 if bf16 { conv.setPrecision(.bf16) }
                 guard conv.algorithm == algorithm else { continue }
@@ -65,7 +71,7 @@ public enum ConvolutionBenchmark {
         var rng = SeededRNG(seed: 3)
         let pixels = batch * shape.side * shape.side
         let x = Tensor(shape: [shape.inChannels, batch, shape.side, shape.side])
-        let dy = Tensor(shape: [shape.outChannels, batch, shape.side, shape.side])
+        let dy = Tensor(shape: [shape.outChannels, batch, shape.outSide, shape.outSide])
         for i in 0..<x.count { x[i] = rng.normal() }
         for i in 0..<dy.count { dy[i] = rng.normal() }
         let dx = shape.inChannels == 1 ? nil : Tensor(shape: [shape.inChannels, pixels])

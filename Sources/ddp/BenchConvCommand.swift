@@ -50,6 +50,7 @@ struct BenchConvCommand: ParsableCommand {
                 print(JSONLine.object([
                     ("layer", .string(r.shape.label)), ("in", .number(Double(r.shape.inChannels))),
                     ("out", .number(Double(r.shape.outChannels))), ("side", .number(Double(r.shape.side))),
+                    ("stride", .number(Double(r.shape.stride))),
                     ("batch", .number(Double(batch))), ("threads", .number(Double(BenchBLAS.threads))),
                     ("algorithm", .string(r.algorithm.rawValue)), ("forward_s", .number(r.forwardSeconds)),
                     ("backward_s", .number(r.backwardSeconds)),
@@ -60,7 +61,8 @@ struct BenchConvCommand: ParsableCommand {
         print("batch \(batch), \(BenchBLAS.threads) thread(s), BLAS \(BenchBLAS.description)")
         func ms(_ s: Double) -> String { String(format: "%.2f", s * 1e3) }
         let table = rows.map { r in
-            [r.shape.label, "\(r.shape.inChannels)->\(r.shape.outChannels) \(r.shape.side)x\(r.shape.side)", r.algorithm.rawValue,
+            [r.shape.label, "\(r.shape.inChannels)->\(r.shape.outChannels) \(r.shape.side)x\(r.shape.side)"
+                + (r.shape.stride == 1 ? "" : " s\(r.shape.stride)"), r.algorithm.rawValue,
              ms(r.forwardSeconds), ms(r.backwardSeconds), ms(r.forwardSeconds + r.backwardSeconds)]
         }
         print(TextTable([.left, .left, .left, .right, .right, .right])
