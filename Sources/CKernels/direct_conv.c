@@ -144,7 +144,8 @@ __attribute__((always_inline)) AVX512 static inline void wtile(const int ot, con
         for (int o = 0; o < ot; o++) d[o] = _mm512_maskz_loadu_ps(m, dy + o * dy_stride + p);
         for (int j = 0; j < 3; j++)
             for (int c = 0; c < ct; c++) {
-                const __m512 v = _mm512_maskz_loadu_ps(tap_masks[r * 9 + mask_taps[j]] & m, x + c * x_stride + p + offsets[j]);
+                const __m512 v =
+                    _mm512_maskz_loadu_ps(tap_masks[r * 9 + mask_taps[j]] & m, x + c * x_stride + p + offsets[j]);
                 for (int o = 0; o < ot; o++) acc[o][c][j] = _mm512_fmadd_ps(d[o], v, acc[o][c][j]);
             }
     }
@@ -234,7 +235,8 @@ AVX512 void ddp_unphase(const float *phases, long channel_stride, long phase_str
                         const __m512 even = _mm512_maskz_loadu_ps(m, phases + from + j);
                         const __m512 odd = _mm512_maskz_loadu_ps(m, phases + from + phase_stride + j);
                         const long n_out = width - 2 * j;  // pixels 2j .. of the row, 32 at most
-                        __m512 lo = _mm512_permutex2var_ps(even, lo_index, odd), hi = _mm512_permutex2var_ps(even, hi_index, odd);
+                        __m512 lo = _mm512_permutex2var_ps(even, lo_index, odd);
+                        __m512 hi = _mm512_permutex2var_ps(even, hi_index, odd);
                         if (accumulate) {
                             lo = _mm512_add_ps(lo, _mm512_maskz_loadu_ps(lanes(n_out), row + 2 * j));
                             hi = _mm512_add_ps(hi, _mm512_maskz_loadu_ps(lanes(n_out - 16), row + 2 * j + 16));
@@ -263,7 +265,8 @@ void ddp_arrange_s2_input_gradient(const float *weights, int out_channels, int i
     for (int o = 0; o < out_channels; o++)
         for (int c = 0; c < in_channels; c++)
             for (int t = 0; t < 9; t++)
-                blocks[(((long)(c / 8) * 9 + t) * out_channels + o) * 8 + c % 8] = weights[((long)o * in_channels + c) * 9 + order[t]];
+                blocks[(((long)(c / 8) * 9 + t) * out_channels + o) * 8 + c % 8] =
+                    weights[((long)o * in_channels + c) * 9 + order[t]];
 }
 
 AVX512 void ddp_conv3x3s2_input_gradient(const float *dy, long dy_channel_stride, int out_channels, const float *blocks,

@@ -241,7 +241,8 @@ AVX512BF16 void ddp_bf16_phases(const float *in, long in_channel_stride, int cha
                         for (int b = 0; b < 2; b++) {
                             const long at = g * out_channel_stride + (2 * a + b) * phase_stride + to + j;
                             if (paired) {
-                                const __m512i v = _mm512_or_si512(widened_bf16(x[b]), _mm512_slli_epi32(widened_bf16(y[b]), 16));
+                                const __m512i v =
+                                    _mm512_or_si512(widened_bf16(x[b]), _mm512_slli_epi32(widened_bf16(y[b]), 16));
                                 _mm512_mask_storeu_epi32((unsigned *)out + at, m, v);
                             } else {
                                 _mm256_mask_storeu_epi16((unsigned short *)out + at, m, (__m256i)_mm512_cvtneps_pbh(x[b]));

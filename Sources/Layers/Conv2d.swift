@@ -22,10 +22,10 @@ import Tensor
 /// takes `DirectConvolution` instead when the CPU can: the kernels read the input and the output
 /// gradient where they are (the zero padding is masked-out vector lanes); no column matrix, no
 /// col2im. So does a 3x3 stride-2 one on even sides, through its input's phases
-/// (`StridedConvolution`). Its input gradient needs input channels in 8s too; a first layer of 1 or 3 channels
-/// is never asked for one (and if it is, that backward goes through the columns). Such a layer
-/// can also run `WinogradConvolution` (F(2x2, 3x3) or F(4x4, 3x3), any channels) when asked
-/// (`DDP_CONV`); `ConvolutionChoice` decides, once, at construction. Under `--precision bf16`
+/// (`StridedConvolution`). Their input gradient needs input channels in 8s too; a first layer of
+/// 1 or 3 channels is never asked for one (and if it is, that backward goes through the
+/// columns). A stride-1 layer can also run `WinogradConvolution` (F(2x2, 3x3) or F(4x4, 3x3),
+/// any channels) when asked (`DDP_CONV`); `ConvolutionChoice` decides, once, at construction. Under `--precision bf16`
 /// (`Precision`, set by the model before binding) a layer on the direct kernels runs them with
 /// bf16 operands (`BF16DirectConvolution`, `BF16StridedConvolution`); the other paths stay FP32.
 ///
@@ -180,7 +180,8 @@ public final class Conv2d: Layer {
     /// Saturates instead of overflowing for absurd sizes.
     public var scratchPerSample: Int {
         switch algorithm {
-        case .direct: return stride == 2 ? StridedConvolution.scratchFloats(inChannels: inChannels, outPixels: plane.outPixels) : 0
+        case .direct:
+            return stride == 2 ? StridedConvolution.scratchFloats(inChannels: inChannels, outPixels: plane.outPixels) : 0
         case .directBF16:
             return bf16ScratchFloats(outPixels: plane.outPixels)
         case .winograd2, .winograd4:
