@@ -9,14 +9,15 @@ public struct ConvolutionPlan: Codable, Equatable, Sendable {
     public var timings: [String: String]
 
     /// The plan of picks `picks[i]` among `candidates[i]` for `convolutions[i]`, with the
-    /// `seconds` of every candidate.
+    /// `seconds` of every candidate (infinite: it cannot run on some rank, and is not listed).
     public init(convolutions: [Conv2d], candidates: [[Conv2d.Algorithm]], seconds: [[Double]], picks: [Int]) {
         algorithms = [:]; timings = [:]
         for (i, conv) in convolutions.enumerated() {
             let pick = picks[i]
             algorithms[conv.name] = candidates[i][pick]
             let ms = { (j: Int) in String(format: "%.2f", seconds[i][j] * 1000) }
-            let others = candidates[i].indices.filter { $0 != pick }.map { "\(candidates[i][$0].rawValue) \(ms($0))" }
+            let others = candidates[i].indices.filter { $0 != pick && seconds[i][$0].isFinite }
+                .map { "\(candidates[i][$0].rawValue) \(ms($0))" }
             timings[conv.name] = "\(candidates[i][pick].rawValue) \(ms(pick)) ms" + (others.isEmpty ? " (the only one)" : "; " + others.joined(separator: ", "))
         }
     }

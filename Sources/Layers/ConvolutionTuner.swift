@@ -7,8 +7,9 @@ import Tensor
 ///     per convolution    candidates            time each (fresh layer, random data)
 ///     "3" 32->32 28x28   direct  winograd4 ... -> seconds [0.0141, 0.0123, ...]
 ///     "7" 32->64 14x14   ...                   -> ...
-///                         every rank times the same list; the caller sums the lists over
-///                         ranks, rank 0 picks the least of each row, every rank takes its picks
+///                         every rank times its candidates; the caller sums the times over
+///                         ranks (`TrainingData`), rank 0 picks the least of each row, every
+///                         rank takes its picks
 ///     plan               {"3": winograd4, "7": direct, ...}
 ///
 /// Why it is opt-in: a plan depends on timings, so two runs with the same seed may pick
@@ -38,7 +39,7 @@ public enum ConvolutionTuner {
         }
     }
 
-    /// The index of the least time (the first on a tie: the default rule's comes first).
+    /// The index of the least time (the first on a tie).
     public static func fastest(_ seconds: [Double]) -> Int {
         seconds.indices.min { seconds[$0] < seconds[$1] } ?? 0
     }

@@ -62,22 +62,26 @@ public final class TrainingData {
     }
 
     /// `ConvolutionTuner` on the shapes of `model`'s convolutions, on every rank at once (the
-    /// contention of the run itself); the timings summed over ranks, rank 0's picks taken by
-    /// all: one plan everywhere.
+    /// contention of the run itself). Each rank times the algorithms it can run (ranks of a mixed
+    /// cluster differ: `KernelPath`) and leaves the others infinite; the sums over ranks keep an
+    /// algorithm some rank cannot run infinite, and every rank takes rank 0's picks among them:
+    /// one plan everywhere, which every rank can run.
     private func tunedPlan(for model: Model, precision: Precision, batch: Int, comm: any Communicator) throws -> ConvolutionPlan {
         let convolutions = model.layers.flatMap(\.convolutions)
         let candidates = convolutions.map { ConvolutionChoice.candidates($0.choiceLayer, precision: precision) }
-        var seconds = try ConvolutionTuner.measure(convolutions, candidates: candidates, first: model.layers.first as? Conv2d,
-                                                   batch: batch).flatMap { $0 }
-        try comm.allReduce(&seconds)
-        var rows: [[Double]] = [], start = 0
-        for row in candidates {
-            rows.append(seconds[start..<start + row.count].map { $0 / Double(comm.size) })
-            start += row.count
+        let measured = try ConvolutionTuner.measure(convolutions, candidates: candidates, first: model.layers.first as? Conv2d,
+                                                    batch: batch)
+        let all = Conv2d.Algorithm.allCases
+        var seconds = [Double](repeating: .infinity, count: convolutions.count * all.count)
+        for (i, row) in candidates.enumerated() {
+            for (j, algorithm) in row.enumerated() { seconds[i * all.count + all.firstIndex(of: algorithm)!] = measured[i][j] }
         }
+        try comm.allReduce(&seconds)
+        let rows = convolutions.indices.map { i in seconds[i * all.count..<(i + 1) * all.count].map { $0 / Double(comm.size) } }
         var picks = rows.map { Int32(ConvolutionTuner.fastest($0)) }
         try comm.broadcast(&picks, root: 0)
-        return ConvolutionPlan(convolutions: convolutions, candidates: candidates, seconds: rows, picks: picks.map(Int.init))
+        return ConvolutionPlan(convolutions: convolutions, candidates: rows.map { _ in all }, seconds: rows,
+                               picks: picks.map(Int.init))
     }
 
     /// `model(_:comm:)` with rank 0's parameters on every rank: identical replicas.

@@ -6,7 +6,8 @@
 # bit-identical on both paths, so the parameters must stay bitwise identical: the desync check
 # runs after every step of a whole epoch (32 steps), with BatchNorm per rank and with --sync-bn.
 # The banner must name the mix, and the mixed run must differ from an all-AVX-512 run (else
-# rank 1 did not really run the portable path).
+# rank 1 did not really run the portable path). Under DDP_CONV=auto the two ranks can run
+# different algorithms: they must agree on one plan that both can run (no direct kernels).
 name=mixed_kernels_mpi
 source "$(dirname "$0")/lib/common.sh"
 
@@ -42,6 +43,14 @@ for bn in per-rank sync; do
     ! grep -q 'differs between rank' "$work/mixed-$bn.log" || fail "mixed-$bn: $(grep -m1 differs "$work/mixed-$bn.log")"
     note "BatchNorm $bn: 32 steps, parameters identical on both ranks after every one"
 done
+
+export DDP_CONV=auto
+run mixed-auto "$work/ddp-rank1-portable" --max-steps 4
+unset DDP_CONV
+grep -q "DDP_CONV=auto's timings" "$work/mixed-auto.log" || fail "mixed-auto: no plan in the banner: $(head -20 "$work/mixed-auto.log")"
+layers=$(grep -m1 'conv layers:' "$work/mixed-auto.log")
+! grep -q 'direct' <<<"$layers" || fail "mixed-auto: a layer on the direct kernels, which rank 1 cannot run: $layers"
+note "DDP_CONV=auto: one plan both ranks run (${layers#*conv layers: }), in lock-step for 4 steps"
 
 run avx512-per-rank "$ddp"
 ! cmp -s "$work/mixed-per-rank/latest/model.safetensors" "$work/avx512-per-rank/latest/model.safetensors" ||
