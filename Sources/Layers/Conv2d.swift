@@ -28,6 +28,7 @@ import Tensor
 /// any channels) when asked (`DDP_CONV`); `ConvolutionChoice` decides, once, at construction. Under `--precision bf16`
 /// (`Precision`, set by the model before binding) a layer on the direct kernels runs them with
 /// bf16 operands (`BF16DirectConvolution`, `BF16StridedConvolution`); the other paths stay FP32.
+/// `DirectLayerPath` and `WinogradLayerPath` hold each path's buffers and calls.
 ///
 /// Weights `[out, in, k, k]` start Kaiming-normal (fan_in = in*k*k), the bias at zero.
 public final class Conv2d: Layer {
@@ -41,10 +42,10 @@ public final class Conv2d: Layer {
     /// Geometry of one channel plane of one image; the batch loops over (channel, image).
     private let plane: ConvGeometry
     private let isPointwise: Bool
-    /// The direct path's buffers, made by `bind`: a model is checked against `ModelLimits`
-    /// after its layers are constructed, so construction allocates nothing that grows with
-    /// the sizes. nil on the im2col path.
-    private var direct: DirectBuffers?
+    /// The direct path's kernels and buffers, made by `bind`: a model is checked against
+    /// `ModelLimits` after its layers are constructed, so construction allocates nothing that
+    /// grows with the sizes. nil on the other paths.
+    private var direct: DirectLayerPath?
     /// The Winograd path's filters and geometry, made by `bind`; nil on the other paths.
     private var winograd: WinogradLayerPath?
     private var weight: Tensor!, weightGradient: Tensor!
@@ -128,23 +129,6 @@ public final class Conv2d: Layer {
         (algorithm, algorithmReason) = ConvolutionChoice.withPrecision((algorithm, algorithmReason), precision, layer: choiceLayer)
     }
 
-    /// The direct path's tap masks (fixed by the geometry: the output plane's) and the weights
-    /// arranged for the kernel (rewritten on each pass: the weights change every step): Floats,
-    /// or bf16 pairs.
-    private final class DirectBuffers {
-        let masks: TapMasks
-        let blocks: UnsafeMutablePointer<Float>?
-        let pairs: UnsafeMutablePointer<UInt32>?
-
-        init(inChannels: Int, outChannels: Int, height: Int, width: Int, bf16: Bool) {
-            masks = TapMasks(height: height, width: width)
-            blocks = bf16 ? nil : .allocate(capacity: inChannels * outChannels * 9)
-            pairs = bf16 ? .allocate(capacity: BF16DirectConvolution.blockCount(outChannels: outChannels, inChannels: inChannels)) : nil
-        }
-
-        deinit { blocks?.deallocate(); pairs?.deallocate() }
-    }
-
     public var convolutions: [Conv2d] { [self] }
 
     public var kind: String {
@@ -166,8 +150,8 @@ public final class Conv2d: Layer {
         guard case let .map(_, h, w) = inputShape else { return }
         switch algorithm {
         case .direct, .directBF16:
-            direct = DirectBuffers(inChannels: inChannels, outChannels: outChannels, height: plane.outHeight,
-                                   width: plane.outWidth, bf16: algorithm == .directBF16)
+            direct = DirectLayerPath(inChannels: inChannels, outChannels: outChannels, height: h, width: w, stride: stride,
+                                     bf16: algorithm == .directBF16)
         case .winograd2, .winograd4:
             winograd = WinogradLayerPath(tile: algorithm == .winograd2 ? .f2x2 : .f4x4, inChannels: inChannels,
                                          outChannels: outChannels, height: h, width: w)
@@ -180,10 +164,9 @@ public final class Conv2d: Layer {
     /// Saturates instead of overflowing for absurd sizes.
     public var scratchPerSample: Int {
         switch algorithm {
-        case .direct:
-            return stride == 2 ? StridedConvolution.scratchFloats(inChannels: inChannels, outPixels: plane.outPixels) : 0
-        case .directBF16:
-            return bf16ScratchFloats(outPixels: plane.outPixels)
+        case .direct, .directBF16:
+            return DirectLayerPath.scratchFloats(inChannels: inChannels, outChannels: outChannels, outPixels: plane.outPixels,
+                                                 strided: stride == 2, bf16: algorithm == .directBF16)
         case .winograd2, .winograd4:
             let m = algorithm == .winograd2 ? 2 : 4, tiles = ((plane.height + m - 1) / m) * ((plane.width + m - 1) / m)
             return ModelLimits.elements([m + 2, m + 2, inChannels + outChannels, tiles]) ?? Int.max
@@ -206,27 +189,8 @@ public final class Conv2d: Layer {
         let y = output.tensor(batch: batch, shape: outputShape)
         lastInput = input
         let ohw = plane.outPixels, wide = batch * ohw
-        if let direct, let pairs = direct.pairs, !runsInFP32 {
-            BF16DirectConvolution.arrangeForward(weight.data, outChannels: outChannels, inChannels: inChannels, into: pairs)
-            if stride == 2 {
-                BF16StridedConvolution.forward(input: input.data, inChannels: inChannels, height: plane.height, width: plane.width,
-                                               masks: direct.masks, blocks: pairs, output: y.data, outChannels: outChannels,
-                                               batch: batch, threads: BLASRuntime.threads, scratch: bf16Scratch(batch: batch))
-            } else {
-                BF16DirectConvolution.forward(input: input.data, inChannels: inChannels, masks: direct.masks, blocks: pairs,
-                                              output: y.data, outChannels: outChannels, batch: batch, threads: BLASRuntime.threads,
-                                              scratch: bf16Scratch(batch: batch))
-            }
-        } else if let direct, let blocks = direct.blocks {
-            DirectConvolution.arrangeForward(weight.data, outChannels: outChannels, inChannels: inChannels, into: blocks)
-            if stride == 2 {
-                StridedConvolution.forward(input: input.data, inChannels: inChannels, height: plane.height, width: plane.width,
-                                           masks: direct.masks, blocks: blocks, output: y.data, outChannels: outChannels,
-                                           batch: batch, threads: BLASRuntime.threads, scratch: stridedScratch(batch: batch))
-            } else {
-                DirectConvolution.forward(input: input.data, inChannels: inChannels, masks: direct.masks, blocks: blocks,
-                                          output: y.data, outChannels: outChannels, batch: batch, threads: BLASRuntime.threads)
-            }
+        if let direct, !(direct.bf16 && runsInFP32) {
+            direct.forward(input: input.data, weight: weight.data, output: y.data, batch: batch, workspace: context.workspace)
         } else if let winograd {
             winograd.forward(input: input.data, weight: weight.data, output: y.data, batch: batch,
                              workspace: context.workspace, budget: columnBudget)
@@ -292,77 +256,16 @@ public final class Conv2d: Layer {
             return
         }
         // Direct unless an input gradient is asked of a layer whose input channels are not in
-        // 8s (then the columns below compute both gradients from the kept input).
-        if let direct, inputGradient == nil || DirectConvolution.supportsInputGradient(inChannels: inChannels) {
-            let threads = BLASRuntime.threads
-            let partials = context.workspace.floats(.partials, count: DirectConvolution.partialsCount(
-                outChannels: outChannels, inChannels: inChannels, threads: threads))
-            if let pairs = direct.pairs, !runsInFP32 {
-                var dx: BF16DirectConvolution.InputGradient?
-                if let inputGradient {
-                    if stride == 2 {
-                        BF16StridedConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels, into: pairs)
-                    } else {
-                        BF16DirectConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels, into: pairs)
-                    }
-                    dx = .init(dx: inputGradient.data, blocks: pairs, accumulate: accumulate)
-                }
-                if stride == 2 {
-                    BF16StridedConvolution.backward(outputGradient: dy, outChannels: outChannels, input: input.data,
-                                                    inChannels: inChannels, height: plane.height, width: plane.width, batch: batch,
-                                                    masks: direct.masks, weightGradient: weightGradient.data, partials: partials,
-                                                    inputGradient: dx, threads: threads, scratch: bf16Scratch(batch: batch))
-                } else {
-                    BF16DirectConvolution.backward(outputGradient: dy, outChannels: outChannels, input: input.data,
-                                                   inChannels: inChannels, batch: batch, masks: direct.masks,
-                                                   weightGradient: weightGradient.data, partials: partials, inputGradient: dx,
-                                                   threads: threads, scratch: bf16Scratch(batch: batch))
-                }
-                return
-            }
-            guard let blocks = direct.blocks else {  // a bf16 layer run in FP32
-                columnsBackward(dy, input: input, inputGradient: inputGradient, accumulate: accumulate)
-                return
-            }
-            var dx: DirectConvolution.InputGradient?
-            if let inputGradient {
-                if stride == 2 {
-                    StridedConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels, into: blocks)
-                } else {
-                    DirectConvolution.arrangeBackward(weight.data, outChannels: outChannels, inChannels: inChannels, into: blocks)
-                }
-                dx = .init(dx: inputGradient.data, blocks: blocks, accumulate: accumulate)
-            }
-            if stride == 2 {
-                StridedConvolution.backward(outputGradient: dy, outChannels: outChannels, input: input.data,
-                                            inChannels: inChannels, height: plane.height, width: plane.width, batch: batch,
-                                            masks: direct.masks, weightGradient: weightGradient.data, partials: partials,
-                                            inputGradient: dx, threads: threads, scratch: stridedScratch(batch: batch))
-            } else {
-                DirectConvolution.backward(outputGradient: dy, outChannels: outChannels, input: input.data,
-                                           inChannels: inChannels, batch: batch, masks: direct.masks,
-                                           weightGradient: weightGradient.data, partials: partials, inputGradient: dx,
-                                           threads: threads)
-            }
+        // 8s (then the columns below compute both gradients from the kept input), or the
+        // gradient checker runs a bf16 layer in FP32.
+        if let direct, inputGradient == nil || DirectConvolution.supportsInputGradient(inChannels: inChannels),
+           !(direct.bf16 && runsInFP32) {
+            direct.backward(outputGradient: dy, input: input.data, weight: weight.data, weightGradient: weightGradient.data,
+                            inputGradient: inputGradient?.data, accumulate: accumulate, batch: batch,
+                            workspace: context.workspace)
             return
         }
         columnsBackward(dy, input: input, inputGradient: inputGradient, accumulate: accumulate)
-    }
-
-    /// The bf16 path's rounded activations, in the workspace's column slot (unused on this path).
-    private func bf16Scratch(batch: Int) -> UnsafeMutablePointer<Float> {
-        context.workspace.floats(.columns, count: bf16ScratchFloats(outPixels: batch * plane.outPixels))
-    }
-
-    /// The FP32 stride-2 path's phases, in the same slot.
-    private func stridedScratch(batch: Int) -> UnsafeMutablePointer<Float> {
-        context.workspace.floats(.columns, count: StridedConvolution.scratchFloats(inChannels: inChannels,
-                                                                                  outPixels: batch * plane.outPixels))
-    }
-
-    private func bf16ScratchFloats(outPixels: Int) -> Int {
-        stride == 2 ? BF16StridedConvolution.scratchFloats(inChannels: inChannels, outChannels: outChannels, outPixels: outPixels)
-            : BF16DirectConvolution.scratchFloats(inChannels: inChannels, outChannels: outChannels, pixels: outPixels)
     }
 
     /// The im2col path's backward (and the direct path's when its input gradient cannot run):
