@@ -51,10 +51,11 @@ public struct ConvolutionRun: Equatable, Sendable {
 /// window (any channels, any image size, any CPU); im2col runs everything.
 ///
 /// The default rule: the direct kernels for every 3x3 padding-1 layer they can run, of stride 1,
-/// or 2 on even sides (`StridedConvolution`), im2col + BLAS for the rest. Winograd is opt-in, `DDP_CONV=winograd` or `auto` (which times it against
-/// the others): its rounding differs (about 1e-6 relative for F(4x4, 3x3)), though not its
-/// accuracy (2 ranks, 10 epochs of fmnist-cnn: 93.86% against the direct kernels' 93.85%,
-/// docs/RESULTS.md), and where it wins depends on the shape and the CPU. Its speed
+/// or 2 on even sides (`StridedConvolution`), im2col + BLAS for the rest. Winograd is opt-in,
+/// `DDP_CONV=winograd` or `auto` (which times it against the others): its rounding differs
+/// (about 1e-6 relative for F(4x4, 3x3)), though not its accuracy (2 ranks, 10 epochs of
+/// fmnist-cnn: 93.86% against the direct kernels' 93.85%, docs/RESULTS.md), and where it wins
+/// depends on the shape and the CPU. Its speed
 /// depends on the shape (`ddp bench conv`, batch 64, one thread of a 2-core Zen 4, forward +
 /// backward, 2026-12-06): F(4x4, 3x3) took 0.74-0.91x the direct kernels' time on fmnist-cnn's
 /// 32- and 64-channel layers and resnet20's 64-channel one, 1.0-1.5x on resnet20's 32- and
@@ -101,7 +102,8 @@ public enum ConvolutionChoice {
         case .direct:
             if directFits { return (.direct, asked) }
             let why = !directAvailable ? "no AVX-512 kernels in this process"
-                : !layer.isDirectShape ? "not a 3x3 padding-1 window of stride 1, or 2 on even sides" : "output channels not in 8s"
+                : !layer.isDirectShape ? "not a 3x3 padding-1 window of stride 1, or 2 on even sides"
+                : "output channels not in 8s"
             return (fallback, "\(asked) cannot run here (\(why))")
         case .winograd, .winograd2, .winograd4:
             guard layer.isSame3x3 else { return (fallback, "\(asked) cannot run here (not a 3x3 stride-1 padding-1 window)") }

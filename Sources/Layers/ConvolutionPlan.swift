@@ -18,7 +18,8 @@ public struct ConvolutionPlan: Codable, Equatable, Sendable {
             let ms = { (j: Int) in String(format: "%.2f", seconds[i][j] * 1000) }
             let others = candidates[i].indices.filter { $0 != pick && seconds[i][$0].isFinite }
                 .map { "\(candidates[i][$0].rawValue) \(ms($0))" }
-            timings[conv.name] = "\(candidates[i][pick].rawValue) \(ms(pick)) ms" + (others.isEmpty ? " (the only one)" : "; " + others.joined(separator: ", "))
+            let rest = others.isEmpty ? " (the only one)" : "; " + others.joined(separator: ", ")
+            timings[conv.name] = "\(candidates[i][pick].rawValue) \(ms(pick)) ms" + rest
         }
     }
 
