@@ -1,6 +1,4 @@
 import Layers
-import Platform
-import Tensor
 
 /// `ddp bench conv`: forward and backward time of single 3x3, padding-1 convolution layers with
 /// each algorithm (`Conv2d.Algorithm`), on the shapes of the models' such layers (stride 1, and
@@ -16,9 +14,6 @@ public enum ConvolutionBenchmark {
             self.label = label; self.inChannels = inChannels; self.outChannels = outChannels; self.side = side
             self.stride = stride
         }
-
-        /// The output's side.
-        var outSide: Int { (side - 1) / stride + 1 }
     }
 
     /// fmnist-cnn's 3x3 layers and resnet20's stride-1 3x3 layers on 1x28x28 inputs.
@@ -49,45 +44,18 @@ public enum ConvolutionBenchmark {
         var rows: [Row] = []
         for shape in shapes {
             for algorithm in algorithms {
-                // direct-bf16 is the direct request under --precision bf16.
-                let bf16 = algorithm == .directBF16
-                let conv = try Conv2d(name: shape.label, input: .map(channels: shape.inChannels, height: shape.side, width: shape.side),
-                                      outChannels: shape.outChannels, kernelSize: 3, stride: shape.stride, padding: 1, bias: false,
-                                      algorithm: bf16 ? .direct : ConvolutionRequest(rawValue: algorithm.rawValue))
-                if bf16 { conv.setPrecision(.bf16) }
+                let conv = try ConvolutionTuner.freshLayer(
+                    name: shape.label, input: .map(channels: shape.inChannels, height: shape.side, width: shape.side),
+                    outChannels: shape.outChannels, kernelSize: 3, stride: shape.stride, padding: 1, bias: false, on: algorithm)
                 guard conv.algorithm == algorithm else { continue }
-                let (forward, backward) = time(conv, shape: shape, batch: batch, minTime: minTime)
+                // Two warm-ups; a first layer (one input channel) is never asked for an input gradient.
+                let passes = ConvolutionTuner.passTimes(conv, batch: batch, inputGradient: shape.inChannels != 1, warmUps: 2,
+                                                        minTime: minTime)
+                let (forward, backward) = (Median.of(passes.map(\.forward)), Median.of(passes.map(\.backward)))
                 rows.append(Row(shape: shape, algorithm: algorithm, reason: conv.algorithmReason,
                                 forwardSeconds: forward, backwardSeconds: backward))
             }
         }
         return rows
-    }
-
-    /// Median seconds of one forward and one backward pass.
-    private static func time(_ conv: Conv2d, shape: Shape, batch: Int, minTime: Double) -> (Double, Double) {
-        // Binds the layer to its weights (kept alive by the layer's views) and a workspace.
-        _ = ParameterStore(layers: [conv], seed: 7)
-        var rng = SeededRNG(seed: 3)
-        let pixels = batch * shape.side * shape.side
-        let x = Tensor(shape: [shape.inChannels, batch, shape.side, shape.side])
-        let dy = Tensor(shape: [shape.outChannels, batch, shape.outSide, shape.outSide])
-        for i in 0..<x.count { x[i] = rng.normal() }
-        for i in 0..<dy.count { dy[i] = rng.normal() }
-        let dx = shape.inChannels == 1 ? nil : Tensor(shape: [shape.inChannels, pixels])
-        var forward: [Double] = [], backward: [Double] = []
-        var spent = 0.0, passes = 0
-        while passes < 5 || spent < minTime {
-            let t0 = MonotonicClock.seconds()
-            _ = conv.forward(x, training: true)
-            let t1 = MonotonicClock.seconds()
-            conv.backward(dy, inputGradient: dx)
-            let t2 = MonotonicClock.seconds()
-            passes += 1
-            guard passes > 2 else { continue }
-            forward.append(t1 - t0); backward.append(t2 - t1)
-            spent += t2 - t0
-        }
-        return (Median.of(forward), Median.of(backward))
     }
 }

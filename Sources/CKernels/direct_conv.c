@@ -98,10 +98,7 @@ AVX512 void ddp_conv3x3_direct(const float *in, long in_channel_stride, int in_c
     if (first >= last) return;
     long shifts[9];
     int mask_taps[9];
-    for (int s = 0; s < 9; s++) {
-        shifts[s] = (s / 3 - 1) * width + (s % 3 - 1);
-        mask_taps[s] = s;
-    }
+    stride1_taps(width, shifts, mask_taps);
     direct_fp32(in, in_channel_stride, in_channels, weights, 9, shifts, mask_taps, out_channels, out,
                 out_channel_stride, accumulate, (long)height * width, tap_masks, first, last);
 }
@@ -193,10 +190,7 @@ AVX512 void ddp_conv3x3_weight_partials(const float *dy, long dy_channel_stride,
                                         double *partial) {
     long offsets[9];
     int mask_taps[9];
-    for (int s = 0; s < 9; s++) {
-        offsets[s] = (s / 3 - 1) * width + (s % 3 - 1);
-        mask_taps[s] = s;
-    }
+    stride1_taps(width, offsets, mask_taps);
     weight_partials(dy, dy_channel_stride, out_channels, x, x_channel_stride, in_channels, offsets, mask_taps,
                     (long)height * width, tap_masks, first, last, partial);
 }

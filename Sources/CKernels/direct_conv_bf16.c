@@ -133,10 +133,7 @@ AVX512BF16 void ddp_conv3x3_direct_bf16(const unsigned *in, long in_channel_stri
     if (first >= last) return;
     long shifts[9];
     int mask_taps[9];
-    for (int s = 0; s < 9; s++) {
-        shifts[s] = (s / 3 - 1) * width + (s % 3 - 1);
-        mask_taps[s] = s;
-    }
+    stride1_taps(width, shifts, mask_taps);
     direct_bf16(in, in_channel_stride, (in_channels + 1) / 2, weights, 9, shifts, mask_taps, out_channels, out,
                 out_channel_stride, accumulate, (long)height * width, tap_masks, first, last);
 }
@@ -213,10 +210,7 @@ AVX512BF16 void ddp_conv3x3_weight_partials_bf16(const unsigned short *dy, long 
                                                  double *partial) {
     long offsets[9];
     int mask_taps[9];
-    for (int s = 0; s < 9; s++) {
-        offsets[s] = (s / 3 - 1) * width + (s % 3 - 1);
-        mask_taps[s] = s;
-    }
+    stride1_taps(width, offsets, mask_taps);
     weight_partials_bf16(dy, dy_channel_stride, out_channels, x, x_channel_stride, in_channels, offsets, mask_taps,
                          (long)height * width, tap_masks, first, last, partial);
 }

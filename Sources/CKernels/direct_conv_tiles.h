@@ -50,6 +50,15 @@ static inline double *wtile_partial(double *partial, int out_channels, int in_ch
     return partial + ((long)i * tiles_per_row + (long)(o / ot) * ((in_channels + ct - 1) / ct) + c / ct) * TILE_VECTORS;
 }
 
+// Tap s = 3 i + j of a stride-1 layer in an image `width` pixels wide: its offset from a pixel
+// and its own mask in the table.
+static inline void stride1_taps(int width, long *offsets, int *mask_taps) {
+    for (int s = 0; s < 9; s++) {
+        offsets[s] = (s / 3 - 1) * width + (s % 3 - 1);
+        mask_taps[s] = s;
+    }
+}
+
 // Stride 2 (3x3, padding 1, even height and width): the four phases of an image, its pixels
 // (2i + a, 2j + b) for a, b in {0, 1}, are (H/2) x (W/2) planes of the output's size, and tap
 // (dy, dx) reads phase (A[dy], A[dx]) at (i + R[dy], j + R[dx]) for output pixel (i, j):

@@ -113,35 +113,26 @@ public enum BF16DirectConvolution {
                                 scratch: UnsafeMutablePointer<Float>) {
         precondition(inputGradient == nil || DirectConvolution.supportsInputGradient(inChannels: inChannels),
                      "direct convolution: no input gradient for \(inChannels) input channels")
-        let size = 9 * outChannels * (inChannels + inChannels % 2)
-        let workers = Parallel.workers(count: batch, threads: threads)
         let hw = masks.height * masks.width, pixels = batch * hw
-        let partials = UnsafeMutableRawPointer(partials).bindMemory(to: Double.self, capacity: workers * size)
         // The scratch: dy's channel pairs (the input gradient's operand), then dy's and x's rows.
         let packed = UnsafeMutableRawPointer(scratch).bindMemory(to: UInt32.self, capacity: pairs(outChannels) * pixels)
         let dyRows = UnsafeMutableRawPointer(packed + pairs(outChannels) * pixels)
             .bindMemory(to: UInt16.self, capacity: (outChannels + inChannels) * pixels)
         let xRows = dyRows + outChannels * pixels
-        Parallel.forEach(count: batch, threads: workers) { worker, images in
-            let mine = partials + worker * size
-            mine.update(repeating: 0, count: size)
+        DirectConvolution.weightGradient(outChannels: outChannels, inChannels: inChannels, batch: batch, threads: threads,
+                                         partials: partials, into: dw) { images, sums in
             let begin = images.lowerBound * hw, end = images.upperBound * hw
             ddp_bf16_convert(dy, pixels, Int32(outChannels), begin, end, dyRows, pixels)
             ddp_bf16_convert(x, pixels, Int32(inChannels), begin, end, xRows, pixels)
             masks.table.withUnsafeBufferPointer { table in
                 ddp_conv3x3_weight_partials_bf16(dyRows, pixels, Int32(outChannels), xRows, pixels, Int32(inChannels),
                                                  Int32(masks.height), Int32(masks.width), table.baseAddress,
-                                                 Int32(images.lowerBound), Int32(images.upperBound), mine)
+                                                 Int32(images.lowerBound), Int32(images.upperBound), sums)
             }
             guard let g = inputGradient else { return }
             convolve(dy, channels: outChannels, pixels: pixels, masks: masks, packed: packed, blocks: g.blocks, into: g.dx,
                      outChannels: inChannels, accumulate: g.accumulate, images: images)
         }
-        for worker in 1..<workers {
-            let part = partials + worker * size
-            for i in 0..<size { partials[i] += part[i] }
-        }
-        ddp_conv3x3_reduce_partials(partials, Int32(outChannels), Int32(inChannels), dw)
     }
 
     /// Rounds `images` of the plain [channels][batch][H][W] `input` into channel pairs in

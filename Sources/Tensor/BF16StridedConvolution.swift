@@ -12,14 +12,12 @@ import CKernels
 /// Work is split over images as in `BF16DirectConvolution`, with the same partial sums, so the
 /// thread count changes no result.
 public enum BF16StridedConvolution {
-    private static func pairs(_ channels: Int) -> Int { (channels + 1) / 2 }
-
     /// Floats of workspace for `outPixels` = batch x (H/2) x (W/2): the forward's paired phases,
     /// or the backward's paired dy, dy's rows, x's phases (bf16) and dx's phases (Float).
     public static func scratchFloats(inChannels: Int, outChannels: Int, outPixels: Int) -> Int {
-        let backward = pairs(outChannels) * outPixels + (outChannels * outPixels + 1) / 2
+        let backward = BF16DirectConvolution.pairs(outChannels) * outPixels + (outChannels * outPixels + 1) / 2
             + (4 * inChannels * outPixels + 1) / 2 + 4 * inChannels * outPixels
-        return max(4 * pairs(inChannels) * outPixels, backward)
+        return max(4 * BF16DirectConvolution.pairs(inChannels) * outPixels, backward)
     }
 
     /// y [out][N][H/2][W/2] = bf16(x) (*) the kernel, stride 2; `blocks` from
@@ -28,7 +26,8 @@ public enum BF16StridedConvolution {
                                blocks: UnsafePointer<UInt32>, output y: UnsafeMutablePointer<Float>, outChannels: Int,
                                batch: Int, threads: Int, scratch: UnsafeMutablePointer<Float>) {
         let outPixels = batch * masks.height * masks.width, hw = height * width
-        let phases = UnsafeMutableRawPointer(scratch).bindMemory(to: UInt32.self, capacity: 4 * pairs(inChannels) * outPixels)
+        let phases = UnsafeMutableRawPointer(scratch)
+            .bindMemory(to: UInt32.self, capacity: 4 * BF16DirectConvolution.pairs(inChannels) * outPixels)
         Parallel.forEach(count: batch, threads: threads) { _, images in
             let first = Int32(images.lowerBound), last = Int32(images.upperBound)
             ddp_bf16_phases(x, batch * hw, Int32(inChannels), Int32(height), Int32(width), first, last, 1, phases,
@@ -56,20 +55,15 @@ public enum BF16StridedConvolution {
                                 weightGradient dw: UnsafeMutablePointer<Float>, partials: UnsafeMutablePointer<Float>,
                                 inputGradient: BF16DirectConvolution.InputGradient?, threads: Int,
                                 scratch: UnsafeMutablePointer<Float>) {
-        let size = 9 * outChannels * (inChannels + inChannels % 2)
-        let workers = Parallel.workers(count: batch, threads: threads)
         let ohw = masks.height * masks.width, outPixels = batch * ohw, hw = height * width
-        let partials = UnsafeMutableRawPointer(partials).bindMemory(to: Double.self, capacity: workers * size)
         // The scratch: dy's pairs, dy's rows, x's phases (bf16), dx's phases (Float).
-        let dyPairs = UnsafeMutableRawPointer(scratch).bindMemory(to: UInt32.self, capacity: pairs(outChannels) * outPixels)
-        let dyRows = UnsafeMutableRawPointer(dyPairs + pairs(outChannels) * outPixels)
-            .bindMemory(to: UInt16.self, capacity: outChannels * outPixels)
+        let pairCount = BF16DirectConvolution.pairs(outChannels) * outPixels
+        let dyPairs = UnsafeMutableRawPointer(scratch).bindMemory(to: UInt32.self, capacity: pairCount)
+        let dyRows = UnsafeMutableRawPointer(dyPairs + pairCount).bindMemory(to: UInt16.self, capacity: outChannels * outPixels)
         let xPhases = dyRows + outChannels * outPixels
-        let dxStart = (pairs(outChannels) * outPixels + (outChannels * outPixels + 1) / 2 + (4 * inChannels * outPixels + 1) / 2)
-        let dxPhases = scratch + dxStart
-        Parallel.forEach(count: batch, threads: workers) { worker, images in
-            let mine = partials + worker * size
-            mine.update(repeating: 0, count: size)
+        let dxPhases = scratch + pairCount + (outChannels * outPixels + 1) / 2 + (4 * inChannels * outPixels + 1) / 2
+        DirectConvolution.weightGradient(outChannels: outChannels, inChannels: inChannels, batch: batch, threads: threads,
+                                         partials: partials, into: dw) { images, sums in
             let first = Int32(images.lowerBound), last = Int32(images.upperBound)
             let begin = images.lowerBound * ohw, end = images.upperBound * ohw
             ddp_bf16_convert(dy, outPixels, Int32(outChannels), begin, end, dyRows, outPixels)
@@ -78,7 +72,7 @@ public enum BF16StridedConvolution {
             masks.table.withUnsafeBufferPointer { table in
                 ddp_conv3x3s2_weight_partials_bf16(dyRows, outPixels, Int32(outChannels), xPhases, 4 * outPixels, outPixels,
                                                    Int32(inChannels), Int32(masks.height), Int32(masks.width),
-                                                   table.baseAddress, first, last, mine)
+                                                   table.baseAddress, first, last, sums)
                 guard let g = inputGradient else { return }
                 ddp_bf16_pack_pairs(dy, outPixels, Int32(outChannels), begin, end, dyPairs, outPixels)
                 ddp_conv3x3s2_input_gradient_bf16(dyPairs, outPixels, Int32(outChannels), g.blocks, Int32(inChannels), dxPhases,
@@ -88,10 +82,5 @@ public enum BF16StridedConvolution {
                             g.dx, batch * hw, g.accumulate ? 1 : 0)
             }
         }
-        for worker in 1..<workers {
-            let part = partials + worker * size
-            for i in 0..<size { partials[i] += part[i] }
-        }
-        ddp_conv3x3_reduce_partials(partials, Int32(outChannels), Int32(inChannels), dw)
     }
 }

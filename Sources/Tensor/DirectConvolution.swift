@@ -82,27 +82,41 @@ public enum DirectConvolution {
     /// dW [out][in][3][3] = the sum over the batch of dy (x) the input x at each tap, and the
     /// input gradient when asked. `partials` holds `partialsCount` floats. Each thread sums its
     /// own images' products (in Doubles) and writes its images' dx; the threads' sums are added
-    /// in thread order, so the same thread count gives the same bits.
+    /// in thread order, so the same thread count gives the same bits (`weightGradient`).
     public static func backward(outputGradient dy: UnsafePointer<Float>, outChannels: Int, input x: UnsafePointer<Float>,
                                 inChannels: Int, batch: Int, masks: TapMasks, weightGradient dw: UnsafeMutablePointer<Float>,
                                 partials: UnsafeMutablePointer<Float>, inputGradient: InputGradient?, threads: Int) {
         precondition(inputGradient == nil || supportsInputGradient(inChannels: inChannels),
                      "direct convolution: no input gradient for \(inChannels) input channels")
-        let size = partialsPerThread(outChannels: outChannels, inChannels: inChannels)
-        let workers = Parallel.workers(count: batch, threads: threads)
         let pixels = batch * masks.height * masks.width
-        let partials = UnsafeMutableRawPointer(partials).bindMemory(to: Double.self, capacity: workers * size)
-        Parallel.forEach(count: batch, threads: workers) { worker, images in
-            let mine = partials + worker * size
-            mine.update(repeating: 0, count: size)
+        weightGradient(outChannels: outChannels, inChannels: inChannels, batch: batch, threads: threads, partials: partials,
+                       into: dw) { images, sums in
             masks.table.withUnsafeBufferPointer { table in
                 ddp_conv3x3_weight_partials(dy, pixels, Int32(outChannels), x, pixels, Int32(inChannels),
                                             Int32(masks.height), Int32(masks.width), table.baseAddress,
-                                            Int32(images.lowerBound), Int32(images.upperBound), mine)
+                                            Int32(images.lowerBound), Int32(images.upperBound), sums)
             }
             guard let g = inputGradient else { return }
             convolve(dy, channels: outChannels, batch: batch, masks: masks, blocks: g.blocks, into: g.dx,
                      outChannels: inChannels, accumulate: g.accumulate, images: images)
+        }
+    }
+
+    /// The weight gradient of every direct path (stride 1 or 2, FP32 or bf16) over a batch split
+    /// by images: `body(images, sums)` runs for each worker's images, adding their products into
+    /// that worker's Doubles in `partials` (`partialsCount` floats; cleared first), along with
+    /// any other work per image (the input gradient). The workers' sums are then added in worker
+    /// order, so the same thread count gives the same bits, and written to dw [out][in][3][3].
+    public static func weightGradient(outChannels: Int, inChannels: Int, batch: Int, threads: Int,
+                                      partials: UnsafeMutablePointer<Float>, into dw: UnsafeMutablePointer<Float>,
+                                      _ body: (_ images: Range<Int>, _ sums: UnsafeMutablePointer<Double>) -> Void) {
+        let size = partialsPerThread(outChannels: outChannels, inChannels: inChannels)
+        let workers = Parallel.workers(count: batch, threads: threads)
+        let partials = UnsafeMutableRawPointer(partials).bindMemory(to: Double.self, capacity: workers * size)
+        Parallel.forEach(count: batch, threads: workers) { worker, images in
+            let mine = partials + worker * size
+            mine.update(repeating: 0, count: size)
+            body(images, mine)
         }
         for worker in 1..<workers {
             let part = partials + worker * size

@@ -64,21 +64,17 @@ public enum StridedConvolution {
                                 weightGradient dw: UnsafeMutablePointer<Float>, partials: UnsafeMutablePointer<Float>,
                                 inputGradient: DirectConvolution.InputGradient?, threads: Int,
                                 scratch: UnsafeMutablePointer<Float>) {
-        let size = 9 * outChannels * (inChannels + inChannels % 2)
-        let workers = Parallel.workers(count: batch, threads: threads)
         let outPixels = batch * masks.height * masks.width, hw = height * width
-        let partials = UnsafeMutableRawPointer(partials).bindMemory(to: Double.self, capacity: workers * size)
         let xPhases = scratch, dxPhases = scratch + 4 * inChannels * outPixels
-        Parallel.forEach(count: batch, threads: workers) { worker, images in
-            let mine = partials + worker * size
-            mine.update(repeating: 0, count: size)
+        DirectConvolution.weightGradient(outChannels: outChannels, inChannels: inChannels, batch: batch, threads: threads,
+                                         partials: partials, into: dw) { images, sums in
             let first = Int32(images.lowerBound), last = Int32(images.upperBound)
             ddp_phases(x, batch * hw, Int32(inChannels), Int32(height), Int32(width), first, last, xPhases, 4 * outPixels,
                        outPixels)
             masks.table.withUnsafeBufferPointer { table in
                 ddp_conv3x3s2_weight_partials(dy, outPixels, Int32(outChannels), xPhases, 4 * outPixels, outPixels,
                                               Int32(inChannels), Int32(masks.height), Int32(masks.width), table.baseAddress,
-                                              first, last, mine)
+                                              first, last, sums)
                 guard let g = inputGradient else { return }
                 ddp_conv3x3s2_input_gradient(dy, outPixels, Int32(outChannels), g.blocks, Int32(inChannels), dxPhases,
                                              4 * outPixels, outPixels, Int32(masks.height), Int32(masks.width),
@@ -87,10 +83,5 @@ public enum StridedConvolution {
                             g.dx, batch * hw, g.accumulate ? 1 : 0)
             }
         }
-        for worker in 1..<workers {
-            let part = partials + worker * size
-            for i in 0..<size { partials[i] += part[i] }
-        }
-        ddp_conv3x3_reduce_partials(partials, Int32(outChannels), Int32(inChannels), dw)
     }
 }
