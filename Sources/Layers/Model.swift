@@ -3,7 +3,7 @@ import Tensor
 
 /// Options of model construction beyond the spec.
 public struct ModelOptions: Sendable {
-    /// Scheme for conv and linear weights and biases (`kaiming` by default, see `WeightInit`).
+    /// Scheme for conv and linear weights and biases (`WeightInit.standard` by default).
     public var weightInit: WeightInit
     /// Let a BatchNorm2d apply the ReLU right after it in its own passes (same numbers, fewer
     /// passes over memory). Off only to check the layers one by one.
@@ -13,7 +13,7 @@ public struct ModelOptions: Sendable {
     /// The algorithms `DDP_CONV=auto` chose (`ConvolutionTuner`); nil: each layer's own choice.
     public var convolutionPlan: ConvolutionPlan?
 
-    public init(weightInit: WeightInit = .kaiming, fuseBatchNormReLU: Bool = true, precision: Precision = .fp32,
+    public init(weightInit: WeightInit = .standard, fuseBatchNormReLU: Bool = true, precision: Precision = .fp32,
                 convolutionPlan: ConvolutionPlan? = nil) {
         self.weightInit = weightInit
         self.fuseBatchNormReLU = fuseBatchNormReLU

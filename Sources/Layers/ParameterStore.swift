@@ -33,7 +33,7 @@ public final class ParameterStore {
     /// Allocates the buffers, binds every layer, and initializes (conv and linear weights and
     /// biases by `weightInit` from `seed`, BN gamma 1 / beta 0, running mean 0 / var 1, counters
     /// 0). The dropout stream starts from a generator derived from the same seed.
-    public init(layers: [any Layer], weightInit: WeightInit = .kaiming, seed: UInt64) {
+    public init(layers: [any Layer], weightInit: WeightInit = .standard, seed: UInt64) {
         self.layers = layers
         var parameterCount = 0, bufferCount = 0, counterCount = 0
         var offsets: [Int] = []

@@ -25,7 +25,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var synthetic = SyntheticDataset.Options()
     public var model = "fmnist-cnn"
     /// How the conv and linear weights start (`WeightInit`).
-    public var weightInit = WeightInit.kaiming
+    public var weightInit = WeightInit.standard
     /// The convolutions' arithmetic (`--precision`, `Precision`): fp32, or bf16 operands with
     /// FP32 sums on CPUs with AVX512_BF16.
     public var precision = Precision.fp32

@@ -29,10 +29,11 @@ struct ModelDataOptions: ParsableArguments {
     var model: String?
     @Option(name: .customLong("init"),
             help: ArgumentHelp("How conv and linear weights and biases start (default \(defaults.weightInit.rawValue)).",
-                               discussion: "kaiming: He-normal, std sqrt(2 / fan_in), for the layers before a ReLU, and a small "
-                                + "N(0, 0.01^2) classifier (the last layer), so the first loss is about ln(classes); biases 0. "
-                                + "torch: PyTorch's own defaults, weights and biases uniform within 1/sqrt(fan_in). "
-                                + "xavier: Glorot-uniform weights, biases 0."))
+                               discussion: "torch: PyTorch's own defaults, weights and biases uniform within 1/sqrt(fan_in) "
+                                + "(the default: it trained best, docs/RESULTS.md). "
+                                + "kaiming: He-normal, std sqrt(2 / fan_in), for the layers before a ReLU, and a small "
+                                + "N(0, 0.01^2) classifier (the last layer), so the first loss is about ln(classes) on any net; "
+                                + "biases 0. xavier: Glorot-uniform weights, biases 0."))
     var weightInit: TrainConfig.WeightInit?
     @Option(parsing: .unconditional,
             help: ArgumentHelp("Samples per rank per step (train: per micro-batch); the global batch is this times "

@@ -97,8 +97,10 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(first[0], 42)
     }
 
+    /// `--init kaiming`, and the seed's part in every scheme.
     func testInitialization() throws {
-        let model = try Model(spec: "fmnist-cnn", inputShape: [1, 28, 28], classes: 10, seed: 4)
+        let kaiming = ModelOptions(weightInit: .kaiming)
+        let model = try Model(spec: "fmnist-cnn", inputShape: [1, 28, 28], classes: 10, seed: 4, options: kaiming)
         let state = Dictionary(uniqueKeysWithValues: model.stateDict().map { ($0.name, $0.value) })
         func values(_ name: String) -> [Float] {
             guard case .float(let t) = state[name]! else { return [] }
@@ -123,8 +125,8 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(values("1.running_mean"), Array(repeating: 0, count: 32))
         XCTAssertEqual(values("1.running_var"), Array(repeating: 1, count: 32))
         // Seeded: the same seed gives the same weights, another seed others.
-        let same = try Model(spec: "fmnist-cnn", inputShape: [1, 28, 28], classes: 10, seed: 4)
-        let other = try Model(spec: "fmnist-cnn", inputShape: [1, 28, 28], classes: 10, seed: 5)
+        let same = try Model(spec: "fmnist-cnn", inputShape: [1, 28, 28], classes: 10, seed: 4, options: kaiming)
+        let other = try Model(spec: "fmnist-cnn", inputShape: [1, 28, 28], classes: 10, seed: 5, options: kaiming)
         XCTAssertEqual(same.parameters.array, model.parameters.array)
         XCTAssertNotEqual(other.parameters.array, model.parameters.array)
         // Xavier uniform as an option: bound sqrt(6 / (fan_in + fan_out)), the classifier too.

@@ -97,7 +97,7 @@ final class ResumePlanTests: XCTestCase {
             ("--dataset", { $0.dataset = "mnist" }, "--dataset mnist differs from the run resumed from \(dir) (--dataset synthetic)"),
             ("--train-subset", { $0.trainSubset = 100 }, "--train-subset 100 differs from the run resumed from \(dir) (--train-subset 240)"),
             ("--lr", { $0.lr = 0.1 }, "--lr 0.1 differs from the run resumed from \(dir) (--lr 0.03)"),
-            ("--init", { $0.weightInit = .torch }, "--init torch differs from the run resumed from \(dir) (--init kaiming)"),
+            ("--init", { $0.weightInit = .kaiming }, "--init kaiming differs from the run resumed from \(dir) (--init torch)"),
             ("--label-smoothing", { $0.labelSmoothing = 0.1 },
              "--label-smoothing 0.1 differs from the run resumed from \(dir) (--label-smoothing 0.0)"),
             ("--ema", { $0.ema = 0.999 }, "--ema 0.999 differs from the run resumed from \(dir) (--ema 0.0)"),

@@ -43,7 +43,7 @@ final class ResumeCommandTests: XCTestCase {
         XCTAssertEqual(resumed.errorLines, [])
         for line in ["ddp train: flatten-fc16-relu-fc (", "ranks 2 x batch 4 = global batch 8, 7 steps/epoch, 3 epochs",
                      "--train-subset 56: the first 56 of 64 training samples, all used each epoch",
-                     "sgd lr 0.1 (0.05 x 2 ranks) schedule onecycle", "init kaiming", "seed 3",
+                     "sgd lr 0.1 (0.05 x 2 ranks) schedule onecycle", "init torch", "seed 3",
                      "resumed from \(dir)/run/step-00000010: 1 epoch done and 3 steps of the next (global step 10)",
                      "changed: --max-steps 0 (was 10, reached)", "checkpoint: \(dir)/run/step-00000021"] {
             XCTAssertTrue(resumed.stdout.contains(line), "missing '\(line)' in:\n\(resumed.stdout)")

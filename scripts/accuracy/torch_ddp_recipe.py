@@ -1,13 +1,19 @@
 """The PyTorch DDP peer (shared/peers/torch_ddp.py) with ddp's training recipe where it differs
 from the peer's plain cross-entropy: `--label-smoothing` (PyTorch's own `label_smoothing`).
 `--seed S` moves the peer's one seed (torch.manual_seed(0): the init and dropout) to S, so runs
-can be repeated over seeds; the peer's epoch shuffles keep their own fixed seeds.
+can be repeated over seeds; `--shuffle-seed K` moves the seeds of its epoch shuffles (1000 + epoch)
+by 1000 K, so the data order can vary too (K = 0, the default, keeps the peer's own order);
+`--ddp-order S` trains on the batches `ddp train --seed S` draws instead (ddp_order.py).
+Each epoch's line also gets `train_loss`, the mean loss of rank 0's batches (ddp's is over all ranks).
 Everything else (net, sampler, SGD, one-cycle, evaluation, output) is the peer's.
-Usage: python3 torch_ddp_recipe.py --label-smoothing 0.1 [--seed S] [torch_ddp.py's arguments]"""
+Usage: python3 torch_ddp_recipe.py --label-smoothing 0.1 [--seed S] [--shuffle-seed K | --ddp-order S]
+       [torch_ddp.py's arguments]"""
 import argparse, functools, importlib.util, os
 
 import torch.multiprocessing as mp
 import torch.nn.functional as F
+
+import ddp_order
 
 _path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "peers", "torch_ddp.py")
 _spec = importlib.util.spec_from_file_location("torch_ddp_peer", _path)
@@ -20,9 +26,38 @@ def worker(rank, a):
     # the seed where the peer seeds torch.
     if a.label_smoothing:
         F.cross_entropy = functools.partial(F.cross_entropy, label_smoothing=a.label_smoothing)
+    losses, loss = [], F.cross_entropy
+    def recorded(*args, **kwargs):
+        value = loss(*args, **kwargs)
+        losses.append(value.item())
+        return value
+    F.cross_entropy = recorded
+    dumps = peer.json.dumps
+    def with_train_loss(line, *args, **kwargs):  # rank 0 prints one line per epoch
+        if "epoch" in line:
+            line = dict(line, train_loss=sum(losses) / len(losses))
+            losses.clear()
+        return dumps(line, *args, **kwargs)
+    peer.json.dumps = with_train_loss
     if a.seed:
         seed = peer.torch.manual_seed
         peer.torch.manual_seed = lambda s: seed(s + a.seed)
+    if a.shuffle_seed:
+        # The peer's only generator object is its shuffle's: torch.Generator().manual_seed(1000 + epoch).
+        generator = peer.torch.Generator
+        class ShiftedGenerator:
+            def manual_seed(self, s): return generator().manual_seed(s + 1000 * a.shuffle_seed)
+        peer.torch.Generator = ShiftedGenerator
+    if a.ddp_order is not None:
+        # The generator carries the epoch from its seed to the peer's one torch.randperm call,
+        # which then returns ddp's order of that epoch.
+        class EpochOfShuffle:
+            def manual_seed(self, s):
+                self.epoch = s - 1000
+                return self
+        peer.torch.Generator = EpochOfShuffle
+        peer.torch.randperm = lambda n, generator: peer.torch.tensor(
+            ddp_order.permutation(n, a.ddp_order, generator.epoch))
     peer.worker(rank, a)
 
 
@@ -34,5 +69,7 @@ if __name__ == "__main__":
     ap.add_argument("--target", type=float, default=0.0)
     ap.add_argument("--label-smoothing", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--shuffle-seed", type=int, default=0)
+    ap.add_argument("--ddp-order", type=int, default=None)
     a = ap.parse_args()
     mp.spawn(worker, args=(a,), nprocs=a.ranks)
