@@ -28,10 +28,14 @@ public struct MetricsLog: Sendable, Equatable {
         public var learningRate: Double
         public var elapsedSeconds: Double
         public var imagesPerSecond: Double
+        /// The moving average's test loss and accuracy (`ema_test_loss`, `ema_test_acc`: a run
+        /// with `--ema`); nil when the line has none.
+        public var averageTestLoss: Double?
+        public var averageTestAccuracy: Double?
 
         public init(epoch: Int, step: Int, trainLoss: Double, trainAccuracy: Double, testLoss: Double,
                     testAccuracy: Double, learningRate: Double = .nan, elapsedSeconds: Double = .nan,
-                    imagesPerSecond: Double = .nan) {
+                    imagesPerSecond: Double = .nan, averageTestLoss: Double? = nil, averageTestAccuracy: Double? = nil) {
             self.epoch = epoch
             self.step = step
             self.trainLoss = trainLoss
@@ -41,6 +45,8 @@ public struct MetricsLog: Sendable, Equatable {
             self.learningRate = learningRate
             self.elapsedSeconds = elapsedSeconds
             self.imagesPerSecond = imagesPerSecond
+            self.averageTestLoss = averageTestLoss
+            self.averageTestAccuracy = averageTestAccuracy
         }
     }
 
@@ -130,7 +136,9 @@ public struct MetricsLog: Sendable, Equatable {
                     trainLoss: try fields.number("train_loss"), trainAccuracy: try fields.number("train_acc"),
                     testLoss: try fields.number("test_loss"), testAccuracy: try fields.number("test_acc"),
                     learningRate: try fields.number("lr"), elapsedSeconds: try fields.number("elapsed_s"),
-                    imagesPerSecond: try fields.number("images_per_s"))
+                    imagesPerSecond: try fields.number("images_per_s"),
+                    averageTestLoss: try fields.optionalNumber("ema_test_loss"),
+                    averageTestAccuracy: try fields.optionalNumber("ema_test_acc"))
                 epochByNumber[record.epoch] = record
             case "step":
                 let record = Step(epoch: try fields.integer("epoch"), step: try fields.integer("step"),
@@ -200,6 +208,10 @@ private struct LineFields {
     }
 
     func optionalString(_ key: String) -> String? { object[key] as? String }
+
+    func optionalNumber(_ key: String) throws -> Double? {
+        object[key] == nil ? nil : try number(key)
+    }
 
     func optionalInteger(_ key: String) throws -> Int? {
         object[key] == nil ? nil : try integer(key)

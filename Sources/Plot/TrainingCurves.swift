@@ -67,6 +67,13 @@ public enum TrainingCurves {
 
     static let trainColor = ChartColor.blue
     static let testColor = ChartColor.vermillion
+    static let averageColor = ChartColor.green
+
+    /// The moving average's values (`--ema`), NaN where an epoch has none; nil when no epoch has.
+    static func averageValues(_ log: MetricsLog, _ value: (MetricsLog.Epoch) -> Double?) -> [Double]? {
+        let values = log.epochs.map(value)
+        return values.contains { $0 != nil } ? values.map { $0 ?? .nan } : nil
+    }
 
     /// The step losses (faint, not setting the y range), the epoch-mean train loss and the test loss.
     static func lossSeries(_ log: MetricsLog, x: [Double], stepX: [Double]) -> [ChartSeries] {
@@ -80,16 +87,25 @@ public enum TrainingCurves {
                                   color: trainColor, lineWidth: 2.2, dash: "7 4", showsPoints: true))
         series.append(ChartSeries(name: "test loss", x: x, y: log.epochs.map(\.testLoss),
                                   color: testColor, lineWidth: 2.2, showsPoints: true))
+        if let average = averageValues(log, \.averageTestLoss) {
+            series.append(ChartSeries(name: "moving-average test loss", x: x, y: average,
+                                      color: averageColor, lineWidth: 2.2, dash: "2 3", showsPoints: true))
+        }
         return series
     }
 
     static func accuracySeries(_ log: MetricsLog, x: [Double]) -> [ChartSeries] {
-        [
+        var series = [
             ChartSeries(name: "train accuracy", x: x, y: log.epochs.map { $0.trainAccuracy * 100 },
                         color: trainColor, lineWidth: 2.2, dash: "7 4", showsPoints: true),
             ChartSeries(name: "test accuracy", x: x, y: log.epochs.map { $0.testAccuracy * 100 },
                         color: testColor, lineWidth: 2.2, showsPoints: true),
         ]
+        if let average = averageValues(log, \.averageTestAccuracy) {
+            series.append(ChartSeries(name: "moving-average test accuracy", x: x, y: average.map { $0 * 100 },
+                                      color: averageColor, lineWidth: 2.2, dash: "2 3", showsPoints: true))
+        }
+        return series
     }
 
     /// The verdict drawn on the panels: marker lines on each and the shaded span on both.

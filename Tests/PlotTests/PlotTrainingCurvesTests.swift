@@ -78,6 +78,30 @@ final class PlotTrainingCurvesTests: XCTestCase {
         XCTAssertEqual(epochLabels.last, "12")
     }
 
+    /// A run with `--ema` logs its moving average's test loss and accuracy beside the model's:
+    /// each panel gets a third curve, from the logged values (null reads as a gap).
+    func testTheMovingAverageGetsItsOwnCurves() throws {
+        let lines = overfittingJSONL(stepNoise: 0.1).split(separator: "\n").map { line -> String in
+            guard line.contains(#""event":"epoch""#) else { return String(line) }
+            let average = line.contains(#""epoch":1,"#) ? #""ema_test_loss":null,"ema_test_acc":null"#
+                : #""ema_test_loss":0.3,"ema_test_acc":0.91"#
+            return line.replacingOccurrences(of: #""lr":0.1,"elapsed_s""#, with: average + #","lr":0.1,"elapsed_s""#)
+        }
+        let jsonl = lines.joined(separator: "\n") + "\n"
+        let log = try MetricsLog(parsing: jsonl, source: "metrics.jsonl")
+        XCTAssertEqual(log.epochs.count, 12)
+        XCTAssertTrue(log.epochs[0].averageTestAccuracy!.isNaN)
+        XCTAssertEqual(log.epochs.dropFirst().map(\.averageTestAccuracy), Array(repeating: 0.91, count: 11))
+        XCTAssertEqual(log.epochs.last?.averageTestLoss, 0.3)
+        let parsed = SVGInspector.parse(try render(jsonl).0)
+        XCTAssertNil(parsed.error)
+        let series = parsed.attributes.filter { $0["class"] == "series" }.compactMap { $0["data-name"] }
+        XCTAssertEqual(series, ["train loss per logged step", "train loss (epoch mean)", "test loss", "moving-average test loss",
+                                "train accuracy", "test accuracy", "moving-average test accuracy"])
+        // Without those keys there is no such curve (the first test's log) and no value.
+        XCTAssertNil(try MetricsLog(parsing: overfittingJSONL(stepNoise: 0.1), source: "m").epochs[0].averageTestLoss)
+    }
+
     func testSameLogGivesTheSameBytes() throws {
         XCTAssertEqual(try render(overfittingJSONL(stepNoise: 0.1)).0, try render(overfittingJSONL(stepNoise: 0.1)).0)
     }
