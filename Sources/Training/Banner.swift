@@ -30,7 +30,7 @@ enum Banner {
                 + "schedule \(config.schedule.rawValue)\(warmup > 0 ? " warmup \(warmup) epochs" : "") "
                 + "momentum \(config.momentum)\(config.nesterov ? " nesterov" : "") "
                 + "wd \(config.weightDecay)\(config.syncBN ? " sync-bn" : "")\(config.augment ? " augment" : "") seed \(config.seed)",
-            "  init \(config.weightInit.rawValue)"
+            "  " + start(config)
                 + (config.labelSmoothing > 0 ? " label-smoothing \(config.labelSmoothing)" : "")
                 + (config.ema > 0 ? " ema \(config.ema)" : ""),
             "  BLAS: \(BLASRuntime.describe())",
@@ -67,6 +67,12 @@ enum Banner {
     }
 
     /// "1 epoch", "10 epochs".
+    /// Where the weights start: the scheme, or the checkpoint of --init-from (whose weights
+    /// replace the scheme's draws).
+    static func start(_ config: TrainConfig) -> String {
+        config.initFrom.map { "init from \($0)" } ?? "init \(config.weightInit.rawValue)"
+    }
+
     static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
     /// What `--train-subset` keeps: the first N samples, of which each epoch's whole global

@@ -48,4 +48,14 @@ final class InitFromTests: XCTestCase {
         XCTAssertTrue(momentum.values.contains { $0.contains { $0 != 0 } }, "one step must have filled the momentum")
         XCTAssertEqual(momentum, try optimizerState(try XCTUnwrap(other.lastCheckpoint)))
     }
+
+    /// The banner names the checkpoint the weights came from, not the scheme they did not.
+    func testTheBannerSaysWhereTheWeightsStart() {
+        var config = TrainConfig()
+        XCTAssertEqual(Banner.start(config), "init torch")
+        config.weightInit = .kaiming
+        XCTAssertEqual(Banner.start(config), "init kaiming")
+        config.initFrom = "runs/a/checkpoints"
+        XCTAssertEqual(Banner.start(config), "init from runs/a/checkpoints")
+    }
 }
