@@ -66,13 +66,13 @@ enum Banner {
             + (config.accumulate > 1 ? " x \(config.accumulate) micro-batches)" : ")")
     }
 
-    /// "1 epoch", "10 epochs".
     /// Where the weights start: the scheme, or the checkpoint of --init-from (whose weights
     /// replace the scheme's draws).
     static func start(_ config: TrainConfig) -> String {
         config.initFrom.map { "init from \($0)" } ?? "init \(config.weightInit.rawValue)"
     }
 
+    /// "1 epoch", "10 epochs".
     static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
     /// What `--train-subset` keeps: the first N samples, of which each epoch's whole global
