@@ -2,9 +2,10 @@ import Layers
 
 /// `ddp bench conv`: forward and backward time of single 3x3, padding-1 convolution layers with
 /// each algorithm (`Conv2d.Algorithm`), on the shapes of the models' such layers (stride 1, and
-/// resnet20's stride-2 ones): what decides `ConvolutionChoice`'s default. Each layer is timed alone on random data
-/// (weights Kaiming-normal), its input gradient included unless it is a first layer (one
-/// input channel); each figure is the median of the timed passes after two untimed ones.
+/// resnet20's stride-2 ones): what decides `ConvolutionChoice`'s default. Each layer is timed
+/// alone on random data (weights by the default `WeightInit`), its input gradient included
+/// unless it is a first layer (one input channel); each figure is the median of the timed
+/// passes after two untimed ones.
 public enum ConvolutionBenchmark {
     public struct Shape: Sendable {
         public var label: String

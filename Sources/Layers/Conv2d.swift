@@ -30,7 +30,8 @@ import Tensor
 /// bf16 operands (`BF16DirectConvolution`, `BF16StridedConvolution`); the other paths stay FP32.
 /// `DirectLayerPath` and `WinogradLayerPath` hold each path's buffers and calls.
 ///
-/// Weights `[out, in, k, k]` start Kaiming-normal (fan_in = in*k*k), the bias at zero.
+/// Weights `[out, in, k, k]` and the bias start as the model's `WeightInit` draws them
+/// (fan_in = in*k*k).
 public final class Conv2d: Layer {
     public let name: String
     public let inChannels: Int, outChannels: Int

@@ -17,9 +17,9 @@ import Tensor
 /// (`ConvolutionPlan`), so a resume reuses it and continues bit for bit.
 ///
 /// Each time is the least over the passes after a warm-up (a timing can only be slowed by a
-/// shared machine, never sped up; `passTimes`, which `ddp bench conv` times with too); a pass is the forward and the backward, the input gradient
-/// included unless the layer is its model's first (the model never asks it for one). Layers of
-/// the same shape are timed once.
+/// shared machine, never sped up; `passTimes`, which `ddp bench conv` times with too); a pass
+/// is the forward and the backward, the input gradient included unless the layer is its
+/// model's first (the model never asks it for one). Layers of the same shape are timed once.
 public enum ConvolutionTuner {
     /// Seconds of one pass of each convolution in `convolutions` with each of its candidates (the
     /// rows of `candidates`), `minTime` seconds of passes at least (and 3 passes). `first`: the
