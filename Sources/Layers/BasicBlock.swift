@@ -1,3 +1,4 @@
+import Platform
 import Tensor
 
 /// The residual basic block of He et al. (CIFAR ResNets):
@@ -13,8 +14,9 @@ import Tensor
 /// bn1 applies the first ReLU itself; bn2 adds the shortcut and applies the last ReLU in its one
 /// normalization pass. Backward masks the output gradient once (G = dy where out > 0) and feeds
 /// G to both branches; the convolutions add their input gradients into the block's input
-/// gradient (col2im accumulates), so the branch sum costs no extra pass. Gradient scratch lives
-/// in the model's shared workspace: blocks run one at a time.
+/// gradient (col2im accumulates), so the branch sum costs no extra pass. With the identity
+/// shortcut G is the shortcut's input gradient: it is written there directly and conv1 adds
+/// onto it. Gradient scratch lives in the model's shared workspace: blocks run one at a time.
 public final class BasicBlock: Layer {
     public let name: String
     public let inChannels: Int, outChannels: Int, stride: Int
@@ -141,18 +143,29 @@ public final class BasicBlock: Layer {
         guard let out = lastOutput else { preconditionFailure("\(name): backward before forward") }
         let batch = out.shape[1]
         let views = scratchTensors(batch: batch)
-        let g = views[0], g1 = views[1], g2 = views[2]
-        Elementwise.reluBackward(output: out.data, outputGradient: outputGradient.data, inputGradient: g.data, count: g.count)
+        // The identity shortcut passes G on unchanged: G is written straight into the input
+        // gradient, which conv1 then adds to (a copy would cost a pass of its own).
+        let identityTarget = shortcutConv == nil ? inputGradient : nil
+        let g = identityTarget ?? views[0], g1 = views[1], g2 = views[2]
+        maskOutputGradient(out, outputGradient, into: g)
         bn2.backward(g, inputGradient: g1)
         conv2.backward(g1, inputGradient: g2)
         bn1.backward(g2, inputGradient: g1)
         if let shortcutConv, let shortcutBN {
             shortcutBN.backward(g, inputGradient: g2)
             shortcutConv.backward(g2, inputGradient: inputGradient, accumulate: false)
-            conv1.backward(g1, inputGradient: inputGradient, accumulate: true)
-        } else {
-            inputGradient?.copy(from: g)
-            conv1.backward(g1, inputGradient: inputGradient, accumulate: true)
+        }
+        conv1.backward(g1, inputGradient: inputGradient, accumulate: true)
+    }
+
+    /// G = dy where the block's output is positive, else 0, channel by channel over the threads
+    /// (each element is its own, so the thread count changes nothing).
+    private func maskOutputGradient(_ out: Tensor, _ dy: Tensor, into g: Tensor) {
+        let run = out.count / outChannels
+        Parallel.forEach(count: outChannels, threads: BLASRuntime.threads) { _, channels in
+            let start = channels.lowerBound &* run
+            Elementwise.reluBackward(output: out.data + start, outputGradient: dy.data + start,
+                                     inputGradient: g.data + start, count: channels.count &* run)
         }
     }
 

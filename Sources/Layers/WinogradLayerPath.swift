@@ -19,12 +19,6 @@ final class WinogradLayerPath {
 
     deinit { filters.deallocate() }
 
-    /// Floats of workspace one image's tiles take at most (a block never holds more than the
-    /// batch's tiles).
-    var scratchPerSample: Int {
-        convolution.scratchCount(inputs: inChannels, outputs: outChannels, tilesPerBlock: convolution.tilesPerImage)
-    }
-
     /// Tiles per block: the same for the forward and the input gradient (in and out swapped).
     private func block(batch: Int, budget: Int) -> Int {
         convolution.tilesPerBlock(inputs: inChannels, outputs: outChannels, batch: batch, budget: budget)
@@ -32,7 +26,7 @@ final class WinogradLayerPath {
 
     private func scratch(_ workspace: Workspace, block: Int) -> UnsafeMutablePointer<Float> {
         workspace.floats(.columns, count: convolution.scratchCount(inputs: inChannels, outputs: outChannels,
-                                                                    tilesPerBlock: block))
+                                                                    tilesPerBlock: block, threads: BLASRuntime.threads))
     }
 
     /// y = x (*) w: x [in][N][H][W], w [out][in][3][3], y [out][N][H][W].

@@ -47,14 +47,15 @@ public enum GEMM {
     /// `b + i * strideB`, `c + i * strideC` (the same sizes and strides otherwise): the batched
     /// products of the Winograd transform domain. Each product is too small to split well, so
     /// the threads take whole products instead (each result is still one sgemm's, whatever the
-    /// thread count).
+    /// thread count). `threads: 1` keeps them on the calling thread, for a caller that shares
+    /// out its work itself.
     public static func multiplyBatch(
         count: Int, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int, strideA: Int, b: UnsafePointer<Float>, ldb: Int, strideB: Int,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int, threads: Int = BLASRuntime.threads
     ) {
         if count == 0 || m == 0 || n == 0 { return }
-        let threads = 2 &* m &* n &* k &* count >= splitAbove ? BLASRuntime.threads : 1
+        let threads = 2 &* m &* n &* k &* count >= splitAbove ? threads : 1
         let ta = transposeA ? CblasTrans : CblasNoTrans, tb = transposeB ? CblasTrans : CblasNoTrans
         Parallel.forEach(count: count, threads: threads) { _, products in
             for i in products {

@@ -67,10 +67,14 @@ public struct WinogradConvolution: Equatable, Sendable {
     static func rowLength(_ tiles: Int) -> Int { (tiles + lanes - 1) / lanes * lanes }
 
     /// Floats of scratch `convolve` and `weightGradient` need for blocks of `tiles` tiles (a
-    /// multiple of `lanes`, as `tilesPerBlock` gives).
-    public func scratchCount(inputs: Int, outputs: Int, tilesPerBlock tiles: Int) -> Int {
-        positions * (inputs + outputs) * Self.rowLength(tiles)
+    /// multiple of `lanes`, as `tilesPerBlock` gives) on `threads` threads: one block's worth
+    /// for each thread, as the threads take whole blocks.
+    public func scratchCount(inputs: Int, outputs: Int, tilesPerBlock tiles: Int, threads: Int) -> Int {
+        positions * (inputs + outputs) * Self.rowLength(tiles) * max(1, threads)
     }
+
+    /// How many blocks of `block` tiles the batch's tiles make.
+    public func blockCount(batch: Int, block: Int) -> Int { (batch * tilesPerImage + block - 1) / block }
 
     /// u [alpha^2][outputs][inputs] = G w G^T per filter: w [outputs][inputs][3][3], or for the
     /// input gradient (`flipped`) the layer's [inputs][outputs][3][3] turned by 180 degrees.
@@ -81,59 +85,113 @@ public struct WinogradConvolution: Equatable, Sendable {
 
     /// y [outChannels][N][H][W] (+)= x [channels][N][H][W] convolved with the filters `u` from
     /// `transformFilters(outputs: outChannels, inputs: channels)`. `scratch` holds
-    /// `scratchCount(inputs: channels, outputs: outChannels, tilesPerBlock: block)` floats.
+    /// `scratchCount(inputs: channels, outputs: outChannels, tilesPerBlock: block, threads: threads)`
+    /// floats.
+    ///
+    /// The threads take whole blocks, each with its own part of the scratch and its GEMMs on
+    /// its own (the blocks' tiles are disjoint parts of y): a block's three steps are too short
+    /// to share out (splitting each step cost more than it gained at 2 threads). A batch of one
+    /// block shares out each step instead. Either way every tile's result is the same.
     public func convolve(input x: UnsafePointer<Float>, channels: Int, filters u: UnsafePointer<Float>,
                          output y: UnsafeMutablePointer<Float>, outChannels: Int, batch: Int, accumulate: Bool,
                          block: Int, scratch: UnsafeMutablePointer<Float>, threads: Int) {
-        let pixels = batch * height * width, tiles = batch * tilesPerImage
-        let m32 = Int32(m), h32 = Int32(height), w32 = Int32(width)
-        for first in stride(from: 0, to: tiles, by: block) {
-            let count = min(block, tiles - first), ld = Self.rowLength(count)
-            let v = scratch, products = scratch + positions * channels * ld
-            Parallel.forEach(count: channels, threads: threads) { _, cs in
-                ddp_winograd_input_tiles(m32, x, pixels, Int32(channels), Int32(cs.lowerBound), Int32(cs.upperBound),
-                                         h32, w32, first, Int32(count), ld, v)
-            }
-            // products[pos] [K x tiles] = U[pos] [K x C] x V[pos] [C x tiles]
-            GEMM.multiplyBatch(count: positions, transposeA: false, transposeB: false, m: outChannels, n: count,
-                               k: channels, a: u, lda: channels, strideA: outChannels * channels,
-                               b: v, ldb: ld, strideB: channels * ld,
-                               c: products, ldc: ld, strideC: outChannels * ld)
-            Parallel.forEach(count: outChannels, threads: threads) { _, ks in
-                ddp_winograd_output_tiles(m32, products, Int32(outChannels), Int32(ks.lowerBound), Int32(ks.upperBound),
-                                          h32, w32, first, Int32(count), ld, y, pixels, accumulate ? 1 : 0)
-            }
+        let blocks = blockCount(batch: batch, block: block)
+        let share = scratchCount(inputs: channels, outputs: outChannels, tilesPerBlock: block, threads: 1)
+        func run(_ b: Int, _ scratch: UnsafeMutablePointer<Float>, _ threads: Int) {
+            convolveBlock(first: b * block, block: block, input: x, channels: channels, filters: u, output: y,
+                          outChannels: outChannels, batch: batch, accumulate: accumulate, scratch: scratch, threads: threads)
+        }
+        if blocks == 1 { run(0, scratch, threads); return }
+        Parallel.forEach(count: blocks, threads: threads) { worker, range in
+            for b in range { run(b, scratch + worker * share, 1) }
         }
     }
 
-    /// Floats of `sums` `weightGradient` needs: [alpha^2][outChannels][inChannels].
-    public func sumsCount(outChannels: Int, inChannels: Int) -> Int { positions * outChannels * inChannels }
+    /// The tiles first ..< first + block of `convolve`, on `threads` threads.
+    private func convolveBlock(first: Int, block: Int, input x: UnsafePointer<Float>, channels: Int,
+                               filters u: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, outChannels: Int,
+                               batch: Int, accumulate: Bool, scratch: UnsafeMutablePointer<Float>, threads: Int) {
+        let pixels = batch * height * width, m32 = Int32(m), h32 = Int32(height), w32 = Int32(width)
+        let count = min(block, batch * tilesPerImage - first), ld = Self.rowLength(count)
+        let v = scratch, products = scratch + positions * channels * ld
+        transformInputTiles(x, channels: channels, batch: batch, first: first, count: count, into: v, threads: threads)
+        // products[pos] [K x tiles] = U[pos] [K x C] x V[pos] [C x tiles]
+        GEMM.multiplyBatch(count: positions, transposeA: false, transposeB: false, m: outChannels, n: count,
+                           k: channels, a: u, lda: channels, strideA: outChannels * channels,
+                           b: v, ldb: ld, strideB: channels * ld,
+                           c: products, ldc: ld, strideC: outChannels * ld, threads: threads)
+        Parallel.forEach(count: outChannels, threads: threads) { _, ks in
+            ddp_winograd_output_tiles(m32, products, Int32(outChannels), Int32(ks.lowerBound), Int32(ks.upperBound),
+                                      h32, w32, first, Int32(count), ld, y, pixels, accumulate ? 1 : 0)
+        }
+    }
+
+    /// The weight gradient's sums over the tiles run in this many groups of blocks at most,
+    /// each group's sums apart, added up in group order at the end: the threads take whole
+    /// groups, and the grouping depends on the batch alone, so the thread count changes nothing.
+    public static let gradientGroups = 4
+
+    /// Floats of `sums` `weightGradient` needs: [gradientGroups][alpha^2][outChannels][inChannels].
+    public func sumsCount(outChannels: Int, inChannels: Int) -> Int {
+        Self.gradientGroups * positions * outChannels * inChannels
+    }
 
     /// dw [outChannels][inChannels][3][3] = the weight gradient of the convolution of x
     /// [inChannels][N][H][W] whose output gradient is dy [outChannels][N][H][W]. `scratch` as
-    /// for `convolve` with the same channels, `sums` `sumsCount` floats.
+    /// for `convolve` with the same channels and threads, `sums` `sumsCount` floats.
     public func weightGradient(outputGradient dy: UnsafePointer<Float>, outChannels: Int, input x: UnsafePointer<Float>,
                                inChannels: Int, batch: Int, block: Int, scratch: UnsafeMutablePointer<Float>,
                                sums: UnsafeMutablePointer<Float>, into dw: UnsafeMutablePointer<Float>, threads: Int) {
-        let pixels = batch * height * width, tiles = batch * tilesPerImage
-        let m32 = Int32(m), h32 = Int32(height), w32 = Int32(width)
-        for first in stride(from: 0, to: tiles, by: block) {
-            let count = min(block, tiles - first), ld = Self.rowLength(count)
-            let v = scratch, g = scratch + positions * inChannels * ld
-            Parallel.forEach(count: inChannels, threads: threads) { _, cs in
-                ddp_winograd_input_tiles(m32, x, pixels, Int32(inChannels), Int32(cs.lowerBound), Int32(cs.upperBound),
-                                         h32, w32, first, Int32(count), ld, v)
+        let blocks = blockCount(batch: batch, block: block), groups = min(blocks, Self.gradientGroups)
+        let share = scratchCount(inputs: inChannels, outputs: outChannels, tilesPerBlock: block, threads: 1)
+        let sumsPerGroup = positions * outChannels * inChannels
+        func run(_ group: Int, _ scratch: UnsafeMutablePointer<Float>, _ threads: Int) {
+            let first = group * blocks / groups, end = (group + 1) * blocks / groups
+            for b in first..<end {
+                accumulateBlock(first: b * block, block: block, outputGradient: dy, outChannels: outChannels, input: x,
+                                inChannels: inChannels, batch: batch, scratch: scratch,
+                                sums: sums + group * sumsPerGroup, overwrite: b == first, threads: threads)
             }
-            Parallel.forEach(count: outChannels, threads: threads) { _, ks in
-                ddp_winograd_gradient_tiles(m32, dy, pixels, Int32(outChannels), Int32(ks.lowerBound), Int32(ks.upperBound),
-                                            h32, w32, first, Int32(count), ld, g)
-            }
-            // sums[pos] [K x C] (+)= dY~[pos] [K x tiles] x V[pos]^T [tiles x C]
-            GEMM.multiplyBatch(count: positions, transposeA: false, transposeB: true, m: outChannels, n: inChannels,
-                               k: count, a: g, lda: ld, strideA: outChannels * ld,
-                               b: v, ldb: ld, strideB: inChannels * ld, beta: first == 0 ? 0 : 1,
-                               c: sums, ldc: inChannels, strideC: outChannels * inChannels)
         }
-        ddp_winograd_filter_gradient(m32, sums, Int32(outChannels), Int32(inChannels), dw)
+        if groups == 1 {
+            run(0, scratch, threads)
+        } else {
+            Parallel.forEach(count: groups, threads: threads) { worker, range in
+                for group in range { run(group, scratch + worker * share, 1) }
+            }
+            for group in 1..<groups { Elementwise.add(sums, sums + group * sumsPerGroup, sums, count: sumsPerGroup) }
+        }
+        ddp_winograd_filter_gradient(Int32(m), sums, Int32(outChannels), Int32(inChannels), dw)
+    }
+
+    /// sums[pos] [K x C] (+)= dY~[pos] [K x tiles] x V[pos]^T [tiles x C] over the tiles
+    /// first ..< first + block, on `threads` threads.
+    private func accumulateBlock(first: Int, block: Int, outputGradient dy: UnsafePointer<Float>, outChannels: Int,
+                                 input x: UnsafePointer<Float>, inChannels: Int, batch: Int,
+                                 scratch: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>,
+                                 overwrite: Bool, threads: Int) {
+        let pixels = batch * height * width, m32 = Int32(m), h32 = Int32(height), w32 = Int32(width)
+        let count = min(block, batch * tilesPerImage - first), ld = Self.rowLength(count)
+        let v = scratch, g = scratch + positions * inChannels * ld
+        transformInputTiles(x, channels: inChannels, batch: batch, first: first, count: count, into: v, threads: threads)
+        Parallel.forEach(count: outChannels, threads: threads) { _, ks in
+            ddp_winograd_gradient_tiles(m32, dy, pixels, Int32(outChannels), Int32(ks.lowerBound), Int32(ks.upperBound),
+                                        h32, w32, first, Int32(count), ld, g)
+        }
+        GEMM.multiplyBatch(count: positions, transposeA: false, transposeB: true, m: outChannels, n: inChannels,
+                           k: count, a: g, lda: ld, strideA: outChannels * ld,
+                           b: v, ldb: ld, strideB: inChannels * ld, beta: overwrite ? 0 : 1,
+                           c: sums, ldc: inChannels, strideC: outChannels * inChannels, threads: threads)
+    }
+
+    /// V [alpha^2][channels][rowLength(count)] = B^T d B for the input tiles first ..< first +
+    /// count of x [channels][N][H][W], the channels split over `threads`.
+    private func transformInputTiles(_ x: UnsafePointer<Float>, channels: Int, batch: Int, first: Int, count: Int,
+                                     into v: UnsafeMutablePointer<Float>, threads: Int) {
+        let pixels = batch * height * width, ld = Self.rowLength(count)
+        Parallel.forEach(count: channels, threads: threads) { _, cs in
+            ddp_winograd_input_tiles(Int32(m), x, pixels, Int32(channels), Int32(cs.lowerBound), Int32(cs.upperBound),
+                                     Int32(height), Int32(width), first, Int32(count), ld, v)
+        }
     }
 }

@@ -54,38 +54,79 @@ final class WinogradConvolutionTests: XCTestCase {
     /// The three errors of one shape; forward and input gradient also accumulate onto a start.
     private func errors(tile: WinogradConvolution.Tile, shape s: (c: Int, k: Int, h: Int, w: Int, n: Int),
                         wholeBatch: Bool, rng: inout SeededRNG) -> [Double] {
+        let data = Operands(shape: s, rng: &rng)
+        let (y, dx, dw) = compute(tile: tile, data, budget: wholeBatch ? Int.max : 0)
+        let reference = ReferenceConvolution(c: s.c, k: s.k, h: s.h, w: s.w, n: s.n, x: data.x, weights: data.weights,
+                                             dy: data.dy)
+        let forward = reference.forward()
+        let yError = zip(y.indices, forward).map { i, r in abs(Double(y[i]) - Double(data.start[i]) - r.value) / r.scale }
+        return [yError.max() ?? 0, maxError(dx, reference.inputGradient()), maxError(dw, reference.weightGradient())]
+    }
+
+    /// The threads take whole blocks (and groups of blocks for the weight gradient): 1, 2 and 3
+    /// threads over 7 blocks give the same bits, and so does one block on 2 threads sharing out
+    /// each step.
+    func testThreadCountChangesNothing() {
+        let saved = BLASRuntime.threads
+        defer { BLASRuntime.setThreads(saved) }
+        var rng = SeededRNG(seed: 5)
+        let data = Operands(shape: (8, 16, 28, 28, 2), rng: &rng)
+        for (tile, budget) in [(WinogradConvolution.Tile.f4x4, 0), (.f2x2, Int.max)] {
+            var results: [[[Float]]] = []
+            for threads in [1, 2, 3] {
+                BLASRuntime.setThreads(threads)
+                let (y, dx, dw) = compute(tile: tile, data, budget: budget)
+                results.append([y, dx, dw])
+            }
+            for threads in [2, 3] {
+                XCTAssertTrue(results[threads - 1] == results[0], "\(tile), budget \(budget): \(threads) threads differ from one")
+            }
+        }
+    }
+
+    /// Random operands of one shape, and a start for the accumulating forward.
+    private struct Operands {
+        let shape: (c: Int, k: Int, h: Int, w: Int, n: Int)
+        let x: [Float], dy: [Float], weights: [Float], start: [Float]
+        init(shape s: (c: Int, k: Int, h: Int, w: Int, n: Int), rng: inout SeededRNG) {
+            func normals(_ count: Int) -> [Float] { (0..<count).map { _ in rng.normal() } }
+            shape = s
+            x = normals(s.c * s.n * s.h * s.w); dy = normals(s.k * s.n * s.h * s.w)
+            weights = normals(s.k * s.c * 9); start = normals(s.k * s.n * s.h * s.w)
+        }
+    }
+
+    /// y = start + x (*) w, dx and dw by `tile` on the current thread count, in blocks that fit
+    /// `budget` (0: one lane group a block).
+    private func compute(tile: WinogradConvolution.Tile, _ data: Operands, budget: Int) -> ([Float], [Float], [Float]) {
+        let s = data.shape
         let wino = WinogradConvolution(tile: tile, height: s.h, width: s.w)
-        let x = normals(s.c * s.n * s.h * s.w, &rng), dy = normals(s.k * s.n * s.h * s.w, &rng)
-        let weights = normals(s.k * s.c * 9, &rng), start = normals(s.k * s.n * s.h * s.w, &rng)
-        let reference = ReferenceConvolution(c: s.c, k: s.k, h: s.h, w: s.w, n: s.n, x: x, weights: weights, dy: dy)
-        let budget = wholeBatch ? Int.max : 0
         let block = max(wino.tilesPerBlock(inputs: s.c, outputs: s.k, batch: s.n, budget: budget),
                         wino.tilesPerBlock(inputs: s.k, outputs: s.c, batch: s.n, budget: budget))
-        var scratch = [Float](repeating: .nan, count: wino.scratchCount(inputs: s.c, outputs: s.k, tilesPerBlock: block))
-        var u = [Float](repeating: .nan, count: wino.filterCount(outputs: s.k, inputs: s.c))
-        var y = start, dx = [Float](repeating: .nan, count: x.count), dw = [Float](repeating: .nan, count: weights.count)
-        var sums = [Float](repeating: .nan, count: wino.sumsCount(outChannels: s.k, inChannels: s.c))
         let threads = BLASRuntime.threads
+        var scratch = [Float](repeating: .nan, count: wino.scratchCount(inputs: s.c, outputs: s.k, tilesPerBlock: block,
+                                                                        threads: threads))
+        var u = [Float](repeating: .nan, count: wino.filterCount(outputs: s.k, inputs: s.c))
+        var y = data.start, dx = [Float](repeating: .nan, count: data.x.count)
+        var dw = [Float](repeating: .nan, count: data.weights.count)
+        var sums = [Float](repeating: .nan, count: wino.sumsCount(outChannels: s.k, inChannels: s.c))
         scratch.withUnsafeMutableBufferPointer { scratch in u.withUnsafeMutableBufferPointer { u in
-            wino.transformFilters(weights, outputs: s.k, inputs: s.c, flipped: false, into: u.baseAddress!)
-            wino.convolve(input: x, channels: s.c, filters: u.baseAddress!, output: &y, outChannels: s.k, batch: s.n,
+            wino.transformFilters(data.weights, outputs: s.k, inputs: s.c, flipped: false, into: u.baseAddress!)
+            wino.convolve(input: data.x, channels: s.c, filters: u.baseAddress!, output: &y, outChannels: s.k, batch: s.n,
                           accumulate: true, block: block, scratch: scratch.baseAddress!, threads: threads)
-            wino.transformFilters(weights, outputs: s.c, inputs: s.k, flipped: true, into: u.baseAddress!)
-            wino.convolve(input: dy, channels: s.k, filters: u.baseAddress!, output: &dx, outChannels: s.c, batch: s.n,
-                          accumulate: false, block: block, scratch: scratch.baseAddress!, threads: threads)
-            wino.weightGradient(outputGradient: dy, outChannels: s.k, input: x, inChannels: s.c, batch: s.n, block: block,
-                                scratch: scratch.baseAddress!, sums: &sums, into: &dw, threads: threads)
+            wino.transformFilters(data.weights, outputs: s.c, inputs: s.k, flipped: true, into: u.baseAddress!)
+            wino.convolve(input: data.dy, channels: s.k, filters: u.baseAddress!, output: &dx, outChannels: s.c,
+                          batch: s.n, accumulate: false, block: block, scratch: scratch.baseAddress!, threads: threads)
+            wino.weightGradient(outputGradient: data.dy, outChannels: s.k, input: data.x, inChannels: s.c, batch: s.n,
+                                block: block, scratch: scratch.baseAddress!, sums: &sums, into: &dw, threads: threads)
         } }
-        let forward = reference.forward()
-        let yError = zip(y.indices, forward).map { i, r in abs(Double(y[i]) - Double(start[i]) - r.value) / r.scale }
-        return [yError.max() ?? 0, maxError(dx, reference.inputGradient()), maxError(dw, reference.weightGradient())]
+        return (y, dx, dw)
     }
 
     private func maxError(_ computed: [Float], _ exact: [(value: Double, scale: Double)]) -> Double {
         zip(computed, exact).map { abs(Double($0) - $1.value) / $1.scale }.max() ?? 0
     }
 
-    private func normals(_ count: Int, _ rng: inout SeededRNG) -> [Float] { (0..<count).map { _ in rng.normal() } }
 }
 
 /// The 3x3, stride-1, padding-1 convolution and its gradients by the definition, in float64, on
