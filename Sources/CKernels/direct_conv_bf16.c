@@ -70,6 +70,26 @@ AVX512BF16 void ddp_bf16_convert(const float *in, long in_channel_stride, int ch
     }
 }
 
+AVX512BF16 void ddp_bf16_convert_and_pack(const float *in, long in_channel_stride, int channels, long begin, long end,
+                                          unsigned short *rows, long rows_channel_stride, unsigned *pairs,
+                                          long pairs_channel_stride) {
+    for (int k = 0; 2 * k < channels; k++) {
+        const float *lo = in + 2L * k * in_channel_stride;
+        const float *hi = 2 * k + 1 < channels ? lo + in_channel_stride : NULL;
+        unsigned short *row = rows + 2L * k * rows_channel_stride;
+        unsigned *o = pairs + k * pairs_channel_stride;
+        for (long p = begin; p < end; p += 16) {
+            const __mmask16 m = lanes(end - p);
+            const __m256i a = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, lo + p));
+            const __m256i b = hi ? (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, hi + p)) : _mm256_setzero_si256();
+            _mm256_mask_storeu_epi16(row + p, m, a);
+            if (hi) _mm256_mask_storeu_epi16(row + rows_channel_stride + p, m, b);
+            const __m512i pair = _mm512_or_si512(_mm512_cvtepu16_epi32(a), _mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16));
+            _mm512_mask_storeu_epi32(o + p, m, pair);
+        }
+    }
+}
+
 // The forward tile of direct_conv.c (8 output channels x 48 positions, 24 accumulators), one
 // input-channel pair per step: per pair and tap, 3 loads of 16 pairs and 8 broadcast weight
 // pairs feed 24 VDPBF16PS.
@@ -309,6 +329,11 @@ void ddp_bf16_pack_pairs(const float *in, long in_channel_stride, int channels, 
                          unsigned *out, long out_channel_stride) { __builtin_trap(); }
 void ddp_bf16_convert(const float *in, long in_channel_stride, int channels, long begin, long end,
                       unsigned short *out, long out_channel_stride) { __builtin_trap(); }
+void ddp_bf16_convert_and_pack(const float *in, long in_channel_stride, int channels, long begin, long end,
+                               unsigned short *rows, long rows_channel_stride, unsigned *pairs,
+                               long pairs_channel_stride) {
+    __builtin_trap();
+}
 void ddp_conv3x3_direct_bf16(const unsigned *in, long in_channel_stride, int in_channels, const unsigned *weights,
                              int out_channels, float *out, long out_channel_stride, int accumulate, int height,
                              int width, const unsigned short *tap_masks, int first, int last) { __builtin_trap(); }

@@ -122,7 +122,8 @@ public enum BF16DirectConvolution {
         DirectConvolution.weightGradient(outChannels: outChannels, inChannels: inChannels, batch: batch, threads: threads,
                                          partials: partials, into: dw) { images, sums in
             let begin = images.lowerBound * hw, end = images.upperBound * hw
-            ddp_bf16_convert(dy, pixels, Int32(outChannels), begin, end, dyRows, pixels)
+            roundOutputGradient(dy, channels: outChannels, pixels: pixels, begin: begin, end: end, rows: dyRows,
+                                pairs: inputGradient == nil ? nil : packed)
             ddp_bf16_convert(x, pixels, Int32(inChannels), begin, end, xRows, pixels)
             masks.table.withUnsafeBufferPointer { table in
                 ddp_conv3x3_weight_partials_bf16(dyRows, pixels, Int32(outChannels), xRows, pixels, Int32(inChannels),
@@ -130,8 +131,19 @@ public enum BF16DirectConvolution {
                                                  Int32(images.lowerBound), Int32(images.upperBound), sums)
             }
             guard let g = inputGradient else { return }
-            convolve(dy, channels: outChannels, pixels: pixels, masks: masks, packed: packed, blocks: g.blocks, into: g.dx,
-                     outChannels: inChannels, accumulate: g.accumulate, images: images)
+            run(packed, channels: outChannels, pixels: pixels, masks: masks, blocks: g.blocks, into: g.dx,
+                outChannels: inChannels, accumulate: g.accumulate, images: images)
+        }
+    }
+
+    /// dy's bf16 rows (the weight gradient's operand) over the positions begin ..< end, and its
+    /// channel pairs (the input gradient's) when `pairs` is given: one read of dy for both.
+    static func roundOutputGradient(_ dy: UnsafePointer<Float>, channels: Int, pixels: Int, begin: Int, end: Int,
+                                    rows: UnsafeMutablePointer<UInt16>, pairs: UnsafeMutablePointer<UInt32>?) {
+        if let pairs {
+            ddp_bf16_convert_and_pack(dy, pixels, Int32(channels), begin, end, rows, pixels, pairs, pixels)
+        } else {
+            ddp_bf16_convert(dy, pixels, Int32(channels), begin, end, rows, pixels)
         }
     }
 
@@ -143,6 +155,14 @@ public enum BF16DirectConvolution {
                                  images: Range<Int>) {
         let hw = masks.height * masks.width
         ddp_bf16_pack_pairs(input, pixels, Int32(channels), images.lowerBound * hw, images.upperBound * hw, packed, pixels)
+        run(packed, channels: channels, pixels: pixels, masks: masks, blocks: blocks, into: output,
+            outChannels: outChannels, accumulate: accumulate, images: images)
+    }
+
+    /// The kernel on `images` of the channel pairs `packed` into (or onto) `output`.
+    private static func run(_ packed: UnsafeMutablePointer<UInt32>, channels: Int, pixels: Int, masks: TapMasks,
+                            blocks: UnsafePointer<UInt32>, into output: UnsafeMutablePointer<Float>, outChannels: Int,
+                            accumulate: Bool, images: Range<Int>) {
         masks.table.withUnsafeBufferPointer { table in
             ddp_conv3x3_direct_bf16(packed, pixels, Int32(channels), blocks, Int32(outChannels), output, pixels,
                                     accumulate ? 1 : 0, Int32(masks.height), Int32(masks.width), table.baseAddress,

@@ -66,7 +66,8 @@ public enum BF16StridedConvolution {
                                          partials: partials, into: dw) { images, sums in
             let first = Int32(images.lowerBound), last = Int32(images.upperBound)
             let begin = images.lowerBound * ohw, end = images.upperBound * ohw
-            ddp_bf16_convert(dy, outPixels, Int32(outChannels), begin, end, dyRows, outPixels)
+            BF16DirectConvolution.roundOutputGradient(dy, channels: outChannels, pixels: outPixels, begin: begin, end: end,
+                                                      rows: dyRows, pairs: inputGradient == nil ? nil : dyPairs)
             ddp_bf16_phases(x, batch * hw, Int32(inChannels), Int32(height), Int32(width), first, last, 0, xPhases,
                             4 * outPixels, outPixels)
             masks.table.withUnsafeBufferPointer { table in
@@ -74,7 +75,6 @@ public enum BF16StridedConvolution {
                                                    Int32(inChannels), Int32(masks.height), Int32(masks.width),
                                                    table.baseAddress, first, last, sums)
                 guard let g = inputGradient else { return }
-                ddp_bf16_pack_pairs(dy, outPixels, Int32(outChannels), begin, end, dyPairs, outPixels)
                 ddp_conv3x3s2_input_gradient_bf16(dyPairs, outPixels, Int32(outChannels), g.blocks, Int32(inChannels), dxPhases,
                                                   4 * outPixels, outPixels, Int32(masks.height), Int32(masks.width),
                                                   table.baseAddress, first, last)

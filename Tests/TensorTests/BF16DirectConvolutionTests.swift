@@ -71,6 +71,36 @@ final class BF16DirectConvolutionTests: XCTestCase {
         }
     }
 
+    /// The backward's one read of dy: the rows and the pairs the two conversions give, over a
+    /// sub-range that ends in a partial vector, an odd last channel paired with zero, nothing
+    /// written outside the range.
+    func testConvertAndPackGivesBothLayouts() throws {
+        guard BF16DirectConvolution.cpuHasBF16 else { throw XCTSkip("no AVX512_BF16 here") }
+        var rng = SeededRNG(seed: 9)
+        let channels = 3, stride = 53, begin = 5, end = 50
+        let values = (0..<(channels * stride)).map { _ in rng.normal() * 3 }
+        let untouchedRow: UInt16 = 0xBEEF, untouchedPair: UInt32 = 0xDEAD_BEEF
+        var rows = [UInt16](repeating: untouchedRow, count: channels * stride)
+        var pairs = [UInt32](repeating: untouchedPair, count: 2 * stride)
+        ddp_bf16_convert_and_pack(values, stride, Int32(channels), begin, end, &rows, stride, &pairs, stride)
+        for c in 0..<channels {
+            for p in 0..<stride {
+                let want = (begin..<end).contains(p) ? ddp_bf16_round(values[c * stride + p]) : untouchedRow
+                XCTAssertEqual(rows[c * stride + p], want, "row of channel \(c) at \(p)")
+            }
+        }
+        for k in 0..<2 {
+            for p in 0..<stride {
+                var want = untouchedPair
+                if (begin..<end).contains(p) {
+                    let hi = 2 * k + 1 < channels ? UInt32(ddp_bf16_round(values[(2 * k + 1) * stride + p])) : 0
+                    want = UInt32(ddp_bf16_round(values[2 * k * stride + p])) | hi << 16
+                }
+                XCTAssertEqual(pairs[k * stride + p], want, "pair \(k) at \(p)")
+            }
+        }
+    }
+
     func testKernelsAgainstFloat64References() throws {
         guard BF16DirectConvolution.isAvailable else { throw XCTSkip("no AVX512_BF16 kernels in this process") }
         let saved = BLASRuntime.threads

@@ -98,6 +98,12 @@ void ddp_bf16_pack_pairs(const float *in, long in_channel_stride, int channels, 
 void ddp_bf16_convert(const float *in, long in_channel_stride, int channels, long begin, long end,
                       unsigned short *out, long out_channel_stride);
 
+/// Both of the above from one read of `in`: its rows (ddp_bf16_convert) and its channel pairs
+/// (ddp_bf16_pack_pairs). The backward pass needs both forms of the output gradient.
+void ddp_bf16_convert_and_pack(const float *in, long in_channel_stride, int channels, long begin, long end,
+                               unsigned short *rows, long rows_channel_stride, unsigned *pairs,
+                               long pairs_channel_stride);
+
 /// ddp_conv3x3_direct with bf16 operands and FP32 sums: `in` from ddp_bf16_pack_pairs (channel
 /// pairs, `in_channels` the channels before pairing), `weights` [O/8][tap][pairs][8] bf16 pairs
 /// (the odd channel's partner zero).
