@@ -3,7 +3,8 @@ import Tensor
 /// Fully connected layer, PyTorch's `nn.Linear(in, out, bias)`: y = x W^T + b.
 ///
 /// Input `[N, in]`, weight `[out, in]`, output `[N, out]`; each pass is one GEMM
-/// (forward x W^T, dW = dY^T x, dX = dY W). Weights and bias start as the model's `WeightInit` draws them (fan_in = in).
+/// (forward x W^T, dW = dY^T x, dX = dY W). Weights and bias start as the model's `WeightInit`
+/// draws them (fan_in = in).
 public final class Linear: Layer {
     public let name: String
     public let inFeatures: Int, outFeatures: Int

@@ -126,7 +126,6 @@ final class WinogradConvolutionTests: XCTestCase {
     private func maxError(_ computed: [Float], _ exact: [(value: Double, scale: Double)]) -> Double {
         zip(computed, exact).map { abs(Double($0) - $1.value) / $1.scale }.max() ?? 0
     }
-
 }
 
 /// The 3x3, stride-1, padding-1 convolution and its gradients by the definition, in float64, on
