@@ -1,4 +1,3 @@
-import Dispatch
 import Platform
 
 /// Splits `count` independent items (images, channels, planes) into `threads` contiguous ranges
@@ -7,11 +6,20 @@ import Platform
 /// falls in, so the thread count never changes a result.
 public enum Parallel {
     /// body(worker, range) for worker 0 ..< min(threads, count), the ranges covering 0 ..< count
-    /// in order; on the calling thread alone when that is one range.
+    /// in order: on the calling thread alone when that is one range, else on `WorkerPool`'s
+    /// threads and the caller's, or one after another on the caller's when the pool is running
+    /// another call (one made from a body, or from another thread).
     public static func forEach(count: Int, threads: Int, _ body: (_ worker: Int, _ range: Range<Int>) -> Void) {
         let t = workers(count: count, threads: threads)
         if t == 1 { body(0, 0..<count); return }
-        DispatchQueue.concurrentPerform(iterations: t) { i in body(i, (i * count / t)..<((i + 1) * count / t)) }
+        if !WorkerPool.shared.run(workers: t, { i in body(i, range(i, of: t, count: count)) }) {
+            for i in 0..<t { body(i, range(i, of: t, count: count)) }
+        }
+    }
+
+    /// Worker i's items when `count` items go to t workers.
+    private static func range(_ i: Int, of t: Int, count: Int) -> Range<Int> {
+        (i * count / t)..<((i + 1) * count / t)
     }
 
     /// The number of ranges `forEach` makes.

@@ -211,4 +211,12 @@ void ddp_bn_gradient_sums(const float *dy, const float *x, const float *mask, lo
 void ddp_bn_input_gradient(const float *dy, const float *x, const float *mask, long n, float a, float k1,
                            float k0, float *dx);
 
+/// One turn of a spin-wait (WorkerPool's idle workers and waiting caller): PAUSE on x86, which
+/// lets the other hardware thread of the core run and costs less power than a bare loop.
+static inline void ddp_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 #endif
