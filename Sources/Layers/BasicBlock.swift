@@ -147,7 +147,9 @@ public final class BasicBlock: Layer {
         // gradient, which conv1 then adds to (a copy would cost a pass of its own).
         let identityTarget = shortcutConv == nil ? inputGradient : nil
         let g = identityTarget ?? views[0], g1 = views[1], g2 = views[2]
-        maskOutputGradient(out, outputGradient, into: g)
+        // G = dy where the block's output is positive, else 0.
+        Elementwise.reluBackward(output: out.data, outputGradient: outputGradient.data, inputGradient: g.data,
+                                 count: out.count, threads: BLASRuntime.threads)
         bn2.backward(g, inputGradient: g1)
         conv2.backward(g1, inputGradient: g2)
         bn1.backward(g2, inputGradient: g1)
@@ -156,17 +158,6 @@ public final class BasicBlock: Layer {
             shortcutConv.backward(g2, inputGradient: inputGradient, accumulate: false)
         }
         conv1.backward(g1, inputGradient: inputGradient, accumulate: true)
-    }
-
-    /// G = dy where the block's output is positive, else 0, channel by channel over the threads
-    /// (each element is its own, so the thread count changes nothing).
-    private func maskOutputGradient(_ out: Tensor, _ dy: Tensor, into g: Tensor) {
-        let run = out.count / outChannels
-        Parallel.forEach(count: outChannels, threads: BLASRuntime.threads) { _, channels in
-            let start = channels.lowerBound &* run
-            Elementwise.reluBackward(output: out.data + start, outputGradient: dy.data + start,
-                                     inputGradient: g.data + start, count: channels.count &* run)
-        }
     }
 
     public func freezeKinks(_ frozen: Bool) {

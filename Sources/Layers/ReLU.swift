@@ -1,3 +1,4 @@
+import Platform
 import Tensor
 
 /// Rectified linear unit, PyTorch's `nn.ReLU()`: y = max(0, x); dy/dx = 1 where x > 0, else 0.
@@ -44,7 +45,7 @@ public final class ReLU: StatelessLayer {
         }
         guard let y = lastOutput else { preconditionFailure("\(name): backward before forward") }
         Elementwise.reluBackward(output: y.data, outputGradient: outputGradient.data,
-                                 inputGradient: inputGradient.data, count: y.count)
+                                 inputGradient: inputGradient.data, count: y.count, threads: BLASRuntime.threads)
     }
 
     public func freezeKinks(_ frozen: Bool) {

@@ -29,6 +29,16 @@ public enum Elementwise {
         while i < count { dx[i] = y[i] > 0 ? dy[i] : 0; i &+= 1 }
     }
 
+    /// `reluBackward` split over `threads` threads in runs of whole vectors (each element is its
+    /// own, so the thread count changes nothing).
+    public static func reluBackward(output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+                                    inputGradient dx: UnsafeMutablePointer<Float>, count: Int, threads: Int) {
+        Parallel.forEach(count: (count &+ 7) / 8, threads: threads) { _, vectors in
+            let start = vectors.lowerBound &* 8, end = min(count, vectors.upperBound &* 8)
+            reluBackward(output: y + start, outputGradient: dy + start, inputGradient: dx + start, count: end &- start)
+        }
+    }
+
     /// y = x for x > 0, slope * x otherwise.
     public static func leakyReLU(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, slope: Float, count: Int) {
         var i = 0
