@@ -95,15 +95,22 @@ public struct WinogradConvolution: Equatable, Sendable {
     public func convolve(input x: UnsafePointer<Float>, channels: Int, filters u: UnsafePointer<Float>,
                          output y: UnsafeMutablePointer<Float>, outChannels: Int, batch: Int, accumulate: Bool,
                          block: Int, scratch: UnsafeMutablePointer<Float>, threads: Int) {
-        let blocks = blockCount(batch: batch, block: block)
         let share = scratchCount(inputs: channels, outputs: outChannels, tilesPerBlock: block, threads: 1)
-        func run(_ b: Int, _ scratch: UnsafeMutablePointer<Float>, _ threads: Int) {
+        Self.forEachPart(blockCount(batch: batch, block: block), scratch: scratch, share: share, threads: threads) {
+            b, scratch, threads in
             convolveBlock(first: b * block, block: block, input: x, channels: channels, filters: u, output: y,
                           outChannels: outChannels, batch: batch, accumulate: accumulate, scratch: scratch, threads: threads)
         }
-        if blocks == 1 { run(0, scratch, threads); return }
-        Parallel.forEach(count: blocks, threads: threads) { worker, range in
-            for b in range { run(b, scratch + worker * share, 1) }
+    }
+
+    /// body(part, its scratch, its threads) for parts 0 ..< parts: the threads take whole parts,
+    /// each thread with its own `share` of the scratch and one thread inside; a lone part gets
+    /// all the scratch and all the threads.
+    private static func forEachPart(_ parts: Int, scratch: UnsafeMutablePointer<Float>, share: Int, threads: Int,
+                                    _ body: (_ part: Int, _ scratch: UnsafeMutablePointer<Float>, _ threads: Int) -> Void) {
+        if parts == 1 { body(0, scratch, threads); return }
+        Parallel.forEach(count: parts, threads: threads) { worker, range in
+            for part in range { body(part, scratch + worker * share, 1) }
         }
     }
 
@@ -145,7 +152,7 @@ public struct WinogradConvolution: Equatable, Sendable {
         let blocks = blockCount(batch: batch, block: block), groups = min(blocks, Self.gradientGroups)
         let share = scratchCount(inputs: inChannels, outputs: outChannels, tilesPerBlock: block, threads: 1)
         let sumsPerGroup = positions * outChannels * inChannels
-        func run(_ group: Int, _ scratch: UnsafeMutablePointer<Float>, _ threads: Int) {
+        Self.forEachPart(groups, scratch: scratch, share: share, threads: threads) { group, scratch, threads in
             let first = group * blocks / groups, end = (group + 1) * blocks / groups
             for b in first..<end {
                 accumulateBlock(first: b * block, block: block, outputGradient: dy, outChannels: outChannels, input: x,
@@ -153,14 +160,7 @@ public struct WinogradConvolution: Equatable, Sendable {
                                 sums: sums + group * sumsPerGroup, overwrite: b == first, threads: threads)
             }
         }
-        if groups == 1 {
-            run(0, scratch, threads)
-        } else {
-            Parallel.forEach(count: groups, threads: threads) { worker, range in
-                for group in range { run(group, scratch + worker * share, 1) }
-            }
-            for group in 1..<groups { Elementwise.add(sums, sums + group * sumsPerGroup, sums, count: sumsPerGroup) }
-        }
+        for group in 1..<groups { Elementwise.add(sums, sums + group * sumsPerGroup, sums, count: sumsPerGroup) }
         ddp_winograd_filter_gradient(Int32(m), sums, Int32(outChannels), Int32(inChannels), dw)
     }
 
