@@ -6,13 +6,13 @@ import Platform
 /// falls in, so the thread count never changes a result.
 public enum Parallel {
     /// body(worker, range) for worker 0 ..< min(threads, count), the ranges covering 0 ..< count
-    /// in order: on the calling thread alone when that is one range, else on `WorkerPool`'s
-    /// threads and the caller's, or one after another on the caller's when the pool is running
-    /// another call (one made from a body, or from another thread).
+    /// in order: on the calling thread alone when that is one range, else on the caller's and a
+    /// `WorkerPool`'s threads, or one after another on the caller's when this call is made from
+    /// inside a body.
     public static func forEach(count: Int, threads: Int, _ body: (_ worker: Int, _ range: Range<Int>) -> Void) {
         let t = workers(count: count, threads: threads)
         if t == 1 { body(0, 0..<count); return }
-        if !WorkerPool.shared.run(workers: t, { i in body(i, range(i, of: t, count: count)) }) {
+        if !WorkerPool.run(workers: t, { i in body(i, range(i, of: t, count: count)) }) {
             for i in 0..<t { body(i, range(i, of: t, count: count)) }
         }
     }

@@ -32,11 +32,33 @@ import Synchronization
 /// sees the other's write, and exactly one exchange finds `sleeping` set: a worker whose own
 /// exchange comes too late waits for the signal that is then on its way.
 ///
-/// One job at a time: `run` returns false, having run nothing, while another job holds the pool
-/// (a call from inside a body, or from a second thread); `Parallel.forEach` then runs its ranges
-/// one after another on its own thread.
+/// One job per pool at a time: threads that call at once (the ranks of a `--local-ranks` run)
+/// each take a pool of their own from a list of idle ones, which grows to the most callers ever
+/// seen at once. A call from inside a body runs no pool: `run` returns false, having run nothing,
+/// and `Parallel.forEach` runs that call's ranges one after another on its own thread.
 final class WorkerPool: @unchecked Sendable {
-    static let shared = WorkerPool()
+    /// body(k) for k in 0 ..< workers, k = 0 on the calling thread, the others on the threads of
+    /// a pool the caller has to itself; returns when all have returned. False, with nothing
+    /// run, when called from a body or when a thread cannot be started.
+    static func run(workers count: Int, _ body: (Int) -> Void) -> Bool {
+        precondition(count >= 1 && count <= countMask, "WorkerPool: \(count) workers")
+        if pthread_getspecific(insideKey) != nil { return false }
+        let pool = idle.withLock { $0.popLast() } ?? WorkerPool()
+        defer { idle.withLock { $0.append(pool) } }
+        pthread_setspecific(insideKey, insideMark)
+        defer { pthread_setspecific(insideKey, nil) }
+        return pool.run(workers: count, body)
+    }
+
+    private static let idle = Mutex<[WorkerPool]>([])
+    /// Set (to `insideMark`) on a thread while it runs a body: on workers always, on a caller
+    /// during its call.
+    private static let insideKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "WorkerPool: no thread-specific key")
+        return key
+    }()
+    private static let insideMark = UnsafeMutableRawPointer(bitPattern: 1)!
 
     /// How long an idle worker polls before it sleeps: longer than the gaps between a step's
     /// parallel calls (a few to tens of µs), short enough that little of a core is polled away
@@ -46,12 +68,12 @@ final class WorkerPool: @unchecked Sendable {
     private static let countBits = 16
     private static let countMask = (1 << countBits) - 1
 
-    private let busy = Atomic<Bool>(false)
     private let generation = Atomic<Int>(0)
     private let pending = Atomic<Int>(0)
-    /// The job; written by the caller holding `busy` before it publishes `generation`.
+    /// The job; written by the caller (who has the pool to itself) before it publishes
+    /// `generation`.
     private var body: ((Int) -> Void)?
-    /// Workers 1, 2, ...: started on first need, never stopped; touched only under `busy`.
+    /// Workers 1, 2, ...: started on first need, never stopped; touched only by the caller.
     private var workers: [Worker] = []
 
     private final class Worker: @unchecked Sendable {
@@ -66,15 +88,8 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    /// body(k) for k in 0 ..< workers, k = 0 on the calling thread, the others on the pool's
-    /// threads; returns when all have returned. False, with nothing run, when the pool is taken
-    /// or a thread cannot be started.
-    func run(workers count: Int, _ body: (Int) -> Void) -> Bool {
-        precondition(count >= 1 && count <= Self.countMask, "WorkerPool: \(count) workers")
-        guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
-            return false
-        }
-        defer { busy.store(false, ordering: .releasing) }
+    /// `WorkerPool.run` on this pool.
+    private func run(workers count: Int, _ body: (Int) -> Void) -> Bool {
         let previous = generation.load(ordering: .relaxed)
         while workers.count < count - 1 {
             guard let worker = startWorker(index: workers.count + 1, firstSeen: previous) else { return false }
@@ -113,6 +128,7 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     private func serve(_ worker: Worker) -> Never {
+        pthread_setspecific(Self.insideKey, Self.insideMark)
         var seen = worker.firstSeen
         while true {
             seen = nextJob(after: seen, worker)

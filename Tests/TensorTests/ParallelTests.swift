@@ -56,8 +56,8 @@ final class ParallelTests: XCTestCase {
         }
     }
 
-    /// A forEach inside a body runs its ranges on that body's thread (the pool is taken) and
-    /// still covers everything.
+    /// A forEach inside a body runs its ranges on that body's thread and still covers
+    /// everything.
     func testNestedCallsCoverEverything() {
         var cells = [Int](repeating: 0, count: 4 * 50)
         cells.withUnsafeMutableBufferPointer { cells in
@@ -72,11 +72,15 @@ final class ParallelTests: XCTestCase {
         XCTAssertEqual(cells, (0..<4).flatMap { row in (0..<50).map { row * 1000 + $0 } })
     }
 
-    /// Two threads calling at once: one gets the pool, the other runs inline; both finish with
-    /// every item visited once.
+    /// Two threads calling at once (as the ranks of a --local-ranks run do): each gets workers
+    /// of its own, and both finish with every item visited once.
     func testTwoCallersAtOnce() {
         DispatchQueue.concurrentPerform(iterations: 2) { caller in
-            for round in 0..<200 { checkedForEach(count: 17 + round % 5 + caller, threads: 2 + caller) }
+            for round in 0..<200 {
+                let runners = checkedForEach(count: 17 + round % 5 + caller, threads: 2 + caller)
+                XCTAssertTrue(runners.dropFirst().allSatisfy { $0.map { pthread_equal($0, pthread_self()) } == 0 },
+                              "caller \(caller) ran its ranges alone")
+            }
         }
     }
 }
