@@ -191,8 +191,9 @@ public enum BLASRuntime {
     /// OMP_NUM_THREADS if set. Otherwise the CPUs this process may use (its affinity mask:
     /// all cores, or the cpuset a scheduler such as SLURM gave the job), split over the ranks
     /// on this node, which share them; a rank mpirun bound to a CPU set uses that set, up to
-    /// its share of the node's cores.
-    public static func planThreads(cpu: CPUInfo, environment: [String: String]) -> BLASThreadPlan {
+    /// its share of the node's cores. `ranksInProcess` ranks run as threads of this process
+    /// (`--local-ranks`) and share its CPUs.
+    public static func planThreads(cpu: CPUInfo, environment: [String: String], ranksInProcess: Int = 1) -> BLASThreadPlan {
         for name in threadVariables {
             if let value = environment[name], let n = Int(value), n > 0 {
                 return BLASThreadPlan(threads: nil, source: "\(name)=\(n) (user)")
@@ -200,10 +201,11 @@ public enum BLASRuntime {
         }
         // The affinity mask counts logical CPUs; hyperthreads do not count as cores for BLAS.
         let usable = max(1, min(cpu.cores, cpu.allowedCPUs * cpu.cores / max(1, cpu.logicalCPUs)))
-        let localRanks = localRanksVariables.lazy.compactMap { environment[$0].flatMap { Int($0) } }.first { $0 > 0 } ?? 1
+        let processes = localRanksVariables.lazy.compactMap { environment[$0].flatMap { Int($0) } }.first { $0 > 0 } ?? 1
+        let inProcess = max(1, ranksInProcess), localRanks = processes * inProcess
         if environment[boundAtLaunchVariable] == "1" {
             // A bound set may still be shared (--bind-to socket), so never above the node's share.
-            let threads = max(1, min(usable, cpu.cores / localRanks))
+            let threads = max(1, min(usable / inProcess, cpu.cores / localRanks))
             return BLASThreadPlan(threads: threads, source: "CPUs bound to this rank = \(usable), local ranks = \(localRanks)")
         }
         let threads = max(1, usable / localRanks)

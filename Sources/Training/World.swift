@@ -49,10 +49,12 @@ public enum World {
         }
         if threads > 0 { BLASRuntime.setThreads(threads) }
         if localRanks > 0 {
-            // The ranks share this process's BLAS: split the cores between them.
+            // The ranks share this process's CPUs: split them between the ranks, unless the
+            // user's OPENBLAS_NUM_THREADS (or the like) says how many each rank computes with.
             if threads == 0 {
-                let cores = CPUInfo.current().cores
-                BLASRuntime.setThreads(max(1, cores / localRanks), source: "cores/--local-ranks = \(cores)/\(localRanks)")
+                let plan = BLASRuntime.planThreads(cpu: CPUInfo.current(), environment: ProcessInfo.processInfo.environment,
+                                                   ranksInProcess: localRanks)
+                if let split = plan.threads { BLASRuntime.setThreads(split, source: plan.source) }
             }
             // A collective error reaches every rank by itself: it must not abort the world, or a rank
             // still finishing the collective that decided it would see the abort instead.

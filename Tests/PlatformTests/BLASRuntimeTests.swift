@@ -154,6 +154,18 @@ final class BLASRuntimeTests: XCTestCase {
         XCTAssertEqual(user.source, "OPENBLAS_NUM_THREADS=5 (user)")
         XCTAssertNil(plan(cpu([], cores: 8), ["OMP_NUM_THREADS": "3"]).threads)
         XCTAssertEqual(plan(cpu([], cores: 8), ["OPENBLAS_NUM_THREADS": "abc", "OMPI_COMM_WORLD_LOCAL_SIZE": "0"]).threads, 8)
+        // Ranks as threads of one process (--local-ranks) share its CPUs like ranks on the node,
+        // and the user's variables still win over the split.
+        func local(_ c: CPUInfo, _ env: [String: String], _ ranks: Int) -> BLASThreadPlan {
+            BLASRuntime.planThreads(cpu: c, environment: env, ranksInProcess: ranks)
+        }
+        XCTAssertEqual(local(cpu([], cores: 8), [:], 2).threads, 4)
+        XCTAssertEqual(local(cpu([], cores: 8), [:], 2).source, "cores/local ranks = 8/2")
+        XCTAssertEqual(local(cpu([], cores: 8), ["OMPI_COMM_WORLD_LOCAL_SIZE": "2"], 2).threads, 2)
+        XCTAssertEqual(local(cpu([], cores: 64, allowed: 16), [:], 4).threads, 4)
+        XCTAssertEqual(local(cpu([], cores: 8, allowed: 4), bound, 2).threads, 2)
+        XCTAssertEqual(local(cpu([], cores: 2), [:], 8).threads, 1)
+        XCTAssertNil(local(cpu([], cores: 8), ["OPENBLAS_NUM_THREADS": "3"], 2).threads)
     }
 
     // MARK: /proc/cpuinfo

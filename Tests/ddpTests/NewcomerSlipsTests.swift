@@ -85,7 +85,7 @@ final class NewcomerSlipsTests: XCTestCase {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         for line in ["ranks 2 x batch 4 = global batch 8, 6 steps/epoch, 1 epoch\n",
                      "--train-subset 50: the first 50 of 64 training samples; each epoch's 6 steps of 8 use 48, leaving out 2\n",
-                     "thread\(max(1, cores / 2) == 1 ? "" : "s") (cores/--local-ranks = ",
+                     "thread\(max(1, cores / 2) == 1 ? "" : "s") (cores/local ranks = ",
                      "stopped at --max-steps 4, in epoch 1, after step 4 of 6; no checkpoint (no --checkpoint-dir)\n"] {
             XCTAssertTrue(r.stdout.contains(line), "missing '\(line)' in:\n\(r.stdout)")
         }
