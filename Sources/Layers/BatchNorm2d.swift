@@ -40,12 +40,18 @@ public final class BatchNorm2d: Layer {
     private var context: LayerContext!
     private let output = ActivationBuffer()
 
-    /// Per channel: mean and 1/sqrt(var + eps) used by the last forward, its scale gamma*invstd.
+    /// Per channel: mean and 1/sqrt(var + eps) used by the last forward, its scale a = gamma*invstd
+    /// and offset b = beta - mean * a.
     private let mean: UnsafeMutablePointer<Float>, invStd: UnsafeMutablePointer<Float>, scale: UnsafeMutablePointer<Float>
+    private let offset: UnsafeMutablePointer<Float>
     /// Vector handed to the reducer: [count, C channel values] or [2C values].
     private let reduction: UnsafeMutablePointer<Float>
     private var lastInput: Tensor?, lastOutput: Tensor?
     private var lastTraining = false
+    /// Whether backward recomputes the fused ReLU's gate from x (a x + b > 0) instead of reading
+    /// the output: the last forward ran the ReLU without a residual or a frozen pattern, on the
+    /// AVX-512 path, where the backward's fused multiply-add is the forward's.
+    private var gatesFromInput = false
     /// The ReLU pattern of the last output while kinks are frozen.
     private var frozenPattern: [Bool]?
     /// Values per channel behind the last forward's statistics (all ranks when synchronized).
@@ -61,13 +67,14 @@ public final class BatchNorm2d: Layer {
         self.planeSize = h * w
         self.inputShape = input
         mean = .allocate(capacity: c); invStd = .allocate(capacity: c); scale = .allocate(capacity: c)
+        offset = .allocate(capacity: c)
         reduction = .allocate(capacity: 2 * c + 1)
         for p in [mean, invStd, scale] { p.initialize(repeating: 0, count: c) }
         reduction.initialize(repeating: 0, count: 2 * c + 1)
     }
 
     deinit {
-        mean.deallocate(); invStd.deallocate(); scale.deallocate(); reduction.deallocate()
+        mean.deallocate(); invStd.deallocate(); scale.deallocate(); offset.deallocate(); reduction.deallocate()
     }
 
     public var kind: String { fusesReLU ? "BatchNorm2d(\(channels)) + ReLU" : "BatchNorm2d(\(channels))" }
@@ -100,6 +107,7 @@ public final class BatchNorm2d: Layer {
         lastInput = input; lastOutput = y; lastTraining = training
         let x = input.data, out = y.data, r = residual?.data
         let pattern = relu ? frozenPattern : nil
+        gatesFromInput = relu && r == nil && pattern == nil && BatchNormKernel.isAvailable
         if training, context.batchNormReducer != nil {
             synchronizedStatistics(x, count: m)
         } else if training {
@@ -126,12 +134,13 @@ public final class BatchNorm2d: Layer {
         return y
     }
 
-    /// y = [relu](gamma * xhat + beta [+ residual]) over channel c; keeps its scale gamma*invstd.
+    /// y = [relu](gamma * xhat + beta [+ residual]) over channel c; keeps its scale and offset.
     private func normalize(channel c: Int, _ x: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                            residual r: UnsafeMutablePointer<Float>?, count m: Int, relu: Bool) {
         let a = weight.data[c] * invStd[c]
         let b = bias.data[c] - mean[c] * a
         scale[c] = a
+        offset[c] = b
         BatchNormKernel.normalize(x + c &* m, residual: r.map { UnsafePointer($0 + c &* m) }, out + c &* m,
                                   count: m, a: a, b: b, relu: relu)
     }
@@ -222,11 +231,12 @@ public final class BatchNorm2d: Layer {
     }
 
     /// reduction[c] = sum(dy'), reduction[C + c] = sum(dy' * (x - mean)) over channel c, and the
-    /// parameter gradients from them; dy' = dy masked by the fused ReLU's output.
+    /// parameter gradients from them; dy' = dy where the fused ReLU let the value through.
     private func reduceGradients(channel c: Int, _ dy: UnsafeMutablePointer<Float>, _ x: UnsafeMutablePointer<Float>,
                                  mask: UnsafePointer<Float>?, count m: Int) {
-        let (sum, dot) = BatchNormKernel.gradientSums(dy + c &* m, x + c &* m, shift: mean[c],
-                                                      mask: mask.map { $0 + c &* m }, count: m)
+        let (sum, dot) = gatesFromInput
+            ? BatchNormKernel.reluGradientSums(dy + c &* m, x + c &* m, a: scale[c], b: offset[c], shift: mean[c], count: m)
+            : BatchNormKernel.gradientSums(dy + c &* m, x + c &* m, shift: mean[c], mask: mask.map { $0 + c &* m }, count: m)
         reduction[c] = Float(sum)
         reduction[channels + c] = Float(dot)
         biasGradient.data[c] = reduction[c]
@@ -243,8 +253,13 @@ public final class BatchNorm2d: Layer {
             k0 = -a * reduction[c] / count
             k1 = -a * invStd[c] * invStd[c] * reduction[channels + c] / count
         }
-        BatchNormKernel.inputGradient(dy + c &* m, x + c &* m, mask: mask.map { $0 + c &* m }, a: a, k1: k1,
-                                      k0: k0 - k1 * mean[c], dx + c &* m, count: m)
+        if gatesFromInput {
+            BatchNormKernel.reluInputGradient(dy + c &* m, x + c &* m, b: offset[c], a: a, k1: k1, k0: k0 - k1 * mean[c],
+                                              dx + c &* m, count: m)
+        } else {
+            BatchNormKernel.inputGradient(dy + c &* m, x + c &* m, mask: mask.map { $0 + c &* m }, a: a, k1: k1,
+                                          k0: k0 - k1 * mean[c], dx + c &* m, count: m)
+        }
     }
 
     /// body(c) for every channel, the channels split over the threads (each channel's numbers

@@ -51,6 +51,28 @@ public enum BatchNormKernel {
         return sums
     }
 
+    /// `gradientSums` behind a fused ReLU whose gate is recomputed from x: g = dy where
+    /// a x + b > 0, the forward's own fused multiply-add in `normalize` (without a residual, the
+    /// same a and b), so exactly the values the ReLU let through, without reading its output.
+    /// AVX-512 path only (`isAvailable`).
+    public static func reluGradientSums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, a: Float, b: Float,
+                                        shift: Float, count: Int) -> (sum: Double, dot: Double) {
+        precondition(isAvailable, "BatchNormKernel: the ReLU's gate is recomputed on the AVX-512 path only")
+        var sums = (0.0, 0.0)
+        withUnsafeMutableBytes(of: &sums) {
+            ddp_bn_relu_gradient_sums(dy, x, count, a, b, shift, $0.baseAddress!.assumingMemoryBound(to: Double.self))
+        }
+        return sums
+    }
+
+    /// `inputGradient` with g as in `reluGradientSums` (the ReLU's a x + b, its a the same as
+    /// dx's). AVX-512 path only.
+    public static func reluInputGradient(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, b: Float, a: Float,
+                                         k1: Float, k0: Float, _ dx: UnsafeMutablePointer<Float>, count: Int) {
+        precondition(isAvailable, "BatchNormKernel: the ReLU's gate is recomputed on the AVX-512 path only")
+        ddp_bn_relu_input_gradient(dy, x, count, b, a, k1, k0, dx)
+    }
+
     /// dx = a g + k1 x + k0, g as in `gradientSums`.
     public static func inputGradient(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mask: UnsafePointer<Float>?,
                                      a: Float, k1: Float, k0: Float, _ dx: UnsafeMutablePointer<Float>, count: Int,

@@ -68,4 +68,27 @@ final class BatchNormKernelTests: XCTestCase {
             }
         }
     }
+
+    /// The ReLU's gate recomputed from x (a x + b > 0) passes exactly the values the fused
+    /// forward let through: the same sums and input gradient, bit for bit, as gating by its
+    /// output, including values that land on 0 (x = 0.5 with a = 2, b = -1).
+    func testReLUGateFromTheInputIsTheOutputsGate() {
+        var rng = SeededRNG(seed: 11)
+        let (a, b): (Float, Float) = (2, -1)
+        for n in counts {
+            var x = random(n, &rng, offset: 0.5)
+            for i in stride(from: 0, to: n, by: 3) { x[i] = 0.5 }
+            let dy = random(n, &rng)
+            var y = [Float](repeating: 0, count: n)
+            BatchNormKernel.normalize(x, residual: nil, &y, count: n, a: a, b: b, relu: true)
+            let gated = BatchNormKernel.reluGradientSums(dy, x, a: a, b: b, shift: 0.25, count: n)
+            let masked = BatchNormKernel.gradientSums(dy, x, shift: 0.25, mask: y, count: n)
+            XCTAssertEqual(gated.sum.bitPattern, masked.sum.bitPattern, "n \(n)")
+            XCTAssertEqual(gated.dot.bitPattern, masked.dot.bitPattern, "n \(n)")
+            var fromInput = [Float](repeating: .nan, count: n), fromOutput = [Float](repeating: .nan, count: n)
+            BatchNormKernel.reluInputGradient(dy, x, b: b, a: a, k1: 0.125, k0: -0.5, &fromInput, count: n)
+            BatchNormKernel.inputGradient(dy, x, mask: y, a: a, k1: 0.125, k0: -0.5, &fromOutput, count: n)
+            XCTAssertEqual(fromInput.map(\.bitPattern), fromOutput.map(\.bitPattern), "n \(n)")
+        }
+    }
 }

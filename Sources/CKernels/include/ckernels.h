@@ -211,6 +211,15 @@ void ddp_bn_gradient_sums(const float *dy, const float *x, const float *mask, lo
 void ddp_bn_input_gradient(const float *dy, const float *x, const float *mask, long n, float a, float k1,
                            float k0, float *dx);
 
+/// ddp_bn_gradient_sums and ddp_bn_input_gradient behind a fused ReLU whose gate is recomputed
+/// from x instead of read from its output: g = dy where a x + b > 0, the forward's own fused
+/// multiply-add (ddp_bn_normalize without a residual, the same a and b), so exactly the lanes
+/// the ReLU let through; one tensor fewer to read in each pass. The input gradient's a is the
+/// ReLU's a too.
+void ddp_bn_relu_gradient_sums(const float *dy, const float *x, long n, float a, float b, float shift, double *sums);
+void ddp_bn_relu_input_gradient(const float *dy, const float *x, long n, float b, float a, float k1, float k0,
+                                float *dx);
+
 /// One turn of a spin-wait (WorkerPool's idle workers and waiting caller): PAUSE on x86, which
 /// lets the other hardware thread of the core run and costs less power than a bare loop.
 static inline void ddp_spin_pause(void) {
