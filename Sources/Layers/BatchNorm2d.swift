@@ -22,7 +22,8 @@ import Tensor
 ///
 /// Channels are contiguous runs of the channel-major input, so every pass is a tight loop over
 /// raw memory. When followed by a ReLU the model sets `fusesReLU`: the normalization writes
-/// max(0, y) and backward masks dy by y > 0 within its own passes.
+/// max(0, y) and backward masks dy by y > 0 within its own passes, recomputing y from x (the
+/// forward's own fused multiply-add, so the same sign) where it can instead of reading it.
 public final class BatchNorm2d: Layer {
     public let name: String
     public let channels: Int
