@@ -70,7 +70,7 @@ public final class BatchNorm2d: Layer {
         mean = .allocate(capacity: c); invStd = .allocate(capacity: c); scale = .allocate(capacity: c)
         offset = .allocate(capacity: c)
         reduction = .allocate(capacity: 2 * c + 1)
-        for p in [mean, invStd, scale] { p.initialize(repeating: 0, count: c) }
+        for p in [mean, invStd, scale, offset] { p.initialize(repeating: 0, count: c) }
         reduction.initialize(repeating: 0, count: 2 * c + 1)
     }
 

@@ -1,4 +1,3 @@
-import Platform
 
 /// Splits `count` independent items (images, channels, planes) into `threads` contiguous ranges
 /// and runs them at once: ddp's own kernels use as many threads as BLAS (`BLASRuntime.threads`,

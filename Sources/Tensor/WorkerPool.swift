@@ -10,9 +10,8 @@ import Synchronization
 ///
 /// Why not `DispatchQueue.concurrentPerform`: its worker sleeps between calls, and waking a
 /// sleeping thread took 50-100 µs on the (virtual) CPUs ddp is measured on. A resnet20 step
-/// makes about a hundred parallel calls, many of them 0.05-1 ms long: two threads then lost a
-/// quarter of the step to wake-ups (`ddp bench step --threads 2` ran at 72-75% of two
-/// one-thread processes side by side).
+/// makes about a hundred parallel calls, many of them 0.05-1 ms long: one process on two
+/// threads ran at about 72% of two one-thread processes side by side (`ddp bench step`).
 ///
 ///     caller (worker 0)                      workers 1 ..< t (threads of their own)
 ///     ─────────────────                      ──────────────────────────────────────
