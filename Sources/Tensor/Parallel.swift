@@ -1,4 +1,3 @@
-
 /// Splits `count` independent items (images, channels, planes) into `threads` contiguous ranges
 /// and runs them at once: ddp's own kernels use as many threads as BLAS (`BLASRuntime.threads`,
 /// cores / ranks on the node by default). Each item's result must not depend on which range it
