@@ -169,7 +169,7 @@ final class WorkerPool: @unchecked Sendable {
     /// or ranks oversubscribing a node) the thread being waited for may be waiting for this
     /// very core: pure spinning ran resnet20's bf16 step at 4 and 8 threads on 2 cores at
     /// 560-624 and 362-372 images/s, where sleeping hand-offs gave 864-958 and 834-852 and
-    /// yielding gives 1,086-1,245 and 908-1,036. With a core each, sched_yield returns at once.
+    /// yielding gives 1,195-1,245 and 908-1,036. With a core each, sched_yield returns at once.
     @inline(__always)
     private static func pause(_ turns: inout Int) {
         turns += 1
