@@ -12,8 +12,10 @@ public enum StepBenchmark {
         public var model: String
         public var ranks: Int
         public var batchSize: Int
+        /// Micro-batches of `batchSize` per rank and optimizer step (`--accumulate`).
+        public var accumulate = 1
         public var threads: Int
-        public var imagesPerSecond: Double   // global: all ranks' images per second
+        public var imagesPerSecond: Double   // global: all ranks' images (every micro-batch) per second
         public var computeSeconds: Double    // per step: data + forward + backward + update (median)
         /// Per step, medians: the wait for the batch (assembled in the background while the step
         /// before ran, as in training), forward with the loss, backward, optimizer update (with
@@ -66,16 +68,17 @@ public enum StepBenchmark {
         let optimizer = try SGD(count: model.parameterCount, learningRate: 0.01, momentum: 0.9,
                                 weightDecay: 5e-4, nesterov: true)
         let stepper = try TrainingStep(model: model, optimizer: optimizer, comm: comm, batchSize: config.batchSize,
+                                       accumulate: config.accumulate,
                                        bucketCapBytes: Int(config.bucketCapMB * 1_048_576), overlap: config.overlap)
         let sampler = try DistributedSampler(count: data.train.count, batchSize: config.batchSize, ranks: comm.size,
-                                             rank: comm.rank, seed: config.seed, shuffle: true)
+                                             rank: comm.rank, accumulate: config.accumulate, seed: config.seed, shuffle: true)
         var rng = SeededRNG(seed: config.seed)
         var stepTimes: [Double] = [], compute: [Double] = [], wait: [Double] = [], cpu: [Double] = []
         var phases: [[Double]] = [[], [], [], []]
         let profile = layers ? model.makeProfile() : nil
         model.profile = profile
-        func indices(_ s: Int) -> ArraySlice<Int> {
-            sampler.indices(epoch: s / sampler.stepsPerEpoch, step: s % sampler.stepsPerEpoch)
+        func indices(_ s: Int, microBatch: Int = 0) -> ArraySlice<Int> {
+            sampler.indices(epoch: s / sampler.stepsPerEpoch, step: s % sampler.stepsPerEpoch, microBatch: microBatch)
         }
         var backgroundAtWarmup = 0.0
         for s in 0..<(warmup + steps) {
@@ -83,7 +86,8 @@ public enum StepBenchmark {
             try comm.barrier()
             stepper.resetTiming()
             let t = MonotonicClock.seconds(), c = processCPUSeconds()
-            _ = try stepper.run(batches: data.trainBatches, indices: { _ in indices(s) }, next: indices(s + 1), rng: &rng, lr: 0.01,
+            _ = try stepper.run(batches: data.trainBatches, indices: { indices(s, microBatch: $0) }, next: indices(s + 1),
+                                rng: &rng, lr: 0.01,
                                 position: (1, s + 1), timeline: nil, globalStep: s)
             guard s >= warmup else { continue }
             let tm = stepper.timing
@@ -103,14 +107,15 @@ public enum StepBenchmark {
         for r in perRank { cpuByProcess[r[0]] = r[1] }
         let cpuTotal = cpuByProcess.values.reduce(0, +)
         let layerTimes = profile.map { meanLayerTimes($0, model: model) } ?? []
-        return Result(model: config.model, ranks: comm.size, batchSize: config.batchSize, threads: threads,
-                      imagesPerSecond: Double(config.batchSize * comm.size) / step,
+        let perRankImages = Double(config.batchSize * config.accumulate)
+        return Result(model: config.model, ranks: comm.size, batchSize: config.batchSize, accumulate: config.accumulate,
+                      threads: threads, imagesPerSecond: perRankImages * Double(comm.size) / step,
                       computeSeconds: Median.of(compute),
                       phaseSeconds: (Median.of(phases[0]), Median.of(phases[1]), Median.of(phases[2]), Median.of(phases[3])),
                       backgroundDataSeconds: (stepper.backgroundDataSeconds - backgroundAtWarmup) / Double(max(steps, 1)),
                       commSeconds: Median.of(wait), stepSeconds: step,
-                      gflopsPerRank: flops * Double(config.batchSize) / step / 1e9, flopsPerSample: flops,
-                      cpuSeconds: Median.of(cpu), imagesPerCPUSecond: Double(config.batchSize * comm.size) / cpuTotal,
+                      gflopsPerRank: flops * perRankImages / step / 1e9, flopsPerSample: flops,
+                      cpuSeconds: Median.of(cpu), imagesPerCPUSecond: perRankImages * Double(comm.size) / cpuTotal,
                       layerTimes: layerTimes, buckets: stepper.buckets.ranges.count, overlap: config.overlap,
                       parameterCount: model.parameterCount)
     }

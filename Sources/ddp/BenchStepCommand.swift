@@ -13,6 +13,7 @@ struct BenchStepCommand: ParsableCommand {
     @OptionGroup var common: ModelDataOptions
     @Option(help: "Untimed steps first.") var warmup = 5
     @Option(help: "Timed steps.") var steps = 40
+    @Option(help: "Micro-batches of --batch-size per rank and optimizer step, as in `ddp train`.") var accumulate = 1
     @Flag(help: "Also time every layer, forward and backward (rank 0, mean per step).") var layers = false
     @Option(parsing: .unconditional, help: "Gradient bucket size in MiB, as in `ddp train`.") var bucketCapMb = 4.0
     @Flag(inversion: .prefixedNo, help: "Overlap bucket allreduce with the rest of backward, as in `ddp train`.") var overlap = false
@@ -26,6 +27,7 @@ struct BenchStepCommand: ParsableCommand {
         var config = common.config
         config.bucketCapMB = bucketCapMb
         config.overlap = overlap
+        config.accumulate = accumulate
         return config
     }
 
@@ -39,7 +41,8 @@ struct BenchStepCommand: ParsableCommand {
             if json {
                 var fields: [(String, JSONLine.Value)] = [
                     ("model", .string(r.model)), ("ranks", .number(Double(r.ranks))),
-                    ("batch_size", .number(Double(r.batchSize))), ("threads", .number(Double(r.threads))),
+                    ("batch_size", .number(Double(r.batchSize))), ("accumulate", .number(Double(r.accumulate))),
+                    ("threads", .number(Double(r.threads))),
                     ("images_per_s", .number(r.imagesPerSecond)), ("compute_s", .number(r.computeSeconds)),
                     ("comm_s", .number(r.commSeconds)), ("step_s", .number(r.stepSeconds)),
                     ("data_s", .number(r.phaseSeconds.data)), ("data_background_s", .number(r.backgroundDataSeconds)),
@@ -59,14 +62,15 @@ struct BenchStepCommand: ParsableCommand {
                 print(JSONLine.object(fields))
             } else {
                 print(String(format: """
-                    model %@, %d rank(s) x batch %d, %d BLAS thread(s) per rank, BLAS %@
+                    model %@, %d rank(s) x batch %d%@, %d BLAS thread(s) per rank, BLAS %@
                       %.1f images/s   step %.2f ms = compute %.2f ms + allreduce wait %.2f ms (medians)
                       gradient: %d bucket(s), overlap with backward %@
                       compute: data %.2f ms, forward %.2f ms, backward %.2f ms, update %.2f ms (medians)
                       data: %.3f ms waited per step (%.1f%% of the step), %.2f ms assembled in the background (mean)
                       %.1f GFLOP/s per rank (%.1f MFLOP per sample, forward + backward)
                       %.1f images per CPU-second (step CPU time %.2f ms per rank, median)
-                    """, r.model, r.ranks, r.batchSize, r.threads, BenchBLAS.description, r.imagesPerSecond,
+                    """, r.model, r.ranks, r.batchSize, r.accumulate > 1 ? " x \(r.accumulate) micro-batches per step" : "", r.threads,
+                    BenchBLAS.description, r.imagesPerSecond,
                     r.stepSeconds * 1e3, r.computeSeconds * 1e3, r.commSeconds * 1e3, r.buckets, r.overlap ? "on" : "off",
                     r.phaseSeconds.data * 1e3, r.phaseSeconds.forward * 1e3, r.phaseSeconds.backward * 1e3,
                     r.phaseSeconds.update * 1e3, r.phaseSeconds.data * 1e3, 100 * r.phaseSeconds.data / max(r.stepSeconds, 1e-12),
