@@ -205,7 +205,7 @@ public final class Conv2d: Layer {
             for first in Swift.stride(from: 0, to: batch, by: block) {
                 let count = min(block, batch - first), n = count * ohw
                 ChannelMajorIm2Col.im2col(input: input.data, channels: inChannels, batch: batch, first: first, count: count,
-                                          geometry: plane, columns: columns)
+                                          geometry: plane, columns: columns, threads: BLASRuntime.threads)
                 // y[out, block pixels] = W[out, C*k*k] x columns[C*k*k, block pixels]
                 GEMM.multiply(transposeA: false, transposeB: false, m: outChannels, n: n, k: patchSize,
                               a: weight.data, lda: patchSize, b: columns, ldb: n, beta: 0,
@@ -281,7 +281,7 @@ public final class Conv2d: Layer {
             let count = min(block, batch - first), n = count * ohw
             let dyBlock = dy + first &* ohw
             ChannelMajorIm2Col.im2col(input: input.data, channels: inChannels, batch: batch, first: first, count: count,
-                                      geometry: plane, columns: columns)
+                                      geometry: plane, columns: columns, threads: BLASRuntime.threads)
             // dW[out, C*k*k] (+)= dY[out, block pixels] x columns^T
             GEMM.multiply(transposeA: false, transposeB: true, m: outChannels, n: patchSize, k: n,
                           a: dyBlock, lda: wide, b: columns, ldb: n, beta: first == 0 ? 0 : 1,
@@ -291,7 +291,7 @@ public final class Conv2d: Layer {
             GEMM.multiply(transposeA: true, transposeB: false, m: patchSize, n: n, k: outChannels,
                           a: weight.data, lda: patchSize, b: dyBlock, ldb: wide, beta: 0, c: columns, ldc: n)
             ChannelMajorIm2Col.col2im(columns: columns, channels: inChannels, batch: batch, first: first, count: count,
-                                      geometry: plane, input: inputGradient.data)
+                                      geometry: plane, input: inputGradient.data, threads: BLASRuntime.threads)
         }
     }
 }

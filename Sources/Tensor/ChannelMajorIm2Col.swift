@@ -8,9 +8,10 @@
 /// directions (the usual 3x3 "same" convolution), where every (row, output row) is one copy
 /// (im2col) or one vector add (col2im) between two zero-padding margins. `geometry` describes one plane: channels 1, the plane's height/width.
 public enum ChannelMajorIm2Col {
-    /// columns[r, b*OHW + p] = input[c, first + b, p*s - pad + (i, j)] (0 in the padding).
+    /// columns[r, b*OHW + p] = input[c, first + b, p*s - pad + (i, j)] (0 in the padding), the
+    /// channels (each with rows of its own) split over `threads`.
     public static func im2col(input: UnsafePointer<Float>, channels: Int, batch: Int, first: Int, count: Int,
-                              geometry g: ConvGeometry, columns: UnsafeMutablePointer<Float>) {
+                              geometry g: ConvGeometry, columns: UnsafeMutablePointer<Float>, threads: Int) {
         precondition(g.channels == 1 && first >= 0 && count >= 0 && first + count <= batch, "bad im2col slice")
         let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth, ohw = oh * ow
         let kh = g.kernelH, kw = g.kernelW, sh = g.strideH, sw = g.strideW, ph = g.padH, pw = g.padW
@@ -20,7 +21,7 @@ public enum ChannelMajorIm2Col {
         // all its valid output rows (instead of one short copy per output row) plus the zero
         // margins.
         let flat = sh == 1 && sw == 1 && ow == w
-        for c in 0..<channels {
+        func fill(channel c: Int) {
             for i in 0..<kh {
                 for j in 0..<kw {
                     let row = columns + ((c &* kh &+ i) &* kw &+ j) &* rowStride
@@ -58,6 +59,7 @@ public enum ChannelMajorIm2Col {
                 }
             }
         }
+        Parallel.forEach(count: channels, threads: threads) { _, cs in for c in cs { fill(channel: c) } }
     }
 
     /// One (kernel row i, column j) row of one image for stride 1 and "same" width: the plane
@@ -93,13 +95,14 @@ public enum ChannelMajorIm2Col {
 
     /// The adjoint of `im2col`: input[c, first + b, ...] += every column entry im2col read from
     /// there (padding entries are dropped). Accumulates; zero the slice first for a plain adjoint.
+    /// The channels (each with planes of its own) split over `threads`.
     public static func col2im(columns: UnsafePointer<Float>, channels: Int, batch: Int, first: Int, count: Int,
-                              geometry g: ConvGeometry, input: UnsafeMutablePointer<Float>) {
+                              geometry g: ConvGeometry, input: UnsafeMutablePointer<Float>, threads: Int) {
         precondition(g.channels == 1 && first >= 0 && count >= 0 && first + count <= batch, "bad col2im slice")
         let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth, ohw = oh * ow
         let kh = g.kernelH, kw = g.kernelW, sh = g.strideH, sw = g.strideW, ph = g.padH, pw = g.padW
         let rowStride = count &* ohw
-        for c in 0..<channels {
+        func add(channel c: Int) {
             for i in 0..<kh {
                 for j in 0..<kw {
                     let row = columns + ((c &* kh &+ i) &* kw &+ j) &* rowStride
@@ -127,5 +130,6 @@ public enum ChannelMajorIm2Col {
                 }
             }
         }
+        Parallel.forEach(count: channels, threads: threads) { _, cs in for c in cs { add(channel: c) } }
     }
 }

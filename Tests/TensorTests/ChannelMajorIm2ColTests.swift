@@ -25,13 +25,13 @@ final class ChannelMajorIm2ColTests: XCTestCase {
             let hw = g.height * g.width, ohw = g.outPixels, kk = g.kernelH * g.kernelW
             let x = (0..<(channels * batch * hw)).map { _ in rng.normal() }
             for (first, count) in [(0, batch), (1, 3), (4, 1)] {
-                let rowStride = count * ohw
+                let rowStride = count * ohw, threads = count % 3 + 1  // 3, 1 and 2 threads
                 var fused = [Float](repeating: .nan, count: channels * kk * rowStride)
                 var reference = fused
                 x.withUnsafeBufferPointer { xp in
                     fused.withUnsafeMutableBufferPointer {
                         ChannelMajorIm2Col.im2col(input: xp.baseAddress!, channels: channels, batch: batch, first: first,
-                                                  count: count, geometry: g, columns: $0.baseAddress!)
+                                                  count: count, geometry: g, columns: $0.baseAddress!, threads: threads)
                     }
                     reference.withUnsafeMutableBufferPointer { r in
                         for c in 0..<channels {
@@ -49,7 +49,7 @@ final class ChannelMajorIm2ColTests: XCTestCase {
                 dcols.withUnsafeBufferPointer { dp in
                     back.withUnsafeMutableBufferPointer {
                         ChannelMajorIm2Col.col2im(columns: dp.baseAddress!, channels: channels, batch: batch, first: first,
-                                                  count: count, geometry: g, input: $0.baseAddress!)
+                                                  count: count, geometry: g, input: $0.baseAddress!, threads: threads)
                     }
                     backReference.withUnsafeMutableBufferPointer { r in
                         for c in 0..<channels {
