@@ -1,5 +1,4 @@
 import AllReduce
-import Data
 import Foundation
 import Platform
 import Training
@@ -99,20 +98,11 @@ final class ScalingModelTests: XCTestCase {
     /// The measurement end to end, 2 ranks as threads of this process (one node): compute at
     /// every thread count, the link inside the node, and buckets that hold the whole gradient.
     func testMeasureInProcess() throws {
-        var config = TrainConfig()
-        config.dataset = "synthetic"
-        config.synthetic = SyntheticDataset.Options(trainCount: 128, testCount: 16, channels: 1, height: 8, width: 8,
-                                                    classes: 3, seed: 1)
-        config.model = "flatten-fc32-relu-fc"
-        config.batchSize = 8
+        var config = TrainConfig.tiny()
         config.bucketCapMB = 0.001
-        let lock = NSLock()
-        var measured: ScalingBenchmark.Measured?
-        try InProcessWorld.run(size: 2) { comm in
-            let m = try ScalingBenchmark.measure(config: config, coresPerNode: 2, sharedCores: false, steps: 3, comm: comm)
-            if comm.rank == 0 { lock.withLock { measured = m } }
-        }
-        let m = try XCTUnwrap(measured)
+        let m = try XCTUnwrap(rankZeroResult(ranks: 2) { comm in
+            try ScalingBenchmark.measure(config: config, coresPerNode: 2, sharedCores: false, steps: 3, comm: comm)
+        })
         XCTAssertEqual(m.nodes, 1)
         XCTAssertEqual(m.parameterCount, 64 * 32 + 32 + 32 * 3 + 3)
         XCTAssertEqual(m.model.bucketBytes.reduce(0, +), m.parameterCount * 4)
