@@ -38,9 +38,13 @@ static inline __mmask32 lanes32(long n) {
     return n >= 32 ? (__mmask32)0xFFFFFFFFu : n <= 0 ? 0 : (__mmask32)((1u << n) - 1);
 }
 
-// 16 floats to 16 bf16 values, each in the low half of a 32-bit lane.
-AVX512BF16 static inline __m512i widened_bf16(__m512 v) {
-    return _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(v));
+// 16 floats to 16 bf16 values.
+AVX512BF16 static inline __m256i to_bf16(__m512 v) { return (__m256i)_mm512_cvtneps_pbh(v); }
+
+// The channel pairs one VDPBF16PS lane reduces: 16 bf16 values of the lower channel in the low
+// halves of the 32-bit lanes, the upper channel's in the high halves.
+AVX512BF16 static inline __m512i bf16_pairs(__m256i lo, __m256i hi) {
+    return _mm512_or_si512(_mm512_cvtepu16_epi32(lo), _mm512_slli_epi32(_mm512_cvtepu16_epi32(hi), 16));
 }
 
 AVX512BF16 void ddp_bf16_pack_pairs(const float *in, long in_channel_stride, int channels, long begin, long end,
@@ -51,9 +55,9 @@ AVX512BF16 void ddp_bf16_pack_pairs(const float *in, long in_channel_stride, int
         unsigned *o = out + k * out_channel_stride;
         for (long p = begin; p < end; p += 16) {
             const __mmask16 m = lanes(end - p);
-            const __m512i a = widened_bf16(_mm512_maskz_loadu_ps(m, lo + p));
-            const __m512i b = hi ? widened_bf16(_mm512_maskz_loadu_ps(m, hi + p)) : _mm512_setzero_si512();
-            _mm512_mask_storeu_epi32(o + p, m, _mm512_or_si512(a, _mm512_slli_epi32(b, 16)));
+            const __m256i a = to_bf16(_mm512_maskz_loadu_ps(m, lo + p));
+            const __m256i b = hi ? to_bf16(_mm512_maskz_loadu_ps(m, hi + p)) : _mm256_setzero_si256();
+            _mm512_mask_storeu_epi32(o + p, m, bf16_pairs(a, b));
         }
     }
 }
@@ -65,7 +69,7 @@ AVX512BF16 void ddp_bf16_convert(const float *in, long in_channel_stride, int ch
         unsigned short *o = out + c * out_channel_stride;
         for (long p = begin; p < end; p += 16) {
             const __mmask16 m = lanes(end - p);
-            _mm256_mask_storeu_epi16(o + p, m, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + p)));
+            _mm256_mask_storeu_epi16(o + p, m, to_bf16(_mm512_maskz_loadu_ps(m, x + p)));
         }
     }
 }
@@ -80,12 +84,11 @@ AVX512BF16 void ddp_bf16_convert_and_pack(const float *in, long in_channel_strid
         unsigned *o = pairs + k * pairs_channel_stride;
         for (long p = begin; p < end; p += 16) {
             const __mmask16 m = lanes(end - p);
-            const __m256i a = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, lo + p));
-            const __m256i b = hi ? (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, hi + p)) : _mm256_setzero_si256();
+            const __m256i a = to_bf16(_mm512_maskz_loadu_ps(m, lo + p));
+            const __m256i b = hi ? to_bf16(_mm512_maskz_loadu_ps(m, hi + p)) : _mm256_setzero_si256();
             _mm256_mask_storeu_epi16(row + p, m, a);
             if (hi) _mm256_mask_storeu_epi16(row + rows_channel_stride + p, m, b);
-            const __m512i pair = _mm512_or_si512(_mm512_cvtepu16_epi32(a), _mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16));
-            _mm512_mask_storeu_epi32(o + p, m, pair);
+            _mm512_mask_storeu_epi32(o + p, m, bf16_pairs(a, b));
         }
     }
 }
@@ -255,11 +258,10 @@ AVX512BF16 void ddp_bf16_phases(const float *in, long in_channel_stride, int cha
                         for (int b = 0; b < 2; b++) {
                             const long at = g * out_channel_stride + (2 * a + b) * phase_stride + to + j;
                             if (paired) {
-                                const __m512i v =
-                                    _mm512_or_si512(widened_bf16(x[b]), _mm512_slli_epi32(widened_bf16(y[b]), 16));
+                                const __m512i v = bf16_pairs(to_bf16(x[b]), to_bf16(y[b]));
                                 _mm512_mask_storeu_epi32((unsigned *)out + at, m, v);
                             } else {
-                                _mm256_mask_storeu_epi16((unsigned short *)out + at, m, (__m256i)_mm512_cvtneps_pbh(x[b]));
+                                _mm256_mask_storeu_epi16((unsigned short *)out + at, m, to_bf16(x[b]));
                             }
                         }
                     }
