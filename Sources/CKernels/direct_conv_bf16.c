@@ -10,6 +10,7 @@
 #include "ckernels.h"
 #include "avx512.h"
 #include "direct_conv_tiles.h"
+#include <stdlib.h>
 
 unsigned short ddp_bf16_round(float value) {
     union { float f; unsigned u; } bits = {value};
@@ -31,11 +32,6 @@ int ddp_avx512_bf16_available(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
            __builtin_cpu_supports("avx512bf16");
-}
-
-// The first n lanes of a 32-lane vector of bf16 values.
-static inline __mmask32 lanes32(long n) {
-    return n >= 32 ? (__mmask32)0xFFFFFFFFu : n <= 0 ? 0 : (__mmask32)((1u << n) - 1);
 }
 
 // 16 floats to 16 bf16 values.
@@ -161,34 +157,61 @@ AVX512BF16 void ddp_conv3x3_direct_bf16(const unsigned *in, long in_channel_stri
                 out_channel_stride, accumulate, (long)height * width, tap_masks, first, last);
 }
 
+// The masks a weight-gradient tile of kernel row i needs, for a run of `count` positions from an
+// image's first pixel, 32 positions per entry: the three taps' (two 16-position entries of the
+// table each, cut to the run) and the run's own as the fourth. Every tile of the row shares
+// them, so the tiles' loop only loads masks.
+static void wtile_masks(const int *mask_taps, long count, const unsigned short *tap_masks, long hw,
+                        unsigned (*masks)[4]) {
+    const long step = 32 % hw, half = 16 % hw;
+    long r = 0;  // the pixel of its image position p is
+    for (long p = 0, q = 0; p < count; p += 32, q++) {
+        long r16 = r + half;
+        if (r16 >= hw) r16 -= hw;
+        const unsigned run = count - p >= 32 ? 0xFFFFFFFFu : (1u << (count - p)) - 1;
+        for (int j = 0; j < 3; j++)
+            masks[q][j] = ((unsigned)tap_masks[r * 9 + mask_taps[j]] | (unsigned)tap_masks[r16 * 9 + mask_taps[j]] << 16) & run;
+        masks[q][3] = run;
+        r += step;
+        if (r >= hw) r -= hw;
+    }
+}
+
+// The weight-gradient tile's loads and VDPBF16PS, written as assembly that keeps its order: one x
+// vector is loaded, its OT products taken, then the next, so 24 accumulators, OT vectors of dy
+// and one of x are live (29 of the 32 registers). As intrinsics, the compiler loaded all six x
+// vectors first and spilled accumulators to the stack in the loop.
+AVX512BF16 static inline __m512i load_bf16(__mmask32 mask, const unsigned short *from) {
+    __m512i v;
+    __asm__ volatile("vmovdqu16 %1, %0 %{%2%}%{z%}" : "=v"(v) : "m"(*(const unsigned short(*)[32])from), "Yk"(mask));
+    return v;
+}
+AVX512BF16 static inline void dot_bf16(__m512 *acc, __m512i a, __m512i b) {
+    __asm__ volatile("vdpbf16ps %2, %1, %0" : "+v"(*acc) : "v"(a), "v"(b));
+}
+
 // The weight-gradient tile of direct_conv.c (OT outputs x CT inputs x the 3 taps of kernel row
 // i), 32 positions per step: each VDPBF16PS lane adds the products of two neighbouring
-// positions. The tap masks of 32 positions are two 16-position entries of the table.
+// positions. `masks` from wtile_masks.
 __attribute__((always_inline)) AVX512BF16 static inline void wtile_bf16(
     const int ot, const int ct, const unsigned short *dy, long dy_stride, const unsigned short *x, long x_stride,
-    const long *offsets, const int *mask_taps, long count, const unsigned short *tap_masks, long hw, double *partial) {
+    const long *offsets, long count, const unsigned (*masks)[4], double *partial) {
     __m512 acc[8][2][3];
     for (int o = 0; o < ot; o++)
         for (int c = 0; c < ct; c++)
             for (int j = 0; j < 3; j++) acc[o][c][j] = _mm512_setzero_ps();
-    const long step = 32 % hw, half = 16 % hw;
-    long r = 0;  // the pixel of its image position p is
-    for (long p = 0; p < count; p += 32) {
-        const __mmask32 m = lanes32(count - p);
-        long r16 = r + half;
-        if (r16 >= hw) r16 -= hw;
-        __m512bh d[8];
-        for (int o = 0; o < ot; o++) d[o] = (__m512bh)_mm512_maskz_loadu_epi16(m, dy + o * dy_stride + p);
-        for (int j = 0; j < 3; j++) {
-            const int t = mask_taps[j];
-            const __mmask32 tap = ((__mmask32)tap_masks[r * 9 + t] | (__mmask32)tap_masks[r16 * 9 + t] << 16) & m;
+    for (long p = 0, q = 0; p < count; p += 32, q++) {
+        __m512i d[8];
+#pragma GCC unroll 8
+        for (int o = 0; o < ot; o++) d[o] = load_bf16(masks[q][3], dy + o * dy_stride + p);
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++)
+#pragma GCC unroll 2
             for (int c = 0; c < ct; c++) {
-                const __m512bh v = (__m512bh)_mm512_maskz_loadu_epi16(tap, x + c * x_stride + p + offsets[j]);
-                for (int o = 0; o < ot; o++) acc[o][c][j] = _mm512_dpbf16_ps(acc[o][c][j], d[o], v);
+                const __m512i v = load_bf16(masks[q][j], x + c * x_stride + p + offsets[j]);
+#pragma GCC unroll 8
+                for (int o = 0; o < ot; o++) dot_bf16(&acc[o][c][j], d[o], v);
             }
-        }
-        r += step;
-        if (r >= hw) r -= hw;
     }
     float vectors[TILE_VECTORS * 16];
     for (int o = 0; o < ot; o++)
@@ -203,15 +226,19 @@ AVX512BF16 static void weight_partials_bf16(const unsigned short *dy, long dy_ch
                                             const unsigned short *x, long x_channel_stride, int in_channels,
                                             const long *offsets, const int *mask_taps, long hw,
                                             const unsigned short *tap_masks, int first, int last, double *partial) {
+    if (first >= last) return;
     const int ct = tile_inputs(in_channels), ot = TILE_VECTORS / 3 / ct;
     // Blocks of images as in the FP32 kernel, by the same byte budget (bf16 rows are half as long).
     const long per_image = (long)(out_channels + in_channels) * hw * 2;
     int block = (int)((512L << 10) / (per_image > 0 ? per_image : 1));
     if (block < 1) block = 1;
+    if (block > last - first) block = last - first;
+    unsigned (*masks)[4] = malloc(sizeof *masks * (size_t)((block * hw + 31) / 32));
     for (int n0 = first; n0 < last; n0 += block) {
         const int n1 = n0 + block < last ? n0 + block : last;
         const long begin = n0 * hw, count = (n1 - n0) * hw;
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 3; i++) {
+            wtile_masks(mask_taps + 3 * i, count, tap_masks, hw, masks);
             for (int o = 0; o < out_channels; o += ot)
                 for (int c = 0; c < in_channels; c += ct) {
                     const unsigned short *d = dy + o * dy_channel_stride + begin;
@@ -219,11 +246,12 @@ AVX512BF16 static void weight_partials_bf16(const unsigned short *dy, long dy_ch
                     const long pair = c + 1 < in_channels ? x_channel_stride : 0;
                     double *ps = wtile_partial(partial, out_channels, in_channels, i, o, c);
                     const long *off = offsets + 3 * i;
-                    const int *mt = mask_taps + 3 * i;
-                    if (ct == 1) wtile_bf16(8, 1, d, dy_channel_stride, xs, pair, off, mt, count, tap_masks, hw, ps);
-                    else wtile_bf16(4, 2, d, dy_channel_stride, xs, pair, off, mt, count, tap_masks, hw, ps);
+                    if (ct == 1) wtile_bf16(8, 1, d, dy_channel_stride, xs, pair, off, count, masks, ps);
+                    else wtile_bf16(4, 2, d, dy_channel_stride, xs, pair, off, count, masks, ps);
                 }
+        }
     }
+    free(masks);
 }
 
 AVX512BF16 void ddp_conv3x3_weight_partials_bf16(const unsigned short *dy, long dy_channel_stride,
