@@ -234,6 +234,7 @@ AVX512BF16 static void weight_partials_bf16(const unsigned short *dy, long dy_ch
     if (block < 1) block = 1;
     if (block > last - first) block = last - first;
     unsigned (*masks)[4] = malloc(sizeof *masks * (size_t)((block * hw + 31) / 32));
+    if (masks == NULL) abort();  // tens of KiB: without them there is nothing sensible to do
     for (int n0 = first; n0 < last; n0 += block) {
         const int n1 = n0 + block < last ? n0 + block : last;
         const long begin = n0 * hw, count = (n1 - n0) * hw;
