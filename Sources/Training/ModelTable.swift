@@ -34,9 +34,11 @@ public enum ModelTable {
     }
 
     /// The model `config` trains, built for the shape and classes of its data (from the test
-    /// split: the same shape, and the smaller file to read).
+    /// split: the same shape, and the smaller file to read), read as training reads it (image
+    /// size, validation split, layout).
     public static func model(for config: TrainConfig) throws -> Model {
-        let test = try DatasetLoader.load(name: config.dataset, dataDir: config.dataDir, split: .test, synthetic: config.synthetic)
+        let test = try DatasetLoader.load(name: config.dataset, dataDir: config.dataDir, split: .test, synthetic: config.synthetic,
+                                          options: config.sourceOptions)
         return try build(config.model, input: [test.channels, test.height, test.width], classes: test.classes)
     }
 

@@ -4,7 +4,8 @@ import XCTest
 
 /// Your own images through the `ddp` binary, as a user types it: `ddp pack` (its summary, its
 /// JSON, a corrupt image refused cleanly or skipped), `ddp predict --json`, `ddp eval --json`
-/// and `--confusion`, and two slips that must end at once with one line.
+/// and `--confusion`, `ddp train --summary` with the flags that shape the images, and two slips
+/// that must end at once with one line.
 final class OwnDataCommandTests: XCTestCase {
     /// Class folder names as written; "R&D" sorts first by bytes and needs escaping in XML.
     static let classNames = ["R&D", "bird", "cat"]
@@ -240,6 +241,20 @@ final class OwnDataCommandTests: XCTestCase {
         let message = errorLine(r)
         XCTAssertTrue(message.contains("--data"), message)
         XCTAssertTrue(message.contains("folder"), message)
+    }
+
+    func testSummaryReadsTheImagesAsTrainingWould() throws {
+        let f = try Self.fixture()
+        // --image-size: the model's input is the fitted size, not the files' 8x8.
+        let sized = try ddp(["train", "--dataset", "folder", "--data-dir", f.data, "--image-size", "4x6", "--model", "flatten-fc",
+                             "--summary"])
+        XCTAssertEqual(sized.status, 0, sized.stderr)
+        XCTAssertTrue(sized.stdout.contains("on 1x4x6 inputs, 3 classes"), sized.stdout)
+        // --val-fraction: a tree of class folders alone is split as training splits it.
+        let split = try ddp(["train", "--dataset", "folder", "--data-dir", f.data + "/train", "--val-fraction", "0.25",
+                             "--model", "flatten-fc", "--summary"])
+        XCTAssertEqual(split.status, 0, split.stderr)
+        XCTAssertTrue(split.stdout.contains("on 1x8x8 inputs, 3 classes"), split.stdout)
     }
 
     func testANamedPipeAsDataIsRefusedAtOnce() throws {
