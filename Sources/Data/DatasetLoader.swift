@@ -68,7 +68,9 @@ public enum DatasetLoader {
         case "synthetic":
             return try SyntheticDataset.make(synthetic, split: split)
         case "folder":
-            let both = try FolderDataset.loadSplits(root: try location(name, dataDir), options: options)
+            let root = try location(name, dataDir)
+            if options.channels != nil { return try FolderDataset.load(root: root, split: split, options: options) }
+            let both = try FolderDataset.loadSplits(root: root, options: options)
             return split == .train ? both.train : both.test
         case "npy":
             return try NumpyDataset.load(path: try location(name, dataDir), split: split, layout: options.layout)

@@ -24,33 +24,7 @@ public enum FolderDataset {
     /// Both splits of the tree at `root`. `progress` sees (images decoded, images found).
     public static func loadSplits(root: String, options: SourceOptions,
                                   progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> (train: Dataset, test: Dataset) {
-        let trainRoot = root + "/train", testRoot = root + "/test"
-        let files: (train: [[String]], test: [[String]], classes: [String])
-        if isDirectory(trainRoot) && isDirectory(testRoot) {
-            guard options.valFraction == 0 else {
-                throw DataError.invalidArgument("\(root) has train/ and test/ folders, so --val-fraction has nothing to split "
-                    + "(leave it out, or point --data-dir at a tree of class folders)")
-            }
-            let train = try classFolders(trainRoot), test = try classFolders(testRoot)
-            try checkSameClasses(train.names, trainRoot, test.names, testRoot)
-            files = (train.files, test.files, train.names)
-        } else {
-            guard isDirectory(root) else {
-                throw DataError.missingFile(path: root, expected: "a folder of images: DIR/train/<class>/* and DIR/test/<class>/*, or DIR/<class>/*")
-            }
-            // A train/ without test/ is the tree to split, never a class named "train".
-            let lone = isDirectory(trainRoot) ? "train/ but no test/" : isDirectory(testRoot) ? "test/ but no train/" : nil
-            guard options.valFraction > 0 else {
-                throw DataError.invalidArgument("\(root) has " + (lone.map { "\($0): add the other, or" } ?? "no train/ and test/ folders:")
-                    + " give --val-fraction F (e.g. 0.1) to hold out that share of each class folder as the test set")
-            }
-            if let lone, lone.hasPrefix("test/") {
-                throw DataError.invalidArgument("\(root) has \(lone): the training images go in \(trainRoot)/<class>/")
-            }
-            let tree = try classFolders(lone == nil ? root : trainRoot)
-            let split = stratifiedSplit(tree.files, fraction: options.valFraction, seed: options.seed)
-            files = (split.train, split.test, tree.names)
-        }
+        let files = try splitFiles(root: root, options: options)
         try checkMemory(files.train + files.test, options: options, root: root)
         let decoded = try decode(files.train + files.test, options: options, progress: progress)
         let classCount = files.classes.count
@@ -58,6 +32,49 @@ public enum FolderDataset {
         let shape = try commonShape(trainImages + testImages, options: options)
         return (try dataset(trainImages, .train, shape: shape, classNames: files.classes),
                 try dataset(testImages, .test, shape: shape, classNames: files.classes))
+    }
+
+    /// One split of the tree at `root`, decoding that split's files alone (evaluation needs the
+    /// test set, not the training set's thousands of images). Its images take
+    /// `options.channels`, which must be given: without it a set's channels depend on the images
+    /// of both splits.
+    public static func load(root: String, split: Split, options: SourceOptions) throws -> Dataset {
+        precondition(options.channels != nil, "FolderDataset.load of one split needs options.channels")
+        let files = try splitFiles(root: root, options: options)
+        let mine = split == .train ? files.train : files.test
+        try checkMemory(mine, options: options, root: root)
+        let decoded = try decode(mine, options: options, progress: nil)
+        return try dataset(decoded, split, shape: try commonShape(decoded, options: options), classNames: files.classes)
+    }
+
+    /// The files of each class in each split, and the class names: from `train/` and `test/`, or
+    /// drawn by `--val-fraction` from one tree of class folders.
+    static func splitFiles(root: String, options: SourceOptions) throws -> (train: [[String]], test: [[String]], classes: [String]) {
+        let trainRoot = root + "/train", testRoot = root + "/test"
+        if isDirectory(trainRoot) && isDirectory(testRoot) {
+            guard options.valFraction == 0 else {
+                throw DataError.invalidArgument("\(root) has train/ and test/ folders, so --val-fraction has nothing to split "
+                    + "(leave it out, or point --data-dir at a tree of class folders)")
+            }
+            let train = try classFolders(trainRoot), test = try classFolders(testRoot)
+            try checkSameClasses(train.names, trainRoot, test.names, testRoot)
+            return (train.files, test.files, train.names)
+        }
+        guard isDirectory(root) else {
+            throw DataError.missingFile(path: root, expected: "a folder of images: DIR/train/<class>/* and DIR/test/<class>/*, or DIR/<class>/*")
+        }
+        // A train/ without test/ is the tree to split, never a class named "train".
+        let lone = isDirectory(trainRoot) ? "train/ but no test/" : isDirectory(testRoot) ? "test/ but no train/" : nil
+        guard options.valFraction > 0 else {
+            throw DataError.invalidArgument("\(root) has " + (lone.map { "\($0): add the other, or" } ?? "no train/ and test/ folders:")
+                + " give --val-fraction F (e.g. 0.1) to hold out that share of each class folder as the test set")
+        }
+        if let lone, lone.hasPrefix("test/") {
+            throw DataError.invalidArgument("\(root) has \(lone): the training images go in \(trainRoot)/<class>/")
+        }
+        let tree = try classFolders(lone == nil ? root : trainRoot)
+        let split = stratifiedSplit(tree.files, fraction: options.valFraction, seed: options.seed)
+        return (split.train, split.test, tree.names)
     }
 
     /// The images of one class folder after decoding: (path, image) in file order, and the files left out.
@@ -214,11 +231,12 @@ public enum FolderDataset {
         return out
     }
 
-    /// Channels (3 when any image is in colour) and the size every image must have.
+    /// Channels (`options.channels`, else 3 when any image is in colour) and the size every image
+    /// must have.
     static func commonShape(_ classes: [DecodedClass], options: SourceOptions) throws -> (channels: Int, height: Int, width: Int) {
         let all = classes.flatMap(\.images)
         guard let first = all.first else { throw DataError.invalidArgument("no image could be decoded") }
-        let channels = all.contains { $0.image.channels == 3 } ? 3 : 1
+        let channels = options.channels ?? (all.contains { $0.image.channels == 3 } ? 3 : 1)
         if let size = options.imageSize { return (channels, size.height, size.width) }
         if let other = all.first(where: { ($0.image.height, $0.image.width) != (first.image.height, first.image.width) }) {
             throw DataError.invalidArgument("\(other.path) is \(other.image.height)x\(other.image.width) but \(first.path) is "

@@ -14,14 +14,19 @@ public struct SourceOptions: Codable, Sendable, Equatable {
     public var skipBad = false
     /// NumPy arrays: the axis order of 4-D images (`--layout`).
     public var layout = ImageLayout.auto
+    /// Image folders: every image converted to this many channels (1 or 3), as evaluation asks
+    /// for its model's input; loading one split then decodes that split alone. Nil: 3 when any
+    /// image of either split is in colour, else 1 (so both splits are decoded).
+    public var channels: Int?
 
     public init(imageSize: ImageSize? = nil, valFraction: Double = 0, seed: UInt64 = 0, skipBad: Bool = false,
-                layout: ImageLayout = .auto) {
+                layout: ImageLayout = .auto, channels: Int? = nil) {
         self.imageSize = imageSize
         self.valFraction = valFraction
         self.seed = seed
         self.skipBad = skipBad
         self.layout = layout
+        self.channels = channels
     }
 }
 

@@ -114,8 +114,11 @@ public enum Evaluation {
         let synthetic = sameData ? run?.config.synthetic ?? SyntheticDataset.Options() : SyntheticDataset.Options()
         // The training run's image size and validation split, so its test set is the one evaluated;
         // images of another data set are fitted to the model's input.
-        let options = sameData ? run?.config.sourceOptions ?? SourceOptions()
+        var options = sameData ? run?.config.sourceOptions ?? SourceOptions()
             : SourceOptions(imageSize: try? ImageSize(height: info.inputShape[1], width: info.inputShape[2]))
+        // Image folders: the model's channels, so only the split evaluated is decoded (a model of
+        // other channels than 1 or 3 meets the shape check below instead).
+        if [1, 3].contains(info.inputShape[0]) { options.channels = info.inputShape[0] }
         let test = try World.agree(comm) {
             try DatasetLoader.load(name: name, dataDir: directory, split: .test, synthetic: synthetic, options: options)
         }

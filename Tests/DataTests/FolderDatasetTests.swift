@@ -228,6 +228,42 @@ final class FolderDatasetTests: XCTestCase {
         XCTAssertNotEqual(ids(other.test, classes: counts.count), ids(first.test, classes: counts.count))
     }
 
+    func testOneSplitWithChannelsGivenDecodesThatSplitAlone() throws {
+        let rgb = (0..<(4 * 5 * 3)).map { ($0 * 37 + 11) % 256 }
+        try write("train/a/0.png", ImageFiles.png(width: 5, height: 4, bitDepth: 8, colourType: .rgb, samples: rgb))
+        let bad = try write("train/a/1.png", corruptPNG())
+        try writeGray("train/b/0.png", grayPixels(id: 1))
+        try writeGray("test/a/0.png", grayPixels(id: 2))
+        try writeGray("test/b/0.png", grayPixels(id: 3))
+        expectError([bad, "--skip-bad"]) { _ = try load() }
+        // Evaluation's load: the test split alone, in the model's channels; the bad training
+        // file is never opened.
+        let test = try DatasetLoader.load(name: "folder", dataDir: root, split: .test, options: SourceOptions(channels: 3))
+        let both = try load(SourceOptions(skipBad: true))
+        XCTAssertEqual(test.channels, 3)
+        XCTAssertEqual(pixels(test), pixels(both.test), "the test set both ways: gray replicated into RGB")
+        XCTAssertEqual(test.labels, both.test.labels)
+        XCTAssertEqual(test.classNames, ["a", "b"])
+        let gray = try DatasetLoader.load(name: "folder", dataDir: root, split: .test, options: SourceOptions(channels: 1))
+        XCTAssertEqual(pixels(gray), grayPixels(id: 2) + grayPixels(id: 3))
+        // Without the channels both splits are decoded, as training decodes them.
+        expectError([bad]) { _ = try DatasetLoader.load(name: "folder", dataDir: root, split: .test) }
+    }
+
+    func testOneSplitOfAValFractionTreeIsTheSplitTrainingDraws() throws {
+        let counts = [3, 7, 10]
+        _ = try writeTree(counts)
+        let options = SourceOptions(valFraction: 0.3, seed: 5)
+        let both = try load(options)
+        var one = options
+        one.channels = 1
+        for (split, expected) in [(Split.train, both.train), (.test, both.test)] {
+            let alone = try DatasetLoader.load(name: "folder", dataDir: root, split: split, options: one)
+            XCTAssertEqual(ids(alone, classes: counts.count), ids(expected, classes: counts.count), "\(split)")
+            XCTAssertEqual(pixels(alone), pixels(expected), "\(split)")
+        }
+    }
+
     func testSplitDependsOnTheSeedNotOnTheCreationOrder() throws {
         // The same files created in reverse order in another tree: the split is drawn over the
         // sorted paths, so neither the creation order nor the directory's listing order matters.
