@@ -10,6 +10,11 @@ import Foundation
 /// - `{"event":"run", "model", "ranks", "lr", ...}` first, the run's settings (files written
 ///   before ddp recorded them have none).
 ///
+/// The PyTorch peers' lines (`shared/peers/torch_ddp.py`, `torch_ref.py`: no `event`, an `epoch`
+/// and a `test_acc`) read as epoch records too, with `train_loss`, `test_loss` and `elapsed_s`
+/// where they have them, NaN for the rest and step 0, so a peer's run can be drawn beside ddp's;
+/// their other lines (a `peer` header, the seconds to a target) are skipped.
+///
 /// Other events and unknown keys are ignored, so the format can grow. Blank lines are skipped.
 /// A number may be `null` (not measured); it reads as NaN and is left out of curves and verdicts.
 /// A resumed run appends to the same file, so a repeated epoch (or step) keeps its last record.
@@ -129,6 +134,13 @@ public struct MetricsLog: Sendable, Equatable {
             let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty { continue }
             let fields = try LineFields(line, file: source, line: lineNumber)
+            if !fields.has("event") && (fields.has("test_acc") || fields.has("peer")) {
+                if fields.has("test_acc") {
+                    let record = try Self.peerEpoch(fields)
+                    epochByNumber[record.epoch] = record
+                }
+                continue
+            }
             switch try fields.string("event") {
             case "epoch":
                 let record = Epoch(
@@ -159,6 +171,14 @@ public struct MetricsLog: Sendable, Equatable {
         epochs = epochByNumber.values.sorted { $0.epoch < $1.epoch }
         steps = stepByKey.values.sorted { ($0.epoch, $0.step) < ($1.epoch, $1.step) }
         self.run = run
+    }
+
+    /// A PyTorch peer's epoch line: what it measured, NaN for the rest.
+    private static func peerEpoch(_ fields: LineFields) throws -> Epoch {
+        Epoch(epoch: try fields.integer("epoch"), step: 0,
+              trainLoss: try fields.optionalNumber("train_loss") ?? .nan, trainAccuracy: .nan,
+              testLoss: try fields.optionalNumber("test_loss") ?? .nan, testAccuracy: try fields.number("test_acc"),
+              elapsedSeconds: try fields.optionalNumber("elapsed_s") ?? .nan)
     }
 }
 
@@ -198,7 +218,8 @@ private struct LineFields {
     /// represents them as numbers too.
     func number(_ key: String) throws -> Double {
         guard let value = object[key] else {
-            throw fail("missing \"\(key)\": every \"\(object["event"] as? String ?? "")\" record needs it as a number")
+            let record = (object["event"] as? String).map { "\"\($0)\" record" } ?? "epoch line of a PyTorch peer"
+            throw fail("missing \"\(key)\": every \(record) needs it as a number")
         }
         if value is NSNull { return .nan }
         guard let number = value as? NSNumber, !Self.isBoolean(number) else {
@@ -206,6 +227,8 @@ private struct LineFields {
         }
         return number.doubleValue
     }
+
+    func has(_ key: String) -> Bool { object[key] != nil }
 
     func optionalString(_ key: String) -> String? { object[key] as? String }
 

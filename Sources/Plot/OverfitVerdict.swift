@@ -114,10 +114,15 @@ public struct OverfitVerdict: Sendable, Equatable {
             let minimum = usable.min { $0.testLoss < $1.testLoss }
             minTestLossEpoch = minimum?.epoch
             minTestLoss = minimum?.testLoss
+            // Epochs enough, losses not (a PyTorch peer's lines carry test accuracy alone):
+            // more epochs would not help, logged losses would.
+            let lossesMissing = sorted.count >= Self.minimumEpochs
             finding = Finding(kind: .tooFewEpochs,
                               summary: "too few epochs to judge over-fitting: \(usable.count) with train and test loss, "
-                                  + "need at least \(Self.minimumEpochs)",
-                              advice: "train for more epochs; \(Self.bestText(best))")
+                                  + "need at least \(Self.minimumEpochs)"
+                                  + (lossesMissing ? " (\(sorted.count) epochs logged, the others without both losses)" : ""),
+                              advice: (lossesMissing ? "log the train and test loss of every epoch" : "train for more epochs")
+                                  + "; \(Self.bestText(best))")
         }
         kind = finding.kind
         overfitEpoch = finding.overfitEpoch

@@ -228,6 +228,18 @@ final class OverfitVerdictTests: XCTestCase {
         XCTAssertEqual(OverfitVerdict(epochs: []).kind, .tooFewEpochs)
     }
 
+    /// A PyTorch peer's log: ten epochs of test accuracy, no losses. More epochs would not help.
+    func testEpochsWithoutLossesAskForTheLossesNotForMoreEpochs() {
+        var records = run(train: healthyTrain, test: healthyTest).prefix(10).map { $0 }
+        for i in records.indices { records[i].trainLoss = .nan; records[i].testLoss = .nan }
+        let verdict = OverfitVerdict(epochs: records)
+        XCTAssertEqual(verdict.kind, .tooFewEpochs)
+        XCTAssertTrue(verdict.summary.contains("10 epochs logged, the others without both losses"), verdict.summary)
+        XCTAssertTrue(verdict.advice.hasPrefix("log the train and test loss of every epoch"), verdict.advice)
+        XCTAssertEqual(verdict.bestTestEpoch, 10)
+        XCTAssertTrue(OverfitVerdict(epochs: run(train: [0.9, 0.5], test: [0.8, 0.6])).advice.hasPrefix("train for more epochs"))
+    }
+
     func testBestEpochTiesGoToTheEarliestAndMissingValuesAreSkipped() {
         var records = run(train: overfitTrain, test: overfitTest)
         records[9].testAccuracy = records[6].testAccuracy  // tie with epoch 7

@@ -73,6 +73,35 @@ final class PlotMetricsLogTests: XCTestCase {
         XCTAssertTrue(log.epochs[0].testLoss.isNaN)
     }
 
+    /// The lines of shared/peers/torch_ddp.py (with scripts/accuracy's train_loss) and
+    /// torch_ref.py: epochs with what they measured, NaN for the rest; headers skipped.
+    func testPyTorchPeersLinesReadAsEpochs() throws {
+        let ddpPeer = [
+            #"{"peer": "pytorch-ddp-gloo", "ranks": 2, "epoch": 1, "test_acc": 0.8794, "elapsed_s": 110.6, "train_loss": 0.97}"#,
+            #"{"peer": "pytorch-ddp-gloo", "ranks": 2, "epoch": 2, "test_acc": 0.899, "elapsed_s": 228.3}"#,
+            #"{"peer": "pytorch-ddp-gloo", "target": 0.92, "seconds_to_target": null}"#,
+        ].joined(separator: "\n")
+        let log = try MetricsLog(parsing: ddpPeer, source: "peer.jsonl")
+        XCTAssertEqual(log.epochs.map(\.epoch), [1, 2])
+        XCTAssertEqual(log.epochs.map(\.testAccuracy), [0.8794, 0.899])
+        XCTAssertEqual(log.epochs[0].trainLoss, 0.97)
+        XCTAssertTrue(log.epochs[1].trainLoss.isNaN)
+        XCTAssertEqual(log.epochs[1].elapsedSeconds, 228.3)
+        XCTAssertTrue(log.epochs[0].testLoss.isNaN && log.epochs[0].trainAccuracy.isNaN && log.epochs[0].learningRate.isNaN)
+        XCTAssertNil(log.run)
+
+        let reference = [
+            #"{"peer": "pytorch", "version": "1.13.0", "threads": 1, "batch": 64}"#,
+            #"{"epoch": 1, "train_loss": 0.5, "test_loss": 0.4, "test_acc": 0.86, "elapsed_s": 30.0}"#,
+        ].joined(separator: "\n")
+        let epoch = try XCTUnwrap(MetricsLog(parsing: reference, source: "ref.jsonl").epochs.first)
+        XCTAssertEqual([epoch.trainLoss, epoch.testLoss, epoch.testAccuracy], [0.5, 0.4, 0.86])
+
+        XCTAssertEqual(parseError(#"{"peer": "pytorch", "test_acc": 0.9}"#)?.description,
+                       #"run/metrics.jsonl:1: missing "epoch": every epoch line of a PyTorch peer needs it as a number"#)
+        XCTAssertNotNil(parseError(#"{"peer": "pytorch", "threads": 1}"#), "a peer's header alone has no epoch records")
+    }
+
     func testMalformedJSONNamesFileAndLine() {
         let text = [epochLine(1, step: 10), epochLine(2, step: 20), #"{"event":"epoch","epoch":3,"#].joined(separator: "\n")
         let error = parseError(text)
