@@ -29,6 +29,26 @@ public struct EpochMetrics: Sendable, Equatable {
     }
 }
 
+/// A test-set evaluation inside an epoch (`--eval-every-steps`), reduced over all ranks.
+public struct StepEvaluation: Sendable, Equatable {
+    public var epoch: Int
+    /// The global step after which it was taken.
+    public var step: Int
+    public var testLoss: Double
+    public var testAcc: Double
+    /// The same for `--ema`'s moving average (nil without it).
+    public var averageTestLoss: Double? = nil
+    public var averageTestAcc: Double? = nil
+
+    func humanLine() -> String {
+        var s = String(format: "step %d (epoch %d)  test loss %.4f acc %.2f%%", step, epoch, testLoss.printable, testAcc.printable * 100)
+        if let l = averageTestLoss, let a = averageTestAcc {
+            s += String(format: "  ema loss %.4f acc %.2f%%", l.printable, a.printable * 100)
+        }
+        return s
+    }
+}
+
 /// The metrics file: JSON lines with the keys DESIGN.md fixes, after a first line
 /// `{"event":"run", ...}` with the run's settings (and another such line, with `resumed_at_step`,
 /// each time it is resumed). Rank 0 writes it, flushing each line so a crash loses nothing
@@ -36,7 +56,9 @@ public struct EpochMetrics: Sendable, Equatable {
 /// resumed one appends. A run with `--ema` adds `ema_test_loss` and `ema_test_acc` to its epoch
 /// lines (null where the epoch was not evaluated, as the others). Epoch lines carry every rank's
 /// compute and wait seconds (`ranks_compute_s`, `ranks_wait_s`, arrays by rank) and `straggler`
-/// (a rank or null); `--rank-times-every N` adds the same every N steps as `"event":"ranks"` lines.
+/// (a rank or null); `--rank-times-every N` adds the same every N steps as `"event":"ranks"` lines,
+/// and `--eval-every-steps N` the test loss and accuracy inside epochs as `"event":"eval"` lines
+/// (epoch, step, test_loss, test_acc, and with --ema ema_test_loss, ema_test_acc).
 final class MetricsWriter {
     private let handle: FileHandle
     private let withAverage: Bool
@@ -75,6 +97,18 @@ final class MetricsWriter {
         if withAverage { fields += [("ema_test_loss", number(m.averageTestLoss)), ("ema_test_acc", number(m.averageTestAcc))] }
         fields += [("lr", .number(m.lr)), ("elapsed_s", .number(m.elapsed)), ("images_per_s", .number(m.imagesPerSecond))]
         if let times = m.rankTimes { fields += Self.fields(times) }
+        try write(JSONLine.object(fields))
+    }
+
+    /// `--eval-every-steps`' line.
+    func evaluation(_ e: StepEvaluation) throws {
+        var fields: [(String, JSONLine.Value)] = [
+            ("event", .string("eval")), ("epoch", .number(Double(e.epoch))), ("step", .number(Double(e.step))),
+            ("test_loss", .number(e.testLoss)), ("test_acc", .number(e.testAcc)),
+        ]
+        if let loss = e.averageTestLoss, let accuracy = e.averageTestAcc {
+            fields += [("ema_test_loss", .number(loss)), ("ema_test_acc", .number(accuracy))]
+        }
         try write(JSONLine.object(fields))
     }
 

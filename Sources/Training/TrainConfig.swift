@@ -104,6 +104,8 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var rankTimesEvery = 0
     /// Evaluate on the test set every N epochs (0 = never).
     public var evalEvery = 1
+    /// Also evaluate inside epochs, every N optimizer steps (0 = never; `Trainer.evaluateInEpoch`).
+    public var evalEverySteps = 0
     /// Subsample of the training set (0 = all); for sanity checks and quick experiments.
     public var trainSubset = 0
     public var quiet = false
@@ -192,6 +194,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         if checkpointEvery < 0 { return "--checkpoint-every must be >= 0 (got \(checkpointEvery))" }
         if maxSteps < 0 { return "--max-steps must be >= 0 (got \(maxSteps))" }
         if logEvery < 0 { return "--log-every must be >= 0 (got \(logEvery))" }
+        if evalEverySteps < 0 { return "--eval-every-steps must be >= 0 (got \(evalEverySteps))" }
         if !(bucketCapMB > 0 && bucketCapMB <= Self.maximumBucketCapMB) {
             return "--bucket-cap-mb must be > 0 and at most \(Int(Self.maximumBucketCapMB)) (got \(bucketCapMB))"
         }

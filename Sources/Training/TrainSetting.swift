@@ -78,6 +78,7 @@ public struct TrainSetting: Sendable {
         field("--checkpoint-every", \.checkpointEvery, .free),
         field("--keep-checkpoints", \.keepCheckpoints, .free),
         field("--log-every", \.logEvery, .free),
+        field("--eval-every-steps", \.evalEverySteps, .free),
         field("--bucket-cap-mb", \.bucketCapMB, .free),
         field("--overlap", \.overlap, .free, onOff),
         field("--allreduce", \.allreduce, .free) { $0?.rawValue ?? "default" },

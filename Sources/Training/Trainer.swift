@@ -9,6 +9,8 @@ import Tensor
 /// What a finished (or stopped) run reports.
 public struct TrainSummary: Sendable {
     public var epochs: [EpochMetrics]
+    /// `--eval-every-steps`' evaluations inside the epochs.
+    public var evaluations: [StepEvaluation] = []
     public var globalStep: Int
     public var lastCheckpoint: String?
     public var parameters: [Float]   // final parameters (tests compare runs with them)
@@ -238,6 +240,10 @@ public final class Trainer {
                 try ConsistencyCheck.verifyParameters(comm: comm, model: run.model, step: run.state.globalStep)
             }
             try reportRankTimes(run, epoch: epoch)
+            // The epoch's last step is evaluated by the epoch's end.
+            if config.evalEverySteps > 0 && run.state.globalStep % config.evalEverySteps == 0 && step + 1 < stepsPerEpoch {
+                try evaluateInEpoch(run, epoch: epoch)
+            }
             run.progress.update(epoch: epoch + 1, epochs: config.epochs, step: step + 1, steps: stepsPerEpoch,
                                 loss: outcome.loss, elapsed: MonotonicClock.seconds() - epochStart, images: images)
             // Every rank saw the same sum in this step's allreduce: all stop here together.
@@ -281,18 +287,9 @@ public final class Trainer {
                              imagesPerSecond: Double(images) / max(MonotonicClock.seconds() - epochStart, 1e-9),
                              rankTimes: try run.rankClock.epoch(run.stepper.timing, comm: comm))
         if config.evalEvery > 0 && ((epoch + 1) % config.evalEvery == 0 || epoch + 1 == config.epochs) {
-            let t = MonotonicClock.seconds()
-            let result = try Evaluation.evaluate(model: run.model, batches: run.data.testBatches, comm: comm,
-                                                batchSize: config.batchSize)
-            m.testLoss = result.loss; m.testAcc = result.accuracy
-            if let average = run.average {
-                let averaged = try average.withAverage(in: run.model) {
-                    try Evaluation.evaluate(model: run.model, batches: run.data.testBatches, comm: comm,
-                                            batchSize: config.batchSize)
-                }
-                m.averageTestLoss = averaged.loss; m.averageTestAcc = averaged.accuracy
-            }
-            run.timeline?.record("eval", step: run.state.globalStep - 1, from: t, to: MonotonicClock.seconds())
+            let (model, average) = try evaluate(run)
+            m.testLoss = model.loss; m.testAcc = model.accuracy
+            m.averageTestLoss = average?.loss; m.averageTestAcc = average?.accuracy
         }
         m.elapsed = MonotonicClock.seconds() - run.runOrigin
         run.epochs.append(m)
@@ -306,6 +303,41 @@ public final class Trainer {
             run.state.elapsed = MonotonicClock.seconds() - run.runOrigin
             run.lastCheckpoint = try saveCheckpoint(checkpoints, run, averageRunningStats: false)
         }
+    }
+
+    /// The model on the test set, and its moving average with --ema.
+    private func evaluate(_ run: TrainingRun) throws -> (model: Evaluation.Result, average: Evaluation.Result?) {
+        let t = MonotonicClock.seconds()
+        defer { run.timeline?.record("eval", step: run.state.globalStep - 1, from: t, to: MonotonicClock.seconds()) }
+        let evaluate = { try Evaluation.evaluate(model: run.model, batches: run.data.testBatches, comm: self.comm,
+                                                 batchSize: self.config.batchSize) }
+        return (try evaluate(), try run.average.map { try $0.withAverage(in: run.model, evaluate) })
+    }
+
+    /// `--eval-every-steps`: the test set inside an epoch, with the running statistics averaged
+    /// over the ranks as at an epoch's end, and every rank's own put back afterwards. Evaluation
+    /// draws no dropout mask and updates no statistic, so the run trains exactly as without it.
+    private func evaluateInEpoch(_ run: TrainingRun, epoch: Int) throws {
+        let model = run.model, average = run.average
+        let own = Array(model.buffers.buffer), ownAverage = average.map { Array($0.statistics.buffer) } ?? []
+        let averaging = !config.syncBN && !own.isEmpty
+        if averaging {
+            try comm.allReduce(model.buffers.data, count: model.buffers.count, op: .average)
+            try average?.averageStatistics(comm: comm)
+        }
+        defer {
+            if averaging {
+                Self.set(model.buffers, to: own)
+                if let average { Self.set(average.statistics, to: ownAverage) }
+            }
+        }
+        let (result, averaged) = try evaluate(run)
+        let e = StepEvaluation(epoch: epoch + 1, step: run.state.globalStep, testLoss: result.loss, testAcc: result.accuracy,
+                               averageTestLoss: averaged?.loss, averageTestAcc: averaged?.accuracy)
+        run.evaluations.append(e)
+        try run.metrics?.evaluation(e)
+        run.progress.finish()
+        log(e.humanLine())
     }
 
     /// A run that stopped early saves where it stands, unless the epoch's checkpoint just did.
@@ -341,8 +373,8 @@ public final class Trainer {
         case nil:
             break
         }
-        return TrainSummary(epochs: run.epochs, globalStep: run.state.globalStep, lastCheckpoint: run.lastCheckpoint,
-                            parameters: Array(run.model.parameters.buffer),
+        return TrainSummary(epochs: run.epochs, evaluations: run.evaluations, globalStep: run.state.globalStep,
+                            lastCheckpoint: run.lastCheckpoint, parameters: Array(run.model.parameters.buffer),
                             runningStats: Array(run.model.buffers.buffer), losses: run.losses)
     }
 

@@ -32,6 +32,7 @@ final class TrainingRun {
 
     var ending: Ending?
     var epochs: [EpochMetrics] = []
+    var evaluations: [StepEvaluation] = []
     /// The global loss of every step this process made.
     var losses: [Double] = []
     var lastCheckpoint: String?

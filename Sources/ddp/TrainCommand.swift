@@ -204,6 +204,12 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
     @Flag(help: "Keep the data in file order.") var noShuffle = false
     @Option(help: "Metrics file (JSON lines); a resumed run appends to it.") var metrics: String?
     @Option(parsing: .unconditional, help: "Also log every N steps into the metrics file (default 0: never).") var logEvery: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Also evaluate the test set every N steps inside the epochs (default 0: at epoch ends only).",
+        discussion: "Printed, and logged as \"event\":\"eval\" lines (epoch, step, test_loss, test_acc, and the "
+            + "moving average's with --ema): how accuracy moves within an epoch. The running statistics are averaged "
+            + "over the ranks for it, as at an epoch's end, and each rank's own put back: the run trains exactly as without it."))
+    var evalEverySteps: Int?
     @Option(help: "Write a Chrome trace (chrome://tracing, ui.perfetto.dev) of the first steps.") var timeline: String?
     @Option(parsing: .unconditional, help: "Clip the global gradient norm to this (default 0: off).") var clipGradNorm: Double?
     @Option(parsing: .unconditional, help: "Label smoothing of the training loss, PyTorch's label_smoothing (default 0: off).")
@@ -273,6 +279,7 @@ struct TrainCommand: ParsableCommand, CheckableCommand {
         s.set("--no-shuffle", noShuffle, \.shuffle, to: false)
         s.set("--metrics", path: metrics, \.metricsPath)
         s.set("--log-every", logEvery, \.logEvery)
+        s.set("--eval-every-steps", evalEverySteps, \.evalEverySteps)
         s.set("--clip-grad-norm", clipGradNorm, \.clipGradNorm)
         s.set("--label-smoothing", labelSmoothing, \.labelSmoothing)
         s.set("--ema", ema, \.ema)
