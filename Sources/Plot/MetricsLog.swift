@@ -7,6 +7,7 @@ import Foundation
 /// - `{"event":"epoch", "epoch", "step", "train_loss", "train_acc", "test_loss", "test_acc",
 ///   "lr", "elapsed_s", "images_per_s"}` once per epoch; accuracies are fractions in 0...1;
 /// - `{"event":"step", "epoch", "step", "loss", "lr"}` every `--log-every` steps;
+/// - `{"event":"eval", "epoch", "step", "test_loss", "test_acc"}` every `--eval-every-steps` steps;
 /// - `{"event":"run", "model", "ranks", "lr", ...}` first, the run's settings (files written
 ///   before ddp recorded them have none).
 ///
@@ -71,6 +72,21 @@ public struct MetricsLog: Sendable, Equatable {
         }
     }
 
+    /// One `"event":"eval"` line: the test set evaluated inside an epoch.
+    public struct Evaluation: Sendable, Equatable {
+        public var epoch: Int
+        public var step: Int
+        public var testLoss: Double
+        public var testAccuracy: Double
+
+        public init(epoch: Int, step: Int, testLoss: Double, testAccuracy: Double) {
+            self.epoch = epoch
+            self.step = step
+            self.testLoss = testLoss
+            self.testAccuracy = testAccuracy
+        }
+    }
+
     /// The first `"event":"run"` line: what the run trained, on how many ranks, at which LR.
     public struct Run: Sendable, Equatable {
         public var model: String
@@ -98,10 +114,13 @@ public struct MetricsLog: Sendable, Equatable {
     public var epochs: [Epoch]
     /// Ascending by (epoch, step), one record per (epoch, step).
     public var steps: [Step]
+    /// Ascending by step, one record per step.
+    public var evaluations: [Evaluation]
 
-    public init(epochs: [Epoch], steps: [Step] = [], run: Run? = nil) {
+    public init(epochs: [Epoch], steps: [Step] = [], evaluations: [Evaluation] = [], run: Run? = nil) {
         self.epochs = epochs
         self.steps = steps
+        self.evaluations = evaluations
         self.run = run
     }
 
@@ -127,6 +146,7 @@ public struct MetricsLog: Sendable, Equatable {
     public init(parsing text: String, source: String) throws {
         var epochByNumber: [Int: Epoch] = [:]
         var stepByKey: [[Int]: Step] = [:]
+        var evaluationByStep: [Int: Evaluation] = [:]
         var run: Run? = nil
         var lineNumber = 0
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -156,6 +176,10 @@ public struct MetricsLog: Sendable, Equatable {
                 let record = Step(epoch: try fields.integer("epoch"), step: try fields.integer("step"),
                                   loss: try fields.number("loss"), learningRate: try fields.number("lr"))
                 stepByKey[[record.epoch, record.step]] = record
+            case "eval":
+                let record = Evaluation(epoch: try fields.integer("epoch"), step: try fields.integer("step"),
+                                        testLoss: try fields.number("test_loss"), testAccuracy: try fields.number("test_acc"))
+                evaluationByStep[record.step] = record
             case "run" where run == nil:
                 run = Run(model: try fields.string("model"), ranks: try fields.integer("ranks"),
                           learningRate: try fields.number("lr"), dataset: fields.optionalString("dataset"),
@@ -170,6 +194,7 @@ public struct MetricsLog: Sendable, Equatable {
         }
         epochs = epochByNumber.values.sorted { $0.epoch < $1.epoch }
         steps = stepByKey.values.sorted { ($0.epoch, $0.step) < ($1.epoch, $1.step) }
+        evaluations = evaluationByStep.values.sorted { $0.step < $1.step }
         self.run = run
     }
 

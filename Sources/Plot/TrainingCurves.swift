@@ -12,8 +12,13 @@ public enum TrainingCurves {
     /// growth per epoch; when it stays the same it is the count within an epoch; with a single
     /// epoch record it is taken as global (the two readings agree in the first epoch).
     public static func stepPositions(_ log: MetricsLog) -> [Double] {
+        positions(of: log.steps.map { ($0.epoch, $0.step) }, in: log)
+    }
+
+    /// Where records at (epoch, step) sit on the epoch axis, read as `stepPositions` reads steps.
+    static func positions(of records: [(epoch: Int, step: Int)], in log: MetricsLog) -> [Double] {
         let epochs = log.epochs
-        guard let reference = epochs.last else { return log.steps.map { _ in .nan } }
+        guard let reference = epochs.last else { return records.map { _ in .nan } }
         let global = epochs.count < 2 || zip(epochs, epochs.dropFirst()).allSatisfy { $0.step < $1.step }
         let stepsPerEpoch: Double
         if epochs.count >= 2 && global {
@@ -23,10 +28,10 @@ public enum TrainingCurves {
         } else {
             stepsPerEpoch = Double(reference.step)
         }
-        guard stepsPerEpoch.isFinite, stepsPerEpoch > 0 else { return log.steps.map { _ in .nan } }
-        return log.steps.map { step in
-            global ? Double(reference.epoch) + Double(step.step - reference.step) / stepsPerEpoch
-                : Double(step.epoch - 1) + Double(step.step) / stepsPerEpoch
+        guard stepsPerEpoch.isFinite, stepsPerEpoch > 0 else { return records.map { _ in .nan } }
+        return records.map { record in
+            global ? Double(reference.epoch) + Double(record.step - reference.step) / stepsPerEpoch
+                : Double(record.epoch - 1) + Double(record.step) / stepsPerEpoch
         }
     }
 
@@ -75,6 +80,17 @@ public enum TrainingCurves {
         return values.contains { $0 != nil } ? values.map { $0 ?? .nan } : nil
     }
 
+    /// `--eval-every-steps`' figures joined with the epochs' own along the epoch axis (nil without
+    /// any evaluation inside an epoch): how the test figure moves between the epoch ends.
+    static func insideEpochs(_ log: MetricsLog, _ inside: (MetricsLog.Evaluation) -> Double,
+                             _ atEnd: (MetricsLog.Epoch) -> Double) -> (x: [Double], y: [Double])? {
+        guard !log.evaluations.isEmpty else { return nil }
+        let evaluations = zip(positions(of: log.evaluations.map { ($0.epoch, $0.step) }, in: log), log.evaluations.map(inside))
+        let ends = zip(log.epochs.map { Double($0.epoch) }, log.epochs.map(atEnd))
+        let points = (Array(evaluations) + Array(ends)).filter { $0.0.isFinite }.sorted { $0.0 < $1.0 }
+        return (points.map(\.0), points.map(\.1))
+    }
+
     /// The step losses (faint, not setting the y range), the epoch-mean train loss and the test loss.
     static func lossSeries(_ log: MetricsLog, x: [Double], stepX: [Double]) -> [ChartSeries] {
         var series: [ChartSeries] = []
@@ -85,6 +101,10 @@ public enum TrainingCurves {
         }
         series.append(ChartSeries(name: "train loss (epoch mean)", x: x, y: log.epochs.map(\.trainLoss),
                                   color: trainColor, lineWidth: 2.2, dash: "7 4", showsPoints: true))
+        if let inside = insideEpochs(log, \.testLoss, \.testLoss) {
+            series.append(ChartSeries(name: "test loss inside epochs", x: inside.x, y: inside.y, color: testColor,
+                                      lineWidth: 1.2, opacity: 0.5))
+        }
         series.append(ChartSeries(name: "test loss", x: x, y: log.epochs.map(\.testLoss),
                                   color: testColor, lineWidth: 2.2, showsPoints: true))
         if let average = averageValues(log, \.averageTestLoss) {
@@ -95,7 +115,12 @@ public enum TrainingCurves {
     }
 
     static func accuracySeries(_ log: MetricsLog, x: [Double]) -> [ChartSeries] {
-        var series = [
+        var series: [ChartSeries] = []
+        if let inside = insideEpochs(log, \.testAccuracy, \.testAccuracy) {
+            series.append(ChartSeries(name: "test accuracy inside epochs", x: inside.x, y: inside.y.map { $0 * 100 },
+                                      color: testColor, lineWidth: 1.2, opacity: 0.5))
+        }
+        series += [
             ChartSeries(name: "train accuracy", x: x, y: log.epochs.map { $0.trainAccuracy * 100 },
                         color: trainColor, lineWidth: 2.2, dash: "7 4", showsPoints: true),
             ChartSeries(name: "test accuracy", x: x, y: log.epochs.map { $0.testAccuracy * 100 },

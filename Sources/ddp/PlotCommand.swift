@@ -21,7 +21,8 @@ struct PlotCommand: ParsableCommand {
             (early stop at the best test epoch, regularisation, more epochs, a lower learning \
             rate; the schedule advice follows the logged learning rates). When step losses were \
             logged it also says whether they are noisy enough that a larger batch or a lower \
-            learning rate would help.
+            learning rate would help. Evaluations inside epochs (ddp train --eval-every-steps) \
+            add a thin test curve through them.
 
             --json prints one object: verdict, message, advice, overfit_epoch, test_rise_epoch, \
             best_test_epoch, best_test_acc (0...1), svg, and with step losses loss_noise_ratio and \

@@ -102,6 +102,27 @@ final class PlotTrainingCurvesTests: XCTestCase {
         XCTAssertNil(try MetricsLog(parsing: overfittingJSONL(stepNoise: 0.1), source: "m").epochs[0].averageTestLoss)
     }
 
+    /// `--eval-every-steps` lines: a thin test curve through them and the epoch ends, each at its
+    /// place inside its epoch (100 steps an epoch: step 150 sits at 1.5).
+    func testEvaluationsInsideEpochsGetAThinCurveThroughTheEpochEnds() throws {
+        let evaluations = [50, 150, 250].map { step in
+            #"{"event":"eval","epoch":\#(step / 100 + 1),"step":\#(step),"test_loss":0.5,"test_acc":0.8}"#
+        }
+        let jsonl = overfittingJSONL(stepNoise: 0.1) + evaluations.joined(separator: "\n") + "\n"
+        let log = try MetricsLog(parsing: jsonl, source: "metrics.jsonl")
+        XCTAssertEqual(log.evaluations.map(\.step), [50, 150, 250])
+        XCTAssertEqual(log.evaluations.map(\.epoch), [1, 2, 3])
+        let accuracy = try XCTUnwrap(TrainingCurves.accuracySeries(log, x: log.epochs.map { Double($0.epoch) })
+            .first { $0.name == "test accuracy inside epochs" })
+        XCTAssertEqual(Array(accuracy.x.prefix(7)), [0.5, 1, 1.5, 2, 2.5, 3, 4])
+        XCTAssertEqual(accuracy.y[0], 80, accuracy: 1e-9)
+        XCTAssertEqual(accuracy.y[1], log.epochs[0].testAccuracy * 100, accuracy: 1e-9)
+        XCTAssertEqual(accuracy.x.count, 15, "3 evaluations and 12 epoch ends")
+        let series = SVGInspector.parse(try render(jsonl).0).attributes.filter { $0["class"] == "series" }.compactMap { $0["data-name"] }
+        XCTAssertEqual(series, ["train loss per logged step", "train loss (epoch mean)", "test loss inside epochs", "test loss",
+                                "test accuracy inside epochs", "train accuracy", "test accuracy"])
+    }
+
     func testSameLogGivesTheSameBytes() throws {
         XCTAssertEqual(try render(overfittingJSONL(stepNoise: 0.1)).0, try render(overfittingJSONL(stepNoise: 0.1)).0)
     }
