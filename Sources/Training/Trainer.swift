@@ -314,24 +314,27 @@ public final class Trainer {
         return (try evaluate(), try run.average.map { try $0.withAverage(in: run.model, evaluate) })
     }
 
-    /// `--eval-every-steps`: the test set inside an epoch, with the running statistics averaged
-    /// over the ranks as at an epoch's end, and every rank's own put back afterwards. Evaluation
+    /// Runs `body` with the running statistics of the model (and of the moving average) averaged
+    /// over the ranks, as an epoch's end averages them, and puts every rank's own back afterwards:
+    /// what a stop or an evaluation inside an epoch sees, while the ranks go on with their own.
+    private func withStatisticsAveraged<T>(_ run: TrainingRun, _ body: () throws -> T) throws -> T {
+        let model = run.model, average = run.average
+        guard model.buffers.count > 0 else { return try body() }
+        let own = Array(model.buffers.buffer), ownAverage = average.map { Array($0.statistics.buffer) } ?? []
+        try comm.allReduce(model.buffers.data, count: model.buffers.count, op: .average)
+        try average?.averageStatistics(comm: comm)
+        defer {
+            Self.set(model.buffers, to: own)
+            if let average { Self.set(average.statistics, to: ownAverage) }
+        }
+        return try body()
+    }
+
+    /// `--eval-every-steps`: the test set inside an epoch, with the ranks' running statistics
+    /// averaged (`withStatisticsAveraged`; SyncBN's are the same on every rank already). Evaluation
     /// draws no dropout mask and updates no statistic, so the run trains exactly as without it.
     private func evaluateInEpoch(_ run: TrainingRun, epoch: Int) throws {
-        let model = run.model, average = run.average
-        let own = Array(model.buffers.buffer), ownAverage = average.map { Array($0.statistics.buffer) } ?? []
-        let averaging = !config.syncBN && !own.isEmpty
-        if averaging {
-            try comm.allReduce(model.buffers.data, count: model.buffers.count, op: .average)
-            try average?.averageStatistics(comm: comm)
-        }
-        defer {
-            if averaging {
-                Self.set(model.buffers, to: own)
-                if let average { Self.set(average.statistics, to: ownAverage) }
-            }
-        }
-        let (result, averaged) = try evaluate(run)
+        let (result, averaged) = try config.syncBN ? evaluate(run) : withStatisticsAveraged(run) { try evaluate(run) }
         let e = StepEvaluation(epoch: epoch + 1, step: run.state.globalStep, testLoss: result.loss, testAcc: result.accuracy,
                                averageTestLoss: averaged?.loss, averageTestAcc: averaged?.accuracy)
         run.evaluations.append(e)
@@ -410,22 +413,19 @@ public final class Trainer {
         let runningStats = try comm.allGather(live)
         let liveAverage = run.average.map { Array($0.statistics.buffer) } ?? []
         let averageStats = try run.average.map { _ in try comm.allGather(liveAverage) } ?? []
-        if averageRunningStats && !live.isEmpty {
-            try comm.allReduce(model.buffers.data, count: model.buffers.count, op: .average)
-            try run.average?.averageStatistics(comm: comm)
-        }
-        defer {
-            if averageRunningStats && !live.isEmpty {
-                Self.set(model.buffers, to: live)
-                if let average = run.average { Self.set(average.statistics, to: liveAverage) }
-            }
-        }
+        return try averageRunningStats ? withStatisticsAveraged(run) { try writeCheckpoint(dir, run, state, rngs, runningStats, averageStats) }
+            : writeCheckpoint(dir, run, state, rngs, runningStats, averageStats)
+    }
+
+    /// Rank 0 writes the checkpoint; its outcome decides for every rank.
+    private func writeCheckpoint(_ dir: CheckpointDirectory, _ run: TrainingRun, _ state: RunState, _ rngs: [[Int64]],
+                                 _ runningStats: [[Float]], _ averageStats: [[Float]]) throws -> String? {
         var path: String? = nil
         var failure: String? = nil
         if rank == 0 {
             do {
                 path = try dir.write(globalStep: state.globalStep) { tmp in
-                    try Checkpoint.write(to: tmp, model: model, normalization: run.data.normalization,
+                    try Checkpoint.write(to: tmp, model: run.model, normalization: run.data.normalization,
                                          classNames: run.data.train.classNames, optimizer: run.optimizer, state: state,
                                          rankRNGs: rngs.map { $0.map { UInt64(bitPattern: $0) } },
                                          rankRunningStats: runningStats, average: run.average,
