@@ -49,9 +49,10 @@ public enum TrainingCurves {
         let x = log.epochs.map { Double($0.epoch) }
         let stepX = stepPositions(log)
         let marks = VerdictMarks(verdict, epochs: log.epochs, lastEpoch: x.last ?? 0)
-        // One epoch range for both panels (the loss panel's step losses start inside epoch 1),
+        // One epoch range for both panels (step losses and evaluations start inside epoch 1),
         // so the two read side by side.
-        let allX = (x + stepX).filter(\.isFinite)
+        let evaluationX = positions(of: log.evaluations.map { ($0.epoch, $0.step) }, in: log)
+        let allX = (x + stepX + evaluationX).filter(\.isFinite)
         let epochRange = allX.min().flatMap { low in allX.max().map { Foundation.floor(low)...Foundation.ceil($0) } }
         let epochAxis = ChartAxis(label: "epoch", range: epochRange.flatMap { $0.lowerBound < $0.upperBound ? $0 : nil },
                                   integerTicks: true)

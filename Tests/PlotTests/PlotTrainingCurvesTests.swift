@@ -118,6 +118,9 @@ final class PlotTrainingCurvesTests: XCTestCase {
         XCTAssertEqual(accuracy.y[0], 80, accuracy: 1e-9)
         XCTAssertEqual(accuracy.y[1], log.epochs[0].testAccuracy * 100, accuracy: 1e-9)
         XCTAssertEqual(accuracy.x.count, 15, "3 evaluations and 12 epoch ends")
+        let withoutSteps = MetricsLog(epochs: log.epochs, evaluations: log.evaluations)
+        let chart = TrainingCurves.chart(log: withoutSteps, verdict: OverfitVerdict(epochs: log.epochs), noise: nil, source: "m")
+        XCTAssertEqual(chart.panels[1].xAxis.range?.lowerBound, 0, "the axis starts where the first evaluation sits")
         let series = SVGInspector.parse(try render(jsonl).0).attributes.filter { $0["class"] == "series" }.compactMap { $0["data-name"] }
         XCTAssertEqual(series, ["train loss per logged step", "train loss (epoch mean)", "test loss inside epochs", "test loss",
                                 "test accuracy inside epochs", "train accuracy", "test accuracy"])
