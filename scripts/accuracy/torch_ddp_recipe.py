@@ -4,6 +4,7 @@ from the peer's plain cross-entropy: `--label-smoothing` (PyTorch's own `label_s
 can be repeated over seeds; `--shuffle-seed K` moves the seeds of its epoch shuffles (1000 + epoch)
 by 1000 K, so the data order can vary too (K = 0, the default, keeps the peer's own order);
 `--ddp-order S` trains on the batches `ddp train --seed S` draws instead (ddp_order.py).
+`--eval-every N` also evaluates the test set every N steps (`step_test_acc` lines).
 Each epoch's line also gets `train_loss`, the mean loss of rank 0's batches (ddp's is over all ranks).
 Everything else (net, sampler, SGD, one-cycle, evaluation, output) is the peer's.
 Usage: python3 torch_ddp_recipe.py --label-smoothing 0.1 [--seed S] [--shuffle-seed K | --ddp-order S]
@@ -58,7 +59,39 @@ def worker(rank, a):
         peer.torch.Generator = EpochOfShuffle
         peer.torch.randperm = lambda n, generator: peer.torch.tensor(
             ddp_order.permutation(n, a.ddp_order, generator.epoch))
+    if a.eval_every:
+        evaluate_every(rank, a.eval_every)
     peer.worker(rank, a)
+
+
+def evaluate_every(rank, every):
+    """Rank 0 evaluates the whole test set every `every` optimizer steps, in eval mode and without
+    gradients (no dropout draw, no BatchNorm update), so the run trains exactly as without it:
+    the test accuracy inside the epochs, not only at their ends. One line per evaluation:
+    {"peer", "step", "step_test_acc"}."""
+    models, ddp_class = [], peer.DDP
+    def recording_ddp(module, *args, **kwargs):
+        models.append(ddp_class(module, *args, **kwargs))
+        return models[-1]
+    peer.DDP = recording_ddp
+    xtr = peer.torch.tensor(peer.R["idx"](f"{peer.R['D']}/train-images-idx3-ubyte.gz"), dtype=peer.torch.float32) / 255.
+    xte = peer.torch.tensor(peer.R["idx"](f"{peer.R['D']}/t10k-images-idx3-ubyte.gz"), dtype=peer.torch.float32).unsqueeze(1) / 255.
+    yte = peer.torch.tensor(peer.R["idx"](f"{peer.R['D']}/t10k-labels-idx1-ubyte.gz"), dtype=peer.torch.long)
+    xte = (xte - xtr.mean()) / xtr.std()
+    scheduler = peer.torch.optim.lr_scheduler.OneCycleLR
+    step_of, calls = scheduler.step, [0]
+    def step(self, *args, **kwargs):
+        step_of(self, *args, **kwargs)
+        calls[0] += 1
+        done = calls[0] - 1  # the scheduler's constructor steps once itself
+        if rank == 0 and done > 0 and done % every == 0:
+            m = models[0].module
+            m.eval()
+            with peer.torch.no_grad():
+                right = sum((m(xte[i:i + 1000]).argmax(1) == yte[i:i + 1000]).sum().item() for i in range(0, len(xte), 1000))
+            m.train()
+            print(peer.json.dumps({"peer": "pytorch-ddp-gloo", "step": done, "step_test_acc": right / len(xte)}), flush=True)
+    scheduler.step = step
 
 
 if __name__ == "__main__":
@@ -71,5 +104,6 @@ if __name__ == "__main__":
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--shuffle-seed", type=int, default=0)
     ap.add_argument("--ddp-order", type=int, default=None)
+    ap.add_argument("--eval-every", type=int, default=0)
     a = ap.parse_args()
     mp.spawn(worker, args=(a,), nprocs=a.ranks)
