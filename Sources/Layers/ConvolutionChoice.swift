@@ -50,20 +50,18 @@ public struct ConvolutionRun: Equatable, Sendable {
 /// AVX-512 (`KernelPath`) and output channels in 8s; Winograd needs a 3x3, stride-1, padding-1
 /// window (any channels, any image size, any CPU); im2col runs everything.
 ///
-/// The default rule: the direct kernels for every 3x3 padding-1 layer they can run, of stride 1,
-/// or 2 on even sides (`StridedConvolution`), im2col + BLAS for the rest. Winograd is opt-in,
-/// `DDP_CONV=winograd` or `auto` (which times it against the others): its rounding differs
-/// (about 1e-6 relative for F(4x4, 3x3)), though not its accuracy (2 ranks, 10 epochs of
-/// fmnist-cnn: 93.86% against the direct kernels' 93.85%, docs/RESULTS.md), and where it wins
-/// depends on the shape and the CPU. Its speed
-/// depends on the shape (`ddp bench conv`, batch 64, one thread of a 2-core Zen 4, forward +
-/// backward, 2026-12-06): F(4x4, 3x3) took 0.74-0.91x the direct kernels' time on fmnist-cnn's
-/// 32- and 64-channel layers and resnet20's 64-channel one, 1.0-1.5x on resnet20's 32- and
-/// 16-channel layers, about 6x on one-channel first layers; F(2x2, 3x3) lost everywhere. (Before
-/// its transforms were fused it lost everywhere, 1.4-4.1x.) Against im2col + BLAS (the path of
-/// a CPU without AVX-512) F(4x4, 3x3) was about 10-30% faster on the layers of 32 channels or
+/// The default rule, where the direct kernels run (AVX-512): Winograd F(4x4, 3x3) for the 3x3
+/// stride-1 padding-1 layers where it measured faster than they are (`winogradBeatsDirect`), the
+/// direct kernels for every other 3x3 padding-1 layer they can run, of stride 1, or 2 on even
+/// sides (`StridedConvolution`), im2col + BLAS for the rest. Without AVX-512: im2col + BLAS
+/// everywhere (Winograd was measured against the direct kernels only, on AVX-512 machines).
+/// Winograd's rounding differs from the direct sum's (about 1e-6 relative for F(4x4, 3x3)),
+/// not its accuracy (2 ranks, 10 epochs of fmnist-cnn: 93.86% against the direct kernels' 93.85%,
+/// docs/RESULTS.md). F(2x2, 3x3) lost everywhere and is opt-in, as is every algorithm:
+/// `DDP_CONV`, or `auto`, which times the candidates on each layer at the start of a run.
+/// Against im2col + BLAS F(4x4, 3x3) was about 10-30% faster on the layers of 32 channels or
 /// more and slower below. Under `--precision bf16` the direct kernels take half the FP32 time
-/// and lead every shape (`withPrecision`).
+/// and lead every shape (`withPrecision` moves the rule's Winograd layers back to them).
 public enum ConvolutionChoice {
     public struct Layer: Sendable {
         public var kernelSize: Int, stride: Int, padding: Int
@@ -89,9 +87,8 @@ public enum ConvolutionChoice {
         let directFits = directAvailable && layer.isDirectShape && layer.outChannels % 8 == 0
         let fallback: Conv2d.Algorithm = directFits ? .direct : .im2col
         guard let request else {
-            let shape = layer.isSame3x3 ? "3x3 stride-1 padding-1" : "3x3 stride-2 padding-1 on even sides"
-            return (fallback, directFits ? "default: \(shape), output channels in 8s"
-                : layer.isDirectShape && directAvailable ? "default: output channels not in 8s" : "default")
+            if directAvailable && winogradBeatsDirect(layer) { return (.winograd4, winogradRuleReason) }
+            return directRule(layer, directAvailable: directAvailable)
         }
         let asked = "\(ConvolutionRequest.variable)=\(request.rawValue)"
         switch request {
@@ -113,6 +110,40 @@ public enum ConvolutionChoice {
         }
     }
 
+    /// The default rule without Winograd: the direct kernels where they run, im2col elsewhere.
+    private static func directRule(_ layer: Layer, directAvailable: Bool) -> (algorithm: Conv2d.Algorithm, reason: String) {
+        let directFits = directAvailable && layer.isDirectShape && layer.outChannels % 8 == 0
+        let shape = layer.isSame3x3 ? "3x3 stride-1 padding-1" : "3x3 stride-2 padding-1 on even sides"
+        return (directFits ? .direct : .im2col, directFits ? "default: \(shape), output channels in 8s"
+            : layer.isDirectShape && directAvailable ? "default: output channels not in 8s" : "default")
+    }
+
+    static let winogradRuleReason = "default: 3x3 stride-1 padding-1 with many channels, where F(4x4, 3x3) beats the direct kernels"
+
+    /// Whether F(4x4, 3x3) beat the direct kernels on `layer`'s shape (FP32, batch 64, forward +
+    /// backward, `ddp bench conv` on a 2-core Zen 4 at 1 and 2 threads, 2026-12-07). Per output
+    /// pixel the direct sum does 9 C K multiply-adds (C inputs, K outputs); Winograd does 36/16
+    /// C K in its GEMMs, over the area its 4x4 tiles cover (the image's, rounded up to 4s), plus
+    /// transforms that grow as C + K. So it wins where C K / (C + K) is large against that
+    /// coverage; the threshold, 14, lies between the shapes measured:
+    ///
+    ///     shape (C->K, image)     C K/(C+K) / coverage   F(4x4) / direct time (1 thread; 2)
+    ///     fmnist-cnn 32->32 28x28     16.0 / 1.00 = 16.0     0.90; 0.94    Winograd
+    ///     fmnist-cnn 32->64 14x14     21.3 / 1.31 = 16.3     0.90; 1.00    Winograd
+    ///     fmnist-cnn 64->64 14x14     32.0 / 1.31 = 24.5     0.74; 0.74    Winograd
+    ///     resnet20   32->32 14x14     16.0 / 1.31 = 12.3     1.06; 1.25    direct
+    ///     resnet20   16->16 28x28      8.0 / 1.00 =  8.0     1.41; 1.67    direct
+    ///     resnet20   64->64  7x7      32.0 / 1.31 = 24.5     0.69; 1.37    direct (few tiles)
+    ///
+    /// Images under 13 pixels a side (under 16 tiles) stay direct: resnet20's 7x7 layer won at
+    /// one thread and lost at two, where the threads share out a batch of few blocks.
+    static func winogradBeatsDirect(_ layer: Layer) -> Bool {
+        guard layer.isSame3x3, layer.height >= 13, layer.width >= 13 else { return false }
+        let covered = Double(((layer.height + 3) / 4 * 4) * ((layer.width + 3) / 4 * 4)) / Double(layer.height * layer.width)
+        let c = Double(layer.inChannels), k = Double(layer.outChannels)
+        return c * k / (c + k) >= 14 * covered
+    }
+
     /// The algorithms that can run `layer` under `precision` (what `auto` times), the default
     /// rule's first: each single-algorithm request that `choose` grants, moved by `withPrecision`.
     public static func candidates(_ layer: Layer, precision: Precision,
@@ -130,7 +161,8 @@ public enum ConvolutionChoice {
         return [rule] + found.filter { $0 != rule }
     }
 
-    /// `choice` for `layer` under `precision`: bf16 moves the direct kernels to their bf16 form;
+    /// `choice` for `layer` under `precision`: bf16 moves the direct kernels (and the layers the
+    /// default rule put on Winograd, which it measured in FP32) to their bf16 form;
     /// every other path stays FP32 and says so (the bf16 kernels exist for the direct path
     /// only). So does a layer of one input channel (an image's first layer): the bf16 kernel
     /// reduces channel pairs, half of each would be padding, and it measured 1.5x slower than
@@ -139,6 +171,8 @@ public enum ConvolutionChoice {
                                      layer: Layer,
                                      bf16Available: Bool = BF16DirectConvolution.isAvailable) -> (algorithm: Conv2d.Algorithm, reason: String) {
         guard precision == .bf16 else { return choice }
+        // The rule picks Winograd only where the direct kernels run.
+        let choice = choice.reason == winogradRuleReason ? directRule(layer, directAvailable: true) : choice
         guard choice.algorithm == .direct else { return (choice.algorithm, choice.reason + "; FP32: bf16 runs on the direct kernels only") }
         guard layer.inChannels > 1 else { return (choice.algorithm, choice.reason + "; FP32: one input channel (bf16 reduces pairs)") }
         guard bf16Available else { return (choice.algorithm, choice.reason + "; FP32: no AVX512_BF16 kernels in this process") }
@@ -182,8 +216,14 @@ public enum ConvolutionChoice {
             return "Winograd \(tile) for 3x3 stride-1 padding-1 layers, im2col + BLAS for others (\(variable)=\(request!.rawValue))"
         case .auto?:
             return "the fastest per layer of direct, Winograd and im2col + BLAS, timed at the start of a run (\(variable)=auto)"
-        case .direct?, nil:
-            if directAvailable { return "direct AVX-512 kernels for 3x3 padding-1 layers of stride 1 (and 2), im2col + BLAS for others" }
+        case nil:
+            if directAvailable {
+                return "direct AVX-512 kernels for 3x3 padding-1 layers of stride 1 (and 2), Winograd F(4x4, 3x3) "
+                    + "for stride-1 layers with many channels, im2col + BLAS for others"
+            }
+            return "im2col + BLAS (portable kernel path)"
+        case .direct?:
+            if directAvailable { return "direct AVX-512 kernels for 3x3 padding-1 layers of stride 1 (and 2), im2col + BLAS for others (\(variable)=direct)" }
             return "im2col + BLAS (portable kernel path)"
         }
     }

@@ -5,34 +5,33 @@ import Layers
 /// `ddp gradcheck`: the finite-difference check of a model (every layer, the loss, the whole
 /// model) or of one layer built from its spec token, and its table.
 public enum GradientCheckRun {
-    /// `ddp gradcheck`'s tolerance unless given: 1e-2, and 5e-2 when `DDP_CONV` forces
-    /// F(4x4, 3x3), whose rounding (about 10x the direct sum's) comes back through resnet20's
-    /// batch norms as 1-3% of finite-difference noise in its blocks' input errors (measured;
-    /// the same factor as the tests' `convolutionToleranceFactor`), and 5e-2 under bf16, whose
-    /// gradients are held to the FP32 function: each product's operands round by up to 2^-7
-    /// together, and on entries near the check's floor (a tenth of the largest), sums of few
-    /// products that cancel, that reached 1.2-2.5% (`Conv2dBF16Tests`).
-    public static func defaultTolerance(precision: Precision = .fp32) -> Double {
-        if precision == .bf16 { return 5e-2 }
-        switch ConvolutionRequest.environment {
-        case .winograd4?, .winograd?: return 5e-2
-        default: return 1e-2
-        }
+    /// `ddp gradcheck`'s tolerance unless given: 1e-2, and 5e-2 when a convolution runs
+    /// F(4x4, 3x3) (the default rule's layers with many channels, or `DDP_CONV`), whose rounding
+    /// (about 10x the direct sum's) comes back through resnet20's batch norms as 1-3% of
+    /// finite-difference noise in its blocks' input errors (measured; the same factor as the
+    /// tests' `convolutionToleranceFactor`), and 5e-2 under bf16, whose gradients are held to the
+    /// FP32 function: each product's operands round by up to 2^-7 together, and on entries near
+    /// the check's floor (a tenth of the largest), sums of few products that cancel, that
+    /// reached 1.2-2.5% (`Conv2dBF16Tests`).
+    public static func defaultTolerance(precision: Precision = .fp32, convolutions: [Conv2d]) -> Double {
+        precision == .bf16 || convolutions.contains { $0.algorithm == .winograd4 } ? 5e-2 : 1e-2
     }
 
-    /// The rows of the check and what was checked ("fmnist-cnn on a random 2x1x28x28 batch").
-    /// A spec or token that cannot be built throws a `UsageProblem`.
+    /// The rows of the check, what was checked ("fmnist-cnn on a random 2x1x28x28 batch") and the
+    /// tolerance it held them to (`defaultTolerance` unless given). A spec or token that cannot
+    /// be built throws a `UsageProblem`.
     public static func run(spec: String?, layerToken: String?, input dims: [Int], classes: Int, batch: Int,
-                           seed: UInt64, tolerance: Double, precision: Precision = .fp32) throws -> (subject: String, rows: [GradientCheckRow]) {
+                           seed: UInt64, tolerance: Double?,
+                           precision: Precision = .fp32) throws -> (subject: String, rows: [GradientCheckRow], tolerance: Double) {
         if let problem = precision.problem { throw UsageProblem(problem) }
         var options = GradientCheckOptions()
-        options.tolerance = tolerance
         let shape = dims.map(String.init).joined(separator: "x")
         if let token = layerToken {
             let built = try singleLayer(token, dims: dims, classes: classes)
             if precision != .fp32 { built.convolutions.forEach { $0.setPrecision(precision) } }
+            options.tolerance = tolerance ?? defaultTolerance(precision: precision, convolutions: built.convolutions)
             return ("layer \(token) on a random \(batch)x\(built.inputShape) batch",
-                    [GradientCheck.check(layer: built, batch: batch, seed: seed, options: options)])
+                    [GradientCheck.check(layer: built, batch: batch, seed: seed, options: options)], options.tolerance)
         }
         let spec = spec ?? "fmnist-cnn"
         let net: Model
@@ -41,7 +40,9 @@ public enum GradientCheckRun {
         } catch let e as ModelError {
             throw UsageProblem(KnownName.specProblem(spec, e))
         }
-        return ("\(spec) on a random \(batch)x\(shape) batch", GradientCheck.checkAll(net, batch: batch, seed: seed, options: options))
+        options.tolerance = tolerance ?? defaultTolerance(precision: precision, convolutions: net.layers.flatMap(\.convolutions))
+        return ("\(spec) on a random \(batch)x\(shape) batch", GradientCheck.checkAll(net, batch: batch, seed: seed, options: options),
+                options.tolerance)
     }
 
     /// The layer of `token` on C x H x W maps, or, when it takes only flat features (fc), on
