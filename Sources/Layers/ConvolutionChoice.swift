@@ -84,8 +84,7 @@ public enum ConvolutionChoice {
     /// run in this process.
     public static func choose(_ layer: Layer, request: ConvolutionRequest?,
                               directAvailable: Bool = DirectConvolution.isAvailable) -> (algorithm: Conv2d.Algorithm, reason: String) {
-        let directFits = directAvailable && layer.isDirectShape && layer.outChannels % 8 == 0
-        let fallback: Conv2d.Algorithm = directFits ? .direct : .im2col
+        let fallback = directRule(layer, directAvailable: directAvailable).algorithm
         guard let request else {
             if directAvailable && winogradBeatsDirect(layer) { return (.winograd4, winogradRuleReason) }
             return directRule(layer, directAvailable: directAvailable)
@@ -97,7 +96,7 @@ public enum ConvolutionChoice {
         case .im2col:
             return (.im2col, asked)
         case .direct:
-            if directFits { return (.direct, asked) }
+            if fallback == .direct { return (.direct, asked) }
             let why = !directAvailable ? "no AVX-512 kernels in this process"
                 : !layer.isDirectShape ? "not a 3x3 padding-1 window of stride 1, or 2 on even sides"
                 : "output channels not in 8s"
@@ -133,7 +132,7 @@ public enum ConvolutionChoice {
     ///     fmnist-cnn 64->64 14x14     32.0 / 1.31 = 24.5     0.74; 0.74    Winograd
     ///     resnet20   32->32 14x14     16.0 / 1.31 = 12.3     1.06; 1.25    direct
     ///     resnet20   16->16 28x28      8.0 / 1.00 =  8.0     1.41; 1.67    direct
-    ///     resnet20   64->64  7x7      32.0 / 1.31 = 24.5     0.69; 1.37    direct (few tiles)
+    ///     resnet20   64->64  7x7      32.0 / 1.31 = 24.5     0.80; 1.37    direct (few tiles)
     ///
     /// Images under 13 pixels a side (under 16 tiles) stay direct: resnet20's 7x7 layer won at
     /// one thread and lost at two, where the threads share out a batch of few blocks.

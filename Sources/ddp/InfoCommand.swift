@@ -13,7 +13,8 @@ struct InfoCommand: ParsableCommand {
             The BLAS core line says whether ddp corrected OpenBLAS's kernel choice at start-up \
             (set OPENBLAS_CORETYPE yourself to choose, or DDP_BLAS_AUTOCORE=0 to keep OpenBLAS's \
             own choice) and whether the start-up sgemm check passed. The convolutions line says \
-            whether 3x3 layers run ddp's direct AVX-512 kernels; DDP_CONV=direct|winograd|winograd2|winograd4|im2col \
+            whether 3x3 layers run ddp's direct AVX-512 kernels (and Winograd F(4x4, 3x3) on the stride-1 \
+            layers with many channels, where it measured faster); DDP_CONV=direct|winograd|winograd2|winograd4|im2col \
             forces one algorithm wherever it can run (winograd: F(4x4, 3x3), F(2x2, 3x3) under 4x4 images). \
             The kernels line says which code runs convolutions, batch norm, pooling and the SGD \
             update: ddp's AVX-512 kernels or the portable code of a CPU without them \
