@@ -16,8 +16,9 @@ struct GradCheckCommand: ParsableCommand {
             This is how a new layer gets checked: give it a spec token in ModelSpec (Sources/Layers/\
             ModelSpec.swift, makeLayer), then run `ddp gradcheck --layer TOKEN`.
 
-            The default tolerance is 0.01, and 0.05 when a layer runs Winograd F(4x4, 3x3) (by the \
-            default rule on AVX-512 machines, or DDP_CONV=winograd4 or winograd): its rounding, about 10x the direct sum's, comes back through \
+            The default tolerance is 0.01, and 0.05 when a layer runs Winograd F(4x4, 3x3) (the \
+            default rule's layers with many channels on AVX-512 machines, or DDP_CONV=winograd4 \
+            or winograd): its rounding, about 10x the direct sum's, comes back through \
             resnet20's batch norms as finite-difference noise of 1-3% in the residual blocks' \
             input errors (the layers alone pass 0.01). --precision bf16 holds the bf16 passes' \
             gradients to finite differences of the FP32 function, at 0.05 by default: the operands' \
