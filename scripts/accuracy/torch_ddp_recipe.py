@@ -65,10 +65,12 @@ def worker(rank, a):
 
 
 def evaluate_every(rank, every):
-    """Rank 0 evaluates the whole test set every `every` optimizer steps, in eval mode and without
+    """Rank 0 (the other ranks do nothing here) evaluates the whole test set every `every` optimizer steps, in eval mode and without
     gradients (no dropout draw, no BatchNorm update), so the run trains exactly as without it:
     the test accuracy inside the epochs, not only at their ends. One line per evaluation:
     {"peer", "step", "step_test_acc"}."""
+    if rank != 0:
+        return
     models, ddp_class = [], peer.DDP
     def recording_ddp(module, *args, **kwargs):
         models.append(ddp_class(module, *args, **kwargs))
@@ -84,7 +86,7 @@ def evaluate_every(rank, every):
         step_of(self, *args, **kwargs)
         calls[0] += 1
         done = calls[0] - 1  # the scheduler's constructor steps once itself
-        if rank == 0 and done > 0 and done % every == 0:
+        if done > 0 and done % every == 0:
             m = models[0].module
             m.eval()
             with peer.torch.no_grad():
