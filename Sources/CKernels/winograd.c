@@ -10,22 +10,9 @@
 
 static const struct wino_tile *tile_of(int m) { return m == 2 ? &wino_f2x2 : &wino_f4x4; }
 
-// Where the WINO_LANES tiles first.. of a block lie: for a window of `size` x `size` pixels
-// whose corner is `shift` pixels before the tile's corner (-1: the input window with its ring of
-// padding; 0: the output tile itself). For lane l: the window's first pixel as an offset into a
-// channel plane of the batch (negative at the top-left border: only in-range pixels are read),
-// and its rows and columns inside the image, [row0, row1) x [col0, col1), all of it when
-// `whole`. Only `lanes` tiles exist; the others are empty windows (they load zeros).
-struct windows {
-    long origin[WINO_LANES];
-    int row0[WINO_LANES], row1[WINO_LANES], col0[WINO_LANES], col1[WINO_LANES];
-    unsigned char whole[WINO_LANES];
-};
-
 static int clamp(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-static void locate(struct windows *w, long first, int lanes, int m, int size, int shift, int height,
-                   int width) {
+void wino_locate(struct windows *w, long first, int lanes, int m, int size, int shift, int height, int width) {
     const int tiles_x = (width + m - 1) / m, tiles_y = (height + m - 1) / m;
     const long per_image = (long)tiles_x * tiles_y, plane = (long)height * width;
     for (int l = 0; l < WINO_LANES; l++) {
@@ -96,7 +83,7 @@ static void tiles_forward(const struct wino_tile *tile, wino_transform transform
     float d[WINO_MAX_ALPHA * WINO_MAX_ALPHA * WINO_LANES];
     struct windows w;
     for (int t = 0; t < count; t += WINO_LANES) {
-        locate(&w, first + t, count - t < WINO_LANES ? count - t : WINO_LANES, tile->m, size, shift, height, width);
+        wino_locate(&w, first + t, count - t < WINO_LANES ? count - t : WINO_LANES, tile->m, size, shift, height, width);
         for (int c = c0; c < c1; c++) {
             gather(&w, x + c * channel_stride, size, width, d);
             transform(d, WINO_LANES, out + c * ld + t, channels * ld);
@@ -125,7 +112,7 @@ void ddp_winograd_output_tiles(int m, const float *products, int channels, int c
     float out[4 * 4 * WINO_LANES];
     struct windows w;
     for (int t = 0; t < count; t += WINO_LANES) {
-        locate(&w, first + t, count - t < WINO_LANES ? count - t : WINO_LANES, m, m, 0, height, width);
+        wino_locate(&w, first + t, count - t < WINO_LANES ? count - t : WINO_LANES, m, m, 0, height, width);
         for (int c = c0; c < c1; c++) {
             // The lanes past `count` of a last, short group are transformed but never stored.
             tile->output(products + c * ld + t, channels * ld, out, WINO_LANES);

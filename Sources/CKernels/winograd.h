@@ -33,6 +33,21 @@ struct wino_tile {
 
 extern const struct wino_tile wino_f2x2, wino_f4x4;
 
+// Where the WINO_LANES tiles first.. of a block lie: for a window of `size` x `size` pixels
+// whose corner is `shift` pixels before the tile's corner (-1: the input window with its ring of
+// padding; 0: the output tile itself). For lane l: the window's first pixel as an offset into a
+// channel plane of the batch (negative at the top-left border: only in-range pixels are read),
+// and its rows and columns inside the image, [row0, row1) x [col0, col1), all of it when
+// `whole`. Only `lanes` tiles exist; the others are empty windows (they load zeros).
+struct windows {
+    long origin[WINO_LANES];
+    int row0[WINO_LANES], row1[WINO_LANES], col0[WINO_LANES], col1[WINO_LANES];
+    unsigned char whole[WINO_LANES];
+};
+
+// The windows of the lane group that starts at tile `first` (winograd.c).
+void wino_locate(struct windows *w, long first, int lanes, int m, int size, int shift, int height, int width);
+
 // out = P X Q^T for X [rows_in][cols_in] on lanes (strides as for wino_transform): `column`
 // applies P (rows_in -> rows_out) down every column, then `row` applies Q (cols_in -> cols_out)
 // along every row of P X. Inlined with constant arguments the two calls become direct and are

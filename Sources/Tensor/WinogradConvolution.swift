@@ -13,9 +13,10 @@ import CKernels
 /// winograd_f4x4.c). The sum over c at each of the alpha^2 positions of the transform domain
 /// is a matrix product over all tiles of a block at once, M[pos] = U[pos] x V[pos],
 /// [K x C] x [C x tiles]: alpha^2 GEMMs per block (`GEMM.multiplyBatch`), the work of the
-/// layer. The transforms are C (portable, vectorized across 16 tiles); the tiles go in blocks
-/// whose transformed data fits a budget of floats, so a block's V and M are still in cache when
-/// the GEMMs and the output transform read them.
+/// layer. The transforms are C (portable, vectorized across 16 tiles; F(4x4, 3x3)'s passes over
+/// the tiles also in an AVX-512 form, `vectorPasses`, bit for bit the same); the tiles go in
+/// blocks whose transformed data fits a budget of floats, so a block's V and M are still in cache
+/// when the GEMMs and the output transform read them.
 ///
 /// The input gradient is the same convolution of the output gradient with the filters turned
 /// by 180 degrees and the channels swapped (`transformFilters(flipped: true)`). The weight
@@ -37,10 +38,19 @@ public struct WinogradConvolution: Equatable, Sendable {
     /// The C kernels transform this many tiles at once (WINO_LANES); blocks come in multiples.
     public static let lanes = 16
 
+    /// Whether F(4x4, 3x3)'s passes over the tiles run in their AVX-512 form (CKernels'
+    /// winograd_f4x4_avx512.c: bit for bit the portable C, faster): by default where ddp's AVX-512
+    /// kernels run (`KernelPath`); tests turn it off to compare the two.
+    public var vectorPasses: Bool
+
     public init(tile: Tile, height: Int, width: Int) {
         precondition(height > 0 && width > 0, "Winograd convolution of an empty \(height)x\(width) image")
         self.tile = tile; self.height = height; self.width = width
+        vectorPasses = tile == .f4x4 && KernelPath.usesAVX512
     }
+
+    /// The AVX-512 passes address a channel of the batch with 32-bit offsets.
+    private func vectorized(pixels: Int) -> Bool { vectorPasses && pixels + 8 * width < Int(Int32.max) }
 
     /// Output pixels per tile side (m).
     public var m: Int { tile.rawValue }
@@ -127,9 +137,16 @@ public struct WinogradConvolution: Equatable, Sendable {
                            k: channels, a: u, lda: channels, strideA: outChannels * channels,
                            b: v, ldb: ld, strideB: channels * ld,
                            c: products, ldc: ld, strideC: outChannels * ld, threads: threads)
+        let vector = vectorized(pixels: pixels)
         Parallel.forEach(count: outChannels, threads: threads) { _, ks in
-            ddp_winograd_output_tiles(m32, products, Int32(outChannels), Int32(ks.lowerBound), Int32(ks.upperBound),
-                                      h32, w32, first, Int32(count), ld, y, pixels, accumulate ? 1 : 0)
+            let (k0, k1) = (Int32(ks.lowerBound), Int32(ks.upperBound))
+            if vector {
+                ddp_winograd4_output_tiles_avx512(products, Int32(outChannels), k0, k1, h32, w32, first, Int32(count), ld,
+                                                  y, pixels, accumulate ? 1 : 0)
+            } else {
+                ddp_winograd_output_tiles(m32, products, Int32(outChannels), k0, k1, h32, w32, first, Int32(count), ld, y,
+                                          pixels, accumulate ? 1 : 0)
+            }
         }
     }
 
@@ -174,9 +191,14 @@ public struct WinogradConvolution: Equatable, Sendable {
         let count = min(block, batch * tilesPerImage - first), ld = Self.rowLength(count)
         let v = scratch, g = scratch + positions * inChannels * ld
         transformInputTiles(x, channels: inChannels, batch: batch, first: first, count: count, into: v, threads: threads)
+        let vector = vectorized(pixels: pixels)
         Parallel.forEach(count: outChannels, threads: threads) { _, ks in
-            ddp_winograd_gradient_tiles(m32, dy, pixels, Int32(outChannels), Int32(ks.lowerBound), Int32(ks.upperBound),
-                                        h32, w32, first, Int32(count), ld, g)
+            let (k0, k1) = (Int32(ks.lowerBound), Int32(ks.upperBound))
+            if vector {
+                ddp_winograd4_gradient_tiles_avx512(dy, pixels, Int32(outChannels), k0, k1, h32, w32, first, Int32(count), ld, g)
+            } else {
+                ddp_winograd_gradient_tiles(m32, dy, pixels, Int32(outChannels), k0, k1, h32, w32, first, Int32(count), ld, g)
+            }
         }
         GEMM.multiplyBatch(count: positions, transposeA: false, transposeB: true, m: outChannels, n: inChannels,
                            k: count, a: g, lda: ld, strideA: outChannels * ld,
@@ -188,10 +210,15 @@ public struct WinogradConvolution: Equatable, Sendable {
     /// count of x [channels][N][H][W], the channels split over `threads`.
     private func transformInputTiles(_ x: UnsafePointer<Float>, channels: Int, batch: Int, first: Int, count: Int,
                                      into v: UnsafeMutablePointer<Float>, threads: Int) {
-        let pixels = batch * height * width, ld = Self.rowLength(count)
+        let pixels = batch * height * width, ld = Self.rowLength(count), vector = vectorized(pixels: pixels)
+        let (h32, w32) = (Int32(height), Int32(width))
         Parallel.forEach(count: channels, threads: threads) { _, cs in
-            ddp_winograd_input_tiles(Int32(m), x, pixels, Int32(channels), Int32(cs.lowerBound), Int32(cs.upperBound),
-                                     Int32(height), Int32(width), first, Int32(count), ld, v)
+            let (c0, c1) = (Int32(cs.lowerBound), Int32(cs.upperBound))
+            if vector {
+                ddp_winograd4_input_tiles_avx512(x, pixels, Int32(channels), c0, c1, h32, w32, first, Int32(count), ld, v)
+            } else {
+                ddp_winograd_input_tiles(Int32(m), x, pixels, Int32(channels), c0, c1, h32, w32, first, Int32(count), ld, v)
+            }
         }
     }
 }

@@ -84,6 +84,27 @@ final class WinogradConvolutionTests: XCTestCase {
         }
     }
 
+    /// F(4x4, 3x3)'s AVX-512 passes over the tiles (winograd_f4x4_avx512.c) give the portable
+    /// passes' bits: forward (accumulating onto a start), input gradient and weight gradient, on
+    /// every shape above (edge tiles, absent lanes of a last group, 1x1 and 2x3 images), in
+    /// blocks of one lane group and of the whole batch.
+    func testAVX512PassesGiveThePortableBits() throws {
+        try XCTSkipUnless(KernelPath.cpuHasAVX512, "no AVX-512 on this CPU")
+        var rng = SeededRNG(seed: 17)
+        for s in shapes {
+            let data = Operands(shape: s, rng: &rng)
+            for budget in [0, Int.max] {
+                let portable = compute(tile: .f4x4, data, budget: budget, vectorPasses: false)
+                let vector = compute(tile: .f4x4, data, budget: budget, vectorPasses: true)
+                for (what, a, b) in [("forward", portable.0, vector.0), ("input gradient", portable.1, vector.1),
+                                     ("weight gradient", portable.2, vector.2)] {
+                    let differing = zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count
+                    XCTAssertEqual(differing, 0, "\(s), budget \(budget): \(what), \(differing) of \(a.count) values differ")
+                }
+            }
+        }
+    }
+
     /// Random operands of one shape, and a start for the accumulating forward.
     private struct Operands {
         let shape: (c: Int, k: Int, h: Int, w: Int, n: Int)
@@ -97,10 +118,12 @@ final class WinogradConvolutionTests: XCTestCase {
     }
 
     /// y = start + x (*) w, dx and dw by `tile` on the current thread count, in blocks that fit
-    /// `budget` (0: one lane group a block).
-    private func compute(tile: WinogradConvolution.Tile, _ data: Operands, budget: Int) -> ([Float], [Float], [Float]) {
+    /// `budget` (0: one lane group a block); `vectorPasses` as given, else the default.
+    private func compute(tile: WinogradConvolution.Tile, _ data: Operands, budget: Int,
+                         vectorPasses: Bool? = nil) -> ([Float], [Float], [Float]) {
         let s = data.shape
-        let wino = WinogradConvolution(tile: tile, height: s.h, width: s.w)
+        var wino = WinogradConvolution(tile: tile, height: s.h, width: s.w)
+        if let vectorPasses { wino.vectorPasses = vectorPasses }
         let block = max(wino.tilesPerBlock(inputs: s.c, outputs: s.k, batch: s.n, budget: budget),
                         wino.tilesPerBlock(inputs: s.k, outputs: s.c, batch: s.n, budget: budget))
         let threads = BLASRuntime.threads

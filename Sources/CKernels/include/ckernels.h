@@ -1,7 +1,8 @@
 // Hand-vectorized kernels, compiled for AVX-512 through per-function target attributes and
 // called only when the CPU has it (ddp_avx512_available); Tensor wraps them
 // (DirectConvolution, MaxPoolKernel, SGDKernel, BatchNormKernel, WinogradConvolution), nothing
-// else calls them. The Winograd transforms are the exception to "AVX-512": plain C for any CPU.
+// else calls them. The Winograd transforms are the exception to "AVX-512": plain C for any CPU,
+// with an AVX-512 form of F(4x4, 3x3)'s passes over the tiles beside them.
 //
 // - The 3x3, stride-1, "same" convolution of thin layers (32 to 64 channels), which OpenBLAS
 //   does poorly through an im2col matrix nine times the input: computed directly, forward, input
@@ -177,6 +178,16 @@ void ddp_winograd_gradient_tiles(int m, const float *dy, long channel_stride, in
 void ddp_winograd_output_tiles(int m, const float *products, int channels, int c0, int c1, int height,
                                int width, long first, int count, long ld, float *y, long channel_stride,
                                int accumulate);
+
+/// The same three passes for F(4x4, 3x3) on AVX-512, bit for bit the portable ones (which
+/// they replace where the CPU has it); offsets into a channel (channel_stride) fit 32 bits.
+void ddp_winograd4_input_tiles_avx512(const float *x, long channel_stride, int channels, int c0, int c1,
+                                      int height, int width, long first, int count, long ld, float *v);
+void ddp_winograd4_gradient_tiles_avx512(const float *dy, long channel_stride, int channels, int c0, int c1,
+                                         int height, int width, long first, int count, long ld, float *v);
+void ddp_winograd4_output_tiles_avx512(const float *products, int channels, int c0, int c1, int height,
+                                       int width, long first, int count, long ld, float *y, long channel_stride,
+                                       int accumulate);
 
 /// dw[o][i][3][3] = G^T S G, S = sums[.][o][i] (the weight gradient's transform-domain sums).
 void ddp_winograd_filter_gradient(int m, const float *sums, int outputs, int inputs, float *dw);
