@@ -120,27 +120,28 @@ public enum ConvolutionChoice {
     static let winogradRuleReason = "default: 3x3 stride-1 padding-1 with many channels, where F(4x4, 3x3) beats the direct kernels"
 
     /// Whether F(4x4, 3x3) beat the direct kernels on `layer`'s shape (FP32, batch 64, forward +
-    /// backward, `ddp bench conv` on a 2-core Zen 4 at 1 and 2 threads, 2026-12-07). Per output
-    /// pixel the direct sum does 9 C K multiply-adds (C inputs, K outputs); Winograd does 36/16
-    /// C K in its GEMMs, over the area its 4x4 tiles cover (the image's, rounded up to 4s), plus
-    /// transforms that grow as C + K. So it wins where C K / (C + K) is large against that
-    /// coverage; the threshold, 14, lies between the shapes measured:
+    /// backward, `ddp bench conv` on a 2-core Zen 4 at 1 and 2 threads, 2026-12-07, with the
+    /// AVX-512 passes over the tiles). Per output pixel the direct sum does 9 C K multiply-adds
+    /// (C inputs, K outputs); Winograd does 36/16 C K in its GEMMs, over the area its 4x4 tiles
+    /// cover (the image's, rounded up to 4s), plus transforms that grow as C + K. So it wins where
+    /// C K / (C + K) is large against that coverage; the threshold, 10, lies between the shapes
+    /// measured:
     ///
     ///     shape (C->K, image)     C K/(C+K) / coverage   F(4x4) / direct time (1 thread; 2)
-    ///     fmnist-cnn 32->32 28x28     16.0 / 1.00 = 16.0     0.90; 0.94    Winograd
-    ///     fmnist-cnn 32->64 14x14     21.3 / 1.31 = 16.3     0.90; 1.00    Winograd
-    ///     fmnist-cnn 64->64 14x14     32.0 / 1.31 = 24.5     0.74; 0.74    Winograd
-    ///     resnet20   32->32 14x14     16.0 / 1.31 = 12.3     1.06; 1.25    direct
-    ///     resnet20   16->16 28x28      8.0 / 1.00 =  8.0     1.41; 1.67    direct
-    ///     resnet20   64->64  7x7      32.0 / 1.31 = 24.5     0.80; 1.37    direct (few tiles)
+    ///     fmnist-cnn 32->32 28x28     16.0 / 1.00 = 16.0     0.67; 0.70    Winograd
+    ///     fmnist-cnn 32->64 14x14     21.3 / 1.31 = 16.3     0.74; 0.75    Winograd
+    ///     fmnist-cnn 64->64 14x14     32.0 / 1.31 = 24.5     0.57; 0.64    Winograd
+    ///     resnet20   32->32 14x14     16.0 / 1.31 = 12.3     0.87; 0.91    Winograd
+    ///     resnet20   64->64  7x7      32.0 / 1.31 = 24.5     0.57; 0.74    Winograd
+    ///     resnet20   16->16 28x28      8.0 / 1.00 =  8.0     1.15; 1.32    direct
+    ///     fmnist-cnn  1->32 28x28      1.0 / 1.00 =  1.0     2.6;  3.9     direct
     ///
-    /// Images under 13 pixels a side (under 16 tiles) stay direct: resnet20's 7x7 layer won at
-    /// one thread and lost at two, where the threads share out a batch of few blocks.
+    /// Images under 7 pixels a side, smaller than any measured, stay direct.
     static func winogradBeatsDirect(_ layer: Layer) -> Bool {
-        guard layer.isSame3x3, layer.height >= 13, layer.width >= 13 else { return false }
+        guard layer.isSame3x3, layer.height >= 7, layer.width >= 7 else { return false }
         let covered = Double(((layer.height + 3) / 4 * 4) * ((layer.width + 3) / 4 * 4)) / Double(layer.height * layer.width)
         let c = Double(layer.inChannels), k = Double(layer.outChannels)
-        return c * k / (c + k) >= 14 * covered
+        return c * k / (c + k) >= 10 * covered
     }
 
     /// The algorithms that can run `layer` under `precision` (what `auto` times), the default

@@ -72,9 +72,10 @@ final class Conv2dWinogradTests: XCTestCase {
     }
 
     /// The default rule puts the 3x3 stride-1 layers where F(4x4, 3x3) measured faster than the
-    /// direct kernels on Winograd (fmnist-cnn's three of 32 channels or more), keeps the others
-    /// direct (resnet20's on 28x28 inputs), stays on im2col without AVX-512, and under bf16 moves
-    /// its Winograd layers to the bf16 direct kernels.
+    /// direct kernels on Winograd (fmnist-cnn's three of 32 channels or more, resnet20's of 32
+    /// and 64), keeps the others direct (one input channel, resnet20's 16 channels, images under
+    /// 7 pixels), stays on im2col without AVX-512, and under bf16 moves its Winograd layers to the
+    /// bf16 direct kernels.
     func testDefaultRuleRunsWinogradWhereItBeatTheDirectKernels() throws {
         func layer(_ c: Int, _ k: Int, side: Int, s: Int = 1) -> ConvolutionChoice.Layer {
             .init(kernelSize: 3, stride: s, padding: 1, inChannels: c, outChannels: k, height: side, width: side)
@@ -82,15 +83,15 @@ final class Conv2dWinogradTests: XCTestCase {
         func rule(_ l: ConvolutionChoice.Layer, direct: Bool = true) -> Conv2d.Algorithm {
             ConvolutionChoice.choose(l, request: nil, directAvailable: direct).algorithm
         }
-        for l in [layer(32, 32, side: 28), layer(32, 64, side: 14), layer(64, 64, side: 14), layer(32, 32, side: 16)] {
+        for l in [layer(32, 32, side: 28), layer(32, 64, side: 14), layer(64, 64, side: 14), layer(32, 32, side: 14),
+                  layer(64, 64, side: 7), layer(32, 32, side: 16)] {
             XCTAssertEqual(rule(l), .winograd4, "\(l)")
             XCTAssertEqual(rule(l, direct: false), .im2col, "\(l) without AVX-512")
             let bf16 = ConvolutionChoice.withPrecision(ConvolutionChoice.choose(l, request: nil, directAvailable: true), .bf16,
                                                        layer: l, bf16Available: true)
             XCTAssertEqual(bf16.algorithm, .directBF16, "\(l) under bf16")
         }
-        for l in [layer(1, 32, side: 28), layer(16, 16, side: 28), layer(32, 32, side: 14), layer(64, 64, side: 7),
-                  layer(64, 64, side: 14, s: 2)] {
+        for l in [layer(1, 32, side: 28), layer(16, 16, side: 28), layer(64, 64, side: 6), layer(64, 64, side: 14, s: 2)] {
             XCTAssertEqual(rule(l), .direct, "\(l)")
         }
         // Winograd runs any channel count; the direct kernels need output channels in 8s.
@@ -104,7 +105,7 @@ final class Conv2dWinogradTests: XCTestCase {
 
     /// Requests that cannot run fall back to the default, saying why; `winograd` picks the tile.
     func testChoiceOfAlgorithm() {
-        func layer(k: Int = 3, s: Int = 1, p: Int = 1, c: Int = 32, out: Int = 32, side: Int = 14) -> ConvolutionChoice.Layer {
+        func layer(k: Int = 3, s: Int = 1, p: Int = 1, c: Int = 16, out: Int = 16, side: Int = 14) -> ConvolutionChoice.Layer {
             .init(kernelSize: k, stride: s, padding: p, inChannels: c, outChannels: out, height: side, width: side)
         }
         func choose(_ l: ConvolutionChoice.Layer, _ r: ConvolutionRequest?, direct: Bool = true) -> Conv2d.Algorithm {

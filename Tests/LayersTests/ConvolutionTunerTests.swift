@@ -4,7 +4,7 @@ import XCTest
 
 /// `DDP_CONV=auto`: the candidates it times, the timing, and a plan applied to a model.
 final class ConvolutionTunerTests: XCTestCase {
-    private func layer(k: Int = 3, s: Int = 1, p: Int = 1, c: Int = 32, out: Int = 32) -> ConvolutionChoice.Layer {
+    private func layer(k: Int = 3, s: Int = 1, p: Int = 1, c: Int = 16, out: Int = 16) -> ConvolutionChoice.Layer {
         .init(kernelSize: k, stride: s, padding: p, inChannels: c, outChannels: out, height: 14, width: 14)
     }
 
@@ -14,6 +14,7 @@ final class ConvolutionTunerTests: XCTestCase {
             ConvolutionChoice.candidates(l, precision: precision, directAvailable: direct, bf16Available: direct)
         }
         XCTAssertEqual(candidates(layer()), [.direct, .winograd4, .winograd2, .im2col])
+        XCTAssertEqual(candidates(layer(c: 32, out: 32)), [.winograd4, .direct, .winograd2, .im2col])
         XCTAssertEqual(candidates(layer(), direct: false), [.im2col, .winograd4, .winograd2])
         XCTAssertEqual(candidates(layer(out: 5)), [.im2col, .winograd4, .winograd2])
         XCTAssertEqual(candidates(layer(s: 2)), [.direct, .im2col])
