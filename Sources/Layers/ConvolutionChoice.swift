@@ -129,12 +129,12 @@ public enum ConvolutionChoice {
     ///
     ///     shape (C->K, image)     C K/(C+K) / coverage   F(4x4) / direct time (1 thread; 2)
     ///     fmnist-cnn 32->32 28x28     16.0 / 1.00 = 16.0     0.67; 0.70    Winograd
-    ///     fmnist-cnn 32->64 14x14     21.3 / 1.31 = 16.3     0.74; 0.75    Winograd
+    ///     fmnist-cnn 32->64 14x14     21.3 / 1.31 = 16.3     0.74; 0.76    Winograd
     ///     fmnist-cnn 64->64 14x14     32.0 / 1.31 = 24.5     0.57; 0.64    Winograd
-    ///     resnet20   32->32 14x14     16.0 / 1.31 = 12.3     0.87; 0.91    Winograd
+    ///     resnet20   32->32 14x14     16.0 / 1.31 = 12.3     0.86; 0.90    Winograd
     ///     resnet20   64->64  7x7      32.0 / 1.31 = 24.5     0.57; 0.74    Winograd
-    ///     resnet20   16->16 28x28      8.0 / 1.00 =  8.0     1.15; 1.32    direct
-    ///     fmnist-cnn  1->32 28x28      1.0 / 1.00 =  1.0     2.6;  3.9     direct
+    ///     resnet20   16->16 28x28      8.0 / 1.00 =  8.0     1.11; 1.31    direct
+    ///     fmnist-cnn  1->32 28x28      1.0 / 1.00 =  1.0     2.6;  3.8     direct
     ///
     /// Images under 7 pixels a side, smaller than any measured, stay direct.
     static func winogradBeatsDirect(_ layer: Layer) -> Bool {
