@@ -109,72 +109,88 @@ AVX512 static void transpose_quarters(const __m512 *in, __m512 *out) {
     out[3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
 }
 
-AVX512 void ddp_winograd4_input_tiles_avx512(const float *x, long channel_stride, int channels, int c0, int c1,
-                                             int height, int width, long first, int count, long ld, float *v) {
+// The input pass's columns of one channel: columns[k][p] = B^T d of the windows of lane pair p
+// (8 columns each, as transpose_halves takes them).
+AVX512 static inline void input_columns(const float *plane, const struct window_rows *r, __m512 (*columns)[8]) {
+    for (int p = 0; p < 8; p++) {
+        const int la = p < 4 ? p : p + 4, lb = la + 4;
+        __m512 d[6], o[6];
+        for (int i = 0; i < 6; i++) {
+            // Lane lb's row goes to elements 8..15: its load starts 8 floats early, masked.
+            d[i] = _mm512_maskz_loadu_ps((__mmask16)r->mask[i][la], plane + r->start[i][la]);
+            d[i] = _mm512_mask_loadu_ps(d[i], (__mmask16)(r->mask[i][lb] << 8), plane + r->start[i][lb] - 8);
+        }
+        bt(d, o);
+        for (int k = 0; k < 6; k++) columns[k][p] = o[k];
+    }
+}
+
+// Row k of the input pass: B^T d B over the 16 lanes.
+AVX512 static inline void input_row(const __m512 *columns, __m512 *o) {
+    __m512 row[6];
+    transpose_halves(columns, row);
+    bt(row, o);
+}
+
+// The output-gradient pass's columns of one channel: columns[k][e] = A g of lanes e, e + 4,
+// e + 8 and e + 12, a quarter each (as transpose_quarters takes them).
+AVX512 static inline void gradient_columns(const float *plane, const struct window_rows *r, __m512 (*columns)[8]) {
+    for (int e = 0; e < 4; e++) {
+        __m512 g[4], o[6];
+        for (int i = 0; i < 4; i++) {
+            g[i] = _mm512_setzero_ps();
+            for (int q = 0; q < 4; q++) {
+                const int l = 4 * q + e;
+                g[i] = _mm512_mask_loadu_ps(g[i], (__mmask16)(r->mask[i][l] << (4 * q)), plane + r->start[i][l] - 4 * q);
+            }
+        }
+        a(g, o);
+        for (int k = 0; k < 6; k++) columns[k][e] = o[k];
+    }
+}
+
+// Row k of the output-gradient pass: A g A^T over the 16 lanes.
+AVX512 static inline void gradient_row(const __m512 *columns, __m512 *o) {
+    __m512 row[4];
+    transpose_quarters(columns, row);
+    a(row, o);
+}
+
+// A pass into the transform domain: the `size` x `size` windows (corner `shift` pixels before
+// the tile's) of the block's tiles, channels c0..<c1, into v [36][channels][ld]. Inlined with
+// constant arguments, each pass is its own specialized loop.
+__attribute__((always_inline)) AVX512 static inline void
+into_lanes(void (*columns_of)(const float *, const struct window_rows *, __m512 (*)[8]),
+           void (*row_of)(const __m512 *, __m512 *), int size, int shift, const float *x, long channel_stride,
+           int channels, int c0, int c1, int height, int width, long first, int count, long ld, float *v) {
     const long os = (long)channels * ld;
     struct windows w;
     struct window_rows r;
     for (int t = 0; t < count; t += WINO_LANES) {
-        wino_locate(&w, first + t, group_lanes(count, t), 4, 6, -1, height, width);
-        window_rows(&w, 6, width, &r);
+        wino_locate(&w, first + t, group_lanes(count, t), 4, size, shift, height, width);
+        window_rows(&w, size, width, &r);
         for (int c = c0; c < c1; c++) {
-            const float *plane = x + c * channel_stride;
             float *out = v + c * ld + t;
-            __m512 columns[6][8];  // [k][pair]: B^T d of the pair's two windows, 8 columns each
-            for (int p = 0; p < 8; p++) {
-                const int la = p < 4 ? p : p + 4, lb = la + 4;
-                __m512 d[6], o[6];
-                for (int i = 0; i < 6; i++) {
-                    // Lane lb's row goes to elements 8..15: its load starts 8 floats early, masked.
-                    d[i] = _mm512_maskz_loadu_ps((__mmask16)r.mask[i][la], plane + r.start[i][la]);
-                    d[i] = _mm512_mask_loadu_ps(d[i], (__mmask16)(r.mask[i][lb] << 8), plane + r.start[i][lb] - 8);
-                }
-                bt(d, o);
-                for (int k = 0; k < 6; k++) columns[k][p] = o[k];
-            }
+            __m512 columns[6][8];
+            columns_of(x + c * channel_stride, &r, columns);
             for (int k = 0; k < 6; k++) {
-                __m512 row[6], o[6];
-                transpose_halves(columns[k], row);
-                bt(row, o);
+                __m512 o[6];
+                row_of(columns[k], o);
                 for (int j = 0; j < 6; j++) _mm512_storeu_ps(out + (k * 6 + j) * os, o[j]);
             }
         }
     }
 }
 
+AVX512 void ddp_winograd4_input_tiles_avx512(const float *x, long channel_stride, int channels, int c0, int c1,
+                                             int height, int width, long first, int count, long ld, float *v) {
+    into_lanes(input_columns, input_row, 6, -1, x, channel_stride, channels, c0, c1, height, width, first, count, ld, v);
+}
+
 AVX512 void ddp_winograd4_gradient_tiles_avx512(const float *dy, long channel_stride, int channels, int c0, int c1,
                                                 int height, int width, long first, int count, long ld, float *v) {
-    const long os = (long)channels * ld;
-    struct windows w;
-    struct window_rows r;
-    for (int t = 0; t < count; t += WINO_LANES) {
-        wino_locate(&w, first + t, group_lanes(count, t), 4, 4, 0, height, width);
-        window_rows(&w, 4, width, &r);
-        for (int c = c0; c < c1; c++) {
-            const float *plane = dy + c * channel_stride;
-            float *out = v + c * ld + t;
-            __m512 columns[6][4];  // [k][e]: A g of lanes e, e + 4, e + 8, e + 12 (a quarter each)
-            for (int e = 0; e < 4; e++) {
-                __m512 g[4], o[6];
-                for (int i = 0; i < 4; i++) {
-                    g[i] = _mm512_setzero_ps();
-                    for (int q = 0; q < 4; q++) {
-                        const int l = 4 * q + e;
-                        g[i] = _mm512_mask_loadu_ps(g[i], (__mmask16)(r.mask[i][l] << (4 * q)),
-                                                    plane + r.start[i][l] - 4 * q);
-                    }
-                }
-                a(g, o);
-                for (int k = 0; k < 6; k++) columns[k][e] = o[k];
-            }
-            for (int k = 0; k < 6; k++) {
-                __m512 row[4], o[6];
-                transpose_quarters(columns[k], row);
-                a(row, o);
-                for (int j = 0; j < 6; j++) _mm512_storeu_ps(out + (k * 6 + j) * os, o[j]);
-            }
-        }
-    }
+    into_lanes(gradient_columns, gradient_row, 4, 0, dy, channel_stride, channels, c0, c1, height, width, first, count,
+               ld, v);
 }
 
 // Quarter q of v (the extract instruction takes q as a constant).
