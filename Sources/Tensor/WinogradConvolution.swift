@@ -49,9 +49,6 @@ public struct WinogradConvolution: Equatable, Sendable {
         vectorPasses = tile == .f4x4 && KernelPath.usesAVX512
     }
 
-    /// The AVX-512 passes address a channel of the batch with 32-bit offsets.
-    private func vectorized(pixels: Int) -> Bool { vectorPasses && pixels + 8 * width < Int(Int32.max) }
-
     /// Output pixels per tile side (m).
     public var m: Int { tile.rawValue }
     /// Positions of the transform domain: alpha^2, alpha = m + 2.
@@ -137,10 +134,9 @@ public struct WinogradConvolution: Equatable, Sendable {
                            k: channels, a: u, lda: channels, strideA: outChannels * channels,
                            b: v, ldb: ld, strideB: channels * ld,
                            c: products, ldc: ld, strideC: outChannels * ld, threads: threads)
-        let vector = vectorized(pixels: pixels)
         Parallel.forEach(count: outChannels, threads: threads) { _, ks in
             let (k0, k1) = (Int32(ks.lowerBound), Int32(ks.upperBound))
-            if vector {
+            if vectorPasses {
                 ddp_winograd4_output_tiles_avx512(products, Int32(outChannels), k0, k1, h32, w32, first, Int32(count), ld,
                                                   y, pixels, accumulate ? 1 : 0)
             } else {
@@ -191,10 +187,9 @@ public struct WinogradConvolution: Equatable, Sendable {
         let count = min(block, batch * tilesPerImage - first), ld = Self.rowLength(count)
         let v = scratch, g = scratch + positions * inChannels * ld
         transformInputTiles(x, channels: inChannels, batch: batch, first: first, count: count, into: v, threads: threads)
-        let vector = vectorized(pixels: pixels)
         Parallel.forEach(count: outChannels, threads: threads) { _, ks in
             let (k0, k1) = (Int32(ks.lowerBound), Int32(ks.upperBound))
-            if vector {
+            if vectorPasses {
                 ddp_winograd4_gradient_tiles_avx512(dy, pixels, Int32(outChannels), k0, k1, h32, w32, first, Int32(count), ld, g)
             } else {
                 ddp_winograd_gradient_tiles(m32, dy, pixels, Int32(outChannels), k0, k1, h32, w32, first, Int32(count), ld, g)
@@ -210,11 +205,11 @@ public struct WinogradConvolution: Equatable, Sendable {
     /// count of x [channels][N][H][W], the channels split over `threads`.
     private func transformInputTiles(_ x: UnsafePointer<Float>, channels: Int, batch: Int, first: Int, count: Int,
                                      into v: UnsafeMutablePointer<Float>, threads: Int) {
-        let pixels = batch * height * width, ld = Self.rowLength(count), vector = vectorized(pixels: pixels)
+        let pixels = batch * height * width, ld = Self.rowLength(count)
         let (h32, w32) = (Int32(height), Int32(width))
         Parallel.forEach(count: channels, threads: threads) { _, cs in
             let (c0, c1) = (Int32(cs.lowerBound), Int32(cs.upperBound))
-            if vector {
+            if vectorPasses {
                 ddp_winograd4_input_tiles_avx512(x, pixels, Int32(channels), c0, c1, h32, w32, first, Int32(count), ld, v)
             } else {
                 ddp_winograd_input_tiles(Int32(m), x, pixels, Int32(channels), c0, c1, h32, w32, first, Int32(count), ld, v)

@@ -180,7 +180,7 @@ void ddp_winograd_output_tiles(int m, const float *products, int channels, int c
                                int accumulate);
 
 /// The same three passes for F(4x4, 3x3) on AVX-512, bit for bit the portable ones (which
-/// they replace where the CPU has it); offsets into a channel (channel_stride) fit 32 bits.
+/// they replace where the CPU has it).
 void ddp_winograd4_input_tiles_avx512(const float *x, long channel_stride, int channels, int c0, int c1,
                                       int height, int width, long first, int count, long ld, float *v);
 void ddp_winograd4_gradient_tiles_avx512(const float *dy, long channel_stride, int channels, int c0, int c1,
