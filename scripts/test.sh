@@ -22,10 +22,11 @@ fi
 
 # The numerics again on the portable path (what a CPU without AVX-512 runs), on any machine:
 # PyTorch fixtures, gradient checks, the P-ranks-equal-one-batch equivalence, short training
-# runs with checkpoints and resume, the allocation count.
+# runs with checkpoints and resume, the allocation count, and Winograd (its portable C passes).
 numerics='KernelPathTests|TorchReferenceTests|PyTorchStepFixtureTests|OptimizerTests|GradientCheckTests'
 numerics+='|Conv2dTests|PoolingTests|BatchNorm2dTests|SyncBatchNormTests|BasicBlockTests|LinearTests'
 numerics+='|ActivationTests|ModelTests|StepAllocationTests|EquivalenceTests|CheckpointResumeTests|TrainerMetricsTests'
+numerics+='|WinogradConvolutionTests|Conv2dWinogradTests'
 echo "== swift test, portable kernel path (DDP_KERNELS=portable)"
 set +e
 DDP_KERNELS=portable swift test --skip-build --filter "$numerics" 2>&1 | tee "$log" |

@@ -40,8 +40,11 @@ public struct WinogradConvolution: Equatable, Sendable {
 
     /// Whether F(4x4, 3x3)'s passes over the tiles run in their AVX-512 form (CKernels'
     /// winograd_f4x4_avx512.c: bit for bit the portable C, faster): by default where ddp's AVX-512
-    /// kernels run (`KernelPath`); tests turn it off to compare the two.
-    public var vectorPasses: Bool
+    /// kernels run (`KernelPath`); tests turn it off to compare the two. F(2x2, 3x3) has no such
+    /// form, so setting it there is a programming error.
+    public var vectorPasses: Bool {
+        didSet { precondition(!vectorPasses || tile == .f4x4, "AVX-512 Winograd passes exist for F(4x4, 3x3) only") }
+    }
 
     public init(tile: Tile, height: Int, width: Int) {
         precondition(height > 0 && width > 0, "Winograd convolution of an empty \(height)x\(width) image")
