@@ -79,4 +79,5 @@ def main():
     print("PASS: PyTorch loads the checkpoint strictly and computes the same logits")
 
 
-main()
+if __name__ == "__main__":  # torch_ddp_recipe.py imports read_safetensors
+    main()

@@ -3,17 +3,23 @@ from the peer's plain cross-entropy: `--label-smoothing` (PyTorch's own `label_s
 `--seed S` moves the peer's one seed (torch.manual_seed(0): the init and dropout) to S, so runs
 can be repeated over seeds; `--shuffle-seed K` moves the seeds of its epoch shuffles (1000 + epoch)
 by 1000 K, so the data order can vary too (K = 0, the default, keeps the peer's own order);
-`--ddp-order S` trains on the batches `ddp train --seed S` draws instead (ddp_order.py).
+`--ddp-order S` trains on the batches `ddp train --seed S` draws instead (ddp_order.py);
+`--ddp-masks S` drops what ddp's Dropout layers drop under `--seed S` on the same rank
+(ddp_masks.py); `--init-from-ddp DIR` starts from the weights of ddp's checkpoint DIR (its
+model.safetensors, loaded strictly; `ddp train --seed S --lr 0 --max-steps 1` writes one holding
+seed S's initial weights). With all three the peer trains on ddp's randomness: what is left between
+the two is their arithmetic.
 `--eval-every N` also evaluates the test set every N steps (`step_test_acc` lines).
 Each epoch's line also gets `train_loss`, the mean loss of rank 0's batches (ddp's is over all ranks).
 Everything else (net, sampler, SGD, one-cycle, evaluation, output) is the peer's.
 Usage: python3 torch_ddp_recipe.py --label-smoothing 0.1 [--seed S] [--shuffle-seed K | --ddp-order S]
-       [torch_ddp.py's arguments]"""
+       [--ddp-masks S] [--init-from-ddp DIR] [torch_ddp.py's arguments]"""
 import argparse, functools, importlib.util, os
 
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 
+import ddp_masks
 import ddp_order
 
 _path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "peers", "torch_ddp.py")
@@ -59,9 +65,36 @@ def worker(rank, a):
         peer.torch.Generator = EpochOfShuffle
         peer.torch.randperm = lambda n, generator: peer.torch.tensor(
             ddp_order.permutation(n, a.ddp_order, generator.epoch))
+    if a.ddp_masks is not None:
+        stream = ddp_masks.Stream(a.ddp_masks, rank)
+        def ddp_dropout(self, x):
+            if not self.training or self.p == 0:
+                return x
+            return x * peer.torch.from_numpy(stream.mask(tuple(x.shape), self.p))
+        peer.torch.nn.Dropout.forward = ddp_dropout
+    if a.init_from_ddp:
+        net = peer.R["net"]
+        def ddp_net():
+            m = net()
+            m.load_state_dict(ddp_state(a.init_from_ddp), strict=True)
+            return m
+        peer.R["net"] = ddp_net
     if a.eval_every:
         evaluate_every(rank, a.eval_every)
     peer.worker(rank, a)
+
+
+def ddp_state(checkpoint):
+    """The state dict in ddp's checkpoint directory (or the one its `latest` link names)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("torch_check", os.path.join(here, "..", "torch_check_checkpoint.py"))
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    latest = os.path.join(checkpoint, "latest")
+    if os.path.islink(latest):
+        checkpoint = os.path.join(checkpoint, os.readlink(latest))
+    tensors, _ = check.read_safetensors(os.path.join(checkpoint, "model.safetensors"))
+    return tensors
 
 
 def evaluate_every(rank, every):
@@ -107,5 +140,7 @@ if __name__ == "__main__":
     ap.add_argument("--shuffle-seed", type=int, default=0)
     ap.add_argument("--ddp-order", type=int, default=None)
     ap.add_argument("--eval-every", type=int, default=0)
+    ap.add_argument("--ddp-masks", type=int, default=None)
+    ap.add_argument("--init-from-ddp", default=None)
     a = ap.parse_args()
     mp.spawn(worker, args=(a,), nprocs=a.ranks)
