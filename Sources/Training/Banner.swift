@@ -32,7 +32,8 @@ enum Banner {
                 + "wd \(config.weightDecay)\(config.syncBN ? " sync-bn" : "")\(config.augment ? " augment" : "") seed \(config.seed)",
             "  " + start(config)
                 + (config.labelSmoothing > 0 ? " label-smoothing \(config.labelSmoothing)" : "")
-                + (config.ema > 0 ? " ema \(config.ema)" : ""),
+                + (config.ema > 0 ? " ema \(config.ema)" : "")
+                + (ranks > 1 && model.layers.contains { $0 is Dropout } ? " dropout-masks \(config.dropoutMasks.rawValue)" : ""),
             "  BLAS: \(BLASRuntime.describe())",
             "  kernels: \(kernels(kernelPaths))",
             "  convolutions: \(ConvolutionChoice.describe(precision: config.precision, tuned: model.convolutionPlan != nil))",

@@ -306,22 +306,25 @@ public enum Checkpoint {
         do { try optimizer.loadState(states, stepCount: saved.optimizerSteps) } catch {
             throw TrainError.checkpoint("\(trainerPath): \(error)")
         }
-        var state = RunState(rank: rank, seed: config.seed)
+        var state = RunState(rank: rank, seed: config.seed, masks: config.dropoutMasks)
         state.epoch = epoch; state.stepInEpoch = stepInEpoch; state.globalStep = global
         // Rank r goes on with the dropout and augmentation streams of the old world's rank r; a
         // rank the old world did not have starts its own fresh stream (seed, r), which no old rank
-        // drew from. So another rank count keeps the sample order and the model, not the masks.
+        // drew from. So another rank count keeps the sample order and the model, not the crops
+        // (nor the masks with --dropout-masks per-rank). Shared masks stay shared: every rank goes
+        // on with rank 0's dropout stream.
         if let rng = trainer.entries["rng"] {
             guard rng.dtype == .i64, rng.elementCount == savedRanks * 8 else {
                 throw TrainError.checkpoint("\(trainerPath): tensor 'rng' is \(rng.dtype.rawValue) \(rng.shape), "
                     + "expected I64 [\(savedRanks), 8] (the random streams of \(savedRanks) ranks)")
             }
+            let words = try rng.int64s().map { UInt64(bitPattern: $0) }
             if rank < savedRanks {
-                let words = try rng.int64s().map { UInt64(bitPattern: $0) }
                 let mine = Array(words[(rank * 8)..<(rank * 8 + 8)])
                 state.dropoutRNG = SeededRNG(state: Array(mine[0..<4]))
                 state.augmentRNG = SeededRNG(state: Array(mine[4..<8]))
             }
+            if config.dropoutMasks == .shared { state.dropoutRNG = SeededRNG(state: Array(words[0..<4])) }
         }
         // Written by as many ranks: each takes its own running statistics back (they differ
         // mid-epoch without SyncBN). Older checkpoints have none, and another rank count has no

@@ -15,9 +15,10 @@ struct RunState {
     /// nil when there were none (then every rank starts from the model file's, rank 0's copy).
     var ownRunningStats: [Float]? = nil
 
-    /// Per-rank streams: ranks must not draw the same dropout masks or crops.
-    init(rank: Int, seed: UInt64) {
-        dropoutRNG = SeededRNG(seed: seed &* 0x9E37_79B9 &+ 0x1000 &+ UInt64(rank))
+    /// Per-rank streams, so ranks crop their shards differently; the dropout stream is rank 0's
+    /// on every rank when `masks` is `.shared`.
+    init(rank: Int, seed: UInt64, masks: TrainConfig.DropoutMasks) {
+        dropoutRNG = SeededRNG(seed: seed &* 0x9E37_79B9 &+ 0x1000 &+ UInt64(masks == .shared ? 0 : rank))
         augmentRNG = SeededRNG(seed: seed &* 0x9E37_79B9 &+ 0x2000 &+ UInt64(rank))
     }
 

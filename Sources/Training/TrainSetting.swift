@@ -54,6 +54,7 @@ public struct TrainSetting: Sendable {
         field("--model", \.model, .fixed),
         field("--init", \.weightInit, .fixed) { $0.rawValue },
         field("--seed", \.seed, .fixed),
+        field("--dropout-masks", \.dropoutMasks, .fixed) { $0.rawValue },
         field("--no-shuffle", \.shuffle, .fixed) { $0 ? "off (shuffled)" : "on (file order)" },
         field("--augment", \.augment, .fixed, onOff),
         field("--optimizer", \.optimizer, .fixed) { $0.rawValue },

@@ -146,7 +146,7 @@ public final class Trainer {
         if let from = config.initFrom {
             try World.agree(comm) { try Checkpoint.loadModel(from: from, into: model) }
         }
-        guard let dir = config.resume else { return RunState(rank: rank, seed: config.seed) }
+        guard let dir = config.resume else { return RunState(rank: rank, seed: config.seed, masks: config.dropoutMasks) }
         return try World.agree(comm) {
             try Checkpoint.resume(from: dir, model: model, optimizer: optimizer, rank: rank, ranks: ranks,
                                   config: config, stepsPerEpoch: stepsPerEpoch)
