@@ -1,5 +1,6 @@
-"""The dropout masks `ddp train --seed S` draws on rank R, in Python, so a PyTorch peer can train
-with exactly ddp's masks (torch_ddp_recipe.py --ddp-masks S).
+"""The dropout masks `ddp train --seed S --dropout-masks per-rank` draws on rank R, in Python, so a
+PyTorch peer can train with exactly ddp's masks (torch_ddp_recipe.py --ddp-masks S). Under ddp's
+default, `--dropout-masks shared`, every rank draws rank 0's (R = 0).
 It restates RunState's dropout stream and Dropout.forward: SeededRNG (xoshiro256**, seeded by
 SplitMix64) seeded with S * 0x9E3779B9 + 0x1000 + R; one uniform per element in memory order,
 the top 24 bits of a draw times 2^-24; the element is dropped when its uniform is < p and scaled

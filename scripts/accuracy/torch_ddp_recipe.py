@@ -4,8 +4,9 @@ from the peer's plain cross-entropy: `--label-smoothing` (PyTorch's own `label_s
 can be repeated over seeds; `--shuffle-seed K` moves the seeds of its epoch shuffles (1000 + epoch)
 by 1000 K, so the data order can vary too (K = 0, the default, keeps the peer's own order);
 `--ddp-order S` trains on the batches `ddp train --seed S` draws instead (ddp_order.py);
-`--ddp-masks S` drops what ddp's Dropout layers drop under `--seed S` on the same rank
-(ddp_masks.py); `--init-from-ddp DIR` starts from the weights of ddp's checkpoint DIR (its
+`--ddp-masks S` drops what ddp's Dropout layers drop under `--seed S --dropout-masks per-rank` on
+the same rank (ddp_masks.py), with `--ddp-masks-shared` what they drop under ddp's default
+`--dropout-masks shared` (rank 0's stream on every rank); `--init-from-ddp DIR` starts from the weights of ddp's checkpoint DIR (its
 model.safetensors, loaded strictly; `ddp train --seed S --lr 0 --max-steps 1` writes one holding
 seed S's initial weights). With all three the peer trains on ddp's randomness: what is left between
 the two is their arithmetic.
@@ -13,7 +14,7 @@ the two is their arithmetic.
 Each epoch's line also gets `train_loss`, the mean loss of rank 0's batches (ddp's is over all ranks).
 Everything else (net, sampler, SGD, one-cycle, evaluation, output) is the peer's.
 Usage: python3 torch_ddp_recipe.py --label-smoothing 0.1 [--seed S] [--shuffle-seed K | --ddp-order S]
-       [--ddp-masks S] [--init-from-ddp DIR] [torch_ddp.py's arguments]"""
+       [--ddp-masks S [--ddp-masks-shared]] [--init-from-ddp DIR] [torch_ddp.py's arguments]"""
 import argparse, functools, importlib.util, os
 
 import torch.multiprocessing as mp
@@ -66,7 +67,7 @@ def worker(rank, a):
         peer.torch.randperm = lambda n, generator: peer.torch.tensor(
             ddp_order.permutation(n, a.ddp_order, generator.epoch))
     if a.ddp_masks is not None:
-        stream = ddp_masks.Stream(a.ddp_masks, rank)
+        stream = ddp_masks.Stream(a.ddp_masks, 0 if a.ddp_masks_shared else rank)
         def ddp_dropout(self, x):
             if not self.training or self.p == 0:
                 return x
@@ -141,6 +142,7 @@ if __name__ == "__main__":
     ap.add_argument("--ddp-order", type=int, default=None)
     ap.add_argument("--eval-every", type=int, default=0)
     ap.add_argument("--ddp-masks", type=int, default=None)
+    ap.add_argument("--ddp-masks-shared", action="store_true")
     ap.add_argument("--init-from-ddp", default=None)
     a = ap.parse_args()
     mp.spawn(worker, args=(a,), nprocs=a.ranks)
