@@ -318,13 +318,14 @@ public enum Checkpoint {
                 throw TrainError.checkpoint("\(trainerPath): tensor 'rng' is \(rng.dtype.rawValue) \(rng.shape), "
                     + "expected I64 [\(savedRanks), 8] (the random streams of \(savedRanks) ranks)")
             }
+            // Each saved rank's 8 words: its dropout stream's 4, then its augmentation stream's.
             let words = try rng.int64s().map { UInt64(bitPattern: $0) }
-            if rank < savedRanks {
-                let mine = Array(words[(rank * 8)..<(rank * 8 + 8)])
-                state.dropoutRNG = SeededRNG(state: Array(mine[0..<4]))
-                state.augmentRNG = SeededRNG(state: Array(mine[4..<8]))
+            func stream(of savedRank: Int, at offset: Int) -> SeededRNG {
+                SeededRNG(state: Array(words[(savedRank * 8 + offset)..<(savedRank * 8 + offset + 4)]))
             }
-            if config.dropoutMasks == .shared { state.dropoutRNG = SeededRNG(state: Array(words[0..<4])) }
+            let maskRank = config.dropoutMasks.streamRank(of: rank)
+            if maskRank < savedRanks { state.dropoutRNG = stream(of: maskRank, at: 0) }
+            if rank < savedRanks { state.augmentRNG = stream(of: rank, at: 4) }
         }
         // Written by as many ranks: each takes its own running statistics back (they differ
         // mid-epoch without SyncBN). Older checkpoints have none, and another rank count has no

@@ -18,7 +18,7 @@ struct RunState {
     /// Per-rank streams, so ranks crop their shards differently; the dropout stream is rank 0's
     /// on every rank when `masks` is `.shared`.
     init(rank: Int, seed: UInt64, masks: TrainConfig.DropoutMasks) {
-        dropoutRNG = SeededRNG(seed: seed &* 0x9E37_79B9 &+ 0x1000 &+ UInt64(masks == .shared ? 0 : rank))
+        dropoutRNG = SeededRNG(seed: seed &* 0x9E37_79B9 &+ 0x1000 &+ UInt64(masks.streamRank(of: rank)))
         augmentRNG = SeededRNG(seed: seed &* 0x9E37_79B9 &+ 0x2000 &+ UInt64(rank))
     }
 

@@ -13,7 +13,12 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// `shared` is the default: over fourteen seeds of fmnist-cnn at 2 ranks it reached 92% at
     /// epoch 5.07 on average, as PyTorch DDP does, against 5.50 with a stream per rank
     /// (docs/RESULTS.md, "Dropout masks shared by the ranks").
-    public enum DropoutMasks: String, Codable, CaseIterable, Sendable { case shared, perRank = "per-rank" }
+    public enum DropoutMasks: String, Codable, CaseIterable, Sendable {
+        case shared, perRank = "per-rank"
+
+        /// The rank whose dropout stream `rank` draws.
+        func streamRank(of rank: Int) -> Int { self == .shared ? 0 : rank }
+    }
     /// `--init`'s schemes, named here so the command line needs no more than Training.
     public typealias WeightInit = Layers.WeightInit
     public typealias Precision = Layers.Precision
@@ -124,17 +129,20 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public init() {}
 
     /// Decodes the configuration a checkpoint recorded, written by this or an older version of
-    /// ddp: a setting an older version did not record keeps its default.
+    /// ddp: a setting an older version did not record keeps its default, or what those versions
+    /// did where the default changed since (`unrecordedValues`).
     public static func decodeSaved(_ json: String) throws -> TrainConfig {
         let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainConfig())) as? [String: Any] ?? [:]
         guard let saved = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
             throw TrainError.checkpoint("the recorded configuration is not a JSON object")
         }
-        var merged = defaults.merging(saved) { _, recorded in recorded }
-        // Runs recorded before `dropoutMasks` existed drew a stream per rank.
-        if saved["dropoutMasks"] == nil { merged["dropoutMasks"] = DropoutMasks.perRank.rawValue }
+        let merged = defaults.merging(unrecordedValues.mapValues { $0 as Any }) { _, old in old }.merging(saved) { _, recorded in recorded }
         return try JSONDecoder().decode(TrainConfig.self, from: JSONSerialization.data(withJSONObject: merged))
     }
+
+    /// What runs recorded before a setting existed did, where that is not the setting's default:
+    /// they drew a dropout stream per rank.
+    static let unrecordedValues: [String: String] = ["dropoutMasks": DropoutMasks.perRank.rawValue]
 
     /// Bounds that keep `epochs * stepsPerEpoch` and the bucket size in bytes far from Int's limits.
     public static let maximumEpochs = 1_000_000
