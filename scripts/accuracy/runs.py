@@ -1,9 +1,13 @@
-"""The two halves of scripts/accuracy.sh that read files.
+"""The parts of scripts/accuracy.sh and scripts/accuracy/seeds.sh that read files.
 
   runs.py peer-args CHECKPOINT_DIR   the PyTorch DDP peer's arguments for the recipe a ddp run was
                                      trained with (read from its checkpoint's config): ranks,
                                      per-rank batch, peak learning rate, epochs, label smoothing
   runs.py table OUT                  the table of OUT/ddp-P/metrics.jsonl and OUT/torch-P.jsonl
+  runs.py reached FILE TARGET        exit 0 if an epoch of FILE (either kind) reached TARGET, else 1
+  runs.py crossings OUT TARGET       per seed, the first epoch reaching TARGET in
+                                     OUT/ddp-P-seedS/metrics.jsonl and OUT/torch-P-seedS.jsonl, and
+                                     per side how many seeds crossed at each epoch and their mean
 
 Accuracy is the test accuracy after the last epoch; "92%" is the first epoch whose evaluation
 reaches it, with the run's elapsed seconds there; time is the elapsed seconds at the last
@@ -66,7 +70,40 @@ def table(out):
         print("| " + " | ".join(cells) + " |")
 
 
+def reached(path, target):
+    sys.exit(0 if first(epochs(path), 1, float(target))[0] != "never" else 1)
+
+
+def crossings(out, target):
+    """Seeds cut once they crossed (scripts/accuracy/seeds.sh) hold epochs up to the crossing; a
+    run that ended without crossing counts as "never" and is left out of the mean."""
+    runs = {}  # (side, ranks, seed) -> first epoch reaching the target
+    for f in sorted(os.listdir(out)):
+        m = re.fullmatch(r"(ddp|torch)-(\d+)-seed(\d+)(?:\.jsonl)?", f)
+        path = os.path.join(out, f, "metrics.jsonl") if m and m.group(1) == "ddp" else os.path.join(out, f)
+        if m and os.path.isfile(path) and (rows := epochs(path)):
+            runs[m.group(1), int(m.group(2)), int(m.group(3))] = first(rows, 1, float(target))[0]
+    sides = {"ddp": "ddp", "torch": "PyTorch DDP"}
+    for p in sorted({k[1] for k in runs}):
+        seeds = sorted({k[2] for k in runs if k[1] == p})
+        print(f"{p} ranks, first epoch reaching {float(target):.2%}")
+        print("| seed | " + " | ".join(sides.values()) + " |")
+        print("|---|" + "---|" * len(sides))
+        for s in seeds:
+            print(f"| {s} | " + " | ".join(runs.get((side, p, s), "-") for side in sides) + " |")
+        for side, name in sides.items():
+            crossed = [int(e) for (d, q, _), e in runs.items() if d == side and q == p and e != "never"]
+            never = sum(1 for (d, q, _), e in runs.items() if d == side and q == p and e == "never")
+            if crossed or never:
+                counts = ", ".join(f"{e}: {crossed.count(e)}" for e in sorted(set(crossed)))
+                mean = f"{sum(crossed) / len(crossed):.2f}" if crossed else "-"
+                print(f"{name}: {len(crossed)} seeds; seeds crossing after epoch {counts}; mean epoch {mean}"
+                      + (f"; {never} never crossed" if never else ""))
+
+
+COMMANDS = {"peer-args": (peer_args, 1), "table": (table, 1), "reached": (reached, 2), "crossings": (crossings, 2)}
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("peer-args", "table"):
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS or len(sys.argv) != 2 + COMMANDS[sys.argv[1]][1]:
         sys.exit(__doc__)
-    (peer_args if sys.argv[1] == "peer-args" else table)(sys.argv[2])
+    COMMANDS[sys.argv[1]][0](*sys.argv[2:])
