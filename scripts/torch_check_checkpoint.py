@@ -46,12 +46,16 @@ def idx(path):
     return np.frombuffer(data, np.uint8, offset=4 + 4 * nd).reshape(dims)
 
 
+def step_directory(ckpt):
+    """The checkpoint a directory holds: the one its `latest` link names, or the directory itself."""
+    latest = os.path.join(ckpt, "latest")
+    return os.path.join(ckpt, os.readlink(latest)) if os.path.islink(latest) else ckpt
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
-    ckpt, logits_path = sys.argv[1], sys.argv[2]
-    if os.path.islink(os.path.join(ckpt, "latest")):
-        ckpt = os.path.join(ckpt, os.readlink(os.path.join(ckpt, "latest")))
+    ckpt, logits_path = step_directory(sys.argv[1]), sys.argv[2]
     theirs, their_meta = read_safetensors(logits_path)
     weights = their_meta.get("weights", "model.safetensors")
     state, meta = read_safetensors(os.path.join(ckpt, weights))
@@ -79,5 +83,5 @@ def main():
     print("PASS: PyTorch loads the checkpoint strictly and computes the same logits")
 
 
-if __name__ == "__main__":  # torch_ddp_recipe.py imports read_safetensors
+if __name__ == "__main__":  # torch_ddp_recipe.py imports read_safetensors and step_directory
     main()

@@ -19,6 +19,7 @@ while (($#)); do
     esac
 done
 mkdir -p "$OUT"
+HAS_TORCH=$("$PY" -c "import torch" 2>/dev/null && echo yes || echo no)
 
 until_target() { # FILE COMMAND...: runs COMMAND in its own process group, stopped once FILE shows an
     # epoch that reached the target (train.sh's mpirun and the peer's workers go with the group).
@@ -41,7 +42,7 @@ for S in $SEEDS; do
         echo "seeds: ddp, $P ranks, seed $S done"
     fi
     if [ "$ONLY" != ddp ]; then
-        if ! "$PY" -c "import torch" 2>/dev/null; then
+        if [ "$HAS_TORCH" = no ]; then
             echo "SKIP torch: PyTorch (python3-torch) is not installed"
         elif [ ! -d "$run/checkpoints/latest" ]; then
             echo "SKIP torch, seed $S: no ddp run in $run to take the recipe from"

@@ -91,10 +91,7 @@ def ddp_state(checkpoint):
     spec = importlib.util.spec_from_file_location("torch_check", os.path.join(here, "..", "torch_check_checkpoint.py"))
     check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(check)
-    latest = os.path.join(checkpoint, "latest")
-    if os.path.islink(latest):
-        checkpoint = os.path.join(checkpoint, os.readlink(latest))
-    tensors, _ = check.read_safetensors(os.path.join(checkpoint, "model.safetensors"))
+    tensors, _ = check.read_safetensors(os.path.join(check.step_directory(checkpoint), "model.safetensors"))
     return tensors
 
 
